@@ -1,0 +1,7 @@
+//! The experiment without a window: agents that act in an `Env`, episodes, and run records.
+
+mod mpc;
+mod record;
+
+pub use mpc::{EpisodeSummary, MpcAgent, run_episode};
+pub use record::{RunSummary, mean_std as mean_std_of, write_eval_csv, write_summary_json};

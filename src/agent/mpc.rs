@@ -1,0 +1,76 @@
+//! MPC agent: the DMD-MPC planner driving an env, with the forked simulator as its model.
+
+use std::time::Instant;
+
+use crate::plan::{ActionMode, PlanOutput, Planner, PlannerSettings, SettingsError, SimulatorModel};
+use crate::sim::{EndReason, Env};
+
+/// A planner plus the model it plans with.
+pub struct MpcAgent {
+    pub planner: Planner,
+    pub model: SimulatorModel,
+}
+
+impl MpcAgent {
+    /// An agent for `env`'s scene; `threads` rollout threads (1 = on the calling thread).
+    pub fn new(env: &Env, settings: PlannerSettings, seed: u64, threads: usize) -> anyhow::Result<MpcAgent> {
+        settings.validate()?;
+        let planner = Planner::new(settings, env.action_dim(), seed)?;
+        let model = SimulatorModel::new(env, threads)?;
+        Ok(MpcAgent { planner, model })
+    }
+
+    /// Applies new settings from the next plan on; invalid settings are refused and change nothing.
+    pub fn set_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
+        self.planner.set_settings(settings)
+    }
+
+    /// Forgets the previous plan (call at every episode start).
+    pub fn reset(&mut self) {
+        self.planner.reset();
+    }
+
+    /// Plans from `env`'s current state.
+    pub fn plan(&mut self, env: &Env, mode: ActionMode) -> PlanOutput {
+        self.model.set_start(env);
+        self.planner.plan(&mut self.model, None, None, mode)
+    }
+}
+
+/// How one episode went.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpisodeSummary {
+    pub episode_return: f64,
+    pub length: u32,
+    /// Why it ended, for the user.
+    pub end: String,
+    /// Mean wall time per plan in milliseconds.
+    pub plan_ms: f64,
+}
+
+/// Runs one episode from `env.reset(seed)`; `on_step` sees each executed action and outcome.
+pub fn run_episode(
+    env: &mut Env,
+    agent: &mut MpcAgent,
+    seed: u64,
+    mode: ActionMode,
+    mut on_step: impl FnMut(&Env, &PlanOutput),
+) -> EpisodeSummary {
+    env.reset(seed);
+    agent.reset();
+    let mut episode_return = 0.0f64;
+    let mut plan_seconds = 0.0;
+    loop {
+        let started = Instant::now();
+        let output = agent.plan(env, mode);
+        plan_seconds += started.elapsed().as_secs_f64();
+        let outcome = env.step(&output.action);
+        episode_return += f64::from(outcome.reward);
+        on_step(env, &output);
+        if outcome.done() {
+            let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
+            let length = env.steps();
+            return EpisodeSummary { episode_return, length, end, plan_ms: 1e3 * plan_seconds / f64::from(length.max(1)) };
+        }
+    }
+}

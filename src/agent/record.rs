@@ -1,0 +1,66 @@
+//! Run records on disk: `eval.csv` (one row per evaluation) and `summary.json`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::EpisodeSummary;
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub scene: String,
+    pub mode: String,
+    pub model: String,
+    pub preset: String,
+    pub seed: u64,
+    pub env_steps: u64,
+    pub episodes: usize,
+    pub eval_return_mean: f64,
+    pub eval_return_std: f64,
+    pub eval_returns: Vec<f64>,
+    pub mean_plan_ms: f64,
+}
+
+/// Mean and population standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// Writes one row per evaluated episode: cumulative env steps and the running mean and spread of
+/// evaluation returns so far, then that episode's own figures.
+pub fn write_eval_csv(path: &Path, episodes: &[EpisodeSummary]) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
+    writer.write_record(["env_steps", "eval_return_mean", "eval_return_std", "episodes", "episode_return", "episode_length", "plan_ms", "end"])?;
+    let mut env_steps = 0u64;
+    let mut returns = Vec::new();
+    for (k, episode) in episodes.iter().enumerate() {
+        env_steps += u64::from(episode.length);
+        returns.push(episode.episode_return);
+        let (mean, std) = mean_std(&returns);
+        writer.write_record([
+            env_steps.to_string(),
+            format!("{mean:.4}"),
+            format!("{std:.4}"),
+            (k + 1).to_string(),
+            format!("{:.4}", episode.episode_return),
+            episode.length.to_string(),
+            format!("{:.3}", episode.plan_ms),
+            episode.end.clone(),
+        ])?;
+    }
+    writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn write_summary_json(path: &Path, summary: &RunSummary) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(summary)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,119 @@
+//! `bench`: throughput figures printed as text or as JSON lines `{"name", "value", "unit"}`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::plan::{ActionMode, PRESET_NAMES, PlannerSettings, preset};
+use crate::scene::{load_scene, scene_files};
+use crate::sim::{Env, EnvBatch, StepOutcome};
+
+/// One measured figure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// Prints figures as aligned text, or one JSON object per line.
+pub fn print(figures: &[Figure], json: bool) {
+    for figure in figures {
+        if json {
+            println!("{}", serde_json::to_string(figure).expect("figures serialise"));
+        } else {
+            println!("{:<48} {:>14.1} {}", figure.name, figure.value, figure.unit);
+        }
+    }
+}
+
+fn figure(name: String, value: f64, unit: &str) -> Figure {
+    Figure { name, value, unit: unit.to_string() }
+}
+
+/// Env and physics steps per second for every scene in `scenes_dir`, one env and a batch.
+pub fn env_figures(scenes_dir: &Path, threads: usize, seconds: f64) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for path in scene_files(scenes_dir)? {
+        let scene = load_scene(&path)?;
+        let stem = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let substeps = f64::from(scene.physics.substeps);
+        let mut env = Env::new(&scene);
+        let single = measure_steps(seconds, |rng| {
+            let action: Vec<f32> = (0..env.action_dim()).map(|_| rng.random_range(-1.0..=1.0)).collect();
+            if env.step(&action).done() {
+                env.reset(rng.random());
+            }
+            1
+        });
+        figures.push(figure(format!("env/{stem}/single/env_steps_per_s"), single, "steps/s"));
+        figures.push(figure(format!("env/{stem}/single/physics_steps_per_s"), single * substeps, "steps/s"));
+        let batch_size = 32;
+        let envs = (0..batch_size).map(|k| {
+            let mut e = Env::new(&scene);
+            e.reset(k as u64);
+            e
+        });
+        let mut batch = EnvBatch::new(envs.collect(), threads)?;
+        let dim = batch.envs[0].action_dim();
+        let mut outcomes: Vec<StepOutcome> = Vec::new();
+        let batched = measure_steps(seconds, |rng| {
+            let actions: Vec<f32> = (0..dim * batch_size).map(|_| rng.random_range(-1.0..=1.0)).collect();
+            batch.step(&actions, &mut outcomes);
+            for (env, outcome) in batch.envs.iter_mut().zip(&outcomes) {
+                if outcome.done() {
+                    env.reset(rng.random());
+                }
+            }
+            batch_size as u64
+        });
+        let label = format!("env/{stem}/batch{batch_size}x{threads}threads");
+        figures.push(figure(format!("{label}/env_steps_per_s"), batched, "steps/s"));
+        figures.push(figure(format!("{label}/physics_steps_per_s"), batched * substeps, "steps/s"));
+    }
+    Ok(figures)
+}
+
+/// Calls `step` (which returns how many env steps it took) for about `seconds`; returns steps/s.
+fn measure_steps(seconds: f64, mut step: impl FnMut(&mut ChaCha8Rng) -> u64) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let started = Instant::now();
+    let mut steps = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        steps += step(&mut rng);
+    }
+    steps as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Milliseconds per plan and rollout steps per second for every preset, with the simulator model,
+/// on the named scenes (plans from a reset state, the plan shifting as the env advances).
+pub fn planner_figures(scenes_dir: &Path, scenes: &[&str], threads: usize, plans: usize) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for stem in scenes {
+        let scene = load_scene(&scenes_dir.join(format!("{stem}.ron")))?;
+        let mut settings_list: Vec<(String, PlannerSettings)> = vec![("scene-default".into(), scene.planner.clone())];
+        settings_list.extend(PRESET_NAMES.iter().map(|name| (name.to_string(), preset(name).expect("built-in preset"))));
+        for (name, settings) in settings_list {
+            let mut env = Env::new(&scene);
+            env.reset(1);
+            let mut agent = crate::agent::MpcAgent::new(&env, settings.clone(), 1, threads)?;
+            agent.plan(&env, ActionMode::Evaluation); // warm-up: allocations, worker copies
+            let started = Instant::now();
+            for _ in 0..plans {
+                let output = agent.plan(&env, ActionMode::Evaluation);
+                if env.step(&output.action).done() {
+                    env.reset(2);
+                    agent.reset();
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let rollout_steps = (settings.samples + settings.prior_count()) * settings.horizon * settings.iterations + settings.horizon;
+            let label = format!("planner/{stem}/{name}/simulator/{threads}threads");
+            figures.push(figure(format!("{label}/ms_per_plan"), 1e3 * seconds / plans as f64, "ms"));
+            figures.push(figure(format!("{label}/rollout_steps_per_s"), (rollout_steps * plans) as f64 / seconds, "steps/s"));
+        }
+    }
+    Ok(figures)
+}

@@ -1,0 +1,11 @@
+//! DeMoRL Studio: simulate robots with Rapier, plan with DMD-MPC, learn with SAC, and watch it live.
+//!
+//! Core modules (`scene`, `sim`, `plan`, `agent`) are plain Rust and run without a window; the
+//! `cli` module holds the command-line entry points (`train`, `bench`, ...).
+
+pub mod agent;
+pub mod bench;
+pub mod cli;
+pub mod plan;
+pub mod scene;
+pub mod sim;

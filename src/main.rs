@@ -1,0 +1,23 @@
+//! The `demorl-studio` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+use demorl_studio::cli::{self, Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => cli::studio(cli.scene.as_deref()),
+        Some(Command::Studio { scene }) => cli::studio(scene.as_deref()),
+        Some(Command::Train(args)) => cli::train(args),
+        Some(Command::Bench(args)) => cli::bench(args),
+        Some(Command::Screenshot(args)) => cli::screenshot(args),
+        Some(Command::Check { scenes }) => cli::check(scenes),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

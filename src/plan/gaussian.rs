@@ -1,0 +1,247 @@
+//! The planner's sampling distribution: a per-step Gaussian over action sequences with diagonal variance.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use super::settings::{LastBlock, ShiftRule, VarianceShift};
+
+/// Samples are drawn from a normal truncated to this many standard deviations.
+pub const TRUNCATION: f32 = 2.0;
+
+/// Mean and diagonal variance over `horizon x action_dim` actions, row-major [step][dim].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceGaussian {
+    horizon: usize,
+    action_dim: usize,
+    mean: Vec<f32>,
+    variance: Vec<f32>,
+    initial_variance: f32,
+    min_variance: f32,
+}
+
+impl SequenceGaussian {
+    /// A distribution at its episode-start state (mean 0, initial variance).
+    pub fn new(horizon: usize, action_dim: usize, initial_std: f32, min_std: f32) -> Self {
+        let len = horizon * action_dim;
+        let initial_variance = initial_std * initial_std;
+        Self {
+            horizon,
+            action_dim,
+            mean: vec![0.0; len],
+            variance: vec![initial_variance; len],
+            initial_variance,
+            min_variance: min_std * min_std,
+        }
+    }
+
+    pub fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    pub fn action_dim(&self) -> usize {
+        self.action_dim
+    }
+
+    /// Number of scalar actions in one sequence.
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+
+    /// Mean, [step][dim].
+    pub fn mean(&self) -> &[f32] {
+        &self.mean
+    }
+
+    /// Variance, [step][dim] (before the per-sample clipping to the action bounds).
+    pub fn variance(&self) -> &[f32] {
+        &self.variance
+    }
+
+    pub fn initial_variance(&self) -> f32 {
+        self.initial_variance
+    }
+
+    pub fn min_variance(&self) -> f32 {
+        self.min_variance
+    }
+
+    /// Mean and variance together, for the update step.
+    pub fn parts_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.mean, &mut self.variance)
+    }
+
+    /// Overwrites the mean (clipped to [-1, 1]); `mean` must have `len()` values.
+    pub fn set_mean(&mut self, mean: &[f32]) {
+        assert_eq!(mean.len(), self.mean.len(), "mean has the wrong length");
+        for (m, &v) in self.mean.iter_mut().zip(mean) {
+            *m = v.clamp(-1.0, 1.0);
+        }
+    }
+
+    /// Overwrites the variance (floored at the minimum); `variance` must have `len()` values.
+    pub fn set_variance(&mut self, variance: &[f32]) {
+        assert_eq!(
+            variance.len(),
+            self.variance.len(),
+            "variance has the wrong length"
+        );
+        for (s, &v) in self.variance.iter_mut().zip(variance) {
+            *s = v.max(self.min_variance);
+        }
+    }
+
+    /// Episode start: mean 0, initial variance everywhere.
+    pub fn reset(&mut self) {
+        self.mean.fill(0.0);
+        self.variance.fill(self.initial_variance);
+    }
+
+    /// New initial and minimum standard deviations (settings changed); the current
+    /// variance is kept but floored at the new minimum.
+    pub fn set_std_bounds(&mut self, initial_std: f32, min_std: f32) {
+        self.initial_variance = initial_std * initial_std;
+        self.min_variance = min_std * min_std;
+        for v in &mut self.variance {
+            *v = v.max(self.min_variance);
+        }
+    }
+
+    /// Changes the shape, keeping the overlapping steps and dims and filling the rest
+    /// with episode-start values.
+    pub fn resize(&mut self, horizon: usize, action_dim: usize) {
+        if horizon == self.horizon && action_dim == self.action_dim {
+            return;
+        }
+        let mut mean = vec![0.0; horizon * action_dim];
+        let mut variance = vec![self.initial_variance; horizon * action_dim];
+        for h in 0..horizon.min(self.horizon) {
+            for d in 0..action_dim.min(self.action_dim) {
+                mean[h * action_dim + d] = self.mean[h * self.action_dim + d];
+                variance[h * action_dim + d] = self.variance[h * self.action_dim + d];
+            }
+        }
+        self.horizon = horizon;
+        self.action_dim = action_dim;
+        self.mean = mean;
+        self.variance = variance;
+    }
+
+    /// Moves the plan forward by one control step (step h takes the values of step h + 1).
+    pub fn shift(&mut self, rule: &ShiftRule) {
+        let da = self.action_dim;
+        if self.horizon == 0 || da == 0 {
+            return;
+        }
+        let last = (self.horizon - 1) * da;
+        self.mean.copy_within(da.., 0);
+        if rule.last_block == LastBlock::Reset {
+            self.mean[last..].fill(0.0);
+        }
+        // With `Copy` the old last block stays in place, i.e. it is repeated.
+        match rule.variance {
+            VarianceShift::Reset => self.variance.fill(self.initial_variance),
+            VarianceShift::ShiftInflate { factor } => {
+                self.variance.copy_within(da.., 0);
+                for v in &mut self.variance[last..] {
+                    *v = (*v * factor)
+                        .min(self.initial_variance)
+                        .max(self.min_variance);
+                }
+            }
+        }
+    }
+
+    /// The variance actually sampled with: clipped so that mean +- 2 sigma stays inside
+    /// [-1, 1] (as PETS's CEM does), but never below the minimum variance.
+    pub fn sampling_variance(&self, out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(self.mean.iter().zip(&self.variance).map(|(&m, &v)| {
+            let room = (1.0 - m.abs()) / TRUNCATION;
+            v.min(room * room).max(self.min_variance)
+        }));
+    }
+
+    /// Fills `out` (a whole number of sequences) with samples
+    /// clip(mean + sigma * z, -1, 1), z standard normal truncated to [-2, 2] by rejection.
+    pub fn sample_into<R: Rng + ?Sized>(&self, sampling_variance: &[f32], rng: &mut R, out: &mut [f32]) {
+        let len = self.mean.len();
+        if len == 0 {
+            return;
+        }
+        debug_assert_eq!(out.len() % len, 0);
+        debug_assert_eq!(sampling_variance.len(), len);
+        for sequence in out.chunks_exact_mut(len) {
+            for ((u, &m), &v) in sequence.iter_mut().zip(&self.mean).zip(sampling_variance) {
+                *u = (m + v.sqrt() * truncated_normal(rng)).clamp(-1.0, 1.0);
+            }
+        }
+    }
+}
+
+/// A standard normal draw conditioned on |z| <= 2; rejection keeps it exact and deterministic
+/// given the rng (about 4.6% of draws are repeated).
+pub fn truncated_normal<R: Rng + ?Sized>(rng: &mut R) -> f32 {
+    loop {
+        let z: f32 = StandardNormal.sample(rng);
+        if z.abs() <= TRUNCATION {
+            return z;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn numbered(h: usize, da: usize) -> SequenceGaussian {
+        let mut g = SequenceGaussian::new(h, da, 0.5, 0.1);
+        let mean: Vec<f32> = (0..h * da).map(|i| i as f32 * 0.1).collect();
+        let var: Vec<f32> = (0..h * da).map(|i| 0.01 * (i + 2) as f32).collect();
+        g.set_mean(&mean);
+        g.set_variance(&var);
+        g
+    }
+
+    #[test]
+    fn resize_keeps_overlap() {
+        let mut g = numbered(3, 2);
+        g.resize(4, 1);
+        assert_eq!(g.mean(), &[0.0, 0.2, 0.4, 0.0]);
+        assert_eq!(g.variance(), &[0.02, 0.04, 0.06, 0.25]);
+        g.resize(2, 2);
+        assert_eq!(g.mean(), &[0.0, 0.0, 0.2, 0.0]);
+        assert_eq!(g.variance(), &[0.02, 0.25, 0.04, 0.25]);
+    }
+
+    #[test]
+    fn samples_stay_in_bounds_and_within_two_sigma() {
+        let mut g = SequenceGaussian::new(4, 2, 0.5, 0.0);
+        g.set_mean(&[0.9, -0.95, 0.0, 0.5, -0.2, 1.0, 0.3, -1.0]);
+        let mut var = Vec::new();
+        g.sampling_variance(&mut var);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out = vec![0.0; 8 * 500];
+        g.sample_into(&var, &mut rng, &mut out);
+        for s in out.chunks_exact(8) {
+            for ((&u, &m), &v) in s.iter().zip(g.mean()).zip(&var) {
+                assert!((-1.0..=1.0).contains(&u));
+                assert!((u - m).abs() <= 2.0 * v.sqrt() + 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn sampling_variance_respects_floor() {
+        let mut g = SequenceGaussian::new(1, 1, 0.5, 0.2);
+        g.set_mean(&[1.0]);
+        let mut var = Vec::new();
+        g.sampling_variance(&mut var);
+        assert!((var[0] - 0.04).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,31 @@
+//! DMD-MPC planning: a sampling-based model-predictive controller whose update is a mirror-descent step.
+//!
+//! The planner keeps a Gaussian over action sequences, samples from it, rolls the samples
+//! (plus optional policy-prior sequences) through a [`Model`], scores them, turns the scores
+//! into coefficients with a loss (CEM, MPPI or expected cost) and moves the Gaussian with a
+//! mirror map (KL or Euclidean). See ALGORITHM.md sections 2 and 3.
+
+pub mod gaussian;
+pub mod hooks;
+pub mod model;
+pub mod planner;
+pub mod score;
+pub mod settings;
+pub mod simulator;
+pub mod trace;
+pub mod update;
+pub mod weights;
+
+pub use gaussian::SequenceGaussian;
+pub use hooks::{PolicyPrior, TerminalValue};
+pub use model::{Model, RolloutBatch, SequenceBatch};
+pub use planner::{ActionMode, Planner};
+pub use score::Scorer;
+pub use settings::{
+    ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError,
+    ShiftRule, TerminalChoice, VarianceShift, preset, preset_or_error,
+};
+pub use trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
+pub use update::{MirrorStep, MirrorUpdate};
+pub use weights::{CoefficientKind, WeightSummary, Weighting, draw_by_weight};
+pub use simulator::SimulatorModel;

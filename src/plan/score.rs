@@ -1,0 +1,87 @@
+//! Scoring rollouts: discounted predicted rewards, masked at termination, plus an optional terminal value.
+
+use super::hooks::TerminalValue;
+use super::model::{RolloutBatch, SequenceBatch};
+
+/// Turns a RolloutBatch into one score per sequence, reusing its buffers between calls.
+#[derive(Clone, Debug, Default)]
+pub struct Scorer {
+    discounts: Vec<f64>,
+    last_actions: Vec<f32>,
+    values: Vec<f32>,
+}
+
+impl Scorer {
+    /// R_n = mean over particles of sum_{h < L} discount^h r_h, counting only steps up to and
+    /// including the terminating one. Without `value`, L = H. With `value`, L = H - 1 and
+    /// discount^{H-1} Q(s_{H-1}, a_{H-1}) is added for every particle that had not terminated
+    /// before step H - 1. `batch` supplies a_{H-1}; `out` gets `batch.count` scores.
+    pub fn score(
+        &mut self,
+        batch: &SequenceBatch,
+        rollout: &RolloutBatch,
+        discount: f32,
+        value: Option<&mut dyn TerminalValue>,
+        out: &mut Vec<f32>,
+    ) {
+        let (count, particles, horizon) = (rollout.count, rollout.particles, rollout.horizon);
+        assert!(
+            rollout.is_consistent() && count == batch.count && horizon == batch.horizon,
+            "model returned a rollout whose shape does not match the sequence batch"
+        );
+        out.clear();
+        out.resize(count, 0.0);
+        if particles == 0 {
+            out.fill(f32::NAN);
+            return;
+        }
+        self.discounts.clear();
+        let mut g = 1.0f64;
+        for _ in 0..=horizon {
+            self.discounts.push(g);
+            g *= discount as f64;
+        }
+
+        let has_value = value.is_some() && horizon > 0;
+        if let Some(value) = value.filter(|_| horizon > 0) {
+            let da = batch.action_dim;
+            self.last_actions.clear();
+            for n in 0..count {
+                let a = batch.action(n, horizon - 1);
+                for _ in 0..particles {
+                    self.last_actions.extend_from_slice(a);
+                }
+            }
+            self.values.clear();
+            self.values.resize(count * particles, 0.0);
+            value.values(
+                &rollout.final_obs,
+                rollout.obs_dim,
+                &self.last_actions,
+                da,
+                &mut self.values,
+            );
+        }
+        let summed_steps = if has_value { horizon - 1 } else { horizon };
+
+        for (n, score) in out.iter_mut().enumerate() {
+            let mut total = 0.0f64;
+            for p in 0..particles {
+                // terminated_at is the last step whose reward counts.
+                let end = rollout.terminated_at[rollout.lane(n, p)] as usize;
+                let steps = summed_steps.min(end.saturating_add(1));
+                let rewards = rollout.rewards_of(n, p);
+                total += rewards[..steps]
+                    .iter()
+                    .zip(&self.discounts)
+                    .map(|(&r, &d)| d * r as f64)
+                    .sum::<f64>();
+                if has_value && end >= horizon - 1 {
+                    total += self.discounts[horizon - 1]
+                        * self.values[rollout.lane(n, p)] as f64;
+                }
+            }
+            *score = (total / particles as f64) as f32;
+        }
+    }
+}

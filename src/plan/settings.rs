@@ -1,0 +1,419 @@
+//! Planner settings: the live-tunable knobs of DMD-MPC, their validation and the built-in presets.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest planning horizon accepted.
+pub const MAX_HORIZON: usize = 1000;
+/// Largest number of sampled sequences per iteration.
+pub const MAX_SAMPLES: usize = 100_000;
+/// Largest number of optimisation iterations per plan.
+pub const MAX_ITERATIONS: usize = 1000;
+/// Largest number of particles per sequence.
+pub const MAX_PARTICLES: usize = 1000;
+/// Largest number of predicted steps (sequences x particles x horizon) in one rollout batch,
+/// so that no combination of individually valid values allocates absurdly.
+pub const MAX_ROLLOUT_STEPS: usize = 20_000_000;
+
+/// How the scores of the sampled sequences become update weights (the "shaping" of the loss).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Loss {
+    /// Cross-entropy method: equal weight on the best fraction of sequences, zero on the rest.
+    Cem {
+        /// Fraction of all scored sequences (samples plus prior) that count as elites, in (0, 1].
+        elite_fraction: f32,
+    },
+    /// Exponential utility (MPPI): weight proportional to exp(score / temperature).
+    Mppi {
+        /// Temperature lambda > 0: small values trust only the best sequences, large values average widely.
+        temperature: f32,
+    },
+    /// Plain mirror descent on the expected cost: a score-function gradient normalised by the spread of the scores.
+    ExpectedCost,
+}
+
+/// The geometry of the update step on the sampling distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MirrorMap {
+    /// KL / moment matching: blend the mean and variance toward the weighted sample moments.
+    Kl,
+    /// Euclidean: an ordinary gradient step on the mean in parameter space.
+    Euclidean,
+}
+
+/// What the last step of the mean becomes after shifting the plan by one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LastBlock {
+    /// Repeat the previous last action.
+    Copy,
+    /// Start the new last step from zero (the middle of the action range).
+    Reset,
+}
+
+/// What the variance becomes after shifting the plan by one step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum VarianceShift {
+    /// Every step goes back to the initial variance.
+    Reset,
+    /// Shift the variance like the mean and widen the new last step.
+    ShiftInflate {
+        /// Factor (>= 1) applied to the last step's variance, capped at the initial variance.
+        factor: f32,
+    },
+}
+
+/// The "dynamic" part of DMD-MPC: how the plan moves forward one step between control steps.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShiftRule {
+    /// What the mean's new last step becomes.
+    pub last_block: LastBlock,
+    /// What the variance becomes.
+    pub variance: VarianceShift,
+}
+
+impl Default for ShiftRule {
+    fn default() -> Self {
+        Self {
+            last_block: LastBlock::Reset,
+            variance: VarianceShift::Reset,
+        }
+    }
+}
+
+/// Which action the agent executes while collecting training data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionChoice {
+    /// First action of one sequence drawn by its weight (CEM and MPPI only; otherwise the mean).
+    SampleByWeight,
+    /// First action of the mean plan.
+    Mean,
+}
+
+/// Which critic closes the horizon (used by the agent; the planner only sees whether a hook is given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TerminalChoice {
+    /// No terminal value: scores are the discounted predicted rewards only.
+    None,
+    /// The first of the twin critics (as the reference code does).
+    FirstCritic,
+    /// The minimum of the twin critics (the pessimistic choice).
+    MinCritic,
+}
+
+/// Every knob of the planner; the default is the `reference` preset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlannerSettings {
+    /// Number of future steps each candidate action sequence covers.
+    pub horizon: usize,
+    /// Number of action sequences sampled from the planner's distribution in each iteration.
+    pub samples: usize,
+    /// Number of sample-score-update rounds per control step.
+    pub iterations: usize,
+    /// How scores become weights: CEM elites, MPPI exponential weights, or the expected-cost gradient.
+    pub loss: Loss,
+    /// Geometry of the update: KL (moment matching) or Euclidean (plain gradient step).
+    pub mirror_map: MirrorMap,
+    /// Step size for the mean: 1 jumps straight to the weighted target, smaller values move part of the way.
+    pub mean_step: f32,
+    /// Step size for the variance: 0 keeps it fixed, 1 jumps to the weighted target.
+    pub variance_step: f32,
+    /// Standard deviation of the sampling distribution at the start of an episode, in action units.
+    pub initial_std: f32,
+    /// Smallest standard deviation the distribution may shrink to, so exploration never stops entirely.
+    pub min_std: f32,
+    /// How the plan is moved forward by one step between control steps.
+    pub shift: ShiftRule,
+    /// Discount factor applied to predicted rewards along the horizon.
+    pub discount: f32,
+    /// Number of stochastic predictions averaged per sequence (a deterministic model uses just one).
+    pub particles: usize,
+    /// Share of extra candidate sequences proposed by the SAC actor, relative to the sample count.
+    pub policy_fraction: f32,
+    /// Which action is executed while training: one drawn by weight, or the mean's first action.
+    pub training_action: ActionChoice,
+    /// Which critic the agent uses as terminal value at the end of the horizon.
+    pub terminal_value: TerminalChoice,
+}
+
+impl Default for PlannerSettings {
+    fn default() -> Self {
+        reference()
+    }
+}
+
+/// A settings value that is out of range, or a preset name that does not exist.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// `field` holds `value`, which is not in `range`.
+    #[error("{field} = {value}: must be {range}")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        range: String,
+    },
+    /// No preset has this name.
+    #[error("unknown planner preset `{name}`: valid presets are {valid}")]
+    UnknownPreset { name: String, valid: String },
+    /// RON text that does not describe valid settings.
+    #[error("planner settings could not be read: {0}")]
+    Parse(String),
+}
+
+fn out_of_range(field: &'static str, value: impl ToString, range: impl ToString) -> SettingsError {
+    SettingsError::OutOfRange {
+        field,
+        value: value.to_string(),
+        range: range.to_string(),
+    }
+}
+
+/// Checks written as `!(in range)` so that NaN fails every one of them.
+fn check_count(errors: &mut Vec<SettingsError>, field: &'static str, v: usize, max: usize) {
+    if !(1..=max).contains(&v) {
+        errors.push(out_of_range(field, v, format!("an integer in [1, {max}]")));
+    }
+}
+
+fn check_unit_open_closed(errors: &mut Vec<SettingsError>, field: &'static str, v: f32) {
+    if !(v > 0.0 && v <= 1.0) {
+        errors.push(out_of_range(field, v, "in (0, 1]"));
+    }
+}
+
+impl PlannerSettings {
+    /// Number of policy-prior sequences for these settings, M = round(policy_fraction * samples).
+    pub fn prior_count(&self) -> usize {
+        (self.policy_fraction as f64 * self.samples as f64).round() as usize
+    }
+
+    /// The first problem found, if any.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        match self.errors().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem found, in field order (useful to mark several fields in a form at once).
+    pub fn errors(&self) -> Vec<SettingsError> {
+        let mut errors = Vec::new();
+        let e = &mut errors;
+        check_count(e, "planner.horizon", self.horizon, MAX_HORIZON);
+        check_count(e, "planner.samples", self.samples, MAX_SAMPLES);
+        check_count(e, "planner.iterations", self.iterations, MAX_ITERATIONS);
+        match self.loss {
+            Loss::Cem { elite_fraction } => {
+                check_unit_open_closed(e, "planner.loss.elite_fraction", elite_fraction)
+            }
+            Loss::Mppi { temperature } => {
+                if !(temperature > 0.0 && temperature.is_finite()) {
+                    e.push(out_of_range(
+                        "planner.loss.temperature",
+                        temperature,
+                        "finite and > 0",
+                    ));
+                }
+            }
+            Loss::ExpectedCost => {}
+        }
+        match self.mirror_map {
+            MirrorMap::Kl => check_unit_open_closed(e, "planner.mean_step", self.mean_step),
+            MirrorMap::Euclidean => {
+                if !(self.mean_step > 0.0 && self.mean_step.is_finite()) {
+                    e.push(out_of_range(
+                        "planner.mean_step",
+                        self.mean_step,
+                        "finite and > 0 (Euclidean mirror map)",
+                    ));
+                }
+            }
+        }
+        if !(0.0..=1.0).contains(&self.variance_step) {
+            e.push(out_of_range(
+                "planner.variance_step",
+                self.variance_step,
+                "in [0, 1]",
+            ));
+        }
+        if !(self.initial_std > 0.0 && self.initial_std.is_finite()) {
+            e.push(out_of_range(
+                "planner.initial_std",
+                self.initial_std,
+                "finite and > 0",
+            ));
+        }
+        // The upper end is only meaningful when initial_std itself is valid.
+        let min_std_ok = if self.initial_std.is_finite() && self.initial_std > 0.0 {
+            (0.0..=self.initial_std).contains(&self.min_std)
+        } else {
+            self.min_std >= 0.0 && self.min_std.is_finite()
+        };
+        if !min_std_ok {
+            e.push(out_of_range(
+                "planner.min_std",
+                self.min_std,
+                format!("in [0, initial_std = {}]", self.initial_std),
+            ));
+        }
+        if let VarianceShift::ShiftInflate { factor } = self.shift.variance
+            && !(factor >= 1.0 && factor.is_finite())
+        {
+            e.push(out_of_range(
+                "planner.shift.variance.factor",
+                factor,
+                "finite and >= 1",
+            ));
+        }
+        check_unit_open_closed(e, "planner.discount", self.discount);
+        check_count(e, "planner.particles", self.particles, MAX_PARTICLES);
+        if !(0.0..1.0).contains(&self.policy_fraction) {
+            e.push(out_of_range(
+                "planner.policy_fraction",
+                self.policy_fraction,
+                "in [0, 1)",
+            ));
+        }
+        // Only meaningful once the individual counts are sane.
+        if errors.is_empty() {
+            let steps = (self.samples + self.prior_count()) * self.particles * self.horizon;
+            if steps > MAX_ROLLOUT_STEPS {
+                errors.push(out_of_range(
+                    "planner.samples",
+                    self.samples,
+                    format!(
+                        "small enough that (samples + prior) x particles x horizon = {steps} is at most {MAX_ROLLOUT_STEPS}"
+                    ),
+                ));
+            }
+        }
+        errors
+    }
+
+    /// Settings as RON text.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .expect("planner settings always serialise")
+    }
+
+    /// Settings read from RON text (missing fields take their defaults) and validated.
+    pub fn from_ron(text: &str) -> Result<Self, SettingsError> {
+        let settings: Self =
+            ron::from_str(text).map_err(|e| SettingsError::Parse(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+/// Names of the built-in presets, in the order a menu should show them.
+pub const PRESET_NAMES: &[&str] = &["reference", "paper-cem", "mppi", "mirror-descent"];
+
+/// The authors' released settings (section 3 of ALGORITHM.md).
+fn reference() -> PlannerSettings {
+    PlannerSettings {
+        horizon: 3,
+        samples: 100,
+        iterations: 5,
+        loss: Loss::Mppi { temperature: 1.0 },
+        mirror_map: MirrorMap::Kl,
+        mean_step: 1.0,
+        // Their alpha = 0.1 smoothing keeps 10% of the old variance.
+        variance_step: 0.9,
+        // Variance (ub - lb)^2 / 16 with bounds [-1, 1].
+        initial_std: 0.5,
+        // The reference has no floor.
+        min_std: 0.0,
+        // As PETS: shift, zero the new last step, reset the variance.
+        shift: ShiftRule {
+            last_block: LastBlock::Reset,
+            variance: VarianceShift::Reset,
+        },
+        discount: 0.99,
+        particles: 4,
+        policy_fraction: 0.05,
+        training_action: ActionChoice::SampleByWeight,
+        terminal_value: TerminalChoice::FirstCritic,
+    }
+}
+
+/// A built-in preset by name, or None for an unknown name.
+pub fn preset(name: &str) -> Option<PlannerSettings> {
+    let base = reference();
+    match name {
+        "reference" => Some(base),
+        // M-DeMoRL, the paper's variant: CEM with a 10% elite fraction.
+        "paper-cem" => Some(PlannerSettings {
+            loss: Loss::Cem {
+                elite_fraction: 0.1,
+            },
+            ..base
+        }),
+        // Classic MPPI for planning with a forked simulator: long horizon, fixed exploration noise.
+        "mppi" => Some(PlannerSettings {
+            horizon: 20,
+            samples: 64,
+            iterations: 3,
+            loss: Loss::Mppi { temperature: 1.0 },
+            variance_step: 0.0,
+            initial_std: 0.4,
+            min_std: 0.05,
+            shift: ShiftRule {
+                last_block: LastBlock::Copy,
+                variance: VarianceShift::Reset,
+            },
+            particles: 1,
+            policy_fraction: 0.0,
+            training_action: ActionChoice::Mean,
+            terminal_value: TerminalChoice::None,
+            ..base
+        }),
+        // Gaussian mirror descent on the expected cost with partial steps.
+        "mirror-descent" => Some(PlannerSettings {
+            loss: Loss::ExpectedCost,
+            mean_step: 0.5,
+            variance_step: 0.5,
+            min_std: 0.05,
+            training_action: ActionChoice::Mean,
+            ..base
+        }),
+        _ => None,
+    }
+}
+
+/// A built-in preset by name, or an error that lists the valid names.
+pub fn preset_or_error(name: &str) -> Result<PlannerSettings, SettingsError> {
+    preset(name).ok_or_else(|| SettingsError::UnknownPreset {
+        name: name.to_string(),
+        valid: PRESET_NAMES.join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_reference_preset() {
+        assert_eq!(PlannerSettings::default(), preset("reference").unwrap());
+    }
+
+    #[test]
+    fn errors_lists_every_problem() {
+        let s = PlannerSettings {
+            horizon: 0,
+            discount: f32::NAN,
+            ..PlannerSettings::default()
+        };
+        let fields: Vec<_> = s
+            .errors()
+            .into_iter()
+            .map(|e| match e {
+                SettingsError::OutOfRange { field, .. } => field,
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        assert_eq!(fields, ["planner.horizon", "planner.discount"]);
+    }
+}

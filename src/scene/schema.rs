@@ -1,0 +1,297 @@
+//! The scene file format: robot, task and default algorithm settings, as plain serde types.
+//!
+//! Coordinates are Bevy's: Y is up, X is forward, planar robots move in the X–Y plane.
+//! Every struct rejects unknown fields; ranges are checked afterwards by `validate`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::PlannerSettings;
+
+/// One scene file: what to simulate, what to reward, and how to plan by default.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scene {
+    /// Short name shown in the studio.
+    pub name: String,
+    /// One or two sentences for the scene picker.
+    #[serde(default)]
+    pub description: String,
+    pub physics: Physics,
+    pub robot: Robot,
+    pub task: Task,
+    /// Default planner settings; fields left out take the `reference` preset's values.
+    #[serde(default)]
+    pub planner: PlannerSettings,
+}
+
+/// World-wide physics settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Physics {
+    /// Gravity vector in m/s².
+    #[serde(default = "default_gravity")]
+    pub gravity: [f32; 3],
+    /// Control steps per second (the agent acts at this rate).
+    pub control_rate: f32,
+    /// Physics steps per control step.
+    pub substeps: u32,
+    /// Rapier solver iterations per physics step.
+    #[serde(default = "default_solver_iterations")]
+    pub solver_iterations: u32,
+    /// A flat ground at height 0, if present.
+    #[serde(default)]
+    pub ground: Option<Ground>,
+    /// Constrain every link to the X–Y plane (translation in Z and rotation about X and Y locked).
+    #[serde(default)]
+    pub planar: bool,
+}
+
+fn default_gravity() -> [f32; 3] {
+    [0.0, -9.81, 0.0]
+}
+fn default_solver_iterations() -> u32 {
+    4
+}
+
+/// The ground plane's contact material.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Ground {
+    #[serde(default = "default_friction")]
+    pub friction: f32,
+}
+
+fn default_friction() -> f32 {
+    1.0
+}
+
+/// The robot: rigid links joined by revolute joints, plus named points ("sites") on links.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Robot {
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub joints: Vec<Joint>,
+    #[serde(default)]
+    pub sites: Vec<Site>,
+}
+
+/// One rigid link, placed at its pose in the zero configuration (all joint angles 0).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub name: String,
+    pub shape: Shape,
+    /// Total mass in kg (give either `mass` or `density`).
+    #[serde(default)]
+    pub mass: Option<f32>,
+    /// Density in kg/m³ (give either `mass` or `density`).
+    #[serde(default)]
+    pub density: Option<f32>,
+    /// World position of the link frame in the zero configuration, metres.
+    #[serde(default)]
+    pub position: [f32; 3],
+    /// World rotation of the link frame in the zero configuration, XYZ Euler angles in radians.
+    #[serde(default)]
+    pub rotation: [f32; 3],
+    /// A fixed link does not move (a pendulum's pivot, a leg's hip mount).
+    #[serde(default)]
+    pub fixed: bool,
+    /// Contact friction coefficient.
+    #[serde(default = "default_friction")]
+    pub friction: f32,
+    /// Display colour, RGB in [0, 1].
+    #[serde(default = "default_colour")]
+    pub colour: [f32; 3],
+}
+
+fn default_colour() -> [f32; 3] {
+    [0.8, 0.55, 0.3]
+}
+
+/// Collision and visual shape of a link, in the link's local frame.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Shape {
+    /// Box with the given half extents.
+    Box { half_extents: [f32; 3] },
+    Sphere { radius: f32 },
+    /// Capsule around the segment `from`–`to`.
+    Capsule { from: [f32; 3], to: [f32; 3], radius: f32 },
+    /// Cylinder along the local Y axis.
+    Cylinder { half_height: f32, radius: f32 },
+}
+
+/// A revolute joint between two links.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Joint {
+    pub name: String,
+    pub parent: String,
+    pub child: String,
+    /// World position of the hinge in the zero configuration.
+    pub anchor: [f32; 3],
+    /// World direction of the hinge axis in the zero configuration (normalised on load).
+    pub axis: [f32; 3],
+    /// Angle limits in radians `(lo, hi)`, measured from the zero configuration.
+    #[serde(default)]
+    pub limits: Option<(f32, f32)>,
+    #[serde(default)]
+    pub actuator: Actuator,
+    /// Passive spring-damper towards angle 0 (MuJoCo's joint stiffness and damping), solved
+    /// implicitly; not allowed with a Position actuator, which already is one.
+    #[serde(default)]
+    pub spring: Option<Spring>,
+}
+
+/// Passive joint stiffness (N·m/rad) and damping (N·m·s/rad).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Spring {
+    pub stiffness: f32,
+    pub damping: f32,
+}
+
+/// How an action in [-1, 1] drives a joint.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Actuator {
+    /// Passive joint: not part of the action vector.
+    #[default]
+    None,
+    /// Action × `max_torque` is applied as a torque (N·m).
+    Torque { max_torque: f32 },
+    /// Action maps linearly onto the joint limits as a position target for a PD motor.
+    Position { stiffness: f32, damping: f32, max_force: f32 },
+}
+
+/// A named point on a link (a foot, a torso centre), used by rewards and drawn in plan traces.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    pub link: String,
+    /// Position in the link's local frame.
+    #[serde(default)]
+    pub offset: [f32; 3],
+}
+
+/// What the agent observes, what it is rewarded for, and when an episode ends.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// Observation terms, concatenated in order.
+    pub observation: Vec<Observation>,
+    /// Reward = Σ weight × term.
+    pub reward: Vec<RewardTerm>,
+    #[serde(default)]
+    pub termination: Vec<Termination>,
+    /// Control steps before the episode is truncated.
+    pub episode_steps: u32,
+    #[serde(default)]
+    pub reset_noise: ResetNoise,
+    /// A clock φ advancing 2π per period, for periodic tasks.
+    #[serde(default)]
+    pub phase: Option<PhaseClock>,
+    /// Sites whose planned paths the studio draws (defaults to every site).
+    #[serde(default)]
+    pub draw: Vec<String>,
+}
+
+/// One observation term.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Observation {
+    /// Angle of every joint (radians).
+    JointAngles,
+    /// cos and sin of every joint angle.
+    JointAnglesCosSin,
+    /// Angular velocity of every joint (rad/s).
+    JointVelocities,
+    /// Height (Y) of a link's frame.
+    LinkHeight(String),
+    /// Rotation of a link about the Z axis (planar robots), radians.
+    LinkPlanarAngle(String),
+    /// Linear X, Y velocity and angular Z velocity of a link (planar robots).
+    LinkPlanarVelocity(String),
+    /// Link orientation as roll, pitch, yaw (radians).
+    LinkOrientation(String),
+    /// Linear velocity of a link in world axes.
+    LinkVelocity(String),
+    /// Angular velocity of a link in world axes.
+    LinkAngularVelocity(String),
+    /// cos φ and sin φ of the task clock.
+    Phase,
+}
+
+/// A weighted reward term.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RewardTerm {
+    pub weight: f32,
+    pub term: Reward,
+}
+
+/// Reward term kinds; each evaluates to a plain number that the weight scales.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Reward {
+    /// Square of a joint's angle wrapped to [-π, π].
+    JointAngleSquared(String),
+    /// Square of a joint's angular velocity.
+    JointVelocitySquared(String),
+    /// Σ a² over the normalised actions in [-1, 1].
+    ActionSquared,
+    /// Σ τ² over actuator torques in N·m.
+    EffortSquared,
+    /// X displacement of a link over the control step divided by the step time.
+    ForwardVelocity(String),
+    /// 1 every step (alive bonus).
+    Alive,
+    /// exp(-sharpness · ‖foot − path(φ)‖) for the paper's 2R-leg foot path around `origin`.
+    FootPath { site: String, origin: [f32; 3], half_width: f32, height: f32, lift: f32, sharpness: f32 },
+    /// Cosine between the link's up axis and the world up axis.
+    Upright(String),
+    /// Squared error between a link's height and `target`.
+    HeightError { link: String, target: f32 },
+    /// exp(-((v_x − target)/width)²) on a link's forward velocity.
+    VelocityTracking { link: String, target: f32, width: f32 },
+    /// Squared yaw rate (angular velocity about world Y).
+    YawRate(String),
+    /// Squared roll and pitch rates (angular velocity about world X and Z).
+    BodyRates(String),
+    /// Σ |τ · q̇| mechanical power over actuated joints, in W.
+    Power,
+}
+
+/// Conditions that end an episode (terminated, not truncated).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Termination {
+    /// Link height leaves `(min, max)`.
+    HeightOutside { link: String, min: f32, max: f32 },
+    /// Link rotation about Z leaves `(min, max)` radians.
+    PlanarAngleOutside { link: String, min: f32, max: f32 },
+    /// |roll| or |pitch| exceeds the limits (radians).
+    Tilt { link: String, max_roll: f32, max_pitch: f32 },
+}
+
+/// Uniform noise added at reset, as half-widths.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResetNoise {
+    /// Joint angles, radians.
+    #[serde(default)]
+    pub joint_angle: f32,
+    /// Joint velocities, rad/s.
+    #[serde(default)]
+    pub joint_velocity: f32,
+}
+
+/// A periodic task clock.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseClock {
+    /// Control steps per full cycle.
+    pub period_steps: u32,
+}

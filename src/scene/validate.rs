@@ -1,0 +1,302 @@
+//! Range and reference checks on a parsed scene; each problem names its field path.
+
+use std::collections::{HashMap, HashSet};
+
+use super::error::Problem;
+use super::schema::*;
+use crate::plan::SettingsError;
+
+/// Collects problems with their field paths.
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem::new(field, message));
+    }
+
+    fn positive(&mut self, field: impl Into<String>, value: f32) {
+        if !(value.is_finite() && value > 0.0) {
+            self.fail(field, format!("expected a positive finite number, found {value}"));
+        }
+    }
+
+    fn non_negative(&mut self, field: impl Into<String>, value: f32) {
+        if !(value.is_finite() && value >= 0.0) {
+            self.fail(field, format!("expected a finite number >= 0, found {value}"));
+        }
+    }
+
+    fn finite(&mut self, field: impl Into<String>, values: &[f32]) {
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            self.fail(field, format!("expected finite numbers, found {bad}"));
+        }
+    }
+
+    fn in_range(&mut self, field: impl Into<String>, value: u32, lo: u32, hi: u32) {
+        if !(lo..=hi).contains(&value) {
+            self.fail(field, format!("expected a whole number in [{lo}, {hi}], found {value}"));
+        }
+    }
+
+    fn known(&mut self, field: impl Into<String>, name: &str, names: &HashSet<&str>, what: &str) {
+        if !names.contains(name) {
+            let mut known: Vec<_> = names.iter().copied().collect();
+            known.sort_unstable();
+            self.fail(field, format!("no {what} named \"{name}\" (known: {})", known.join(", ")));
+        }
+    }
+}
+
+/// All problems of `scene`, in file order as far as practical.
+pub fn validate(scene: &Scene) -> Vec<Problem> {
+    let mut c = Checker { problems: Vec::new() };
+    if scene.name.trim().is_empty() {
+        c.fail("name", "expected a non-empty scene name");
+    }
+    physics(&mut c, &scene.physics);
+    let links = robot(&mut c, &scene.robot);
+    task(&mut c, scene, &links);
+    for error in scene.planner.errors() {
+        match error {
+            SettingsError::OutOfRange { field, value, range } => c.fail(field, format!("found {value}; expected {range}")),
+            other => c.fail("planner", other.to_string()),
+        }
+    }
+    c.problems
+}
+
+fn physics(c: &mut Checker, p: &Physics) {
+    c.finite("physics.gravity", &p.gravity);
+    if !(p.control_rate.is_finite() && p.control_rate > 0.0 && p.control_rate <= 10_000.0) {
+        c.fail("physics.control_rate", format!("expected steps per second in (0, 10000], found {}", p.control_rate));
+    }
+    c.in_range("physics.substeps", p.substeps, 1, 1000);
+    c.in_range("physics.solver_iterations", p.solver_iterations, 1, 100);
+    if let Some(ground) = &p.ground {
+        c.non_negative("physics.ground.friction", ground.friction);
+    }
+}
+
+/// Checks the robot; returns the link names for the task's references.
+fn robot<'a>(c: &mut Checker, r: &'a Robot) -> HashSet<&'a str> {
+    if r.links.is_empty() {
+        c.fail("robot.links", "expected at least one link");
+    }
+    let mut names = HashSet::new();
+    for (i, link) in r.links.iter().enumerate() {
+        let at = format!("robot.links[{i}]");
+        if !names.insert(link.name.as_str()) {
+            c.fail(format!("{at}.name"), format!("link name \"{}\" is used twice", link.name));
+        }
+        shape(c, &format!("{at}.shape"), &link.shape);
+        match (link.mass, link.density) {
+            (Some(mass), None) => c.positive(format!("{at}.mass"), mass),
+            (None, Some(density)) => c.positive(format!("{at}.density"), density),
+            (Some(_), Some(_)) => c.fail(format!("{at}.density"), "give either `mass` or `density`, not both"),
+            (None, None) => c.fail(at.clone(), "expected `mass` (kg) or `density` (kg/m³)"),
+        }
+        c.finite(format!("{at}.position"), &link.position);
+        c.finite(format!("{at}.rotation"), &link.rotation);
+        c.non_negative(format!("{at}.friction"), link.friction);
+        if link.colour.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            c.fail(format!("{at}.colour"), "expected RGB components in [0, 1]");
+        }
+    }
+    if !r.links.is_empty() && r.links.iter().all(|l| l.fixed) {
+        c.fail("robot.links", "every link is fixed: nothing can move");
+    }
+    joints(c, r, &names);
+    let mut site_names = HashSet::new();
+    for (i, site) in r.sites.iter().enumerate() {
+        let at = format!("robot.sites[{i}]");
+        if !site_names.insert(site.name.as_str()) {
+            c.fail(format!("{at}.name"), format!("site name \"{}\" is used twice", site.name));
+        }
+        c.known(format!("{at}.link"), &site.link, &names, "link");
+        c.finite(format!("{at}.offset"), &site.offset);
+    }
+    names
+}
+
+fn shape(c: &mut Checker, at: &str, shape: &Shape) {
+    match shape {
+        Shape::Box { half_extents } => {
+            for (axis, v) in ["x", "y", "z"].iter().zip(half_extents) {
+                if !(v.is_finite() && *v > 0.0) {
+                    c.fail(format!("{at}.half_extents"), format!("half extent {axis} must be positive and finite, found {v}"));
+                }
+            }
+        }
+        Shape::Sphere { radius } => c.positive(format!("{at}.radius"), *radius),
+        Shape::Capsule { from, to, radius } => {
+            c.finite(format!("{at}.from"), from);
+            c.finite(format!("{at}.to"), to);
+            c.positive(format!("{at}.radius"), *radius);
+        }
+        Shape::Cylinder { half_height, radius } => {
+            c.positive(format!("{at}.half_height"), *half_height);
+            c.positive(format!("{at}.radius"), *radius);
+        }
+    }
+}
+
+fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
+    let fixed: HashSet<&str> = r.links.iter().filter(|l| l.fixed).map(|l| l.name.as_str()).collect();
+    let mut names = HashSet::new();
+    let mut parent_of: HashMap<&str, &str> = HashMap::new();
+    let mut actuated = 0;
+    for (i, joint) in r.joints.iter().enumerate() {
+        let at = format!("robot.joints[{i}]");
+        if !names.insert(joint.name.as_str()) {
+            c.fail(format!("{at}.name"), format!("joint name \"{}\" is used twice", joint.name));
+        }
+        c.known(format!("{at}.parent"), &joint.parent, links, "link");
+        c.known(format!("{at}.child"), &joint.child, links, "link");
+        if joint.parent == joint.child {
+            c.fail(format!("{at}.child"), "a joint cannot connect a link to itself");
+        }
+        if fixed.contains(joint.child.as_str()) {
+            c.fail(format!("{at}.child"), format!("link \"{}\" is fixed and cannot be a joint's child", joint.child));
+        }
+        if parent_of.insert(joint.child.as_str(), joint.parent.as_str()).is_some() {
+            c.fail(format!("{at}.child"), format!("link \"{}\" already has a parent joint (the robot must be a tree)", joint.child));
+        }
+        c.finite(format!("{at}.anchor"), &joint.anchor);
+        let length = joint.axis.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if !(length.is_finite() && length > 1e-6) {
+            c.fail(format!("{at}.axis"), "expected a non-zero finite direction");
+        }
+        if let Some((lo, hi)) = joint.limits {
+            let pi = std::f32::consts::PI;
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                c.fail(format!("{at}.limits"), format!("expected (lo, hi) with lo < hi, found ({lo}, {hi})"));
+            } else if lo < -pi || hi > pi {
+                c.fail(format!("{at}.limits"), format!("limits must lie in [-π, π], found ({lo}, {hi})"));
+            }
+        }
+        if let Some(spring) = &joint.spring {
+            c.non_negative(format!("{at}.spring.stiffness"), spring.stiffness);
+            c.non_negative(format!("{at}.spring.damping"), spring.damping);
+            if matches!(joint.actuator, Actuator::Position { .. }) {
+                c.fail(format!("{at}.spring"), "a Position actuator already is a spring: remove `spring`");
+            }
+        }
+        match &joint.actuator {
+            Actuator::None => {}
+            Actuator::Torque { max_torque } => {
+                actuated += 1;
+                c.positive(format!("{at}.actuator.max_torque"), *max_torque);
+            }
+            Actuator::Position { stiffness, damping, max_force } => {
+                actuated += 1;
+                c.non_negative(format!("{at}.actuator.stiffness"), *stiffness);
+                c.non_negative(format!("{at}.actuator.damping"), *damping);
+                c.positive(format!("{at}.actuator.max_force"), *max_force);
+                if joint.limits.is_none() {
+                    c.fail(format!("{at}.limits"), "a Position actuator needs joint limits (the action maps onto them)");
+                }
+            }
+        }
+    }
+    // A cycle would make some link its own ancestor.
+    for start in parent_of.keys() {
+        let mut link = *start;
+        for _ in 0..=parent_of.len() {
+            match parent_of.get(link) {
+                Some(parent) if parent == start => {
+                    c.fail("robot.joints", format!("the joints form a loop through link \"{start}\""));
+                    return;
+                }
+                Some(parent) => link = parent,
+                None => break,
+            }
+        }
+    }
+    if actuated == 0 {
+        c.fail("robot.joints", "expected at least one actuated joint (Torque or Position actuator)");
+    }
+}
+
+fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
+    let t = &scene.task;
+    let joints: HashSet<&str> = scene.robot.joints.iter().map(|j| j.name.as_str()).collect();
+    let sites: HashSet<&str> = scene.robot.sites.iter().map(|s| s.name.as_str()).collect();
+    if t.observation.is_empty() {
+        c.fail("task.observation", "expected at least one observation term");
+    }
+    for (i, term) in t.observation.iter().enumerate() {
+        let at = format!("task.observation[{i}]");
+        match term {
+            Observation::LinkHeight(link)
+            | Observation::LinkPlanarAngle(link)
+            | Observation::LinkPlanarVelocity(link)
+            | Observation::LinkOrientation(link)
+            | Observation::LinkVelocity(link)
+            | Observation::LinkAngularVelocity(link) => c.known(at, link, links, "link"),
+            Observation::Phase if t.phase.is_none() => c.fail(at, "the Phase observation needs `task.phase`"),
+            _ => {}
+        }
+    }
+    if t.reward.is_empty() {
+        c.fail("task.reward", "expected at least one reward term");
+    }
+    for (i, term) in t.reward.iter().enumerate() {
+        let at = format!("task.reward[{i}]");
+        c.finite(format!("{at}.weight"), &[term.weight]);
+        let at = format!("{at}.term");
+        match &term.term {
+            Reward::JointAngleSquared(joint) | Reward::JointVelocitySquared(joint) => c.known(at, joint, &joints, "joint"),
+            Reward::ForwardVelocity(link) | Reward::Upright(link) | Reward::YawRate(link) | Reward::BodyRates(link) => {
+                c.known(at, link, links, "link")
+            }
+            Reward::HeightError { link, target } => {
+                c.known(format!("{at}.link"), link, links, "link");
+                c.finite(format!("{at}.target"), &[*target]);
+            }
+            Reward::VelocityTracking { link, target, width } => {
+                c.known(format!("{at}.link"), link, links, "link");
+                c.finite(format!("{at}.target"), &[*target]);
+                c.positive(format!("{at}.width"), *width);
+            }
+            Reward::FootPath { site, origin, half_width, height, lift, sharpness } => {
+                c.known(format!("{at}.site"), site, &sites, "site");
+                c.finite(format!("{at}.origin"), origin);
+                c.finite(format!("{at}.height"), &[*height]);
+                c.non_negative(format!("{at}.half_width"), *half_width);
+                c.non_negative(format!("{at}.lift"), *lift);
+                c.positive(format!("{at}.sharpness"), *sharpness);
+                if t.phase.is_none() {
+                    c.fail(at, "FootPath follows the task clock: it needs `task.phase`");
+                }
+            }
+            Reward::ActionSquared | Reward::EffortSquared | Reward::Alive | Reward::Power => {}
+        }
+    }
+    for (i, term) in t.termination.iter().enumerate() {
+        let at = format!("task.termination[{i}]");
+        match term {
+            Termination::HeightOutside { link, min, max } | Termination::PlanarAngleOutside { link, min, max } => {
+                c.known(format!("{at}.link"), link, links, "link");
+                if min.is_nan() || max.is_nan() || min >= max {
+                    c.fail(format!("{at}.min"), format!("expected min < max, found ({min}, {max})"));
+                }
+            }
+            Termination::Tilt { link, max_roll, max_pitch } => {
+                c.known(format!("{at}.link"), link, links, "link");
+                c.positive(format!("{at}.max_roll"), *max_roll);
+                c.positive(format!("{at}.max_pitch"), *max_pitch);
+            }
+        }
+    }
+    c.in_range("task.episode_steps", t.episode_steps, 1, 1_000_000);
+    c.non_negative("task.reset_noise.joint_angle", t.reset_noise.joint_angle);
+    c.non_negative("task.reset_noise.joint_velocity", t.reset_noise.joint_velocity);
+    if let Some(phase) = &t.phase {
+        c.in_range("task.phase.period_steps", phase.period_steps, 1, 1_000_000);
+    }
+    for (i, name) in t.draw.iter().enumerate() {
+        c.known(format!("task.draw[{i}]"), name, &sites, "site");
+    }
+}

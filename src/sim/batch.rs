@@ -1,0 +1,47 @@
+//! Many environments stepped together, optionally over several threads.
+
+use rayon::prelude::*;
+
+use super::env::{Env, StepOutcome};
+
+/// A batch of environments that step in lockstep with one action each.
+pub struct EnvBatch {
+    pub envs: Vec<Env>,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl EnvBatch {
+    /// `threads` = 1 steps on the calling thread; more uses a private pool of that size.
+    pub fn new(envs: Vec<Env>, threads: usize) -> Result<EnvBatch, rayon::ThreadPoolBuildError> {
+        let pool = if threads > 1 { Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?) } else { None };
+        Ok(EnvBatch { envs, pool })
+    }
+
+    pub fn len(&self) -> usize {
+        self.envs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.envs.is_empty()
+    }
+
+    /// Steps env i with `actions[i * action_dim..]`, writing each outcome to `outcomes`.
+    /// Each env is independent, so the result does not depend on the thread count.
+    pub fn step(&mut self, actions: &[f32], outcomes: &mut Vec<StepOutcome>) {
+        let dim = self.envs.first().map_or(0, Env::action_dim);
+        assert_eq!(actions.len(), dim * self.envs.len(), "one action per env");
+        outcomes.clear();
+        let work = |envs: &mut [Env], out: &mut Vec<StepOutcome>| {
+            if dim == 0 {
+                return;
+            }
+            envs.par_iter_mut().zip(actions.par_chunks(dim)).map(|(env, a)| env.step(a)).collect_into_vec(out);
+        };
+        match &self.pool {
+            Some(pool) => pool.install(|| work(&mut self.envs, outcomes)),
+            None => {
+                outcomes.extend(self.envs.iter_mut().zip(actions.chunks(dim)).map(|(env, a)| env.step(a)));
+            }
+        }
+    }
+}

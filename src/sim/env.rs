@@ -1,0 +1,366 @@
+//! `Env`: one simulated robot with its task, stepped at the control rate; `fork` copies it exactly.
+
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rapier3d::prelude::*;
+
+use super::measure;
+use super::robot::{PhysicsState, Robot};
+use super::task::{self, StepContext};
+use crate::scene::{Actuator, Scene};
+
+/// Why an episode ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndReason {
+    /// The task's step limit: a truncation, not a terminal state.
+    TimeLimit,
+    /// A termination condition of the task held.
+    Condition(String),
+    /// The physics produced non-finite or runaway values.
+    PhysicsBlowUp(String),
+    /// The action contained NaN or infinity.
+    InvalidAction(String),
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndReason::TimeLimit => write!(f, "time limit"),
+            EndReason::Condition(what) => write!(f, "terminated: {what}"),
+            EndReason::PhysicsBlowUp(what) => write!(f, "physics blow-up: {what}"),
+            EndReason::InvalidAction(what) => write!(f, "invalid action: {what}"),
+        }
+    }
+}
+
+/// Result of one control step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepOutcome {
+    pub reward: f32,
+    /// The episode reached a terminal state (no bootstrapping past it).
+    pub terminated: bool,
+    /// The episode was cut by the time limit (bootstrapping continues).
+    pub truncated: bool,
+    pub reason: Option<EndReason>,
+}
+
+impl StepOutcome {
+    pub fn done(&self) -> bool {
+        self.terminated || self.truncated
+    }
+}
+
+/// Speeds beyond this (m/s or rad/s) count as a physics blow-up.
+const RUNAWAY_SPEED: f32 = 1.0e3;
+
+/// One robot, its physics world and its task state.
+pub struct Env {
+    robot: Arc<Robot>,
+    physics: PhysicsState,
+    pipeline: PhysicsPipeline,
+    steps: u32,
+    phase: f32,
+    rng: ChaCha8Rng,
+    done: bool,
+    /// Planning copies ignore the step limit: a time limit is not a terminal state.
+    time_limit: bool,
+    effort: Vec<f32>,
+    reward_terms: Vec<f32>,
+    x_before: Vec<f32>,
+}
+
+impl Env {
+    /// A new environment for an already validated scene, reset with seed 0.
+    pub fn new(scene: &Scene) -> Env {
+        Env::from_robot(Arc::new(Robot::build(scene)))
+    }
+
+    /// A new environment sharing an already built robot description.
+    pub fn from_robot(robot: Arc<Robot>) -> Env {
+        let mut env = Env {
+            physics: robot.template.clone(),
+            pipeline: PhysicsPipeline::new(),
+            steps: 0,
+            phase: 0.0,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            done: false,
+            time_limit: true,
+            effort: vec![0.0; robot.action_dim()],
+            reward_terms: vec![0.0; robot.scene.task.reward.len()],
+            x_before: vec![0.0; robot.links.len()],
+            robot,
+        };
+        env.reset(0);
+        env
+    }
+
+    pub fn robot(&self) -> &Arc<Robot> {
+        &self.robot
+    }
+
+    pub fn physics(&self) -> &PhysicsState {
+        &self.physics
+    }
+
+    pub fn action_dim(&self) -> usize {
+        self.robot.action_dim()
+    }
+
+    pub fn obs_dim(&self) -> usize {
+        self.robot.scene.task.observation.iter().map(|t| task::observation_len(t, &self.robot)).sum()
+    }
+
+    /// Control steps taken in this episode.
+    pub fn steps(&self) -> u32 {
+        self.steps
+    }
+
+    /// Task clock in radians, [0, 2π).
+    pub fn phase(&self) -> f32 {
+        self.phase
+    }
+
+    /// Whether the episode has ended (further steps are refused until `reset`).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Reward terms of the last step, unweighted, in the scene's order.
+    pub fn reward_terms(&self) -> &[f32] {
+        &self.reward_terms
+    }
+
+    /// Torques applied by each actuator during the last step (N·m).
+    pub fn effort(&self) -> &[f32] {
+        &self.effort
+    }
+
+    /// Whether the scene's step limit truncates episodes (on by default; planning copies turn it off).
+    pub fn set_time_limit(&mut self, enabled: bool) {
+        self.time_limit = enabled;
+    }
+
+    /// Starts a new episode: the zero configuration plus the task's reset noise drawn from `seed`.
+    pub fn reset(&mut self, seed: u64) {
+        self.physics = self.robot.template.clone();
+        self.pipeline = PhysicsPipeline::new();
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        let noise = &self.robot.scene.task.reset_noise;
+        let joints = self.robot.joints.len();
+        let mut angles = vec![0.0; joints];
+        let mut velocities = vec![0.0; joints];
+        for (j, joint) in self.robot.joints.iter().enumerate() {
+            let angle = symmetric(&mut self.rng, noise.joint_angle);
+            angles[j] = match joint.limits {
+                Some((lo, hi)) => angle.clamp(lo, hi),
+                None => angle,
+            };
+            velocities[j] = symmetric(&mut self.rng, noise.joint_velocity);
+        }
+        measure::set_joint_state(&mut self.physics, &self.robot, &angles, &velocities);
+        self.steps = 0;
+        self.phase = 0.0;
+        self.done = false;
+        self.effort.fill(0.0);
+        self.reward_terms.fill(0.0);
+    }
+
+    /// Places the joints at given angles and velocities (indexed like the scene's joints), for tests
+    /// and teaching demos. Root links keep their poses.
+    pub fn set_joint_state(&mut self, angles: &[f32], velocities: &[f32]) {
+        assert_eq!(angles.len(), self.robot.joints.len(), "one angle per joint");
+        assert_eq!(velocities.len(), self.robot.joints.len(), "one velocity per joint");
+        measure::set_joint_state(&mut self.physics, &self.robot, angles, velocities);
+    }
+
+    /// An exact copy whose future is bit-identical to this one's under the same actions.
+    pub fn fork(&self) -> Env {
+        Env {
+            robot: self.robot.clone(),
+            physics: self.physics.clone(),
+            pipeline: PhysicsPipeline::new(),
+            steps: self.steps,
+            phase: self.phase,
+            rng: self.rng.clone(),
+            done: self.done,
+            time_limit: self.time_limit,
+            effort: self.effort.clone(),
+            reward_terms: self.reward_terms.clone(),
+            x_before: self.x_before.clone(),
+        }
+    }
+
+    /// Copies `other`'s state into `self` (same scene), reusing allocations.
+    pub fn copy_from(&mut self, other: &Env) {
+        debug_assert!(Arc::ptr_eq(&self.robot, &other.robot), "copy_from needs the same robot");
+        self.physics.clone_from(&other.physics);
+        self.steps = other.steps;
+        self.phase = other.phase;
+        self.rng.clone_from(&other.rng);
+        self.done = other.done;
+        self.effort.clone_from(&other.effort);
+        self.reward_terms.clone_from(&other.reward_terms);
+    }
+
+    /// The current observation.
+    pub fn observation(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.obs_dim());
+        self.observe_into(&mut out);
+        out
+    }
+
+    /// Appends the current observation to `out`.
+    pub fn observe_into(&self, out: &mut Vec<f32>) {
+        task::observe(&self.physics, &self.robot, self.phase, out);
+    }
+
+    /// World positions of the sites the scene draws (feet, torso), appended to `out`.
+    pub fn drawn_points_into(&self, out: &mut Vec<[f32; 3]>) {
+        for &site in &self.robot.drawn_sites {
+            out.push(measure::site_position(&self.physics, &self.robot, site).to_array());
+        }
+    }
+
+    /// One control step with `action` in [-1, 1] (values outside are clipped).
+    ///
+    /// Panics only if `action` has the wrong length (a programming error, not bad input).
+    pub fn step(&mut self, action: &[f32]) -> StepOutcome {
+        assert_eq!(action.len(), self.action_dim(), "action length must equal the number of actuators");
+        if self.done {
+            return StepOutcome { reward: 0.0, terminated: true, truncated: false, reason: Some(EndReason::Condition("episode already ended; call reset".into())) };
+        }
+        if let Some(bad) = action.iter().position(|a| !a.is_finite()) {
+            return self.end(EndReason::InvalidAction(format!("component {bad} is {}", action[bad])));
+        }
+        let clipped: Vec<f32> = action.iter().map(|a| a.clamp(-1.0, 1.0)).collect();
+        for (l, link) in self.robot.links.iter().enumerate() {
+            self.x_before[l] = self.physics.bodies[link.body].translation().x;
+        }
+        self.set_motor_targets(&clipped);
+        for _ in 0..self.robot.substeps {
+            self.apply_torques(&clipped);
+            self.physics_step();
+            if let Some(what) = self.blow_up() {
+                return self.end(EndReason::PhysicsBlowUp(what));
+            }
+        }
+        self.measure_position_effort(&clipped);
+        self.steps += 1;
+        if let Some(clock) = &self.robot.scene.task.phase {
+            self.phase = (self.phase + std::f32::consts::TAU / clock.period_steps as f32) % std::f32::consts::TAU;
+        }
+        let ctx = StepContext { action: &clipped, effort: &self.effort, x_before: &self.x_before, dt: self.robot.control_dt, phase: self.phase };
+        let mut reward = 0.0;
+        for (k, term) in self.robot.scene.task.reward.iter().enumerate() {
+            let value = task::reward_term(&term.term, &self.physics, &self.robot, &ctx);
+            self.reward_terms[k] = value;
+            reward += term.weight * value;
+        }
+        if !reward.is_finite() {
+            return self.end(EndReason::PhysicsBlowUp(format!("reward became {reward}")));
+        }
+        if let Some(what) = task::termination(&self.physics, &self.robot) {
+            self.done = true;
+            return StepOutcome { reward, terminated: true, truncated: false, reason: Some(EndReason::Condition(what)) };
+        }
+        if self.time_limit && self.steps >= self.robot.scene.task.episode_steps {
+            self.done = true;
+            return StepOutcome { reward, terminated: false, truncated: true, reason: Some(EndReason::TimeLimit) };
+        }
+        StepOutcome { reward, terminated: false, truncated: false, reason: None }
+    }
+
+    fn end(&mut self, reason: EndReason) -> StepOutcome {
+        self.done = true;
+        self.reward_terms.fill(0.0);
+        StepOutcome { reward: 0.0, terminated: true, truncated: false, reason: Some(reason) }
+    }
+
+    fn physics_step(&mut self) {
+        let p = &mut self.physics;
+        self.pipeline.step(
+            p.gravity,
+            &p.parameters,
+            &mut p.islands,
+            &mut p.broad_phase,
+            &mut p.narrow_phase,
+            &mut p.bodies,
+            &mut p.colliders,
+            &mut p.impulse_joints,
+            &mut p.multibody_joints,
+            &mut p.ccd_solver,
+            &(),
+            &(),
+        );
+    }
+
+    /// Sets PD motor targets of Position actuators: the action maps linearly onto the limits.
+    fn set_motor_targets(&mut self, action: &[f32]) {
+        for (k, &j) in self.robot.actuated.iter().enumerate() {
+            let joint = &self.robot.joints[j];
+            if let (Actuator::Position { stiffness, damping, .. }, Some((lo, hi))) = (&joint.actuator, joint.limits) {
+                let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
+                if let Some(handle) = self.physics.impulse_joints.get_mut(joint.handle, false) {
+                    handle.data.set_motor_position(JointAxis::AngX, target, *stiffness, *damping);
+                }
+            }
+        }
+    }
+
+    /// Applies Torque actuators as equal and opposite torques on child and parent.
+    fn apply_torques(&mut self, action: &[f32]) {
+        if self.robot.has_torque_actuators {
+            for link in &self.robot.links {
+                self.physics.bodies[link.body].reset_torques(false);
+            }
+        }
+        for (k, &j) in self.robot.actuated.iter().enumerate() {
+            let joint = &self.robot.joints[j];
+            let Actuator::Torque { max_torque } = joint.actuator else { continue };
+            let torque = action[k] * max_torque;
+            self.effort[k] = torque;
+            let parent = self.robot.links[joint.parent].body;
+            let axis = self.physics.bodies[parent].position().rotation * joint.axis_in_parent;
+            self.physics.bodies[self.robot.links[joint.child].body].add_torque(axis * torque, false);
+            let parent = &mut self.physics.bodies[parent];
+            if parent.is_dynamic() {
+                parent.add_torque(-axis * torque, false);
+            }
+        }
+    }
+
+    /// Estimates the torque of Position actuators from the PD law at the end of the step.
+    fn measure_position_effort(&mut self, action: &[f32]) {
+        for (k, &j) in self.robot.actuated.iter().enumerate() {
+            let joint = &self.robot.joints[j];
+            if let (Actuator::Position { stiffness, damping, max_force }, Some((lo, hi))) = (&joint.actuator, joint.limits) {
+                let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
+                let angle = measure::joint_angle(&self.physics, &self.robot, joint);
+                let velocity = measure::joint_velocity(&self.physics, &self.robot, joint);
+                self.effort[k] = (stiffness * (target - angle) - damping * velocity).clamp(-max_force, *max_force);
+            }
+        }
+    }
+
+    fn blow_up(&self) -> Option<String> {
+        if let Some(&handle) = self.pipeline.quarantine().bodies().first() {
+            let name = self.robot.links.iter().find(|l| l.body == handle).map_or("a body", |l| l.name.as_str());
+            return Some(format!("{name} went non-finite"));
+        }
+        for link in &self.robot.links {
+            let body = &self.physics.bodies[link.body];
+            let speed = body.linvel().length().max(body.angvel().length());
+            if !(speed < RUNAWAY_SPEED) {
+                return Some(format!("{} moves at {speed:.3e} (limit {RUNAWAY_SPEED:.0e})", link.name));
+            }
+        }
+        None
+    }
+}
+
+fn symmetric(rng: &mut ChaCha8Rng, half_width: f32) -> f32 {
+    if half_width > 0.0 { rng.random_range(-half_width..=half_width) } else { 0.0 }
+}

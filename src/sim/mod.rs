@@ -1,0 +1,11 @@
+//! Rapier simulation of a scene: `Env` (reset, step, fork), measurements, task terms, batches.
+
+mod batch;
+mod env;
+pub mod measure;
+mod robot;
+pub mod task;
+
+pub use batch::EnvBatch;
+pub use env::{EndReason, Env, StepOutcome};
+pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot};

@@ -1,0 +1,185 @@
+//! Every shipped scene loads and simulates sanely; runs are deterministic; forks are exact.
+
+use std::path::Path;
+
+use demorl_studio::scene::{Actuator, load_scene, scene_files};
+use demorl_studio::sim::{Env, EnvBatch, StepOutcome, measure};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn shipped_scenes() -> Vec<std::path::PathBuf> {
+    let files = scene_files(Path::new("scenes")).expect("scenes folder");
+    assert_eq!(files.len(), 5, "five scenes ship: {files:?}");
+    files
+}
+
+fn random_actions(rng: &mut ChaCha8Rng, dim: usize) -> Vec<f32> {
+    (0..dim).map(|_| rng.random_range(-1.0..=1.0)).collect()
+}
+
+#[test]
+fn every_scene_runs_1000_random_steps_finite_and_within_joint_limits() {
+    for path in shipped_scenes() {
+        let scene = load_scene(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut env = Env::new(&scene);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        env.reset(1);
+        let (mut episodes, mut worst_violation) = (0, 0.0f32);
+        for _ in 0..1000 {
+            let outcome = env.step(&random_actions(&mut rng, env.action_dim()));
+            assert!(outcome.reward.is_finite(), "{}: reward {}", path.display(), outcome.reward);
+            assert!(
+                !matches!(outcome.reason, Some(demorl_studio::sim::EndReason::PhysicsBlowUp(_))),
+                "{}: {:?}",
+                path.display(),
+                outcome.reason
+            );
+            let obs = env.observation();
+            assert_eq!(obs.len(), env.obs_dim());
+            assert!(obs.iter().all(|v| v.is_finite()), "{}: observation {obs:?}", path.display());
+            for joint in &env.robot().joints {
+                if let Some((lo, hi)) = joint.limits {
+                    let angle = measure::joint_angle(env.physics(), env.robot(), joint);
+                    worst_violation = worst_violation.max(lo - angle).max(angle - hi);
+                }
+            }
+            if outcome.done() {
+                episodes += 1;
+                env.reset(100 + episodes);
+            }
+        }
+        // Rapier's limits are soft constraints: allow a small overshoot, never a free joint.
+        assert!(worst_violation < 0.1, "{}: joint limit exceeded by {worst_violation} rad", path.display());
+    }
+}
+
+#[test]
+fn same_seed_and_actions_give_bit_identical_trajectories() {
+    for path in shipped_scenes() {
+        let scene = load_scene(&path).unwrap();
+        let run = || {
+            let mut env = Env::new(&scene);
+            env.reset(42);
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let mut trace = Vec::new();
+            for _ in 0..200 {
+                let outcome = env.step(&random_actions(&mut rng, env.action_dim()));
+                trace.extend(env.observation().iter().map(|v| v.to_bits()));
+                trace.push(outcome.reward.to_bits());
+                if outcome.done() {
+                    env.reset(43);
+                }
+            }
+            trace
+        };
+        assert_eq!(run(), run(), "{}", path.display());
+    }
+}
+
+#[test]
+fn different_seeds_give_different_starts() {
+    let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
+    let mut env = Env::new(&scene);
+    env.reset(1);
+    let a = env.observation();
+    env.reset(2);
+    assert_ne!(a, env.observation());
+}
+
+#[test]
+fn a_fork_stays_bit_identical_to_its_original_for_500_steps() {
+    for path in shipped_scenes() {
+        let scene = load_scene(&path).unwrap();
+        let mut original = Env::new(&scene);
+        original.reset(5);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // Fork mid-episode, with contacts and joint impulses warm.
+        for _ in 0..20 {
+            original.step(&random_actions(&mut rng, original.action_dim()));
+        }
+        let mut fork = original.fork();
+        for step in 0..500 {
+            let action = random_actions(&mut rng, original.action_dim());
+            let (a, b) = (original.step(&action), fork.step(&action));
+            assert_eq!(a, b, "{} step {step}", path.display());
+            let bits = |env: &Env| env.observation().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&original), bits(&fork), "{} step {step}", path.display());
+            if a.done() {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn batched_stepping_matches_single_envs_for_any_thread_count() {
+    let scene = load_scene(Path::new("scenes/cheetah.ron")).unwrap();
+    let make = || (0..4).map(|k| {
+        let mut e = Env::new(&scene);
+        e.reset(k);
+        e
+    });
+    let mut one = EnvBatch::new(make().collect(), 1).unwrap();
+    let mut two = EnvBatch::new(make().collect(), 2).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (mut out1, mut out2): (Vec<StepOutcome>, Vec<StepOutcome>) = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let actions = random_actions(&mut rng, 4 * 6);
+        one.step(&actions, &mut out1);
+        two.step(&actions, &mut out2);
+        assert_eq!(out1, out2);
+    }
+    for (a, b) in one.envs.iter().zip(&two.envs) {
+        assert_eq!(a.observation(), b.observation());
+    }
+}
+
+#[test]
+fn actions_are_clipped_and_nan_actions_end_the_episode_cleanly() {
+    let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
+    let mut a = Env::new(&scene);
+    let mut b = Env::new(&scene);
+    a.step(&[5.0]);
+    b.step(&[1.0]);
+    assert_eq!(a.observation(), b.observation(), "out-of-range actions clip to the bound");
+    let outcome = a.step(&[f32::NAN]);
+    assert!(outcome.terminated);
+    assert!(matches!(outcome.reason, Some(demorl_studio::sim::EndReason::InvalidAction(_))));
+    assert!(a.observation().iter().all(|v| v.is_finite()), "physics untouched by the NaN");
+    a.reset(0);
+    assert!(!a.step(&[0.0]).done(), "reset recovers");
+}
+
+#[test]
+fn actuators_map_to_action_dimensions() {
+    let scene = load_scene(Path::new("scenes/quadruped.ron")).unwrap();
+    let env = Env::new(&scene);
+    let actuated = scene.robot.joints.iter().filter(|j| !matches!(j.actuator, Actuator::None)).count();
+    assert_eq!(env.action_dim(), actuated);
+    assert_eq!(env.action_dim(), 8);
+    assert_eq!(env.obs_dim(), 26);
+    let cheetah = Env::new(&load_scene(Path::new("scenes/cheetah.ron")).unwrap());
+    assert_eq!((cheetah.obs_dim(), cheetah.action_dim()), (17, 6));
+    let hopper = Env::new(&load_scene(Path::new("scenes/hopper.ron")).unwrap());
+    assert_eq!((hopper.obs_dim(), hopper.action_dim()), (11, 3));
+}
+
+#[test]
+fn planar_robots_stay_in_their_plane() {
+    for stem in ["hopper", "cheetah", "leg2r"] {
+        let scene = load_scene(Path::new(&format!("scenes/{stem}.ron"))).unwrap();
+        let mut env = Env::new(&scene);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..300 {
+            if env.step(&random_actions(&mut rng, env.action_dim())).done() {
+                env.reset(rng.random());
+            }
+            for link in &env.robot().links {
+                let pose = env.physics().bodies[link.body].position();
+                assert!((pose.translation.z - link.zero_pose.translation.z).abs() < 1e-4, "{stem}/{} left the plane", link.name);
+                let tilt = (pose.rotation * link.zero_pose.rotation.inverse()) * rapier3d::prelude::Vector::Z;
+                assert!(tilt.z > 0.9999, "{stem}/{} rotated out of the plane", link.name);
+            }
+        }
+    }
+}
