@@ -110,7 +110,7 @@ fn duplicate_link_name() {
 
 #[test]
 fn unknown_field_is_rejected_with_its_position() {
-    let text = mutate("substeps: 5,", "substeps: 5,\n        substepz: 3,");
+    let text = mutate("substeps: 10,", "substeps: 10,\n        substepz: 3,");
     let e = error_of(&text);
     assert_eq!(e.line, Some(line_of(&text, "substepz")), "{e}");
     assert!(e.message.contains("substepz"), "{e}");
@@ -119,7 +119,7 @@ fn unknown_field_is_rejected_with_its_position() {
 
 #[test]
 fn wrong_type_names_the_field() {
-    let text = mutate("substeps: 5,", "substeps: \"five\",");
+    let text = mutate("substeps: 10,", "substeps: \"five\",");
     let e = error_of(&text);
     assert_eq!(e.field.as_deref(), Some("physics.substeps"), "{e}");
     assert_eq!(e.line, Some(line_of(&text, "\"five\"")), "{e}");
