@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::agent::{EpisodeSummary, MpcAgent, RunSummary, run_episode, write_eval_csv, write_summary_json};
+use crate::agent::{EpisodeSummary, episode_seed, MpcAgent, RunSummary, run_episode, write_eval_csv, write_summary_json};
 use crate::plan::{ActionMode, preset_or_error};
 use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
@@ -156,8 +156,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut agent = MpcAgent::new(&env, settings, args.seed, args.threads)?;
     let mut episodes: Vec<EpisodeSummary> = Vec::new();
     for k in 0..args.episodes {
-        let episode_seed = args.seed.wrapping_mul(1_000_003).wrapping_add(k as u64);
-        let summary = run_episode(&mut env, &mut agent, episode_seed, ActionMode::Evaluation, |_, _| {});
+        let summary = run_episode(&mut env, &mut agent, episode_seed(args.seed, k as u64), ActionMode::Evaluation, |_, _| {});
         println!(
             "episode {:>3}  return {:>10.2}  steps {:>5}  plan {:>7.2} ms  ({})",
             k + 1,

@@ -3,5 +3,5 @@
 mod mpc;
 mod record;
 
-pub use mpc::{EpisodeSummary, MpcAgent, run_episode};
+pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode};
 pub use record::{RunSummary, mean_std as mean_std_of, write_eval_csv, write_summary_json};

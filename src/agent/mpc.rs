@@ -74,3 +74,8 @@ pub fn run_episode(
         }
     }
 }
+
+/// Seed of episode `episode` in a run seeded with `seed` (shared by `train` and the studio).
+pub fn episode_seed(seed: u64, episode: u64) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(episode)
+}
