@@ -167,7 +167,12 @@ impl SequenceGaussian {
 
     /// Fills `out` (a whole number of sequences) with samples
     /// clip(mean + sigma * z, -1, 1), z standard normal truncated to [-2, 2] by rejection.
-    pub fn sample_into<R: Rng + ?Sized>(&self, sampling_variance: &[f32], rng: &mut R, out: &mut [f32]) {
+    pub fn sample_into<R: Rng + ?Sized>(
+        &self,
+        sampling_variance: &[f32],
+        rng: &mut R,
+        out: &mut [f32],
+    ) {
         let len = self.mean.len();
         if len == 0 {
             return;

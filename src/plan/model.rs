@@ -92,7 +92,8 @@ impl RolloutBatch {
         self.final_obs.clear();
         self.final_obs.resize(lanes * obs_dim, 0.0);
         self.points.clear();
-        self.points.resize(count * (horizon + 1) * point_count, [0.0; 3]);
+        self.points
+            .resize(count * (horizon + 1) * point_count, [0.0; 3]);
     }
 
     /// Whether every buffer has the length the shape fields promise.

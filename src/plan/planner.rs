@@ -169,7 +169,11 @@ impl Planner {
             prior.propose(m, horizon, da, &mut self.prior);
             self.prior.resize(m * len, 0.0);
             for (dst, &src) in self.batch.actions[n * len..].iter_mut().zip(&self.prior) {
-                *dst = if src.is_nan() { 0.0 } else { src.clamp(-1.0, 1.0) };
+                *dst = if src.is_nan() {
+                    0.0
+                } else {
+                    src.clamp(-1.0, 1.0)
+                };
             }
         }
 
@@ -266,7 +270,8 @@ impl Planner {
             None => self.dist.mean(),
         };
         out.action.clear();
-        out.action.extend_from_slice(&source[..da.min(source.len())]);
+        out.action
+            .extend_from_slice(&source[..da.min(source.len())]);
 
         trace.horizon = horizon;
         trace.action_dim = da;
@@ -293,7 +298,9 @@ impl Planner {
             .std
             .extend(self.dist.variance().iter().map(|v| v.sqrt()));
         trace.mean_points.clear();
-        trace.mean_points.extend_from_slice(&self.mean_rollout.points);
+        trace
+            .mean_points
+            .extend_from_slice(&self.mean_rollout.points);
         trace.mean_score = self.mean_score[0];
         trace.chosen = chosen;
 
@@ -302,7 +309,9 @@ impl Planner {
             .iter()
             .zip(&self.elite)
             .filter(|(_, e)| **e)
-            .fold((0.0f64, 0usize), |(sum, k), (&x, _)| (sum + x as f64, k + 1));
+            .fold((0.0f64, 0usize), |(sum, k), (&x, _)| {
+                (sum + x as f64, k + 1)
+            });
         trace.summary = PlanSummary {
             best_score: last.best,
             sample_mean_score: last.mean,

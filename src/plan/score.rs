@@ -77,8 +77,7 @@ impl Scorer {
                     .map(|(&r, &d)| d * r as f64)
                     .sum::<f64>();
                 if has_value && end >= horizon - 1 {
-                    total += self.discounts[horizon - 1]
-                        * self.values[rollout.lane(n, p)] as f64;
+                    total += self.discounts[horizon - 1] * self.values[rollout.lane(n, p)] as f64;
                 }
             }
             *score = (total / particles as f64) as f32;

@@ -59,6 +59,10 @@ impl Weighting {
     /// Fills `coefficients` and `elite` (resized to `scores.len()`). Non-finite scores
     /// (NaN from a diverged model, or +-inf) are treated as the worst possible: they get
     /// coefficient 0, are never elite, and do not enter any statistic.
+    ///
+    /// Expected cost: c_n = A_n / V with A_n = (R_n - mean R) / std R over the V finite
+    /// scores (all 0 when std R = 0), the score-function gradient of E[R] w.r.t. the mean
+    /// direction, normalised by the spread of R.
     pub fn compute(
         &mut self,
         loss: &Loss,
@@ -104,7 +108,8 @@ impl Weighting {
                 self.order.clear();
                 self.order
                     .extend((0..total).filter(|&i| scores[i].is_finite()));
-                let by_score = |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
+                let by_score =
+                    |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
                 if k < self.order.len() {
                     self.order.select_nth_unstable_by(k - 1, by_score);
                 }
@@ -221,7 +226,14 @@ mod tests {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
         let scores = [1.0, 3.0, 3.0, 3.0, 0.0];
-        let s = w.compute(&Loss::Cem { elite_fraction: 0.4 }, &scores, &mut c, &mut e);
+        let s = w.compute(
+            &Loss::Cem {
+                elite_fraction: 0.4,
+            },
+            &scores,
+            &mut c,
+            &mut e,
+        );
         assert_eq!(e, [false, true, true, false, false]);
         assert_eq!(c, [0.0, 0.5, 0.5, 0.0, 0.0]);
         assert_eq!(s.elite_threshold, 3.0);
@@ -234,7 +246,9 @@ mod tests {
         let (mut c, mut e) = (Vec::new(), Vec::new());
         let scores = [f32::NAN, 1.0, f32::INFINITY, 0.5];
         for loss in [
-            Loss::Cem { elite_fraction: 1.0 },
+            Loss::Cem {
+                elite_fraction: 1.0,
+            },
             Loss::Mppi { temperature: 1.0 },
             Loss::ExpectedCost,
         ] {
@@ -251,7 +265,12 @@ mod tests {
     fn all_nan_reports_invalid() {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
-        let s = w.compute(&Loss::Mppi { temperature: 1.0 }, &[f32::NAN; 3], &mut c, &mut e);
+        let s = w.compute(
+            &Loss::Mppi { temperature: 1.0 },
+            &[f32::NAN; 3],
+            &mut c,
+            &mut e,
+        );
         assert!(s.all_invalid());
         assert_eq!(c, [0.0; 3]);
     }

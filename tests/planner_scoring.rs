@@ -1,0 +1,323 @@
+//! Scoring: discounting, termination masking, NaN handling, the terminal value and the policy prior.
+
+mod planner_common;
+
+use demorl_studio::plan::{
+    ActionChoice, ActionMode, Loss, Model, Planner, PlannerSettings, PolicyPrior, RolloutBatch,
+    SequenceBatch, TerminalValue,
+};
+use planner_common::Scripted;
+
+const H: usize = 5;
+const GAMMA: f32 = 0.9;
+
+fn settings(loss: Loss) -> PlannerSettings {
+    PlannerSettings {
+        horizon: H,
+        samples: 30,
+        iterations: 2,
+        loss,
+        discount: GAMMA,
+        particles: 2,
+        policy_fraction: 0.1,
+        ..PlannerSettings::default()
+    }
+}
+
+fn scripted(terminate_at: Option<u32>) -> Scripted {
+    Scripted {
+        horizon_rewards: vec![1.0, 2.0, 3.0, 4.0, 5.0],
+        terminate_at,
+        after_termination: 1000.0,
+        particles: 2,
+        obs_dim: 3,
+    }
+}
+
+/// A terminal value computed by hand, Q(obs, last action).
+type ValueFn = fn(&[f32], f32) -> f64;
+
+/// Expected score of one sequence from the definition, in f64.
+fn expected(
+    actions: &[f32],
+    model: &Scripted,
+    steps: usize,
+    value: Option<ValueFn>,
+    n: usize,
+    particles: usize,
+) -> f64 {
+    let end = model.terminate_at.map_or(H, |t| t as usize);
+    let mut total = 0.0;
+    for p in 0..particles {
+        let counted = model
+            .horizon_rewards
+            .iter()
+            .zip(actions)
+            .take(steps.min(end + 1));
+        for (h, (&r, &a)) in counted.enumerate() {
+            total += (GAMMA as f64).powi(h as i32) * (r + a) as f64;
+        }
+        if let Some(v) = value
+            && end >= H - 1
+        {
+            let obs: Vec<f32> = (0..model.obs_dim)
+                .map(|i| (n * 10 + p + i) as f32)
+                .collect();
+            total += (GAMMA as f64).powi(H as i32 - 1) * v(&obs, actions[H - 1]);
+        }
+    }
+    total / particles as f64
+}
+
+struct Critic;
+
+impl TerminalValue for Critic {
+    fn values(&mut self, obs: &[f32], obs_dim: usize, actions: &[f32], da: usize, out: &mut [f32]) {
+        assert_eq!(obs.len(), out.len() * obs_dim);
+        assert_eq!(actions.len(), out.len() * da);
+        for ((o, a), v) in obs
+            .chunks(obs_dim)
+            .zip(actions.chunks(da))
+            .zip(out.iter_mut())
+        {
+            *v = critic(o, a[0]) as f32;
+        }
+    }
+}
+
+fn critic(obs: &[f32], action: f32) -> f64 {
+    obs.iter().map(|&o| o as f64).sum::<f64>() * 0.5 + 100.0 * action as f64
+}
+
+#[test]
+fn discounted_sum_without_terminal_value() {
+    let mut model = scripted(None);
+    let mut planner = Planner::new(settings(Loss::Mppi { temperature: 1.0 }), 1, 1).unwrap();
+    let t = planner
+        .plan(&mut model, None, None, ActionMode::Evaluation)
+        .trace;
+    assert_eq!(t.particles, 2);
+    for n in 0..t.sequence_count() {
+        let e = expected(t.sequence(n), &model, H, None, n, 2);
+        assert!(
+            (t.scores[n] as f64 - e).abs() < 1e-4,
+            "{n}: {} vs {e}",
+            t.scores[n]
+        );
+    }
+}
+
+#[test]
+fn terminal_value_is_added_with_discount_h_minus_1() {
+    let mut model = scripted(None);
+    let mut planner = Planner::new(settings(Loss::Mppi { temperature: 1.0 }), 1, 2).unwrap();
+    let t = planner
+        .plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
+        .trace;
+    for n in 0..t.sequence_count() {
+        let e = expected(t.sequence(n), &model, H - 1, Some(critic), n, 2);
+        assert!(
+            (t.scores[n] as f64 - e).abs() < 1e-3,
+            "{n}: {} vs {e}",
+            t.scores[n]
+        );
+    }
+    // Termination at the last transition still gets the value (s_{H-1} was reached).
+    let mut model = scripted(Some(H as u32 - 1));
+    let t = planner
+        .plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
+        .trace;
+    for n in 0..t.sequence_count() {
+        let e = expected(t.sequence(n), &model, H - 1, Some(critic), n, 2);
+        assert!((t.scores[n] as f64 - e).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn terminated_rollouts_stop_accumulating() {
+    for value in [false, true] {
+        let mut model = scripted(Some(2));
+        let mut planner = Planner::new(
+            settings(Loss::Cem {
+                elite_fraction: 0.1,
+            }),
+            1,
+            3,
+        )
+        .unwrap();
+        let t = if value {
+            planner.plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
+        } else {
+            planner.plan(&mut model, None, None, ActionMode::Evaluation)
+        }
+        .trace;
+        for n in 0..t.sequence_count() {
+            // Steps 0..=2 count, nothing after, and no terminal value (terminated before H-1).
+            let e = expected(t.sequence(n), &model, 3, None, n, 2);
+            assert!(
+                (t.scores[n] as f64 - e).abs() < 1e-4,
+                "{n}: {} vs {e}",
+                t.scores[n]
+            );
+            assert!(t.scores[n] < 10.0);
+        }
+    }
+}
+
+/// Reward = first action, but NaN whenever the first action exceeds 0.3: the sequences
+/// that would score best are exactly the broken ones.
+struct NanWhenGreedy {
+    all_nan: bool,
+}
+
+impl Model for NanWhenGreedy {
+    fn action_dim(&self) -> usize {
+        1
+    }
+    fn obs_dim(&self) -> usize {
+        1
+    }
+    fn point_count(&self) -> usize {
+        0
+    }
+    fn particles(&self, _: usize) -> usize {
+        1
+    }
+    fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch) {
+        out.resize(batch.count, particles, batch.horizon, 1, 0);
+        for n in 0..batch.count {
+            let a = batch.action(n, 0)[0];
+            let r = if a > 0.3 || self.all_nan { f32::NAN } else { a };
+            out.rewards_of_mut(n, 0)[0] = r;
+        }
+    }
+}
+
+#[test]
+fn nan_scores_are_never_chosen() {
+    for loss in [
+        Loss::Cem {
+            elite_fraction: 0.1,
+        },
+        Loss::Mppi { temperature: 0.01 },
+        Loss::ExpectedCost,
+    ] {
+        let s = PlannerSettings {
+            samples: 200,
+            iterations: 1,
+            particles: 1,
+            policy_fraction: 0.0,
+            training_action: ActionChoice::SampleByWeight,
+            ..settings(loss)
+        };
+        let mut model = NanWhenGreedy { all_nan: false };
+        let mut planner = Planner::new(s, 1, 4).unwrap();
+        let out = planner.plan(&mut model, None, None, ActionMode::Training);
+        let t = &out.trace;
+        let nans = t.scores.iter().filter(|s| s.is_nan()).count();
+        assert!(nans > 20, "the test needs NaN candidates ({nans})");
+        assert_eq!(t.iterations[0].valid, 200 - nans);
+        for n in 0..t.sequence_count() {
+            if t.scores[n].is_nan() {
+                assert_eq!(t.weights[n], 0.0);
+                assert!(!t.elite[n]);
+            }
+        }
+        assert!(t.weights.iter().all(|w| w.is_finite()));
+        assert!(t.mean_actions.iter().all(|m| m.is_finite()));
+        assert!(t.iterations[0].best <= 0.3);
+        if let Some(i) = t.chosen {
+            assert!(t.scores[i].is_finite());
+        }
+        assert!(out.action[0] <= 0.3 + 1e-6 || loss == Loss::ExpectedCost);
+    }
+}
+
+#[test]
+fn all_nan_keeps_the_mean_and_says_so() {
+    let s = PlannerSettings {
+        iterations: 3,
+        particles: 1,
+        ..settings(Loss::Mppi { temperature: 1.0 })
+    };
+    let mut model = NanWhenGreedy { all_nan: true };
+    let mut planner = Planner::new(s, 1, 5).unwrap();
+    let out = planner.plan(&mut model, None, None, ActionMode::Training);
+    assert!(
+        out.trace
+            .iterations
+            .iter()
+            .all(|it| it.all_invalid && it.valid == 0)
+    );
+    assert!(out.trace.summary.any_all_invalid);
+    assert_eq!(out.trace.mean_actions, [0.0; H]);
+    assert_eq!(out.trace.chosen, None);
+    assert_eq!(out.action, [0.0]);
+    assert!(out.trace.weights.iter().all(|&w| w == 0.0));
+}
+
+/// Always proposes the best possible sequence for `Scripted` (reward grows with the action),
+/// plus a value outside the bounds that must be clipped; counts its calls.
+struct Greedy {
+    calls: usize,
+}
+
+impl PolicyPrior for Greedy {
+    fn propose(&mut self, count: usize, horizon: usize, da: usize, out: &mut Vec<f32>) {
+        self.calls += 1;
+        assert_eq!(out.len(), count * horizon * da);
+        out.fill(3.0);
+    }
+}
+
+#[test]
+fn prior_sequences_are_scored_fixed_and_can_win() {
+    let s = PlannerSettings {
+        samples: 40,
+        iterations: 1,
+        initial_std: 0.2,
+        policy_fraction: 0.05,
+        loss: Loss::Cem {
+            elite_fraction: 0.01,
+        },
+        ..settings(Loss::ExpectedCost)
+    };
+    let mut model = scripted(None);
+    let mut prior = Greedy { calls: 0 };
+    let mut planner = Planner::new(s.clone(), 1, 6).unwrap();
+    let out = planner.plan(&mut model, Some(&mut prior), None, ActionMode::Evaluation);
+    let t = &out.trace;
+    assert_eq!((t.sample_count, t.prior_count), (40, 2));
+    assert!(t.is_prior[40] && t.is_prior[41] && !t.is_prior[39]);
+    assert_eq!(t.is_prior.iter().filter(|&&p| p).count(), 2);
+    // Clipped into bounds.
+    assert_eq!(t.sequence(40), &[1.0; H]);
+    for n in 40..42 {
+        let e = expected(t.sequence(n), &model, H, None, n, 2);
+        assert!((t.scores[n] as f64 - e).abs() < 1e-4);
+    }
+    // K = ceil(0.01 * 42) = 1: the first of the two tied prior sequences wins.
+    assert_eq!(t.elite.iter().position(|&e| e), Some(40));
+    assert_eq!(t.elite.iter().filter(|&&e| e).count(), 1);
+    assert!(t.scores[..40].iter().all(|&s| s < t.scores[40]));
+    // CEM with one elite moves the mean straight onto the prior.
+    assert!(t.mean_actions.iter().all(|&m| (m - 1.0).abs() < 1e-6));
+
+    // Over several iterations the prior is asked once and its sequences never change.
+    let mut planner = Planner::new(PlannerSettings { iterations: 4, ..s }, 1, 7).unwrap();
+    let mut prior = Greedy { calls: 0 };
+    let t = planner
+        .plan(&mut model, Some(&mut prior), None, ActionMode::Evaluation)
+        .trace;
+    assert_eq!(prior.calls, 1);
+    assert_eq!(t.iterations.len(), 4);
+    assert_eq!(t.sequence(40), &[1.0; H]);
+    assert_eq!(t.sequence(41), &[1.0; H]);
+
+    // Without a prior hook there are no prior sequences.
+    let t = planner
+        .plan(&mut model, None, None, ActionMode::Evaluation)
+        .trace;
+    assert_eq!(t.prior_count, 0);
+    assert_eq!(t.sequence_count(), 40);
+}
