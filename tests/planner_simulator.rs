@@ -1,0 +1,125 @@
+//! The planner with the forked simulator as its model, on the shipped scenes.
+
+use std::path::Path;
+
+use demorl_studio::agent::{MpcAgent, episode_seed, run_episode};
+use demorl_studio::plan::{ActionMode, Model, SequenceBatch, RolloutBatch, SimulatorModel};
+use demorl_studio::scene::{Scene, load_scene};
+use demorl_studio::sim::Env;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn scene(stem: &str) -> Scene {
+    load_scene(Path::new(&format!("scenes/{stem}.ron"))).unwrap()
+}
+
+/// Mean return of `episodes` episodes of a fixed policy (`None` = zero actions, `Some` = uniform random).
+fn baseline_return(scene: &Scene, episodes: u64, random: Option<u64>) -> f64 {
+    let mut env = Env::new(scene);
+    let mut rng = ChaCha8Rng::seed_from_u64(random.unwrap_or(0));
+    let mut total = 0.0;
+    for k in 0..episodes {
+        env.reset(episode_seed(0, k));
+        loop {
+            let action: Vec<f32> =
+                (0..env.action_dim()).map(|_| if random.is_some() { rng.random_range(-1.0..=1.0) } else { 0.0 }).collect();
+            let outcome = env.step(&action);
+            total += f64::from(outcome.reward);
+            if outcome.done() {
+                break;
+            }
+        }
+    }
+    total / episodes as f64
+}
+
+fn mpc_return(scene: &Scene, episodes: u64) -> f64 {
+    let mut env = Env::new(scene);
+    let mut agent = MpcAgent::new(&env, scene.planner.clone(), 0, 2).unwrap();
+    let total: f64 = (0..episodes)
+        .map(|k| run_episode(&mut env, &mut agent, episode_seed(0, k), ActionMode::Evaluation, |_, _| {}).episode_return)
+        .sum();
+    total / episodes as f64
+}
+
+#[test]
+fn pendulum_swing_up_reaches_minus_200_over_10_episodes() {
+    let mean = mpc_return(&scene("pendulum"), 10);
+    assert!(mean >= -200.0, "mean return {mean}");
+    // A swing-up at all: zero torque from a random start scores far worse.
+    assert!(mean > baseline_return(&scene("pendulum"), 10, None) + 300.0);
+}
+
+#[test]
+fn mpc_beats_zero_and_random_actions_on_every_other_scene() {
+    for (stem, steps, margin) in [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 60, 5.0)] {
+        let mut scene = scene(stem);
+        scene.task.episode_steps = steps; // short episodes keep CI fast; docs/RESULTS.md has full ones
+        let mpc = mpc_return(&scene, 2);
+        let zero = baseline_return(&scene, 2, None);
+        let random = baseline_return(&scene, 2, Some(1));
+        println!("{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
+        assert!(mpc > zero + margin && mpc > random + margin, "{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
+    }
+}
+
+#[test]
+fn trace_scores_match_replaying_the_sequences_in_the_simulator() {
+    let scene = scene("cheetah");
+    let mut env = Env::new(&scene);
+    env.reset(4);
+    for _ in 0..5 {
+        env.step(&[0.3, -0.2, 0.1, 0.0, 0.5, -0.5]);
+    }
+    let mut agent = MpcAgent::new(&env, scene.planner.clone(), 3, 1).unwrap();
+    let output = agent.plan(&env, ActionMode::Evaluation);
+    let trace = &output.trace;
+    let discount = scene.planner.discount;
+    for n in 0..trace.sequence_count() {
+        let mut replay = env.fork();
+        replay.set_time_limit(false);
+        let mut score = 0.0f32;
+        for (h, action) in trace.sequence(n).chunks(trace.action_dim).enumerate() {
+            let outcome = replay.step(action);
+            score += discount.powi(h as i32) * outcome.reward;
+            if outcome.terminated {
+                break;
+            }
+        }
+        assert!((score - trace.scores[n]).abs() <= 1e-4 * score.abs().max(1.0), "sequence {n}: {score} vs {}", trace.scores[n]);
+    }
+}
+
+#[test]
+fn simulator_rollouts_do_not_depend_on_thread_count() {
+    let scene = scene("hopper");
+    let mut env = Env::new(&scene);
+    env.reset(2);
+    let mut batch = SequenceBatch::new(8, 6, env.action_dim());
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    batch.actions.iter_mut().for_each(|a| *a = rng.random_range(-1.0..=1.0));
+    let run = |threads| {
+        let mut model = SimulatorModel::new(&env, threads).unwrap();
+        let mut out = RolloutBatch::default();
+        model.rollout(&batch, 1, &mut out);
+        out
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one, two);
+    assert!(one.is_consistent());
+    assert_eq!(one.points.len(), 8 * 7 * 2, "torso and toe for 7 time points");
+}
+
+#[test]
+fn same_seed_gives_the_same_mpc_episode() {
+    let mut scene = scene("leg2r");
+    scene.task.episode_steps = 30;
+    let run = || {
+        let mut env = Env::new(&scene);
+        let mut agent = MpcAgent::new(&env, scene.planner.clone(), 9, 2).unwrap();
+        let mut actions = Vec::new();
+        run_episode(&mut env, &mut agent, 1, ActionMode::Training, |_, out| actions.extend(out.action.iter().map(|a| a.to_bits())));
+        actions
+    };
+    assert_eq!(run(), run());
+}
