@@ -10,7 +10,8 @@ pub struct SimulatorModel {
     start: Env,
     /// One reusable copy per sequence (grown on demand).
     workers: Vec<Env>,
-    pool: Option<rayon::ThreadPool>,
+    /// A private pool, so one thread really means one (rayon's global pool would use every core).
+    pool: rayon::ThreadPool,
     obs_dim: usize,
     point_count: usize,
 }
@@ -18,7 +19,7 @@ pub struct SimulatorModel {
 impl SimulatorModel {
     /// A model starting from `env`'s current state; `threads` > 1 rolls sequences out in parallel.
     pub fn new(env: &Env, threads: usize) -> Result<SimulatorModel, rayon::ThreadPoolBuildError> {
-        let pool = if threads > 1 { Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?) } else { None };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
         let mut start = env.fork();
         start.set_time_limit(false);
         let mut points = Vec::new();
@@ -57,7 +58,8 @@ impl Model for SimulatorModel {
         }
         let start = &self.start;
         let (obs_dim, point_count) = (self.obs_dim, self.point_count);
-        let run = |workers: &mut [Env], out: &mut RolloutBatch| {
+        let workers = &mut self.workers;
+        self.pool.install(|| {
             workers[..count]
                 .par_iter_mut()
                 .zip(out.rewards.par_chunks_mut(horizon))
@@ -69,11 +71,7 @@ impl Model for SimulatorModel {
                     env.copy_from(start);
                     roll_one(env, batch.sequence(n), batch.action_dim, rewards, terminated_at, final_obs, points, point_count);
                 });
-        };
-        match &self.pool {
-            Some(pool) => pool.install(|| run(&mut self.workers, out)),
-            None => run(&mut self.workers, out),
-        }
+        });
     }
 }
 

@@ -7,13 +7,14 @@ use super::env::{Env, StepOutcome};
 /// A batch of environments that step in lockstep with one action each.
 pub struct EnvBatch {
     pub envs: Vec<Env>,
-    pool: Option<rayon::ThreadPool>,
+    /// A private pool of the requested size (rayon's global pool would use every core).
+    pool: rayon::ThreadPool,
 }
 
 impl EnvBatch {
-    /// `threads` = 1 steps on the calling thread; more uses a private pool of that size.
+    /// Steps on a private pool of `threads` threads.
     pub fn new(envs: Vec<Env>, threads: usize) -> Result<EnvBatch, rayon::ThreadPoolBuildError> {
-        let pool = if threads > 1 { Some(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?) } else { None };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
         Ok(EnvBatch { envs, pool })
     }
 
@@ -31,17 +32,10 @@ impl EnvBatch {
         let dim = self.envs.first().map_or(0, Env::action_dim);
         assert_eq!(actions.len(), dim * self.envs.len(), "one action per env");
         outcomes.clear();
-        let work = |envs: &mut [Env], out: &mut Vec<StepOutcome>| {
-            if dim == 0 {
-                return;
-            }
-            envs.par_iter_mut().zip(actions.par_chunks(dim)).map(|(env, a)| env.step(a)).collect_into_vec(out);
-        };
-        match &self.pool {
-            Some(pool) => pool.install(|| work(&mut self.envs, outcomes)),
-            None => {
-                outcomes.extend(self.envs.iter_mut().zip(actions.chunks(dim)).map(|(env, a)| env.step(a)));
-            }
+        if dim == 0 {
+            return;
         }
+        let envs = &mut self.envs;
+        self.pool.install(|| envs.par_iter_mut().zip(actions.par_chunks(dim)).map(|(env, a)| env.step(a)).collect_into_vec(outcomes));
     }
 }
