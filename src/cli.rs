@@ -224,13 +224,37 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// `studio`: opens the window on `scene` (default: the pendulum).
 pub fn studio(scene: Option<&Path>) -> anyhow::Result<()> {
-    let path = scene.unwrap_or(Path::new(DEFAULT_SCENE));
-    let _scene = load(path)?;
-    bail!("TEMP")
+    let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
+    crate::studio::run(crate::studio::StudioOptions { scene, seed: 0, threads: 1, width: 1280, height: 720, screenshot: None })
+}
+
+/// Parses `WIDTHxHEIGHT`.
+pub fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
+    let parsed = text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (64..=8192).contains(&w) && (64..=8192).contains(&h) => Ok((w, h)),
+        _ => bail!("--size must be WIDTHxHEIGHT with both in 64..=8192, e.g. 1280x720 (got `{text}`)"),
+    }
 }
 
 /// `screenshot`: runs the studio for N control steps and saves the window.
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
-    let _scene = load(&args.scene)?;
-    bail!("TEMP")
+    let (width, height) = parse_size(&args.size)?;
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let _ = std::fs::remove_file(&args.out); // a stale picture must not pass for a new one
+    let plan = crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() };
+    crate::studio::run(crate::studio::StudioOptions {
+        scene: args.scene.clone(),
+        seed: 0,
+        threads: 1,
+        width,
+        height,
+        screenshot: Some(plan),
+    })?;
+    if !args.out.exists() {
+        bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());
+    }
+    Ok(())
 }

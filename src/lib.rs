@@ -1,7 +1,7 @@
 //! DeMoRL Studio: simulate robots with Rapier, plan with DMD-MPC, learn with SAC, and watch it live.
 //!
 //! Core modules (`scene`, `sim`, `plan`, `agent`) are plain Rust and run without a window; the
-//! `cli` module holds the command-line entry points (`train`, `bench`, ...).
+//! `studio` module is the Bevy app over them, and `cli` holds the command-line entry points.
 
 pub mod agent;
 pub mod bench;
@@ -9,3 +9,4 @@ pub mod cli;
 pub mod plan;
 pub mod scene;
 pub mod sim;
+pub mod studio;

@@ -56,6 +56,8 @@ pub struct Experiment {
     pub settings: PlannerSettings,
     sent_settings: PlannerSettings,
     pub seed: u64,
+    /// Rollout threads of the planner.
+    pub threads: usize,
     pub paused: bool,
     /// Single steps requested while paused.
     pub pending_steps: u32,
@@ -101,6 +103,7 @@ impl Experiment {
             sent_settings: settings.clone(),
             settings,
             seed,
+            threads,
             paused: false,
             pending_steps: 0,
             speed: 1.0,
@@ -248,4 +251,18 @@ fn push_capped<T>(queue: &mut VecDeque<T>, value: T, cap: usize) {
         queue.pop_front();
     }
     queue.push_back(value);
+}
+
+/// Runs the experiment loop as a system: apply settings, plan (off-thread), act, step, record.
+pub struct ExperimentPlugin;
+
+impl bevy::app::Plugin for ExperimentPlugin {
+    fn build(&self, app: &mut bevy::app::App) {
+        app.add_systems(bevy::app::Update, advance_experiment);
+    }
+}
+
+/// Feeds wall time to the experiment; in lockstep mode each update takes exactly one step.
+pub fn advance_experiment(time: bevy::prelude::Res<bevy::time::Time>, mut experiment: bevy::prelude::ResMut<Experiment>) {
+    experiment.advance(f64::from(time.delta_secs()));
 }

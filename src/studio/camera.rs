@@ -1,0 +1,96 @@
+//! Orbit / pan / zoom camera with a follow mode; it ignores the mouse while egui uses it.
+
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::prelude::*;
+use bevy_egui::EguiContexts;
+
+use super::experiment::Experiment;
+
+/// Where the camera looks from, as an orbit around `focus`.
+#[derive(Resource, Clone, Debug)]
+pub struct OrbitCamera {
+    pub focus: Vec3,
+    /// Radians around the vertical axis and above the horizon.
+    pub yaw: f32,
+    pub pitch: f32,
+    pub distance: f32,
+    /// Keep the focus on the robot's first moving link.
+    pub follow: bool,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        OrbitCamera { focus: Vec3::new(0.0, 0.8, 0.0), yaw: 0.0, pitch: 0.25, distance: 4.0, follow: true }
+    }
+}
+
+impl OrbitCamera {
+    pub fn transform(&self) -> Transform {
+        let offset = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos()) * self.distance;
+        Transform::from_translation(self.focus + offset).looking_at(self.focus, Vec3::Y)
+    }
+}
+
+pub struct CameraPlugin;
+
+impl Plugin for CameraPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<OrbitCamera>()
+            .add_systems(Startup, spawn_camera)
+            .add_systems(Update, (mouse_controls, follow_robot, place_camera).chain());
+    }
+}
+
+fn spawn_camera(mut commands: Commands, orbit: Res<OrbitCamera>) {
+    commands.spawn((Camera3d::default(), orbit.transform()));
+}
+
+fn mouse_controls(
+    mut contexts: EguiContexts,
+    buttons: Res<ButtonInput<MouseButton>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    mut orbit: ResMut<OrbitCamera>,
+) {
+    if let Ok(ctx) = contexts.ctx_mut()
+        && (ctx.egui_wants_pointer_input() || ctx.is_pointer_over_egui())
+    {
+        return;
+    }
+    let delta = motion.delta;
+    if buttons.pressed(MouseButton::Left) {
+        orbit.yaw -= delta.x * 0.008;
+        orbit.pitch = (orbit.pitch + delta.y * 0.008).clamp(-0.2, 1.5);
+    }
+    if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
+        let transform = orbit.transform();
+        let scale = orbit.distance * 0.0015;
+        let pan = (transform.right() * -delta.x + transform.up() * delta.y) * scale;
+        orbit.focus += pan;
+        orbit.follow = false;
+    }
+    let lines = match scroll.unit {
+        MouseScrollUnit::Line => scroll.delta.y,
+        MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+    };
+    if lines != 0.0 {
+        orbit.distance = (orbit.distance * (1.0 - 0.1 * lines)).clamp(0.5, 60.0);
+    }
+}
+
+fn follow_robot(experiment: Res<Experiment>, mut orbit: ResMut<OrbitCamera>) {
+    if !orbit.follow {
+        return;
+    }
+    let robot = experiment.env.robot();
+    if let Some(link) = robot.links.iter().find(|l| !l.fixed) {
+        let x = experiment.env.physics().bodies[link.body].translation().x;
+        orbit.focus.x += (x - orbit.focus.x) * 0.2;
+    }
+}
+
+fn place_camera(orbit: Res<OrbitCamera>, mut cameras: Query<&mut Transform, With<Camera3d>>) {
+    for mut transform in &mut cameras {
+        *transform = orbit.transform();
+    }
+}

@@ -1,0 +1,64 @@
+//! The studio: a Bevy app that runs the experiment live and shows it — robot, planned
+//! trajectories, controls and plots. Each feature is one plugin.
+
+pub mod camera;
+pub mod colormap;
+pub mod experiment;
+pub mod input;
+pub mod panels;
+pub mod screenshot;
+pub mod traces;
+pub mod view;
+pub mod worker;
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy::window::{PresentMode, WindowResolution};
+use bevy_egui::EguiPlugin;
+
+pub use experiment::{Experiment, ExperimentPlugin};
+
+/// How to start the studio.
+#[derive(Clone, Debug)]
+pub struct StudioOptions {
+    pub scene: PathBuf,
+    pub seed: u64,
+    /// Rollout threads of the planner (the render thread is separate).
+    pub threads: usize,
+    pub width: u32,
+    pub height: u32,
+    /// Take a screenshot after this many control steps, save it and exit.
+    pub screenshot: Option<screenshot::ScreenshotPlan>,
+}
+
+/// Opens the window and runs until it is closed (or the screenshot is saved).
+pub fn run(options: StudioOptions) -> anyhow::Result<()> {
+    // Load before opening a window, so a bad scene is a clear error rather than an empty window.
+    let experiment = Experiment::new(&options.scene, options.seed, options.threads)?;
+    let mut app = App::new();
+    app.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)))
+        .add_plugins(DefaultPlugins.set(WindowPlugin {
+            primary_window: Some(Window {
+                title: format!("DeMoRL Studio — {}", experiment.scene.name),
+                resolution: WindowResolution::new(options.width, options.height),
+                present_mode: PresentMode::AutoVsync,
+                ..default()
+            }),
+            ..default()
+        }))
+        .add_plugins(EguiPlugin::default())
+        .insert_resource(experiment)
+        .add_plugins((
+            ExperimentPlugin,
+            view::ViewPlugin,
+            camera::CameraPlugin,
+            panels::PanelsPlugin,
+            input::ShortcutsPlugin,
+        ));
+    if let Some(plan) = options.screenshot {
+        app.insert_resource(plan).add_plugins(screenshot::ScreenshotPlugin);
+    }
+    app.run();
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The egui panels: controls (left), plots (right), status bar, help overlay. The widgets are
+//! plain functions of plain state, so tests drive them with an egui context and no window.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::experiment::Experiment;
+use super::input::{HelpOverlay, SHORTCUTS};
+use super::traces::TraceOptions;
+use super::view::TraceSettings;
+use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, VarianceShift, preset};
+
+/// Screen rectangles of named widgets from the last frame (for tests and tours).
+pub type WidgetRects = HashMap<&'static str, egui::Rect>;
+
+pub struct PanelsPlugin;
+
+impl Plugin for PanelsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<SceneList>().add_systems(EguiPrimaryContextPass, panels_system);
+    }
+}
+
+/// The scene files the picker offers.
+#[derive(Resource)]
+pub struct SceneList(pub Vec<PathBuf>);
+
+impl Default for SceneList {
+    fn default() -> Self {
+        SceneList(crate::scene::scene_files(std::path::Path::new("scenes")).unwrap_or_default())
+    }
+}
+
+fn panels_system(
+    mut contexts: EguiContexts,
+    mut experiment: ResMut<Experiment>,
+    mut traces: ResMut<TraceSettings>,
+    mut help: ResMut<HelpOverlay>,
+    scenes: Res<SceneList>,
+    time: Res<Time>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?.clone();
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "studio-root".into(),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+    );
+    let mut switch_to: Option<PathBuf> = None;
+    egui::Panel::bottom("status").show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs()));
+    egui::Panel::left("controls").resizable(true).default_size(300.0).show(&mut root, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            switch_to = scene_picker(ui, &experiment, &scenes.0);
+            run_controls(ui, &mut experiment);
+            ui.separator();
+            ui.heading("Planner");
+            preset_picker(ui, &mut experiment.settings);
+            planner_controls(ui, &mut experiment.settings);
+            ui.separator();
+            ui.heading("Trajectories");
+            trace_controls(ui, &mut traces);
+        });
+    });
+    egui::Panel::right("plots").resizable(true).default_size(380.0).show(&mut root, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| plots(ui, &experiment));
+    });
+    if help.0 {
+        egui::Window::new("Shortcuts (F1)").open(&mut help.0).show(&ctx, |ui| {
+            egui::Grid::new("shortcuts").show(ui, |ui| {
+                for (key, what) in SHORTCUTS {
+                    ui.strong(*key);
+                    ui.label(*what);
+                    ui.end_row();
+                }
+            });
+        });
+    }
+    if let Some(path) = switch_to {
+        let (seed, threads) = (experiment.seed, experiment.threads);
+        match Experiment::new(&path, seed, threads) {
+            Ok(next) => *experiment = next,
+            Err(error) => experiment.message = Some(format!("{error:#}")),
+        }
+    }
+    Ok(())
+}
+
+fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) -> Option<PathBuf> {
+    let mut chosen = None;
+    let current = experiment.scene_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    egui::ComboBox::from_label("scene")
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            for path in scenes {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if ui.selectable_label(*path == experiment.scene_path, name).clicked() {
+                    chosen = Some(path.clone());
+                }
+            }
+        })
+        .response
+        .on_hover_text("Every .ron file in scenes/; a broken file shows its error here instead of crashing.");
+    ui.label(egui::RichText::new(&experiment.scene.description).small());
+    ui.horizontal(|ui| {
+        ui.label("mode");
+        ui.selectable_label(true, "mpc").on_hover_text("The DMD-MPC planner alone, planning with the model below.");
+        ui.add_enabled(false, egui::Button::new("sac")).on_disabled_hover_text("SAC alone: comes with the learning loop (not built yet).");
+        ui.add_enabled(false, egui::Button::new("demorl"))
+            .on_disabled_hover_text("Planner + learned model + SAC critic and actor prior: comes with the learning loop.");
+    });
+    ui.horizontal(|ui| {
+        ui.label("model");
+        ui.selectable_label(true, "simulator").on_hover_text("Rollouts run on exact forks of the physics: an oracle model.");
+        ui.add_enabled(false, egui::Button::new("learned")).on_disabled_hover_text("A probabilistic ensemble learned from data: not built yet.");
+    });
+    chosen
+}
+
+fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
+    ui.horizontal(|ui| {
+        let label = if experiment.paused { "▶ play" } else { "⏸ pause" };
+        if ui.button(label).on_hover_text("Pause or resume simulated time (Space).").clicked() {
+            experiment.paused = !experiment.paused;
+        }
+        if ui.button("⏭ step").on_hover_text("Pause and advance exactly one control step (→).").clicked() {
+            experiment.paused = true;
+            experiment.pending_steps += 1;
+        }
+        if ui.button("⟲ reset").on_hover_text("Start a new episode from a fresh random start (R).").clicked() {
+            experiment.reset_episode();
+        }
+    });
+    ui.add(egui::Slider::new(&mut experiment.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed"))
+        .on_hover_text("Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).");
+    ui.label(format!("seed {}", experiment.seed)).on_hover_text("Episode k starts from seed × 1000003 + k: the same seed replays the same run.");
+}
+
+fn preset_picker(ui: &mut egui::Ui, settings: &mut PlannerSettings) {
+    egui::ComboBox::from_label("preset")
+        .selected_text("load a preset…")
+        .show_ui(ui, |ui| {
+            for name in PRESET_NAMES {
+                if ui.selectable_label(false, *name).clicked()
+                    && let Some(p) = preset(name)
+                {
+                    *settings = p;
+                }
+            }
+        })
+        .response
+        .on_hover_text("reference = the authors' settings; paper-cem = CEM with 10% elites; mppi; mirror-descent.");
+}
+
+/// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
+/// the named widgets. Values stay inside their valid ranges by construction.
+pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRects {
+    let mut rects = WidgetRects::new();
+    let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
+        let response = ui.add(widget).on_hover_text(tip);
+        rects.insert(name, response.rect);
+    };
+    slider(ui, "horizon", egui::Slider::new(&mut s.horizon, 1..=100).text("horizon H"), "How many control steps ahead each candidate plan looks.");
+    slider(ui, "samples", egui::Slider::new(&mut s.samples, 1..=1000).logarithmic(true).text("samples N"), "How many action sequences are sampled per iteration.");
+    slider(ui, "iterations", egui::Slider::new(&mut s.iterations, 1..=20).text("iterations I"), "How many sample-score-update rounds refine the plan each step.");
+    let kind = match s.loss {
+        Loss::Cem { .. } => 0,
+        Loss::Mppi { .. } => 1,
+        Loss::ExpectedCost => 2,
+    };
+    let mut chosen = kind;
+    ui.horizontal(|ui| {
+        ui.label("loss").on_hover_text("How scores become update weights.");
+        ui.selectable_value(&mut chosen, 0, "CEM").on_hover_text("Equal weight on the best fraction of samples (the elites).");
+        ui.selectable_value(&mut chosen, 1, "MPPI").on_hover_text("Weights proportional to exp(score / temperature).");
+        ui.selectable_value(&mut chosen, 2, "expected cost").on_hover_text("Plain mirror descent on the expected cost (a score-function gradient).");
+    });
+    if chosen != kind {
+        s.loss = match chosen {
+            0 => Loss::Cem { elite_fraction: 0.1 },
+            1 => Loss::Mppi { temperature: 1.0 },
+            _ => Loss::ExpectedCost,
+        };
+    }
+    match &mut s.loss {
+        Loss::Cem { elite_fraction } => slider(
+            ui,
+            "elite_fraction",
+            egui::Slider::new(elite_fraction, 0.01..=1.0).text("elite fraction ρ"),
+            "Share of samples (best first) that define the new distribution.",
+        ),
+        Loss::Mppi { temperature } => slider(
+            ui,
+            "temperature",
+            egui::Slider::new(temperature, 0.001..=100.0).logarithmic(true).text("temperature λ"),
+            "Small λ trusts only the best samples; large λ averages widely.",
+        ),
+        Loss::ExpectedCost => {}
+    }
+    ui.horizontal(|ui| {
+        ui.label("mirror map").on_hover_text("The geometry of the update step.");
+        ui.selectable_value(&mut s.mirror_map, MirrorMap::Kl, "KL").on_hover_text("Blend mean and variance toward the weighted sample moments.");
+        ui.selectable_value(&mut s.mirror_map, MirrorMap::Euclidean, "Euclidean").on_hover_text("An ordinary gradient step on the mean.");
+    });
+    let mean_max = if s.mirror_map == MirrorMap::Kl { 1.0 } else { 10.0 };
+    s.mean_step = s.mean_step.clamp(0.001, mean_max);
+    slider(ui, "mean_step", egui::Slider::new(&mut s.mean_step, 0.001..=mean_max).text("mean step γμ"), "1 jumps to the weighted target; smaller values move part of the way.");
+    slider(ui, "variance_step", egui::Slider::new(&mut s.variance_step, 0.0..=1.0).text("variance step γσ"), "0 keeps the exploration noise fixed; 1 adopts the weighted variance.");
+    slider(ui, "initial_std", egui::Slider::new(&mut s.initial_std, 0.01..=1.0).text("initial std"), "Exploration noise at the start of each plan, in action units.");
+    s.min_std = s.min_std.min(s.initial_std);
+    let max_min = s.initial_std;
+    slider(ui, "min_std", egui::Slider::new(&mut s.min_std, 0.0..=max_min).text("min std"), "The noise never shrinks below this, so exploration never stops.");
+    slider(ui, "discount", egui::Slider::new(&mut s.discount, 0.8..=1.0).text("discount γ"), "Weight of rewards h steps ahead is γ^h.");
+    slider(ui, "particles", egui::Slider::new(&mut s.particles, 1..=20).text("particles P"), "Stochastic predictions averaged per sequence (the simulator uses one).");
+    slider(ui, "policy_fraction", egui::Slider::new(&mut s.policy_fraction, 0.0..=0.5).text("policy prior"), "Share of extra candidates proposed by the SAC actor.");
+    ui.horizontal(|ui| {
+        ui.label("shift").on_hover_text("How the plan moves forward one step between control steps.");
+        ui.selectable_value(&mut s.shift.last_block, LastBlock::Copy, "copy last").on_hover_text("The new last step repeats the previous last action.");
+        ui.selectable_value(&mut s.shift.last_block, LastBlock::Reset, "reset last").on_hover_text("The new last step starts from zero.");
+    });
+    let mut inflate = matches!(s.shift.variance, VarianceShift::ShiftInflate { .. });
+    if ui.checkbox(&mut inflate, "shift variance").on_hover_text("Keep the learned variance (inflating the new last step) instead of resetting it.").changed() {
+        s.shift.variance = if inflate { VarianceShift::ShiftInflate { factor: 1.5 } } else { VarianceShift::Reset };
+    }
+    if let VarianceShift::ShiftInflate { factor } = &mut s.shift.variance {
+        slider(ui, "inflate", egui::Slider::new(factor, 1.0..=4.0).text("inflate"), "Factor on the new last step's variance.");
+    }
+    ui.horizontal(|ui| {
+        ui.label("training action").on_hover_text("Which action is executed while collecting data for learning.");
+        ui.selectable_value(&mut s.training_action, ActionChoice::SampleByWeight, "sample").on_hover_text("First action of a sequence drawn by weight.");
+        ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean").on_hover_text("First action of the mean plan.");
+    });
+    rects
+}
+
+fn trace_controls(ui: &mut egui::Ui, traces: &mut TraceSettings) {
+    let o: &mut TraceOptions = &mut traces.options;
+    let mut shown = !traces.hidden;
+    ui.checkbox(&mut shown, "show trajectories (T)").on_hover_text("All planned-trajectory drawings on or off.");
+    traces.hidden = !shown;
+    ui.checkbox(&mut o.mean, "mean plan").on_hover_text("The plan the robot follows (white, thick).");
+    ui.checkbox(&mut o.elites, "elites").on_hover_text("Samples that shaped the update most (thick, coloured by score).");
+    ui.checkbox(&mut o.samples, "samples").on_hover_text("Other sampled sequences (thin; yellow = high score, purple = low).");
+    ui.checkbox(&mut o.executed, "executed path").on_hover_text("Where the robot actually went (orange).");
+    ui.checkbox(&mut o.ghost, "ghost").on_hover_text("What an older plan predicted (light blue) versus what happened: model error made visible.");
+    ui.add(egui::Slider::new(&mut o.max_samples, 0..=512).text("max samples drawn")).on_hover_text("Cap on thin sample lines, to keep the view readable.");
+}
+
+fn series<T: Copy + Into<f64>>(values: impl IntoIterator<Item = T>) -> PlotPoints<'static> {
+    PlotPoints::from(values.into_iter().enumerate().map(|(i, v)| [i as f64, v.into()]).collect::<Vec<_>>())
+}
+
+fn plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, lines: Vec<Line<'static>>) {
+    ui.label(egui::RichText::new(title).strong()).on_hover_text(tip);
+    Plot::new(id).height(110.0).legend(Legend::default()).allow_scroll(false).show(ui, |plot_ui| {
+        for line in lines {
+            plot_ui.line(line);
+        }
+    });
+}
+
+fn plots(ui: &mut egui::Ui, e: &Experiment) {
+    let m = &e.metrics;
+    plot(ui, "returns", "Episode returns", "Return of every finished episode.", vec![Line::new("return", series(m.episode_returns.iter().copied()))]);
+    let mut terms: Vec<Line<'static>> = vec![Line::new("reward", series(m.step_rewards.iter().copied()))];
+    for (k, term) in e.scene.task.reward.iter().enumerate() {
+        let label = crate::sim::task::reward_label(&term.term);
+        terms.push(Line::new(label, series(m.reward_terms.iter().map(|t| t.get(k).copied().unwrap_or(0.0)))));
+    }
+    plot(ui, "terms", "Reward terms (this episode)", "Each weighted reward term per control step.", terms);
+    plot(
+        ui,
+        "scores",
+        "Planner scores",
+        "Best, sample-mean and elite-mean predicted return of each plan's last iteration.",
+        vec![
+            Line::new("best", series(m.best_score.iter().copied())),
+            Line::new("mean", series(m.mean_score.iter().copied())),
+            Line::new("elite mean", series(m.elite_score.iter().copied())),
+        ],
+    );
+    plot(ui, "ess", "Effective sample size", "1 / Σw²: how many samples the update really used.", vec![Line::new("ESS", series(m.effective_sample_size.iter().copied()))]);
+    plot(ui, "timing", "Time per plan (ms)", "Wall-clock milliseconds the planner thread spent per control step.", vec![Line::new("ms/plan", series(m.plan_ms.iter().copied()))]);
+    let dims = m.executed_action.front().map_or(0, Vec::len).min(3);
+    let mut actions = Vec::new();
+    for d in 0..dims {
+        actions.push(Line::new(format!("planned a{d}"), series(m.planned_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0)))));
+        actions.push(Line::new(format!("executed a{d}"), series(m.executed_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0)))));
+    }
+    plot(ui, "actions", "Planned vs executed actions", "First action of the mean plan and the action executed (first 3 dims).", actions);
+    if let Some(trace) = &e.last_trace {
+        ui.label(egui::RichText::new("Last plan, per iteration").strong()).on_hover_text("How the plan's scores improved over the iterations of the last control step.");
+        egui::Grid::new("iterations").striped(true).show(ui, |ui| {
+            for head in ["it", "best", "mean", "elite thr.", "ESS", "Δμ"] {
+                ui.strong(head);
+            }
+            ui.end_row();
+            for (i, it) in trace.iterations.iter().enumerate() {
+                ui.label(format!("{}", i + 1));
+                ui.label(format!("{:.2}", it.best));
+                ui.label(format!("{:.2}", it.mean));
+                ui.label(format!("{:.2}", it.elite_threshold));
+                ui.label(format!("{:.1}", it.effective_sample_size));
+                ui.label(format!("{:.3}", it.mean_shift));
+                ui.end_row();
+            }
+        });
+    }
+}
+
+fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32) {
+    ui.horizontal(|ui| {
+        let fps = if frame_seconds > 0.0 { 1.0 / frame_seconds } else { 0.0 };
+        ui.label(format!(
+            "t = {:.2} s   steps {}   episode {}   return {:.1}   real-time ×{:.2}   {:.0} fps   seed {}{}",
+            e.sim_time,
+            e.env_steps,
+            e.episode + 1,
+            e.episode_return,
+            e.real_time_factor,
+            fps,
+            e.seed,
+            if e.paused { "   ⏸ paused" } else { "" }
+        ));
+        if let Some(message) = &e.message {
+            ui.separator();
+            ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(240, 200, 120)));
+        }
+    });
+}

@@ -1,0 +1,138 @@
+//! The 3D view: ground, lights, one mesh per robot link following the simulation, and the
+//! planner's trajectories drawn as gizmo lines.
+
+use bevy::prelude::*;
+
+use super::experiment::Experiment;
+use super::traces::{Layer, Strip, TraceOptions, history_strips, plan_strips};
+use crate::scene::{Link, Shape};
+
+/// Wide lines: the mean plan, elites, the executed path.
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct ThickLines;
+
+/// What the trace layers show (toggled from the panel and the T key).
+#[derive(Resource, Default, Clone, Debug)]
+pub struct TraceSettings {
+    pub options: TraceOptions,
+    pub hidden: bool,
+}
+
+/// Marks the entity that shows robot link `.0`.
+#[derive(Component)]
+pub struct RobotLink(pub usize);
+
+/// Which scene the spawned meshes belong to, to rebuild them when the scene changes.
+#[derive(Resource, Default)]
+struct SpawnedScene(Option<std::path::PathBuf>);
+
+pub struct ViewPlugin;
+
+impl Plugin for ViewPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_gizmo_group::<ThickLines>()
+            .init_resource::<TraceSettings>()
+            .init_resource::<SpawnedScene>()
+            .add_systems(Startup, (setup_world, widen_thick_lines))
+            .add_systems(Update, (spawn_robot, sync_links, draw_traces).chain());
+    }
+}
+
+fn widen_thick_lines(mut store: ResMut<GizmoConfigStore>) {
+    let (config, _) = store.config_mut::<ThickLines>();
+    config.line.width = 5.0;
+    let (config, _) = store.config_mut::<DefaultGizmoConfigGroup>();
+    config.line.width = 1.5;
+}
+
+fn setup_world(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+    commands.spawn((
+        DirectionalLight { illuminance: 9000.0, shadow_maps_enabled: true, ..default() },
+        Transform::from_xyz(3.0, 8.0, 5.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.insert_resource(GlobalAmbientLight { brightness: 400.0, ..default() });
+    commands.spawn((
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(200.0, 200.0))),
+        MeshMaterial3d(materials.add(StandardMaterial { base_color: Color::srgb(0.32, 0.34, 0.36), perceptual_roughness: 0.95, ..default() })),
+        Transform::default(),
+    ));
+}
+
+/// (Re)spawns link meshes when the experiment's scene differs from the one shown.
+fn spawn_robot(
+    mut commands: Commands,
+    experiment: Res<Experiment>,
+    mut spawned: ResMut<SpawnedScene>,
+    existing: Query<Entity, With<RobotLink>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    if spawned.0.as_ref() == Some(&experiment.scene_path) {
+        return;
+    }
+    for entity in &existing {
+        commands.entity(entity).despawn();
+    }
+    for (index, link) in experiment.scene.robot.links.iter().enumerate() {
+        let [r, g, b] = link.colour;
+        let material = materials.add(StandardMaterial { base_color: Color::srgb(r, g, b), perceptual_roughness: 0.6, ..default() });
+        let (mesh, offset) = link_mesh(link);
+        commands.spawn((RobotLink(index), Transform::default(), Visibility::default())).with_children(|parent| {
+            parent.spawn((Mesh3d(meshes.add(mesh)), MeshMaterial3d(material), offset));
+        });
+    }
+    spawned.0 = Some(experiment.scene_path.clone());
+}
+
+/// A mesh for a link's shape and its placement in the link frame.
+pub fn link_mesh(link: &Link) -> (Mesh, Transform) {
+    match &link.shape {
+        Shape::Box { half_extents: h } => (Cuboid::new(2.0 * h[0], 2.0 * h[1], 2.0 * h[2]).into(), Transform::default()),
+        Shape::Sphere { radius } => (Sphere::new(*radius).mesh().uv(24, 16), Transform::default()),
+        Shape::Cylinder { half_height, radius } => (Cylinder::new(*radius, 2.0 * half_height).into(), Transform::default()),
+        Shape::Capsule { from, to, radius } => {
+            let (a, b) = (Vec3::from_array(*from), Vec3::from_array(*to));
+            let length = a.distance(b);
+            let direction = if length > 1e-6 { (b - a) / length } else { Vec3::Y };
+            let placement = Transform::from_translation((a + b) / 2.0).with_rotation(Quat::from_rotation_arc(Vec3::Y, direction));
+            (Capsule3d::new(*radius, length).into(), placement)
+        }
+    }
+}
+
+/// Copies link poses from the simulation into the link entities.
+fn sync_links(experiment: Res<Experiment>, mut links: Query<(&RobotLink, &mut Transform)>) {
+    let robot = experiment.env.robot();
+    let bodies = &experiment.env.physics().bodies;
+    for (link, mut transform) in &mut links {
+        if let Some(info) = robot.links.get(link.0) {
+            let pose = bodies[info.body].position();
+            transform.translation = pose.translation;
+            transform.rotation = pose.rotation;
+        }
+    }
+}
+
+fn colour(c: [f32; 4]) -> Color {
+    Color::srgba(c[0], c[1], c[2], c[3])
+}
+
+/// Draws the last plan's strips and the executed path / ghost.
+fn draw_traces(experiment: Res<Experiment>, settings: Res<TraceSettings>, mut thin: Gizmos, mut thick: Gizmos<ThickLines>) {
+    if settings.hidden {
+        return;
+    }
+    let mut strips: Vec<Strip> = Vec::new();
+    if let Some(trace) = &experiment.last_trace {
+        strips.extend(plan_strips(trace, &settings.options));
+    }
+    let executed: Vec<Vec<[f32; 3]>> = experiment.executed_since_ghost();
+    strips.extend(history_strips(&executed, experiment.ghost(), &settings.options));
+    for strip in strips {
+        let points = strip.points.iter().map(|p| Vec3::from_array(*p));
+        match strip.layer {
+            Layer::Sample | Layer::Ghost => thin.linestrip(points, colour(strip.colour)),
+            Layer::Elite | Layer::Mean | Layer::Executed => thick.linestrip(points, colour(strip.colour)),
+        }
+    }
+}
