@@ -89,12 +89,18 @@ fn measure_steps(seconds: f64, mut step: impl FnMut(&mut ChaCha8Rng) -> u64) -> 
 
 /// Milliseconds per plan and rollout steps per second for every preset, with the simulator model,
 /// on the named scenes (plans from a reset state, the plan shifting as the env advances).
-pub fn planner_figures(scenes_dir: &Path, scenes: &[&str], threads: usize, plans: usize) -> anyhow::Result<Vec<Figure>> {
+pub fn planner_figures(
+    scenes_dir: &Path,
+    scenes: &[&str],
+    threads: usize,
+    plans: usize,
+) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for stem in scenes {
         let scene = load_scene(&scenes_dir.join(format!("{stem}.ron")))?;
         let mut settings_list: Vec<(String, PlannerSettings)> = vec![("scene-default".into(), scene.planner.clone())];
-        settings_list.extend(PRESET_NAMES.iter().map(|name| (name.to_string(), preset(name).expect("built-in preset"))));
+        settings_list
+            .extend(PRESET_NAMES.iter().map(|name| (name.to_string(), preset(name).expect("built-in preset"))));
         for (name, settings) in settings_list {
             let mut env = Env::new(&scene);
             env.reset(1);
@@ -109,10 +115,15 @@ pub fn planner_figures(scenes_dir: &Path, scenes: &[&str], threads: usize, plans
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
-            let rollout_steps = (settings.samples + settings.prior_count()) * settings.horizon * settings.iterations + settings.horizon;
+            let rollout_steps =
+                (settings.samples + settings.prior_count()) * settings.horizon * settings.iterations + settings.horizon;
             let label = format!("planner/{stem}/{name}/simulator/{threads}threads");
             figures.push(figure(format!("{label}/ms_per_plan"), 1e3 * seconds / plans as f64, "ms"));
-            figures.push(figure(format!("{label}/rollout_steps_per_s"), (rollout_steps * plans) as f64 / seconds, "steps/s"));
+            figures.push(figure(
+                format!("{label}/rollout_steps_per_s"),
+                (rollout_steps * plans) as f64 / seconds,
+                "steps/s",
+            ));
         }
     }
     Ok(figures)

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::agent::{EpisodeSummary, episode_seed, MpcAgent, RunSummary, run_episode, write_eval_csv, write_summary_json};
+use crate::agent::{
+    EpisodeSummary, MpcAgent, RunSummary, episode_seed, run_episode, write_eval_csv, write_summary_json,
+};
 use crate::plan::{ActionMode, preset_or_error};
 use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
@@ -14,7 +16,12 @@ use crate::sim::Env;
 pub const DEFAULT_SCENE: &str = "scenes/pendulum.ron";
 
 #[derive(Parser, Debug)]
-#[command(name = "demorl-studio", version, about = "Watch, debug and tune DeMoRL (DMD-MPC + SAC) live on Rapier robots", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "demorl-studio",
+    version,
+    about = "Watch, debug and tune DeMoRL (DMD-MPC + SAC) live on Rapier robots",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -156,7 +163,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let mut agent = MpcAgent::new(&env, settings, args.seed, args.threads)?;
     let mut episodes: Vec<EpisodeSummary> = Vec::new();
     for k in 0..args.episodes {
-        let summary = run_episode(&mut env, &mut agent, episode_seed(args.seed, k as u64), ActionMode::Evaluation, |_, _| {});
+        let summary =
+            run_episode(&mut env, &mut agent, episode_seed(args.seed, k as u64), ActionMode::Evaluation, |_, _| {});
         println!(
             "episode {:>3}  return {:>10.2}  steps {:>5}  plan {:>7.2} ms  ({})",
             k + 1,
@@ -225,12 +233,21 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 /// `studio`: opens the window on `scene` (default: the pendulum).
 pub fn studio(scene: Option<&Path>) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
-    crate::studio::run(crate::studio::StudioOptions { scene, seed: 0, threads: 1, width: 1280, height: 720, screenshot: None })
+    crate::studio::run(crate::studio::StudioOptions {
+        scene,
+        seed: 0,
+        threads: 1,
+        width: 1280,
+        height: 720,
+        screenshot: None,
+    })
 }
 
 /// Parses `WIDTHxHEIGHT`.
 pub fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
-    let parsed = text.split_once(['x', 'X']).and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
+    let parsed = text
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)));
     match parsed {
         Some((w, h)) if (64..=8192).contains(&w) && (64..=8192).contains(&h) => Ok((w, h)),
         _ => bail!("--size must be WIDTHxHEIGHT with both in 64..=8192, e.g. 1280x720 (got `{text}`)"),

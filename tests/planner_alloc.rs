@@ -5,9 +5,7 @@ mod planner_common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use demorl_studio::plan::{
-    ActionMode, Loss, PlanOutput, Planner, PlannerSettings, PolicyPrior, TerminalValue,
-};
+use demorl_studio::plan::{ActionMode, Loss, PlanOutput, Planner, PlannerSettings, PolicyPrior, TerminalValue};
 use planner_common::Lqr;
 
 /// Counts allocations per thread while tracking is on, so tests running in parallel
@@ -73,13 +71,7 @@ impl TerminalValue for Critic {
 
 #[test]
 fn steady_state_planning_does_not_allocate() {
-    for loss in [
-        Loss::Cem {
-            elite_fraction: 0.1,
-        },
-        Loss::Mppi { temperature: 1.0 },
-        Loss::ExpectedCost,
-    ] {
+    for loss in [Loss::Cem { elite_fraction: 0.1 }, Loss::Mppi { temperature: 1.0 }, Loss::ExpectedCost] {
         let s = PlannerSettings {
             horizon: 10,
             samples: 64,
@@ -92,13 +84,7 @@ fn steady_state_planning_does_not_allocate() {
         let mut planner = Planner::new(s, 1, 0).unwrap();
         let mut out = PlanOutput::default();
         let mut plan = |out: &mut PlanOutput| {
-            planner.plan_into(
-                &mut model,
-                Some(&mut Prior),
-                Some(&mut Critic),
-                ActionMode::Training,
-                out,
-            )
+            planner.plan_into(&mut model, Some(&mut Prior), Some(&mut Critic), ActionMode::Training, out)
         };
         plan(&mut out);
         start_tracking();

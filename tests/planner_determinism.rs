@@ -3,8 +3,7 @@
 mod planner_common;
 
 use demorl_studio::plan::{
-    ActionMode, Loss, PlanOutput, Planner, PlannerSettings, PolicyPrior, Scorer, SequenceBatch,
-    TerminalValue,
+    ActionMode, Loss, PlanOutput, Planner, PlannerSettings, PolicyPrior, Scorer, SequenceBatch, TerminalValue,
 };
 use planner_common::Lqr;
 
@@ -43,14 +42,7 @@ fn run(seed: u64, loss: Loss, plans: usize) -> Vec<PlanOutput> {
     let mut model = Lqr::standard();
     let mut planner = Planner::new(settings(loss), 1, seed).unwrap();
     (0..plans)
-        .map(|_| {
-            planner.plan(
-                &mut model,
-                Some(&mut ConstantPrior(-0.3)),
-                Some(&mut ToyCritic),
-                ActionMode::Training,
-            )
-        })
+        .map(|_| planner.plan(&mut model, Some(&mut ConstantPrior(-0.3)), Some(&mut ToyCritic), ActionMode::Training))
         .collect()
 }
 
@@ -60,13 +52,7 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn same_seed_gives_bitwise_identical_plans() {
-    for loss in [
-        Loss::Mppi { temperature: 1.0 },
-        Loss::Cem {
-            elite_fraction: 0.1,
-        },
-        Loss::ExpectedCost,
-    ] {
+    for loss in [Loss::Mppi { temperature: 1.0 }, Loss::Cem { elite_fraction: 0.1 }, Loss::ExpectedCost] {
         let a = run(11, loss, 4);
         let b = run(11, loss, 4);
         for (x, y) in a.iter().zip(&b) {
@@ -107,12 +93,8 @@ fn trace_scores_match_reevaluation() {
         assert_eq!(bits(&scores), bits(&t.scores));
         assert_eq!(rollout.points, t.points);
 
-        let mean = SequenceBatch {
-            count: 1,
-            horizon: t.horizon,
-            action_dim: t.action_dim,
-            actions: t.mean_actions.clone(),
-        };
+        let mean =
+            SequenceBatch { count: 1, horizon: t.horizon, action_dim: t.action_dim, actions: t.mean_actions.clone() };
         model.rollout(&mean, 1, &mut rollout);
         scorer.score(&mean, &rollout, 0.99, Some(&mut ToyCritic), &mut scores);
         assert_eq!(scores[0].to_bits(), t.mean_score.to_bits());

@@ -2,9 +2,7 @@
 
 mod planner_common;
 
-use demorl_studio::plan::{
-    ActionChoice, ActionMode, Loss, MirrorMap, Planner, PlannerSettings, TerminalChoice,
-};
+use demorl_studio::plan::{ActionChoice, ActionMode, Loss, MirrorMap, Planner, PlannerSettings, TerminalChoice};
 use planner_common::Lqr;
 
 const HORIZON: usize = 15;
@@ -12,11 +10,7 @@ const SEEDS: u64 = 8;
 
 /// A well-conditioned double integrator whose unconstrained optimum stays inside [-1, 1].
 fn problem() -> Lqr {
-    Lqr {
-        r: 1.0,
-        x0: [1.0, 0.0],
-        ..Lqr::standard()
-    }
+    Lqr { r: 1.0, x0: [1.0, 0.0], ..Lqr::standard() }
 }
 
 fn settings(loss: Loss, map: MirrorMap, mean_step: f32, variance_step: f32) -> PlannerSettings {
@@ -41,47 +35,25 @@ fn settings(loss: Loss, map: MirrorMap, mean_step: f32, variance_step: f32) -> P
 
 /// One configuration per loss x mirror map, with steps suited to each geometry.
 fn cases() -> Vec<(&'static str, PlannerSettings)> {
-    let cem = Loss::Cem {
-        elite_fraction: 0.1,
-    };
+    let cem = Loss::Cem { elite_fraction: 0.1 };
     let mppi = Loss::Mppi { temperature: 0.1 };
     vec![
         ("cem/kl", settings(cem, MirrorMap::Kl, 1.0, 0.5)),
-        (
-            "mppi/kl",
-            PlannerSettings {
-                min_std: 0.1,
-                ..settings(mppi, MirrorMap::Kl, 1.0, 0.5)
-            },
-        ),
-        (
-            "expected-cost/kl",
-            settings(Loss::ExpectedCost, MirrorMap::Kl, 1.0, 1.0),
-        ),
+        ("mppi/kl", PlannerSettings { min_std: 0.1, ..settings(mppi, MirrorMap::Kl, 1.0, 0.5) }),
+        ("expected-cost/kl", settings(Loss::ExpectedCost, MirrorMap::Kl, 1.0, 1.0)),
         // The Euclidean step is not preconditioned by the variance, so it is much smaller.
-        (
-            "cem/euclidean",
-            settings(cem, MirrorMap::Euclidean, 0.005, 0.5),
-        ),
+        ("cem/euclidean", settings(cem, MirrorMap::Euclidean, 0.005, 0.5)),
         (
             "mppi/euclidean",
             PlannerSettings {
                 min_std: 0.1,
-                ..settings(
-                    Loss::Mppi { temperature: 0.3 },
-                    MirrorMap::Euclidean,
-                    0.01,
-                    0.5,
-                )
+                ..settings(Loss::Mppi { temperature: 0.3 }, MirrorMap::Euclidean, 0.01, 0.5)
             },
         ),
         // Classic Euclidean mirror descent with a fixed covariance.
         (
             "expected-cost/euclidean",
-            PlannerSettings {
-                initial_std: 0.1,
-                ..settings(Loss::ExpectedCost, MirrorMap::Euclidean, 0.01, 0.0)
-            },
+            PlannerSettings { initial_std: 0.1, ..settings(Loss::ExpectedCost, MirrorMap::Euclidean, 0.01, 0.0) },
         ),
     ]
 }
@@ -90,10 +62,7 @@ fn cases() -> Vec<(&'static str, PlannerSettings)> {
 fn relative_gaps(settings: &PlannerSettings, iterations: usize) -> Vec<f64> {
     let mut model = problem();
     let (_, optimum) = model.optimum(HORIZON);
-    let s = PlannerSettings {
-        iterations,
-        ..settings.clone()
-    };
+    let s = PlannerSettings { iterations, ..settings.clone() };
     let mut planner = Planner::new(s, 1, 0).unwrap();
     (0..SEEDS)
         .map(|seed| {
@@ -113,10 +82,7 @@ fn mean(v: &[f64]) -> f64 {
 fn reference_problem_is_meaningful() {
     let model = problem();
     let (u, optimum) = model.optimum(HORIZON);
-    assert!(
-        u.iter().all(|v| v.abs() < 0.9),
-        "optimum leaves the bounds: {u:?}"
-    );
+    assert!(u.iter().all(|v| v.abs() < 0.9), "optimum leaves the bounds: {u:?}");
     // Doing nothing costs three times the optimum, so a 5% gap is a real requirement.
     assert!(model.cost(&[0.0; HORIZON]) > 2.5 * optimum);
     // The solve is exact: perturbing any action increases the cost.
@@ -146,19 +112,10 @@ fn every_loss_and_map_reaches_the_optimum() {
 #[test]
 fn more_iterations_never_hurt_on_average() {
     for (name, s) in cases() {
-        let costs: Vec<f64> = [2, 5, 20]
-            .into_iter()
-            .map(|i| mean(&relative_gaps(&s, i)))
-            .collect();
+        let costs: Vec<f64> = [2, 5, 20].into_iter().map(|i| mean(&relative_gaps(&s, i))).collect();
         for w in costs.windows(2) {
-            assert!(
-                w[1] <= w[0] * 1.02 + 1e-3,
-                "{name}: average gap rose with more iterations: {costs:?}"
-            );
+            assert!(w[1] <= w[0] * 1.02 + 1e-3, "{name}: average gap rose with more iterations: {costs:?}");
         }
-        assert!(
-            costs[2] < costs[0],
-            "{name}: 20 iterations did not improve on 2: {costs:?}"
-        );
+        assert!(costs[2] < costs[0], "{name}: 20 iterations did not improve on 2: {costs:?}");
     }
 }

@@ -3,8 +3,8 @@
 mod planner_common;
 
 use demorl_studio::plan::{
-    ActionChoice, ActionMode, Loss, Model, Planner, PlannerSettings, PolicyPrior, RolloutBatch,
-    SequenceBatch, TerminalValue,
+    ActionChoice, ActionMode, Loss, Model, Planner, PlannerSettings, PolicyPrior, RolloutBatch, SequenceBatch,
+    TerminalValue,
 };
 use planner_common::Scripted;
 
@@ -49,20 +49,14 @@ fn expected(
     let end = model.terminate_at.map_or(H, |t| t as usize);
     let mut total = 0.0;
     for p in 0..particles {
-        let counted = model
-            .horizon_rewards
-            .iter()
-            .zip(actions)
-            .take(steps.min(end + 1));
+        let counted = model.horizon_rewards.iter().zip(actions).take(steps.min(end + 1));
         for (h, (&r, &a)) in counted.enumerate() {
             total += (GAMMA as f64).powi(h as i32) * (r + a) as f64;
         }
         if let Some(v) = value
             && end >= H - 1
         {
-            let obs: Vec<f32> = (0..model.obs_dim)
-                .map(|i| (n * 10 + p + i) as f32)
-                .collect();
+            let obs: Vec<f32> = (0..model.obs_dim).map(|i| (n * 10 + p + i) as f32).collect();
             total += (GAMMA as f64).powi(H as i32 - 1) * v(&obs, actions[H - 1]);
         }
     }
@@ -75,11 +69,7 @@ impl TerminalValue for Critic {
     fn values(&mut self, obs: &[f32], obs_dim: usize, actions: &[f32], da: usize, out: &mut [f32]) {
         assert_eq!(obs.len(), out.len() * obs_dim);
         assert_eq!(actions.len(), out.len() * da);
-        for ((o, a), v) in obs
-            .chunks(obs_dim)
-            .zip(actions.chunks(da))
-            .zip(out.iter_mut())
-        {
+        for ((o, a), v) in obs.chunks(obs_dim).zip(actions.chunks(da)).zip(out.iter_mut()) {
             *v = critic(o, a[0]) as f32;
         }
     }
@@ -93,17 +83,11 @@ fn critic(obs: &[f32], action: f32) -> f64 {
 fn discounted_sum_without_terminal_value() {
     let mut model = scripted(None);
     let mut planner = Planner::new(settings(Loss::Mppi { temperature: 1.0 }), 1, 1).unwrap();
-    let t = planner
-        .plan(&mut model, None, None, ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, None, ActionMode::Evaluation).trace;
     assert_eq!(t.particles, 2);
     for n in 0..t.sequence_count() {
         let e = expected(t.sequence(n), &model, H, None, n, 2);
-        assert!(
-            (t.scores[n] as f64 - e).abs() < 1e-4,
-            "{n}: {} vs {e}",
-            t.scores[n]
-        );
+        assert!((t.scores[n] as f64 - e).abs() < 1e-4, "{n}: {} vs {e}", t.scores[n]);
     }
 }
 
@@ -111,22 +95,14 @@ fn discounted_sum_without_terminal_value() {
 fn terminal_value_is_added_with_discount_h_minus_1() {
     let mut model = scripted(None);
     let mut planner = Planner::new(settings(Loss::Mppi { temperature: 1.0 }), 1, 2).unwrap();
-    let t = planner
-        .plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation).trace;
     for n in 0..t.sequence_count() {
         let e = expected(t.sequence(n), &model, H - 1, Some(critic), n, 2);
-        assert!(
-            (t.scores[n] as f64 - e).abs() < 1e-3,
-            "{n}: {} vs {e}",
-            t.scores[n]
-        );
+        assert!((t.scores[n] as f64 - e).abs() < 1e-3, "{n}: {} vs {e}", t.scores[n]);
     }
     // Termination at the last transition still gets the value (s_{H-1} was reached).
     let mut model = scripted(Some(H as u32 - 1));
-    let t = planner
-        .plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation).trace;
     for n in 0..t.sequence_count() {
         let e = expected(t.sequence(n), &model, H - 1, Some(critic), n, 2);
         assert!((t.scores[n] as f64 - e).abs() < 1e-3);
@@ -137,14 +113,7 @@ fn terminal_value_is_added_with_discount_h_minus_1() {
 fn terminated_rollouts_stop_accumulating() {
     for value in [false, true] {
         let mut model = scripted(Some(2));
-        let mut planner = Planner::new(
-            settings(Loss::Cem {
-                elite_fraction: 0.1,
-            }),
-            1,
-            3,
-        )
-        .unwrap();
+        let mut planner = Planner::new(settings(Loss::Cem { elite_fraction: 0.1 }), 1, 3).unwrap();
         let t = if value {
             planner.plan(&mut model, None, Some(&mut Critic), ActionMode::Evaluation)
         } else {
@@ -154,11 +123,7 @@ fn terminated_rollouts_stop_accumulating() {
         for n in 0..t.sequence_count() {
             // Steps 0..=2 count, nothing after, and no terminal value (terminated before H-1).
             let e = expected(t.sequence(n), &model, 3, None, n, 2);
-            assert!(
-                (t.scores[n] as f64 - e).abs() < 1e-4,
-                "{n}: {} vs {e}",
-                t.scores[n]
-            );
+            assert!((t.scores[n] as f64 - e).abs() < 1e-4, "{n}: {} vs {e}", t.scores[n]);
             assert!(t.scores[n] < 10.0);
         }
     }
@@ -195,13 +160,7 @@ impl Model for NanWhenGreedy {
 
 #[test]
 fn nan_scores_are_never_chosen() {
-    for loss in [
-        Loss::Cem {
-            elite_fraction: 0.1,
-        },
-        Loss::Mppi { temperature: 0.01 },
-        Loss::ExpectedCost,
-    ] {
+    for loss in [Loss::Cem { elite_fraction: 0.1 }, Loss::Mppi { temperature: 0.01 }, Loss::ExpectedCost] {
         let s = PlannerSettings {
             samples: 200,
             iterations: 1,
@@ -235,20 +194,11 @@ fn nan_scores_are_never_chosen() {
 
 #[test]
 fn all_nan_keeps_the_mean_and_says_so() {
-    let s = PlannerSettings {
-        iterations: 3,
-        particles: 1,
-        ..settings(Loss::Mppi { temperature: 1.0 })
-    };
+    let s = PlannerSettings { iterations: 3, particles: 1, ..settings(Loss::Mppi { temperature: 1.0 }) };
     let mut model = NanWhenGreedy { all_nan: true };
     let mut planner = Planner::new(s, 1, 5).unwrap();
     let out = planner.plan(&mut model, None, None, ActionMode::Training);
-    assert!(
-        out.trace
-            .iterations
-            .iter()
-            .all(|it| it.all_invalid && it.valid == 0)
-    );
+    assert!(out.trace.iterations.iter().all(|it| it.all_invalid && it.valid == 0));
     assert!(out.trace.summary.any_all_invalid);
     assert_eq!(out.trace.mean_actions, [0.0; H]);
     assert_eq!(out.trace.chosen, None);
@@ -277,9 +227,7 @@ fn prior_sequences_are_scored_fixed_and_can_win() {
         iterations: 1,
         initial_std: 0.2,
         policy_fraction: 0.05,
-        loss: Loss::Cem {
-            elite_fraction: 0.01,
-        },
+        loss: Loss::Cem { elite_fraction: 0.01 },
         ..settings(Loss::ExpectedCost)
     };
     let mut model = scripted(None);
@@ -306,18 +254,14 @@ fn prior_sequences_are_scored_fixed_and_can_win() {
     // Over several iterations the prior is asked once and its sequences never change.
     let mut planner = Planner::new(PlannerSettings { iterations: 4, ..s }, 1, 7).unwrap();
     let mut prior = Greedy { calls: 0 };
-    let t = planner
-        .plan(&mut model, Some(&mut prior), None, ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, Some(&mut prior), None, ActionMode::Evaluation).trace;
     assert_eq!(prior.calls, 1);
     assert_eq!(t.iterations.len(), 4);
     assert_eq!(t.sequence(40), &[1.0; H]);
     assert_eq!(t.sequence(41), &[1.0; H]);
 
     // Without a prior hook there are no prior sequences.
-    let t = planner
-        .plan(&mut model, None, None, ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, None, ActionMode::Evaluation).trace;
     assert_eq!(t.prior_count, 0);
     assert_eq!(t.sequence_count(), 40);
 }

@@ -3,8 +3,8 @@
 mod planner_common;
 
 use demorl_studio::plan::{
-    ActionChoice, ActionMode, LastBlock, Loss, MirrorMap, PRESET_NAMES, Planner, PlannerSettings,
-    SettingsError, ShiftRule, TerminalChoice, VarianceShift, preset, preset_or_error,
+    ActionChoice, ActionMode, LastBlock, Loss, MirrorMap, PRESET_NAMES, Planner, PlannerSettings, SettingsError,
+    ShiftRule, TerminalChoice, VarianceShift, preset, preset_or_error,
 };
 use planner_common::Lqr;
 
@@ -25,37 +25,13 @@ fn each_invalid_value_names_its_field() {
         ("planner.samples", |s| s.samples = 0),
         ("planner.samples", |s| s.samples = 100_001),
         ("planner.iterations", |s| s.iterations = 0),
-        ("planner.loss.elite_fraction", |s| {
-            s.loss = Loss::Cem {
-                elite_fraction: 0.0,
-            }
-        }),
-        ("planner.loss.elite_fraction", |s| {
-            s.loss = Loss::Cem {
-                elite_fraction: 1.5,
-            }
-        }),
-        ("planner.loss.elite_fraction", |s| {
-            s.loss = Loss::Cem {
-                elite_fraction: f32::NAN,
-            }
-        }),
-        ("planner.loss.temperature", |s| {
-            s.loss = Loss::Mppi { temperature: 0.0 }
-        }),
-        ("planner.loss.temperature", |s| {
-            s.loss = Loss::Mppi { temperature: -1.0 }
-        }),
-        ("planner.loss.temperature", |s| {
-            s.loss = Loss::Mppi {
-                temperature: f32::NAN,
-            }
-        }),
-        ("planner.loss.temperature", |s| {
-            s.loss = Loss::Mppi {
-                temperature: f32::INFINITY,
-            }
-        }),
+        ("planner.loss.elite_fraction", |s| s.loss = Loss::Cem { elite_fraction: 0.0 }),
+        ("planner.loss.elite_fraction", |s| s.loss = Loss::Cem { elite_fraction: 1.5 }),
+        ("planner.loss.elite_fraction", |s| s.loss = Loss::Cem { elite_fraction: f32::NAN }),
+        ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: 0.0 }),
+        ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: -1.0 }),
+        ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: f32::NAN }),
+        ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: f32::INFINITY }),
         ("planner.mean_step", |s| s.mean_step = 0.0),
         ("planner.mean_step", |s| s.mean_step = 1.5),
         ("planner.mean_step", |s| s.mean_step = f32::NAN),
@@ -76,12 +52,8 @@ fn each_invalid_value_names_its_field() {
         ("planner.min_std", |s| s.min_std = -0.01),
         ("planner.min_std", |s| s.min_std = 0.6),
         ("planner.min_std", |s| s.min_std = f32::NAN),
-        ("planner.shift.variance.factor", |s| {
-            s.shift.variance = VarianceShift::ShiftInflate { factor: 0.5 }
-        }),
-        ("planner.shift.variance.factor", |s| {
-            s.shift.variance = VarianceShift::ShiftInflate { factor: f32::NAN }
-        }),
+        ("planner.shift.variance.factor", |s| s.shift.variance = VarianceShift::ShiftInflate { factor: 0.5 }),
+        ("planner.shift.variance.factor", |s| s.shift.variance = VarianceShift::ShiftInflate { factor: f32::NAN }),
         ("planner.discount", |s| s.discount = 0.0),
         ("planner.discount", |s| s.discount = 1.01),
         ("planner.discount", |s| s.discount = f32::NAN),
@@ -102,18 +74,11 @@ fn each_invalid_value_names_its_field() {
         edit(&mut s);
         assert_eq!(field_of(&s), field);
         let message = s.validate().unwrap_err().to_string();
-        assert!(
-            message.starts_with(field) && message.contains("must be"),
-            "{message}"
-        );
+        assert!(message.starts_with(field) && message.contains("must be"), "{message}");
     }
     // Valid edge values.
     for edit in [
-        (|s: &mut PlannerSettings| {
-            s.loss = Loss::Cem {
-                elite_fraction: 1.0,
-            }
-        }) as fn(&mut _),
+        (|s: &mut PlannerSettings| s.loss = Loss::Cem { elite_fraction: 1.0 }) as fn(&mut _),
         |s| s.variance_step = 0.0,
         |s| s.min_std = s.initial_std,
         |s| s.discount = 1.0,
@@ -133,16 +98,8 @@ fn each_invalid_value_names_its_field() {
 
 #[test]
 fn error_message_reads_like_the_spec() {
-    let s = PlannerSettings {
-        loss: Loss::Cem {
-            elite_fraction: 1.5,
-        },
-        ..PlannerSettings::default()
-    };
-    assert_eq!(
-        s.validate().unwrap_err().to_string(),
-        "planner.loss.elite_fraction = 1.5: must be in (0, 1]"
-    );
+    let s = PlannerSettings { loss: Loss::Cem { elite_fraction: 1.5 }, ..PlannerSettings::default() };
+    assert_eq!(s.validate().unwrap_err().to_string(), "planner.loss.elite_fraction = 1.5: must be in (0, 1]");
 }
 
 #[test]
@@ -153,15 +110,10 @@ fn ron_round_trip_and_strictness() {
         assert_eq!(PlannerSettings::from_ron(&text).unwrap(), s, "{text}");
     }
     let custom = PlannerSettings {
-        loss: Loss::Cem {
-            elite_fraction: 0.25,
-        },
+        loss: Loss::Cem { elite_fraction: 0.25 },
         mirror_map: MirrorMap::Euclidean,
         mean_step: 0.01,
-        shift: ShiftRule {
-            last_block: LastBlock::Copy,
-            variance: VarianceShift::ShiftInflate { factor: 2.0 },
-        },
+        shift: ShiftRule { last_block: LastBlock::Copy, variance: VarianceShift::ShiftInflate { factor: 2.0 } },
         training_action: ActionChoice::Mean,
         terminal_value: TerminalChoice::MinCritic,
         ..PlannerSettings::default()
@@ -175,63 +127,37 @@ fn ron_round_trip_and_strictness() {
     assert_eq!(partial.samples, PlannerSettings::default().samples);
 
     // Unknown fields, at the top and inside a variant, are errors; so are invalid values.
-    assert!(matches!(
-        PlannerSettings::from_ron("(horizn: 7)"),
-        Err(SettingsError::Parse(_))
-    ));
+    assert!(matches!(PlannerSettings::from_ron("(horizn: 7)"), Err(SettingsError::Parse(_))));
     assert!(matches!(
         PlannerSettings::from_ron("(loss: Cem(elite_fraction: 0.1, extra: 1.0))"),
         Err(SettingsError::Parse(_))
     ));
-    assert!(matches!(
-        PlannerSettings::from_ron("(shift: (last_block: Copy, bogus: 1))"),
-        Err(SettingsError::Parse(_))
-    ));
-    assert_eq!(
-        field_of(&ron::from_str::<PlannerSettings>("(discount: 2.0)").unwrap()),
-        "planner.discount"
-    );
+    assert!(matches!(PlannerSettings::from_ron("(shift: (last_block: Copy, bogus: 1))"), Err(SettingsError::Parse(_))));
+    assert_eq!(field_of(&ron::from_str::<PlannerSettings>("(discount: 2.0)").unwrap()), "planner.discount");
     assert!(matches!(
         PlannerSettings::from_ron("(discount: 2.0)"),
-        Err(SettingsError::OutOfRange {
-            field: "planner.discount",
-            ..
-        })
+        Err(SettingsError::OutOfRange { field: "planner.discount", .. })
     ));
 }
 
 #[test]
 fn presets() {
-    assert_eq!(
-        PRESET_NAMES,
-        ["reference", "paper-cem", "mppi", "mirror-descent"]
-    );
+    assert_eq!(PRESET_NAMES, ["reference", "paper-cem", "mppi", "mirror-descent"]);
     for name in PRESET_NAMES {
         assert_eq!(preset(name).unwrap().validate(), Ok(()), "{name}");
         assert_eq!(preset_or_error(name).unwrap(), preset(name).unwrap());
     }
     let r = preset("reference").unwrap();
     assert_eq!(r, PlannerSettings::default());
-    assert_eq!(
-        (r.horizon, r.samples, r.iterations, r.particles),
-        (3, 100, 5, 4)
-    );
+    assert_eq!((r.horizon, r.samples, r.iterations, r.particles), (3, 100, 5, 4));
     assert_eq!(r.policy_fraction, 0.05);
     assert_eq!(r.prior_count(), 5);
     assert_eq!(r.loss, Loss::Mppi { temperature: 1.0 });
-    assert_eq!(
-        (r.mean_step, r.variance_step, r.initial_std),
-        (1.0, 0.9, 0.5)
-    );
+    assert_eq!((r.mean_step, r.variance_step, r.initial_std), (1.0, 0.9, 0.5));
     assert_eq!(r.mirror_map, MirrorMap::Kl);
     assert_eq!(r.terminal_value, TerminalChoice::FirstCritic);
     let c = preset("paper-cem").unwrap();
-    assert_eq!(
-        c.loss,
-        Loss::Cem {
-            elite_fraction: 0.1
-        }
-    );
+    assert_eq!(c.loss, Loss::Cem { elite_fraction: 0.1 });
     assert_eq!(PlannerSettings { loss: r.loss, ..c }, r);
     let m = preset("mirror-descent").unwrap();
     assert_eq!((m.loss, m.mirror_map), (Loss::ExpectedCost, MirrorMap::Kl));
@@ -249,33 +175,17 @@ fn presets() {
 #[test]
 fn a_settings_change_applies_on_the_next_plan_only() {
     let mut model = Lqr::standard();
-    let start = PlannerSettings {
-        horizon: 4,
-        samples: 20,
-        iterations: 2,
-        particles: 1,
-        ..PlannerSettings::default()
-    };
+    let start = PlannerSettings { horizon: 4, samples: 20, iterations: 2, particles: 1, ..PlannerSettings::default() };
     let mut planner = Planner::new(start.clone(), 1, 0).unwrap();
-    let t = planner
-        .plan(&mut model, None, None, ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, None, ActionMode::Evaluation).trace;
     assert_eq!((t.horizon, t.sample_count, t.iterations.len()), (4, 20, 2));
 
     // An invalid change is refused and leaves nothing pending.
-    let bad = PlannerSettings {
-        horizon: 0,
-        ..start.clone()
-    };
+    let bad = PlannerSettings { horizon: 0, ..start.clone() };
     assert!(planner.set_settings(bad).is_err());
     assert!(planner.pending_settings().is_none());
 
-    let next = PlannerSettings {
-        horizon: 7,
-        samples: 30,
-        iterations: 3,
-        ..start.clone()
-    };
+    let next = PlannerSettings { horizon: 7, samples: 30, iterations: 3, ..start.clone() };
     planner.set_settings(next.clone()).unwrap();
     // Queued, not yet in force.
     assert_eq!(planner.settings(), &start);
@@ -283,9 +193,7 @@ fn a_settings_change_applies_on_the_next_plan_only() {
     assert_eq!(planner.distribution().horizon(), 4);
     let old_mean = planner.distribution().mean().to_vec();
 
-    let t = planner
-        .plan(&mut model, None, None, ActionMode::Evaluation)
-        .trace;
+    let t = planner.plan(&mut model, None, None, ActionMode::Evaluation).trace;
     assert_eq!((t.horizon, t.sample_count, t.iterations.len()), (7, 30, 3));
     assert_eq!(t.mean_actions.len(), 7);
     assert_eq!(planner.settings(), &next);
@@ -295,15 +203,6 @@ fn a_settings_change_applies_on_the_next_plan_only() {
 
 #[test]
 fn planner_rejects_invalid_settings() {
-    let bad = PlannerSettings {
-        samples: 0,
-        ..PlannerSettings::default()
-    };
-    assert!(matches!(
-        Planner::new(bad, 1, 0),
-        Err(SettingsError::OutOfRange {
-            field: "planner.samples",
-            ..
-        })
-    ));
+    let bad = PlannerSettings { samples: 0, ..PlannerSettings::default() };
+    assert!(matches!(Planner::new(bad, 1, 0), Err(SettingsError::OutOfRange { field: "planner.samples", .. })));
 }

@@ -3,8 +3,8 @@
 mod planner_common;
 
 use demorl_studio::plan::{
-    ActionMode, LastBlock, Loss, Model, Planner, PlannerSettings, RolloutBatch, SequenceBatch,
-    SequenceGaussian, ShiftRule, VarianceShift,
+    ActionMode, LastBlock, Loss, Model, Planner, PlannerSettings, RolloutBatch, SequenceBatch, SequenceGaussian,
+    ShiftRule, VarianceShift,
 };
 use planner_common::Lqr;
 
@@ -24,52 +24,34 @@ fn numbered() -> SequenceGaussian {
 }
 
 fn rule(last_block: LastBlock, variance: VarianceShift) -> ShiftRule {
-    ShiftRule {
-        last_block,
-        variance,
-    }
+    ShiftRule { last_block, variance }
 }
 
 #[test]
 fn copy_last_block_and_reset_variance() {
     let mut g = numbered();
     g.shift(&rule(LastBlock::Copy, VarianceShift::Reset));
-    assert_eq!(
-        g.mean(),
-        &[0.11, -0.11, 0.21, -0.21, 0.31, -0.31, 0.31, -0.31]
-    );
+    assert_eq!(g.mean(), &[0.11, -0.11, 0.21, -0.21, 0.31, -0.31, 0.31, -0.31]);
     assert_eq!(g.variance(), &[0.25; 8]);
 }
 
 #[test]
 fn reset_last_block_and_shift_inflate_variance() {
     let mut g = numbered();
-    g.shift(&rule(
-        LastBlock::Reset,
-        VarianceShift::ShiftInflate { factor: 2.0 },
-    ));
+    g.shift(&rule(LastBlock::Reset, VarianceShift::ShiftInflate { factor: 2.0 }));
     assert_eq!(g.mean(), &[0.11, -0.11, 0.21, -0.21, 0.31, -0.31, 0.0, 0.0]);
-    assert_eq!(
-        g.variance(),
-        &[0.02, 0.02, 0.03, 0.03, 0.04, 0.04, 0.08, 0.08]
-    );
+    assert_eq!(g.variance(), &[0.02, 0.02, 0.03, 0.03, 0.04, 0.04, 0.08, 0.08]);
 }
 
 #[test]
 fn inflated_variance_is_capped_at_initial() {
     let mut g = numbered();
-    g.shift(&rule(
-        LastBlock::Copy,
-        VarianceShift::ShiftInflate { factor: 100.0 },
-    ));
+    g.shift(&rule(LastBlock::Copy, VarianceShift::ShiftInflate { factor: 100.0 }));
     assert_eq!(&g.variance()[6..], &[0.25, 0.25]);
     assert_eq!(&g.mean()[6..], &[0.31, -0.31]);
     // Factor 1 repeats the last variance block.
     let mut g = numbered();
-    g.shift(&rule(
-        LastBlock::Reset,
-        VarianceShift::ShiftInflate { factor: 1.0 },
-    ));
+    g.shift(&rule(LastBlock::Reset, VarianceShift::ShiftInflate { factor: 1.0 }));
     assert_eq!(&g.variance()[4..], &[0.04, 0.04, 0.04, 0.04]);
 }
 
@@ -112,19 +94,14 @@ impl Model for Breakable {
 #[test]
 fn planner_shifts_between_plans_but_not_after_reset() {
     for (shift, expect_last_copy) in [
-        (
-            rule(LastBlock::Copy, VarianceShift::ShiftInflate { factor: 1.5 }),
-            true,
-        ),
+        (rule(LastBlock::Copy, VarianceShift::ShiftInflate { factor: 1.5 }), true),
         (rule(LastBlock::Reset, VarianceShift::Reset), false),
     ] {
         let s = PlannerSettings {
             horizon: 6,
             samples: 64,
             iterations: 3,
-            loss: Loss::Cem {
-                elite_fraction: 0.2,
-            },
+            loss: Loss::Cem { elite_fraction: 0.2 },
             variance_step: 0.5,
             min_std: 0.01,
             shift,
@@ -133,10 +110,7 @@ fn planner_shifts_between_plans_but_not_after_reset() {
             policy_fraction: 0.0,
             ..PlannerSettings::default()
         };
-        let mut model = Breakable {
-            inner: Lqr::standard(),
-            broken: false,
-        };
+        let mut model = Breakable { inner: Lqr::standard(), broken: false };
         let mut planner = Planner::new(s, 1, 9).unwrap();
         planner.plan(&mut model, None, None, ActionMode::Evaluation);
         let mean = planner.distribution().mean().to_vec();

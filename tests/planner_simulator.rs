@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use demorl_studio::agent::{MpcAgent, episode_seed, run_episode};
-use demorl_studio::plan::{ActionMode, Model, SequenceBatch, RolloutBatch, SimulatorModel};
+use demorl_studio::plan::{ActionMode, Model, RolloutBatch, SequenceBatch, SimulatorModel};
 use demorl_studio::scene::{Scene, load_scene};
 use demorl_studio::sim::Env;
 use rand::{RngExt, SeedableRng};
@@ -21,8 +21,9 @@ fn baseline_return(scene: &Scene, episodes: u64, random: Option<u64>) -> f64 {
     for k in 0..episodes {
         env.reset(episode_seed(0, k));
         loop {
-            let action: Vec<f32> =
-                (0..env.action_dim()).map(|_| if random.is_some() { rng.random_range(-1.0..=1.0) } else { 0.0 }).collect();
+            let action: Vec<f32> = (0..env.action_dim())
+                .map(|_| if random.is_some() { rng.random_range(-1.0..=1.0) } else { 0.0 })
+                .collect();
             let outcome = env.step(&action);
             total += f64::from(outcome.reward);
             if outcome.done() {
@@ -37,7 +38,9 @@ fn mpc_return(scene: &Scene, episodes: u64) -> f64 {
     let mut env = Env::new(scene);
     let mut agent = MpcAgent::new(&env, scene.planner.clone(), 0, 2).unwrap();
     let total: f64 = (0..episodes)
-        .map(|k| run_episode(&mut env, &mut agent, episode_seed(0, k), ActionMode::Evaluation, |_, _| {}).episode_return)
+        .map(|k| {
+            run_episode(&mut env, &mut agent, episode_seed(0, k), ActionMode::Evaluation, |_, _| {}).episode_return
+        })
         .sum();
     total / episodes as f64
 }
@@ -52,14 +55,19 @@ fn pendulum_swing_up_reaches_minus_200_over_10_episodes() {
 
 #[test]
 fn mpc_beats_zero_and_random_actions_on_every_other_scene() {
-    for (stem, steps, margin) in [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 60, 5.0)] {
+    for (stem, steps, margin) in
+        [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 60, 5.0)]
+    {
         let mut scene = scene(stem);
         scene.task.episode_steps = steps; // short episodes keep CI fast; docs/RESULTS.md has full ones
         let mpc = mpc_return(&scene, 2);
         let zero = baseline_return(&scene, 2, None);
         let random = baseline_return(&scene, 2, Some(1));
         println!("{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
-        assert!(mpc > zero + margin && mpc > random + margin, "{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
+        assert!(
+            mpc > zero + margin && mpc > random + margin,
+            "{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}"
+        );
     }
 }
 
@@ -86,7 +94,11 @@ fn trace_scores_match_replaying_the_sequences_in_the_simulator() {
                 break;
             }
         }
-        assert!((score - trace.scores[n]).abs() <= 1e-4 * score.abs().max(1.0), "sequence {n}: {score} vs {}", trace.scores[n]);
+        assert!(
+            (score - trace.scores[n]).abs() <= 1e-4 * score.abs().max(1.0),
+            "sequence {n}: {score} vs {}",
+            trace.scores[n]
+        );
     }
 }
 
@@ -118,7 +130,9 @@ fn same_seed_gives_the_same_mpc_episode() {
         let mut env = Env::new(&scene);
         let mut agent = MpcAgent::new(&env, scene.planner.clone(), 9, 2).unwrap();
         let mut actions = Vec::new();
-        run_episode(&mut env, &mut agent, 1, ActionMode::Training, |_, out| actions.extend(out.action.iter().map(|a| a.to_bits())));
+        run_episode(&mut env, &mut agent, 1, ActionMode::Training, |_, out| {
+            actions.extend(out.action.iter().map(|a| a.to_bits()))
+        });
         actions
     };
     assert_eq!(run(), run());

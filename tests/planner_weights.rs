@@ -55,12 +55,7 @@ fn sample_moments(trace: &PlanTrace) -> (Vec<f64>, Vec<f64>) {
 
 #[test]
 fn full_cem_with_unit_steps_is_the_sample_moments() {
-    let s = settings(
-        Loss::Cem {
-            elite_fraction: 1.0,
-        },
-        64,
-    );
+    let s = settings(Loss::Cem { elite_fraction: 1.0 }, 64);
     let (planner, trace) = plan_once(s, 3);
     assert!(trace.elite.iter().all(|&e| e));
     let (mean, var) = sample_moments(&trace);
@@ -68,10 +63,7 @@ fn full_cem_with_unit_steps_is_the_sample_moments() {
     for i in 0..mean.len() {
         assert!((dist.mean()[i] as f64 - mean[i]).abs() < 1e-6, "mean {i}");
         assert!((trace.mean_actions[i] as f64 - mean[i]).abs() < 1e-6);
-        assert!(
-            (dist.variance()[i] as f64 - var[i]).abs() < 1e-6,
-            "variance {i}"
-        );
+        assert!((dist.variance()[i] as f64 - var[i]).abs() < 1e-6, "variance {i}");
         assert!((trace.std[i] as f64 - var[i].sqrt()).abs() < 1e-5);
     }
     // Not trivially satisfied: the samples really spread.
@@ -80,16 +72,7 @@ fn full_cem_with_unit_steps_is_the_sample_moments() {
 
 #[test]
 fn partial_steps_blend_old_and_target_moments() {
-    let s = PlannerSettings {
-        mean_step: 0.25,
-        variance_step: 0.5,
-        ..settings(
-            Loss::Cem {
-                elite_fraction: 1.0,
-            },
-            64,
-        )
-    };
+    let s = PlannerSettings { mean_step: 0.25, variance_step: 0.5, ..settings(Loss::Cem { elite_fraction: 1.0 }, 64) };
     let (planner, trace) = plan_once(s, 4);
     let (mean, var) = sample_moments(&trace);
     let dist = planner.distribution();
@@ -103,14 +86,8 @@ fn partial_steps_blend_old_and_target_moments() {
 #[test]
 fn mppi_with_vanishing_temperature_picks_the_best_sample() {
     let (_, trace) = plan_once(settings(Loss::Mppi { temperature: 1e-6 }, 100), 5);
-    let best = (0..trace.scores.len())
-        .max_by(|&a, &b| trace.scores[a].total_cmp(&trace.scores[b]))
-        .unwrap();
-    assert!(
-        trace.weights[best] > 0.999,
-        "best weight {}",
-        trace.weights[best]
-    );
+    let best = (0..trace.scores.len()).max_by(|&a, &b| trace.scores[a].total_cmp(&trace.scores[b])).unwrap();
+    assert!(trace.weights[best] > 0.999, "best weight {}", trace.weights[best]);
     assert_eq!(trace.elite.iter().filter(|&&e| e).count(), 1);
     assert!(trace.elite[best]);
     let ess = trace.iterations[0].effective_sample_size;
@@ -131,12 +108,8 @@ fn mppi_with_vanishing_temperature_picks_the_best_sample() {
 #[test]
 fn weights_sum_to_one_and_ess_is_in_range() {
     let losses = [
-        Loss::Cem {
-            elite_fraction: 0.1,
-        },
-        Loss::Cem {
-            elite_fraction: 1.0,
-        },
+        Loss::Cem { elite_fraction: 0.1 },
+        Loss::Cem { elite_fraction: 1.0 },
         Loss::Mppi { temperature: 0.01 },
         Loss::Mppi { temperature: 1.0 },
         Loss::Mppi { temperature: 1e3 },
@@ -145,10 +118,7 @@ fn weights_sum_to_one_and_ess_is_in_range() {
     for loss in losses {
         for seed in 0..3 {
             let n = 50;
-            let s = PlannerSettings {
-                iterations: 3,
-                ..settings(loss, n)
-            };
+            let s = PlannerSettings { iterations: 3, ..settings(loss, n) };
             let (_, trace) = plan_once(s, seed);
             for it in &trace.iterations {
                 let ess = it.effective_sample_size;
@@ -159,8 +129,7 @@ fn weights_sum_to_one_and_ess_is_in_range() {
                 Loss::ExpectedCost => {
                     // Standardised advantages: they sum to 0, and elites are the above-average ones.
                     assert!(sum.abs() < 1e-5, "{sum}");
-                    for ((&w, &e), &s) in trace.weights.iter().zip(&trace.elite).zip(&trace.scores)
-                    {
+                    for ((&w, &e), &s) in trace.weights.iter().zip(&trace.elite).zip(&trace.scores) {
                         assert_eq!(e, w > 0.0);
                         assert_eq!(e, s > trace.iterations[2].mean);
                     }

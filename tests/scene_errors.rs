@@ -66,13 +66,15 @@ fn unknown_parent_link() {
 
 #[test]
 fn inverted_limits() {
-    let text = mutate("actuator: Torque(max_torque: 2.0)", "limits: Some((1.0, -1.0)), actuator: Torque(max_torque: 2.0)");
+    let text =
+        mutate("actuator: Torque(max_torque: 2.0)", "limits: Some((1.0, -1.0)), actuator: Torque(max_torque: 2.0)");
     assert_error(&text, "robot.joints[0].limits", "limits: Some((1.0, -1.0))", "lo < hi");
 }
 
 #[test]
 fn both_mass_and_density() {
-    let text = mutate("mass: Some(1.0), position: (0.0, 2.0", "mass: Some(1.0), density: Some(500.0), position: (0.0, 2.0");
+    let text =
+        mutate("mass: Some(1.0), position: (0.0, 2.0", "mass: Some(1.0), density: Some(500.0), position: (0.0, 2.0");
     assert_error(&text, "robot.links[1].density", "density: Some(500.0)", "either");
 }
 

@@ -129,7 +129,14 @@ fn leg_foot_follows_forward_kinematics_and_path_reward() {
     // Zero configuration, φ = 0: foot 0.6 m below the hip, target (0.16, -0.44).
     env.set_joint_state(&[0.0, 0.0], &[0.0, 0.0]);
     let c = ctx(&[0.0, 0.0], &[0.0, 0.0], &[0.0; 3], 0.0);
-    let term = Reward::FootPath { site: "foot".into(), origin: [0.0, 1.0, 0.0], half_width: 0.16, height: -0.44, lift: 0.1, sharpness: 10.0 };
+    let term = Reward::FootPath {
+        site: "foot".into(),
+        origin: [0.0, 1.0, 0.0],
+        half_width: 0.16,
+        height: -0.44,
+        lift: 0.1,
+        sharpness: 10.0,
+    };
     let value = reward_term(&term, env.physics(), &robot, &c);
     let error = (0.16f32 * 0.16 + 0.16 * 0.16).sqrt();
     assert!((value - (-10.0 * error).exp()).abs() < 1e-5, "{value}");
@@ -156,7 +163,10 @@ fn quadruped_posture_terms_at_the_zero_configuration() {
     assert!((term(Reward::Upright("torso".into())) - 1.0).abs() < 1e-6);
     assert!((term(Reward::HeightError { link: "torso".into(), target: 0.24 }) - 0.0036).abs() < 1e-6);
     assert!(term(Reward::YawRate("torso".into())).abs() < 1e-9);
-    assert!((term(Reward::VelocityTracking { link: "torso".into(), target: 0.4, width: 0.2 }) - (-4.0f32).exp()).abs() < 1e-6);
+    assert!(
+        (term(Reward::VelocityTracking { link: "torso".into(), target: 0.4, width: 0.2 }) - (-4.0f32).exp()).abs()
+            < 1e-6
+    );
 }
 
 #[test]

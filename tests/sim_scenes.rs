@@ -114,11 +114,13 @@ fn a_fork_stays_bit_identical_to_its_original_for_500_steps() {
 #[test]
 fn batched_stepping_matches_single_envs_for_any_thread_count() {
     let scene = load_scene(Path::new("scenes/cheetah.ron")).unwrap();
-    let make = || (0..4).map(|k| {
-        let mut e = Env::new(&scene);
-        e.reset(k);
-        e
-    });
+    let make = || {
+        (0..4).map(|k| {
+            let mut e = Env::new(&scene);
+            e.reset(k);
+            e
+        })
+    };
     let mut one = EnvBatch::new(make().collect(), 1).unwrap();
     let mut two = EnvBatch::new(make().collect(), 2).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -176,7 +178,11 @@ fn planar_robots_stay_in_their_plane() {
             }
             for link in &env.robot().links {
                 let pose = env.physics().bodies[link.body].position();
-                assert!((pose.translation.z - link.zero_pose.translation.z).abs() < 1e-4, "{stem}/{} left the plane", link.name);
+                assert!(
+                    (pose.translation.z - link.zero_pose.translation.z).abs() < 1e-4,
+                    "{stem}/{} left the plane",
+                    link.name
+                );
                 let tilt = (pose.rotation * link.zero_pose.rotation.inverse()) * rapier3d::prelude::Vector::Z;
                 assert!(tilt.z > 0.9999, "{stem}/{} rotated out of the plane", link.name);
             }

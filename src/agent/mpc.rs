@@ -70,7 +70,12 @@ pub fn run_episode(
         if outcome.done() {
             let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
             let length = env.steps();
-            return EpisodeSummary { episode_return, length, end, plan_ms: 1e3 * plan_seconds / f64::from(length.max(1)) };
+            return EpisodeSummary {
+                episode_return,
+                length,
+                end,
+                plan_ms: 1e3 * plan_seconds / f64::from(length.max(1)),
+            };
         }
     }
 }

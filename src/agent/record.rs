@@ -38,7 +38,16 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 /// evaluation returns so far, then that episode's own figures.
 pub fn write_eval_csv(path: &Path, episodes: &[EpisodeSummary]) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
-    writer.write_record(["env_steps", "eval_return_mean", "eval_return_std", "episodes", "episode_return", "episode_length", "plan_ms", "end"])?;
+    writer.write_record([
+        "env_steps",
+        "eval_return_mean",
+        "eval_return_std",
+        "episodes",
+        "episode_return",
+        "episode_length",
+        "plan_ms",
+        "end",
+    ])?;
     let mut env_steps = 0u64;
     let mut returns = Vec::new();
     for (k, episode) in episodes.iter().enumerate() {

@@ -84,11 +84,7 @@ impl SequenceGaussian {
 
     /// Overwrites the variance (floored at the minimum); `variance` must have `len()` values.
     pub fn set_variance(&mut self, variance: &[f32]) {
-        assert_eq!(
-            variance.len(),
-            self.variance.len(),
-            "variance has the wrong length"
-        );
+        assert_eq!(variance.len(), self.variance.len(), "variance has the wrong length");
         for (s, &v) in self.variance.iter_mut().zip(variance) {
             *s = v.max(self.min_variance);
         }
@@ -147,9 +143,7 @@ impl SequenceGaussian {
             VarianceShift::ShiftInflate { factor } => {
                 self.variance.copy_within(da.., 0);
                 for v in &mut self.variance[last..] {
-                    *v = (*v * factor)
-                        .min(self.initial_variance)
-                        .max(self.min_variance);
+                    *v = (*v * factor).min(self.initial_variance).max(self.min_variance);
                 }
             }
         }
@@ -167,12 +161,7 @@ impl SequenceGaussian {
 
     /// Fills `out` (a whole number of sequences) with samples
     /// clip(mean + sigma * z, -1, 1), z standard normal truncated to [-2, 2] by rejection.
-    pub fn sample_into<R: Rng + ?Sized>(
-        &self,
-        sampling_variance: &[f32],
-        rng: &mut R,
-        out: &mut [f32],
-    ) {
+    pub fn sample_into<R: Rng + ?Sized>(&self, sampling_variance: &[f32], rng: &mut R, out: &mut [f32]) {
         let len = self.mean.len();
         if len == 0 {
             return;

@@ -14,12 +14,5 @@ pub trait PolicyPrior: Send {
 pub trait TerminalValue: Send {
     /// Batch Q(s_{H-1}, a_{H-1}): `obs` is [row][obs_dim], `actions` is [row][action_dim],
     /// and one value per row goes to `out`.
-    fn values(
-        &mut self,
-        obs: &[f32],
-        obs_dim: usize,
-        actions: &[f32],
-        action_dim: usize,
-        out: &mut [f32],
-    );
+    fn values(&mut self, obs: &[f32], obs_dim: usize, actions: &[f32], action_dim: usize, out: &mut [f32]);
 }

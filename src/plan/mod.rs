@@ -22,10 +22,10 @@ pub use model::{Model, RolloutBatch, SequenceBatch};
 pub use planner::{ActionMode, Planner};
 pub use score::Scorer;
 pub use settings::{
-    ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError,
-    ShiftRule, TerminalChoice, VarianceShift, preset, preset_or_error,
+    ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,
+    VarianceShift, preset, preset_or_error,
 };
+pub use simulator::SimulatorModel;
 pub use trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
 pub use update::{MirrorStep, MirrorUpdate};
 pub use weights::{CoefficientKind, WeightSummary, Weighting, draw_by_weight};
-pub use simulator::SimulatorModel;

@@ -71,14 +71,7 @@ impl RolloutBatch {
     /// Sets the shape and sizes every buffer to match, keeping allocations.
     /// Rewards and points are zeroed and `terminated_at` set to "never", so a model
     /// that only writes what it computes still leaves a well-formed batch.
-    pub fn resize(
-        &mut self,
-        count: usize,
-        particles: usize,
-        horizon: usize,
-        obs_dim: usize,
-        point_count: usize,
-    ) {
+    pub fn resize(&mut self, count: usize, particles: usize, horizon: usize, obs_dim: usize, point_count: usize) {
         self.count = count;
         self.particles = particles;
         self.horizon = horizon;
@@ -92,8 +85,7 @@ impl RolloutBatch {
         self.final_obs.clear();
         self.final_obs.resize(lanes * obs_dim, 0.0);
         self.points.clear();
-        self.points
-            .resize(count * (horizon + 1) * point_count, [0.0; 3]);
+        self.points.resize(count * (horizon + 1) * point_count, [0.0; 3]);
     }
 
     /// Whether every buffer has the length the shape fields promise.

@@ -51,18 +51,9 @@ pub struct Planner {
 impl Planner {
     /// A planner at episode start. `action_dim` is only the initial shape: each plan adopts
     /// the model's action dimension.
-    pub fn new(
-        settings: PlannerSettings,
-        action_dim: usize,
-        seed: u64,
-    ) -> Result<Self, SettingsError> {
+    pub fn new(settings: PlannerSettings, action_dim: usize, seed: u64) -> Result<Self, SettingsError> {
         settings.validate()?;
-        let dist = SequenceGaussian::new(
-            settings.horizon,
-            action_dim,
-            settings.initial_std,
-            settings.min_std,
-        );
+        let dist = SequenceGaussian::new(settings.horizon, action_dim, settings.initial_std, settings.min_std);
         Ok(Self {
             settings,
             pending: None,
@@ -142,8 +133,7 @@ impl Planner {
     ) {
         let started = Instant::now();
         if let Some(settings) = self.pending.take() {
-            self.dist
-                .set_std_bounds(settings.initial_std, settings.min_std);
+            self.dist.set_std_bounds(settings.initial_std, settings.min_std);
             self.settings = settings;
         }
         let s = &self.settings;
@@ -169,50 +159,25 @@ impl Planner {
             prior.propose(m, horizon, da, &mut self.prior);
             self.prior.resize(m * len, 0.0);
             for (dst, &src) in self.batch.actions[n * len..].iter_mut().zip(&self.prior) {
-                *dst = if src.is_nan() {
-                    0.0
-                } else {
-                    src.clamp(-1.0, 1.0)
-                };
+                *dst = if src.is_nan() { 0.0 } else { src.clamp(-1.0, 1.0) };
             }
         }
 
         let kind = CoefficientKind::of(&s.loss);
-        let step = MirrorStep {
-            map: s.mirror_map,
-            kind,
-            mean_step: s.mean_step,
-            variance_step: s.variance_step,
-        };
+        let step = MirrorStep { map: s.mirror_map, kind, mean_step: s.mean_step, variance_step: s.variance_step };
         let trace = &mut out.trace;
         trace.iterations.clear();
         let mut last = WeightSummary::default();
         for _ in 0..s.iterations {
             let t0 = Instant::now();
             self.dist.sampling_variance(&mut self.sampling_variance);
-            self.dist.sample_into(
-                &self.sampling_variance,
-                &mut self.rng,
-                &mut self.batch.actions[..n * len],
-            );
+            self.dist.sample_into(&self.sampling_variance, &mut self.rng, &mut self.batch.actions[..n * len]);
             let t1 = Instant::now();
-            self.rollout
-                .resize(total, particles, horizon, obs_dim, point_count);
+            self.rollout.resize(total, particles, horizon, obs_dim, point_count);
             model.rollout(&self.batch, particles, &mut self.rollout);
-            self.scorer.score(
-                &self.batch,
-                &self.rollout,
-                s.discount,
-                reborrow(&mut value),
-                &mut self.scores,
-            );
+            self.scorer.score(&self.batch, &self.rollout, s.discount, reborrow(&mut value), &mut self.scores);
             let t2 = Instant::now();
-            last = self.weighting.compute(
-                &s.loss,
-                &self.scores,
-                &mut self.coefficients,
-                &mut self.elite,
-            );
+            last = self.weighting.compute(&s.loss, &self.scores, &mut self.coefficients, &mut self.elite);
             // With no finite score there is nothing to learn from: keep the distribution.
             let mean_shift = if last.all_invalid() {
                 0.0
@@ -242,16 +207,9 @@ impl Planner {
         // Roll out the final mean so the trace can draw the plan that is executed.
         self.mean_batch.resize(1, horizon, da);
         self.mean_batch.actions.copy_from_slice(self.dist.mean());
-        self.mean_rollout
-            .resize(1, particles, horizon, obs_dim, point_count);
+        self.mean_rollout.resize(1, particles, horizon, obs_dim, point_count);
         model.rollout(&self.mean_batch, particles, &mut self.mean_rollout);
-        self.scorer.score(
-            &self.mean_batch,
-            &self.mean_rollout,
-            s.discount,
-            reborrow(&mut value),
-            &mut self.mean_score,
-        );
+        self.scorer.score(&self.mean_batch, &self.mean_rollout, s.discount, reborrow(&mut value), &mut self.mean_score);
 
         // Drawing by weight only makes sense for losses whose coefficients are a distribution.
         let draw = mode == ActionMode::Training
@@ -270,8 +228,7 @@ impl Planner {
             None => self.dist.mean(),
         };
         out.action.clear();
-        out.action
-            .extend_from_slice(&source[..da.min(source.len())]);
+        out.action.extend_from_slice(&source[..da.min(source.len())]);
 
         trace.horizon = horizon;
         trace.action_dim = da;
@@ -294,13 +251,9 @@ impl Planner {
         trace.mean_actions.clear();
         trace.mean_actions.extend_from_slice(self.dist.mean());
         trace.std.clear();
-        trace
-            .std
-            .extend(self.dist.variance().iter().map(|v| v.sqrt()));
+        trace.std.extend(self.dist.variance().iter().map(|v| v.sqrt()));
         trace.mean_points.clear();
-        trace
-            .mean_points
-            .extend_from_slice(&self.mean_rollout.points);
+        trace.mean_points.extend_from_slice(&self.mean_rollout.points);
         trace.mean_score = self.mean_score[0];
         trace.chosen = chosen;
 
@@ -309,17 +262,11 @@ impl Planner {
             .iter()
             .zip(&self.elite)
             .filter(|(_, e)| **e)
-            .fold((0.0f64, 0usize), |(sum, k), (&x, _)| {
-                (sum + x as f64, k + 1)
-            });
+            .fold((0.0f64, 0usize), |(sum, k), (&x, _)| (sum + x as f64, k + 1));
         trace.summary = PlanSummary {
             best_score: last.best,
             sample_mean_score: last.mean,
-            elite_mean_score: if elite_n > 0 {
-                (elite_sum / elite_n as f64) as f32
-            } else {
-                f32::NAN
-            },
+            elite_mean_score: if elite_n > 0 { (elite_sum / elite_n as f64) as f32 } else { f32::NAN },
             mean_plan_score: trace.mean_score,
             effective_sample_size: last.effective_sample_size,
             elite_count: last.elite_count,
@@ -330,9 +277,7 @@ impl Planner {
 }
 
 /// Lends the optional hook for one call without giving it up.
-fn reborrow<'a>(
-    value: &'a mut Option<&mut dyn TerminalValue>,
-) -> Option<&'a mut dyn TerminalValue> {
+fn reborrow<'a>(value: &'a mut Option<&mut dyn TerminalValue>) -> Option<&'a mut dyn TerminalValue> {
     match value {
         Some(v) => Some(&mut **v),
         None => None,

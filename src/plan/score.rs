@@ -54,13 +54,7 @@ impl Scorer {
             }
             self.values.clear();
             self.values.resize(count * particles, 0.0);
-            value.values(
-                &rollout.final_obs,
-                rollout.obs_dim,
-                &self.last_actions,
-                da,
-                &mut self.values,
-            );
+            value.values(&rollout.final_obs, rollout.obs_dim, &self.last_actions, da, &mut self.values);
         }
         let summed_steps = if has_value { horizon - 1 } else { horizon };
 
@@ -71,11 +65,7 @@ impl Scorer {
                 let end = rollout.terminated_at[rollout.lane(n, p)] as usize;
                 let steps = summed_steps.min(end.saturating_add(1));
                 let rewards = rollout.rewards_of(n, p);
-                total += rewards[..steps]
-                    .iter()
-                    .zip(&self.discounts)
-                    .map(|(&r, &d)| d * r as f64)
-                    .sum::<f64>();
+                total += rewards[..steps].iter().zip(&self.discounts).map(|(&r, &d)| d * r as f64).sum::<f64>();
                 if has_value && end >= horizon - 1 {
                     total += self.discounts[horizon - 1] * self.values[rollout.lane(n, p)] as f64;
                 }

@@ -75,10 +75,7 @@ pub struct ShiftRule {
 
 impl Default for ShiftRule {
     fn default() -> Self {
-        Self {
-            last_block: LastBlock::Reset,
-            variance: VarianceShift::Reset,
-        }
+        Self { last_block: LastBlock::Reset, variance: VarianceShift::Reset }
     }
 }
 
@@ -149,11 +146,7 @@ impl Default for PlannerSettings {
 pub enum SettingsError {
     /// `field` holds `value`, which is not in `range`.
     #[error("{field} = {value}: must be {range}")]
-    OutOfRange {
-        field: &'static str,
-        value: String,
-        range: String,
-    },
+    OutOfRange { field: &'static str, value: String, range: String },
     /// No preset has this name.
     #[error("unknown planner preset `{name}`: valid presets are {valid}")]
     UnknownPreset { name: String, valid: String },
@@ -163,11 +156,7 @@ pub enum SettingsError {
 }
 
 fn out_of_range(field: &'static str, value: impl ToString, range: impl ToString) -> SettingsError {
-    SettingsError::OutOfRange {
-        field,
-        value: value.to_string(),
-        range: range.to_string(),
-    }
+    SettingsError::OutOfRange { field, value: value.to_string(), range: range.to_string() }
 }
 
 /// Checks written as `!(in range)` so that NaN fails every one of them.
@@ -205,16 +194,10 @@ impl PlannerSettings {
         check_count(e, "planner.samples", self.samples, MAX_SAMPLES);
         check_count(e, "planner.iterations", self.iterations, MAX_ITERATIONS);
         match self.loss {
-            Loss::Cem { elite_fraction } => {
-                check_unit_open_closed(e, "planner.loss.elite_fraction", elite_fraction)
-            }
+            Loss::Cem { elite_fraction } => check_unit_open_closed(e, "planner.loss.elite_fraction", elite_fraction),
             Loss::Mppi { temperature } => {
                 if !(temperature > 0.0 && temperature.is_finite()) {
-                    e.push(out_of_range(
-                        "planner.loss.temperature",
-                        temperature,
-                        "finite and > 0",
-                    ));
+                    e.push(out_of_range("planner.loss.temperature", temperature, "finite and > 0"));
                 }
             }
             Loss::ExpectedCost => {}
@@ -223,27 +206,15 @@ impl PlannerSettings {
             MirrorMap::Kl => check_unit_open_closed(e, "planner.mean_step", self.mean_step),
             MirrorMap::Euclidean => {
                 if !(self.mean_step > 0.0 && self.mean_step.is_finite()) {
-                    e.push(out_of_range(
-                        "planner.mean_step",
-                        self.mean_step,
-                        "finite and > 0 (Euclidean mirror map)",
-                    ));
+                    e.push(out_of_range("planner.mean_step", self.mean_step, "finite and > 0 (Euclidean mirror map)"));
                 }
             }
         }
         if !(0.0..=1.0).contains(&self.variance_step) {
-            e.push(out_of_range(
-                "planner.variance_step",
-                self.variance_step,
-                "in [0, 1]",
-            ));
+            e.push(out_of_range("planner.variance_step", self.variance_step, "in [0, 1]"));
         }
         if !(self.initial_std > 0.0 && self.initial_std.is_finite()) {
-            e.push(out_of_range(
-                "planner.initial_std",
-                self.initial_std,
-                "finite and > 0",
-            ));
+            e.push(out_of_range("planner.initial_std", self.initial_std, "finite and > 0"));
         }
         // The upper end is only meaningful when initial_std itself is valid.
         let min_std_ok = if self.initial_std.is_finite() && self.initial_std > 0.0 {
@@ -261,20 +232,12 @@ impl PlannerSettings {
         if let VarianceShift::ShiftInflate { factor } = self.shift.variance
             && !(factor >= 1.0 && factor.is_finite())
         {
-            e.push(out_of_range(
-                "planner.shift.variance.factor",
-                factor,
-                "finite and >= 1",
-            ));
+            e.push(out_of_range("planner.shift.variance.factor", factor, "finite and >= 1"));
         }
         check_unit_open_closed(e, "planner.discount", self.discount);
         check_count(e, "planner.particles", self.particles, MAX_PARTICLES);
         if !(0.0..1.0).contains(&self.policy_fraction) {
-            e.push(out_of_range(
-                "planner.policy_fraction",
-                self.policy_fraction,
-                "in [0, 1)",
-            ));
+            e.push(out_of_range("planner.policy_fraction", self.policy_fraction, "in [0, 1)"));
         }
         // Only meaningful once the individual counts are sane.
         if errors.is_empty() {
@@ -294,14 +257,12 @@ impl PlannerSettings {
 
     /// Settings as RON text.
     pub fn to_ron(&self) -> String {
-        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
-            .expect("planner settings always serialise")
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default()).expect("planner settings always serialise")
     }
 
     /// Settings read from RON text (missing fields take their defaults) and validated.
     pub fn from_ron(text: &str) -> Result<Self, SettingsError> {
-        let settings: Self =
-            ron::from_str(text).map_err(|e| SettingsError::Parse(e.to_string()))?;
+        let settings: Self = ron::from_str(text).map_err(|e| SettingsError::Parse(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -326,10 +287,7 @@ fn reference() -> PlannerSettings {
         // The reference has no floor.
         min_std: 0.0,
         // As PETS: shift, zero the new last step, reset the variance.
-        shift: ShiftRule {
-            last_block: LastBlock::Reset,
-            variance: VarianceShift::Reset,
-        },
+        shift: ShiftRule { last_block: LastBlock::Reset, variance: VarianceShift::Reset },
         discount: 0.99,
         particles: 4,
         policy_fraction: 0.05,
@@ -344,12 +302,7 @@ pub fn preset(name: &str) -> Option<PlannerSettings> {
     match name {
         "reference" => Some(base),
         // M-DeMoRL, the paper's variant: CEM with a 10% elite fraction.
-        "paper-cem" => Some(PlannerSettings {
-            loss: Loss::Cem {
-                elite_fraction: 0.1,
-            },
-            ..base
-        }),
+        "paper-cem" => Some(PlannerSettings { loss: Loss::Cem { elite_fraction: 0.1 }, ..base }),
         // Classic MPPI for planning with a forked simulator: long horizon, fixed exploration noise.
         "mppi" => Some(PlannerSettings {
             horizon: 20,
@@ -359,10 +312,7 @@ pub fn preset(name: &str) -> Option<PlannerSettings> {
             variance_step: 0.0,
             initial_std: 0.4,
             min_std: 0.05,
-            shift: ShiftRule {
-                last_block: LastBlock::Copy,
-                variance: VarianceShift::Reset,
-            },
+            shift: ShiftRule { last_block: LastBlock::Copy, variance: VarianceShift::Reset },
             particles: 1,
             policy_fraction: 0.0,
             training_action: ActionChoice::Mean,
@@ -384,10 +334,7 @@ pub fn preset(name: &str) -> Option<PlannerSettings> {
 
 /// A built-in preset by name, or an error that lists the valid names.
 pub fn preset_or_error(name: &str) -> Result<PlannerSettings, SettingsError> {
-    preset(name).ok_or_else(|| SettingsError::UnknownPreset {
-        name: name.to_string(),
-        valid: PRESET_NAMES.join(", "),
-    })
+    preset(name).ok_or_else(|| SettingsError::UnknownPreset { name: name.to_string(), valid: PRESET_NAMES.join(", ") })
 }
 
 #[cfg(test)]
@@ -401,11 +348,7 @@ mod tests {
 
     #[test]
     fn errors_lists_every_problem() {
-        let s = PlannerSettings {
-            horizon: 0,
-            discount: f32::NAN,
-            ..PlannerSettings::default()
-        };
+        let s = PlannerSettings { horizon: 0, discount: f32::NAN, ..PlannerSettings::default() };
         let fields: Vec<_> = s
             .errors()
             .into_iter()

@@ -69,7 +69,16 @@ impl Model for SimulatorModel {
                 .enumerate()
                 .for_each(|(n, ((((env, rewards), terminated_at), final_obs), points))| {
                     env.copy_from(start);
-                    roll_one(env, batch.sequence(n), batch.action_dim, rewards, terminated_at, final_obs, points, point_count);
+                    roll_one(
+                        env,
+                        batch.sequence(n),
+                        batch.action_dim,
+                        rewards,
+                        terminated_at,
+                        final_obs,
+                        points,
+                        point_count,
+                    );
                 });
         });
     }

@@ -95,11 +95,7 @@ impl MirrorUpdate {
 
         let (g_mu, g_s) = (step.mean_step as f64, step.variance_step as f64);
         for e in 0..len {
-            let (m, d, s2) = (
-                mean[e] as f64,
-                self.mean_delta[e],
-                sampling_variance[e] as f64,
-            );
+            let (m, d, s2) = (mean[e] as f64, self.mean_delta[e], sampling_variance[e] as f64);
             let new_mean = match step.map {
                 MirrorMap::Kl => m + g_mu * d,
                 MirrorMap::Euclidean => m + g_mu * d / s2.max(EUCLIDEAN_VARIANCE_FLOOR),
@@ -116,12 +112,7 @@ impl MirrorUpdate {
             }
         }
 
-        let sq: f64 = self
-            .old_mean
-            .iter()
-            .zip(mean.iter())
-            .map(|(&a, &b)| ((b - a) as f64).powi(2))
-            .sum();
+        let sq: f64 = self.old_mean.iter().zip(mean.iter()).map(|(&a, &b)| ((b - a) as f64).powi(2)).sum();
         (sq / len as f64).sqrt() as f32
     }
 }
@@ -136,12 +127,8 @@ mod tests {
         let var = vec![0.25; 2];
         let seqs = [0.2, -0.4, 0.6, 0.0, -0.1, 0.8];
         let w = [0.5, 0.25, 0.25];
-        let step = MirrorStep {
-            map: MirrorMap::Kl,
-            kind: CoefficientKind::Weights,
-            mean_step: 1.0,
-            variance_step: 1.0,
-        };
+        let step =
+            MirrorStep { map: MirrorMap::Kl, kind: CoefficientKind::Weights, mean_step: 1.0, variance_step: 1.0 };
         let shift = MirrorUpdate::default().apply(&mut g, &var, &seqs, &w, step);
         let m0 = 0.5 * 0.2 + 0.25 * 0.6 + 0.25 * -0.1;
         let m1 = 0.5 * -0.4 + 0.25 * 0.0 + 0.25 * 0.8;
@@ -172,12 +159,8 @@ mod tests {
     fn gradient_variance_target() {
         let mut g = SequenceGaussian::new(1, 1, 0.5, 0.0);
         let var = vec![0.25];
-        let step = MirrorStep {
-            map: MirrorMap::Kl,
-            kind: CoefficientKind::Gradient,
-            mean_step: 1.0,
-            variance_step: 1.0,
-        };
+        let step =
+            MirrorStep { map: MirrorMap::Kl, kind: CoefficientKind::Gradient, mean_step: 1.0, variance_step: 1.0 };
         // c = (+0.5, -0.5) on deviations 0.1 and 0.6: v* = 0.25 + 0.5 (0.01 - 0.25) - 0.5 (0.36 - 0.25).
         MirrorUpdate::default().apply(&mut g, &var, &[0.1, 0.6], &[0.5, -0.5], step);
         assert!((g.variance()[0] - (0.25 - 0.12 - 0.055)).abs() < 1e-6);

@@ -79,9 +79,7 @@ impl Weighting {
         let (valid, best, sum) = scores
             .iter()
             .filter(|s| s.is_finite())
-            .fold((0usize, f32::NEG_INFINITY, 0.0f64), |(n, b, s), &x| {
-                (n + 1, b.max(x), s + x as f64)
-            });
+            .fold((0usize, f32::NEG_INFINITY, 0.0f64), |(n, b, s), &x| (n + 1, b.max(x), s + x as f64));
         if valid == 0 {
             return WeightSummary {
                 valid: 0,
@@ -93,23 +91,15 @@ impl Weighting {
             };
         }
         let mean = sum / valid as f64;
-        let mut summary = WeightSummary {
-            valid,
-            best,
-            mean: mean as f32,
-            ..WeightSummary::default()
-        };
+        let mut summary = WeightSummary { valid, best, mean: mean as f32, ..WeightSummary::default() };
         match *loss {
             Loss::Cem { elite_fraction } => {
                 // The slack keeps f32 rounding of rho (0.4f32 is 0.40000000596) from adding an elite.
-                let k = ((elite_fraction as f64 * total as f64 * (1.0 - 1e-6)).ceil() as usize)
-                    .clamp(1, valid);
+                let k = ((elite_fraction as f64 * total as f64 * (1.0 - 1e-6)).ceil() as usize).clamp(1, valid);
                 // Best first; equal scores by index, so ties are broken deterministically.
                 self.order.clear();
-                self.order
-                    .extend((0..total).filter(|&i| scores[i].is_finite()));
-                let by_score =
-                    |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
+                self.order.extend((0..total).filter(|&i| scores[i].is_finite()));
+                let by_score = |&a: &usize, &b: &usize| scores[b].total_cmp(&scores[a]).then(a.cmp(&b));
                 if k < self.order.len() {
                     self.order.select_nth_unstable_by(k - 1, by_score);
                 }
@@ -118,10 +108,7 @@ impl Weighting {
                     coefficients[i] = w;
                     elite[i] = true;
                 }
-                summary.elite_threshold = self.order[..k]
-                    .iter()
-                    .map(|&i| scores[i])
-                    .fold(f32::INFINITY, f32::min);
+                summary.elite_threshold = self.order[..k].iter().map(|&i| scores[i]).fold(f32::INFINITY, f32::min);
                 summary.effective_sample_size = k as f32;
                 summary.elite_count = k;
             }
@@ -152,11 +139,7 @@ impl Weighting {
                 summary.elite_count = elites;
             }
             Loss::ExpectedCost => {
-                let var = scores
-                    .iter()
-                    .filter(|s| s.is_finite())
-                    .map(|&s| (s as f64 - mean).powi(2))
-                    .sum::<f64>()
+                let var = scores.iter().filter(|s| s.is_finite()).map(|&s| (s as f64 - mean).powi(2)).sum::<f64>()
                     / valid as f64;
                 let std = var.sqrt();
                 summary.elite_threshold = mean as f32;
@@ -177,11 +160,8 @@ impl Weighting {
                         }
                     }
                 }
-                summary.effective_sample_size = if sum_sq > 0.0 {
-                    clamp_ess(sum_abs * sum_abs / sum_sq, valid)
-                } else {
-                    valid as f32
-                };
+                summary.effective_sample_size =
+                    if sum_sq > 0.0 { clamp_ess(sum_abs * sum_abs / sum_sq, valid) } else { valid as f32 };
                 summary.elite_count = elites;
             }
         }
@@ -226,14 +206,7 @@ mod tests {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
         let scores = [1.0, 3.0, 3.0, 3.0, 0.0];
-        let s = w.compute(
-            &Loss::Cem {
-                elite_fraction: 0.4,
-            },
-            &scores,
-            &mut c,
-            &mut e,
-        );
+        let s = w.compute(&Loss::Cem { elite_fraction: 0.4 }, &scores, &mut c, &mut e);
         assert_eq!(e, [false, true, true, false, false]);
         assert_eq!(c, [0.0, 0.5, 0.5, 0.0, 0.0]);
         assert_eq!(s.elite_threshold, 3.0);
@@ -245,13 +218,7 @@ mod tests {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
         let scores = [f32::NAN, 1.0, f32::INFINITY, 0.5];
-        for loss in [
-            Loss::Cem {
-                elite_fraction: 1.0,
-            },
-            Loss::Mppi { temperature: 1.0 },
-            Loss::ExpectedCost,
-        ] {
+        for loss in [Loss::Cem { elite_fraction: 1.0 }, Loss::Mppi { temperature: 1.0 }, Loss::ExpectedCost] {
             let s = w.compute(&loss, &scores, &mut c, &mut e);
             assert_eq!(s.valid, 2);
             assert_eq!(c[0], 0.0);
@@ -265,12 +232,7 @@ mod tests {
     fn all_nan_reports_invalid() {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
-        let s = w.compute(
-            &Loss::Mppi { temperature: 1.0 },
-            &[f32::NAN; 3],
-            &mut c,
-            &mut e,
-        );
+        let s = w.compute(&Loss::Mppi { temperature: 1.0 }, &[f32::NAN; 3], &mut c, &mut e);
         assert!(s.all_invalid());
         assert_eq!(c, [0.0; 3]);
     }

@@ -16,13 +16,8 @@ const MAX_SCENE_BYTES: u64 = 4 << 20;
 
 /// Reads, parses and validates a scene file.
 pub fn load_scene(path: &Path) -> Result<Scene, SceneError> {
-    let io_error = |message: String| SceneError {
-        file: path.to_path_buf(),
-        line: None,
-        column: None,
-        field: None,
-        message,
-    };
+    let io_error =
+        |message: String| SceneError { file: path.to_path_buf(), line: None, column: None, field: None, message };
     let size = std::fs::metadata(path).map_err(|e| io_error(format!("cannot read the file: {e}")))?.len();
     if size > MAX_SCENE_BYTES {
         return Err(io_error(format!("file is {size} bytes; scenes are at most {MAX_SCENE_BYTES} bytes")));

@@ -114,12 +114,23 @@ fn default_colour() -> [f32; 3] {
 #[serde(deny_unknown_fields)]
 pub enum Shape {
     /// Box with the given half extents.
-    Box { half_extents: [f32; 3] },
-    Sphere { radius: f32 },
+    Box {
+        half_extents: [f32; 3],
+    },
+    Sphere {
+        radius: f32,
+    },
     /// Capsule around the segment `from`–`to`.
-    Capsule { from: [f32; 3], to: [f32; 3], radius: f32 },
+    Capsule {
+        from: [f32; 3],
+        to: [f32; 3],
+        radius: f32,
+    },
     /// Cylinder along the local Y axis.
-    Cylinder { half_height: f32, radius: f32 },
+    Cylinder {
+        half_height: f32,
+        radius: f32,
+    },
 }
 
 /// A revolute joint between two links.

@@ -60,7 +60,9 @@ pub fn validate(scene: &Scene) -> Vec<Problem> {
     task(&mut c, scene, &links);
     for error in scene.planner.errors() {
         match error {
-            SettingsError::OutOfRange { field, value, range } => c.fail(field, format!("found {value}; expected {range}")),
+            SettingsError::OutOfRange { field, value, range } => {
+                c.fail(field, format!("found {value}; expected {range}"))
+            }
             other => c.fail("planner", other.to_string()),
         }
     }
@@ -125,7 +127,10 @@ fn shape(c: &mut Checker, at: &str, shape: &Shape) {
         Shape::Box { half_extents } => {
             for (axis, v) in ["x", "y", "z"].iter().zip(half_extents) {
                 if !(v.is_finite() && *v > 0.0) {
-                    c.fail(format!("{at}.half_extents"), format!("half extent {axis} must be positive and finite, found {v}"));
+                    c.fail(
+                        format!("{at}.half_extents"),
+                        format!("half extent {axis} must be positive and finite, found {v}"),
+                    );
                 }
             }
         }
@@ -161,7 +166,10 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
             c.fail(format!("{at}.child"), format!("link \"{}\" is fixed and cannot be a joint's child", joint.child));
         }
         if parent_of.insert(joint.child.as_str(), joint.parent.as_str()).is_some() {
-            c.fail(format!("{at}.child"), format!("link \"{}\" already has a parent joint (the robot must be a tree)", joint.child));
+            c.fail(
+                format!("{at}.child"),
+                format!("link \"{}\" already has a parent joint (the robot must be a tree)", joint.child),
+            );
         }
         c.finite(format!("{at}.anchor"), &joint.anchor);
         let length = joint.axis.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -195,7 +203,10 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
                 c.non_negative(format!("{at}.actuator.damping"), *damping);
                 c.positive(format!("{at}.actuator.max_force"), *max_force);
                 if joint.limits.is_none() {
-                    c.fail(format!("{at}.limits"), "a Position actuator needs joint limits (the action maps onto them)");
+                    c.fail(
+                        format!("{at}.limits"),
+                        "a Position actuator needs joint limits (the action maps onto them)",
+                    );
                 }
             }
         }
@@ -247,7 +258,9 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
         c.finite(format!("{at}.weight"), &[term.weight]);
         let at = format!("{at}.term");
         match &term.term {
-            Reward::JointAngleSquared(joint) | Reward::JointVelocitySquared(joint) => c.known(at, joint, &joints, "joint"),
+            Reward::JointAngleSquared(joint) | Reward::JointVelocitySquared(joint) => {
+                c.known(at, joint, &joints, "joint")
+            }
             Reward::ForwardVelocity(link) | Reward::Upright(link) | Reward::YawRate(link) | Reward::BodyRates(link) => {
                 c.known(at, link, links, "link")
             }

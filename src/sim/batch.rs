@@ -36,6 +36,8 @@ impl EnvBatch {
             return;
         }
         let envs = &mut self.envs;
-        self.pool.install(|| envs.par_iter_mut().zip(actions.par_chunks(dim)).map(|(env, a)| env.step(a)).collect_into_vec(outcomes));
+        self.pool.install(|| {
+            envs.par_iter_mut().zip(actions.par_chunks(dim)).map(|(env, a)| env.step(a)).collect_into_vec(outcomes)
+        });
     }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use rand::SeedableRng;
 use rand::RngExt;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 
@@ -230,7 +230,12 @@ impl Env {
     pub fn step(&mut self, action: &[f32]) -> StepOutcome {
         assert_eq!(action.len(), self.action_dim(), "action length must equal the number of actuators");
         if self.done {
-            return StepOutcome { reward: 0.0, terminated: true, truncated: false, reason: Some(EndReason::Condition("episode already ended; call reset".into())) };
+            return StepOutcome {
+                reward: 0.0,
+                terminated: true,
+                truncated: false,
+                reason: Some(EndReason::Condition("episode already ended; call reset".into())),
+            };
         }
         if let Some(bad) = action.iter().position(|a| !a.is_finite()) {
             return self.end(EndReason::InvalidAction(format!("component {bad} is {}", action[bad])));
@@ -252,7 +257,13 @@ impl Env {
         if let Some(clock) = &self.robot.scene.task.phase {
             self.phase = (self.phase + std::f32::consts::TAU / clock.period_steps as f32) % std::f32::consts::TAU;
         }
-        let ctx = StepContext { action: &clipped, effort: &self.effort, x_before: &self.x_before, dt: self.robot.control_dt, phase: self.phase };
+        let ctx = StepContext {
+            action: &clipped,
+            effort: &self.effort,
+            x_before: &self.x_before,
+            dt: self.robot.control_dt,
+            phase: self.phase,
+        };
         let mut reward = 0.0;
         for (k, term) in self.robot.scene.task.reward.iter().enumerate() {
             let value = task::reward_term(&term.term, &self.physics, &self.robot, &ctx);
@@ -264,7 +275,12 @@ impl Env {
         }
         if let Some(what) = task::termination(&self.physics, &self.robot) {
             self.done = true;
-            return StepOutcome { reward, terminated: true, truncated: false, reason: Some(EndReason::Condition(what)) };
+            return StepOutcome {
+                reward,
+                terminated: true,
+                truncated: false,
+                reason: Some(EndReason::Condition(what)),
+            };
         }
         if self.time_limit && self.steps >= self.robot.scene.task.episode_steps {
             self.done = true;
@@ -336,7 +352,9 @@ impl Env {
     fn measure_position_effort(&mut self, action: &[f32]) {
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, max_force }, Some((lo, hi))) = (&joint.actuator, joint.limits) {
+            if let (Actuator::Position { stiffness, damping, max_force }, Some((lo, hi))) =
+                (&joint.actuator, joint.limits)
+            {
                 let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
                 let angle = measure::joint_angle(&self.physics, &self.robot, joint);
                 let velocity = measure::joint_velocity(&self.physics, &self.robot, joint);
@@ -353,7 +371,7 @@ impl Env {
         for link in &self.robot.links {
             let body = &self.physics.bodies[link.body];
             let speed = body.linvel().length().max(body.angvel().length());
-            if !(speed < RUNAWAY_SPEED) {
+            if speed.is_nan() || speed >= RUNAWAY_SPEED {
                 return Some(format!("{} moves at {speed:.3e} (limit {RUNAWAY_SPEED:.0e})", link.name));
             }
         }

@@ -72,7 +72,12 @@ pub fn set_joint_state(state: &mut PhysicsState, robot: &Robot, angles: &[f32], 
         let joint = &robot.joints[j];
         let (parent_pose, parent_linvel, parent_angvel, parent_com) = {
             let body = &state.bodies[robot.links[joint.parent].body];
-            (*body.position(), body.linvel(), body.angvel(), body.position().transform_point(body.local_center_of_mass()))
+            (
+                *body.position(),
+                body.linvel(),
+                body.angvel(),
+                body.position().transform_point(body.local_center_of_mass()),
+            )
         };
         let hinge = Pose::from_translation(joint.anchor_in_parent)
             * Pose::from_rotation(Rotation::from_axis_angle(joint.axis_in_parent, angles[j]))
@@ -83,7 +88,9 @@ pub fn set_joint_state(state: &mut PhysicsState, robot: &Robot, angles: &[f32], 
         let child = &mut state.bodies[robot.links[joint.child].body];
         let child_com = child_pose.transform_point(child.local_center_of_mass());
         let angvel = parent_angvel + axis * velocities[j];
-        let linvel = parent_linvel + parent_angvel.cross(child_com - parent_com) + (axis * velocities[j]).cross(child_com - anchor);
+        let linvel = parent_linvel
+            + parent_angvel.cross(child_com - parent_com)
+            + (axis * velocities[j]).cross(child_com - anchor);
         child.set_position(child_pose, true);
         child.set_linvel(linvel, true);
         child.set_angvel(angvel, true);

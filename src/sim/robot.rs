@@ -99,7 +99,11 @@ impl Robot {
             gravity: vec3(physics.gravity),
         };
         if let Some(ground) = &physics.ground {
-            let body = state.bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, -GROUND_HALF_THICKNESS, 0.0)));
+            let body = state.bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
+                0.0,
+                -GROUND_HALF_THICKNESS,
+                0.0,
+            )));
             let collider = ColliderBuilder::cuboid(GROUND_HALF_SIZE, GROUND_HALF_THICKNESS, GROUND_HALF_SIZE)
                 .friction(ground.friction)
                 .collision_groups(InteractionGroups::new(GROUND_GROUP, ROBOT_GROUP, InteractionTestMode::And));
@@ -126,7 +130,9 @@ impl Robot {
             let anchor_world = vec3(joint.anchor);
             // Both joint frames coincide in the zero configuration, so Rapier's angle is 0 there.
             let frame_rotation = Rotation::from_rotation_arc(Vector::X, axis_world);
-            let frame = |pose: Pose| Pose::from_parts(pose.inverse_transform_point(anchor_world), pose.rotation.inverse() * frame_rotation);
+            let frame = |pose: Pose| {
+                Pose::from_parts(pose.inverse_transform_point(anchor_world), pose.rotation.inverse() * frame_rotation)
+            };
             let mut builder = GenericJointBuilder::new(JointAxesMask::LOCKED_REVOLUTE_AXES)
                 .local_frame1(frame(parent_pose))
                 .local_frame2(frame(child_pose))
@@ -142,9 +148,12 @@ impl Robot {
                     .motor_max_force(JointAxis::AngX, max_force);
             }
             if let (Some(spring), false) = (&joint.spring, matches!(joint.actuator, Actuator::Position { .. })) {
-                builder = builder
-                    .motor_model(JointAxis::AngX, MotorModel::ForceBased)
-                    .motor_position(JointAxis::AngX, 0.0, spring.stiffness, spring.damping);
+                builder = builder.motor_model(JointAxis::AngX, MotorModel::ForceBased).motor_position(
+                    JointAxis::AngX,
+                    0.0,
+                    spring.stiffness,
+                    spring.damping,
+                );
             }
             let handle = state.impulse_joints.insert(links[parent].body, links[child].body, builder.build(), true);
             joints.push(JointInfo {
@@ -162,10 +171,15 @@ impl Robot {
         let joint_order = topological_order(&joints);
         let has_torque_actuators = joints.iter().any(|j| matches!(j.actuator, Actuator::Torque { .. }));
         let actuated = (0..joints.len()).filter(|&j| !matches!(joints[j].actuator, Actuator::None)).collect();
-        let sites: Vec<(usize, Vector)> = scene.robot.sites.iter().map(|s| (index_of(&s.link), vec3(s.offset))).collect();
-        let site_index = |name: &str| scene.robot.sites.iter().position(|s| s.name == name).expect("validated site name");
-        let drawn_sites =
-            if scene.task.draw.is_empty() { (0..sites.len()).collect() } else { scene.task.draw.iter().map(|n| site_index(n)).collect() };
+        let sites: Vec<(usize, Vector)> =
+            scene.robot.sites.iter().map(|s| (index_of(&s.link), vec3(s.offset))).collect();
+        let site_index =
+            |name: &str| scene.robot.sites.iter().position(|s| s.name == name).expect("validated site name");
+        let drawn_sites = if scene.task.draw.is_empty() {
+            (0..sites.len()).collect()
+        } else {
+            scene.task.draw.iter().map(|n| site_index(n)).collect()
+        };
         Robot {
             scene: scene.clone(),
             links,
@@ -205,7 +219,9 @@ fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool) -> LinkI
     } else {
         let mut b = RigidBodyBuilder::dynamic().can_sleep(false);
         if lock_to_plane {
-            b = b.locked_axes(LockedAxes::TRANSLATION_LOCKED_Z | LockedAxes::ROTATION_LOCKED_X | LockedAxes::ROTATION_LOCKED_Y);
+            b = b.locked_axes(
+                LockedAxes::TRANSLATION_LOCKED_Z | LockedAxes::ROTATION_LOCKED_X | LockedAxes::ROTATION_LOCKED_Y,
+            );
         }
         b
     };

@@ -57,7 +57,9 @@ pub fn observe(state: &PhysicsState, robot: &Robot, phase: f32, out: &mut Vec<f3
             }
             Observation::LinkOrientation(name) => out.extend(link_roll_pitch_yaw(state, robot, link(robot, name))),
             Observation::LinkVelocity(name) => out.extend(link_linvel(state, robot, link(robot, name)).to_array()),
-            Observation::LinkAngularVelocity(name) => out.extend(link_angvel(state, robot, link(robot, name)).to_array()),
+            Observation::LinkAngularVelocity(name) => {
+                out.extend(link_angvel(state, robot, link(robot, name)).to_array())
+            }
             Observation::Phase => out.extend([phase.cos(), phase.sin()]),
         }
     }
@@ -103,7 +105,9 @@ pub fn reward_term(term: &Reward, state: &PhysicsState, robot: &Robot, ctx: &Ste
             let up = link_relative_rotation(state, robot, link(robot, name)) * Vector::Y;
             up.y
         }
-        Reward::HeightError { link: name, target } => (link_pose(state, robot, link(robot, name)).translation.y - target).powi(2),
+        Reward::HeightError { link: name, target } => {
+            (link_pose(state, robot, link(robot, name)).translation.y - target).powi(2)
+        }
         Reward::VelocityTracking { link: name, target, width } => {
             let v = link_linvel(state, robot, link(robot, name)).x;
             (-((v - target) / width).powi(2)).exp()

@@ -25,8 +25,17 @@ impl Default for OrbitCamera {
 }
 
 impl OrbitCamera {
+    /// A view that frames a scene's robot: focus on the links' centre, distance from their spread.
+    pub fn framing(scene: &crate::scene::Scene) -> OrbitCamera {
+        let positions: Vec<Vec3> = scene.robot.links.iter().map(|l| Vec3::from_array(l.position)).collect();
+        let centre = positions.iter().copied().sum::<Vec3>() / positions.len().max(1) as f32;
+        let spread = positions.iter().map(|p| p.distance(centre)).fold(0.0, f32::max);
+        OrbitCamera { focus: centre, distance: 2.5 + 3.0 * (spread + 0.4), ..OrbitCamera::default() }
+    }
+
     pub fn transform(&self) -> Transform {
-        let offset = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos()) * self.distance;
+        let offset = Vec3::new(self.yaw.sin() * self.pitch.cos(), self.pitch.sin(), self.yaw.cos() * self.pitch.cos())
+            * self.distance;
         Transform::from_translation(self.focus + offset).looking_at(self.focus, Vec3::Y)
     }
 }
@@ -37,12 +46,25 @@ impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OrbitCamera>()
             .add_systems(Startup, spawn_camera)
-            .add_systems(Update, (mouse_controls, follow_robot, place_camera).chain());
+            .add_systems(Update, (frame_new_scene, mouse_controls, follow_robot, place_camera).chain());
     }
 }
 
 fn spawn_camera(mut commands: Commands, orbit: Res<OrbitCamera>) {
     commands.spawn((Camera3d::default(), orbit.transform()));
+}
+
+/// Re-frames the camera when a scene is opened.
+fn frame_new_scene(
+    experiment: Res<Experiment>,
+    mut framed: Local<Option<std::path::PathBuf>>,
+    mut orbit: ResMut<OrbitCamera>,
+) {
+    if framed.as_ref() != Some(&experiment.scene_path) {
+        let follow = orbit.follow;
+        *orbit = OrbitCamera { follow, ..OrbitCamera::framing(&experiment.scene) };
+        *framed = Some(experiment.scene_path.clone());
+    }
 }
 
 fn mouse_controls(

@@ -210,7 +210,12 @@ impl Experiment {
         self.last_trace = Some(output.trace);
         if outcome.done() {
             let reason = outcome.reason.map(|r| r.to_string()).unwrap_or_default();
-            self.message = Some(format!("episode {} ended after {} steps, return {:.1} ({reason})", self.episode + 1, self.env.steps(), self.episode_return));
+            self.message = Some(format!(
+                "episode {} ended after {} steps, return {:.1} ({reason})",
+                self.episode + 1,
+                self.env.steps(),
+                self.episode_return
+            ));
             self.metrics.episode_returns.push(self.episode_return);
             self.next_episode();
         }
@@ -263,6 +268,9 @@ impl bevy::app::Plugin for ExperimentPlugin {
 }
 
 /// Feeds wall time to the experiment; in lockstep mode each update takes exactly one step.
-pub fn advance_experiment(time: bevy::prelude::Res<bevy::time::Time>, mut experiment: bevy::prelude::ResMut<Experiment>) {
+pub fn advance_experiment(
+    time: bevy::prelude::Res<bevy::time::Time>,
+    mut experiment: bevy::prelude::ResMut<Experiment>,
+) {
     experiment.advance(f64::from(time.delta_secs()));
 }

@@ -107,14 +107,18 @@ fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) 
     ui.horizontal(|ui| {
         ui.label("mode");
         ui.selectable_label(true, "mpc").on_hover_text("The DMD-MPC planner alone, planning with the model below.");
-        ui.add_enabled(false, egui::Button::new("sac")).on_disabled_hover_text("SAC alone: comes with the learning loop (not built yet).");
-        ui.add_enabled(false, egui::Button::new("demorl"))
-            .on_disabled_hover_text("Planner + learned model + SAC critic and actor prior: comes with the learning loop.");
+        ui.add_enabled(false, egui::Button::new("sac"))
+            .on_disabled_hover_text("SAC alone: comes with the learning loop (not built yet).");
+        ui.add_enabled(false, egui::Button::new("demorl")).on_disabled_hover_text(
+            "Planner + learned model + SAC critic and actor prior: comes with the learning loop.",
+        );
     });
     ui.horizontal(|ui| {
         ui.label("model");
-        ui.selectable_label(true, "simulator").on_hover_text("Rollouts run on exact forks of the physics: an oracle model.");
-        ui.add_enabled(false, egui::Button::new("learned")).on_disabled_hover_text("A probabilistic ensemble learned from data: not built yet.");
+        ui.selectable_label(true, "simulator")
+            .on_hover_text("Rollouts run on exact forks of the physics: an oracle model.");
+        ui.add_enabled(false, egui::Button::new("learned"))
+            .on_disabled_hover_text("A probabilistic ensemble learned from data: not built yet.");
     });
     chosen
 }
@@ -133,9 +137,11 @@ fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
             experiment.reset_episode();
         }
     });
-    ui.add(egui::Slider::new(&mut experiment.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed"))
-        .on_hover_text("Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).");
-    ui.label(format!("seed {}", experiment.seed)).on_hover_text("Episode k starts from seed × 1000003 + k: the same seed replays the same run.");
+    ui.add(egui::Slider::new(&mut experiment.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed")).on_hover_text(
+        "Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).",
+    );
+    ui.label(format!("seed {}", experiment.seed))
+        .on_hover_text("Episode k starts from seed × 1000003 + k: the same seed replays the same run.");
 }
 
 fn preset_picker(ui: &mut egui::Ui, settings: &mut PlannerSettings) {
@@ -162,9 +168,24 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         let response = ui.add(widget).on_hover_text(tip);
         rects.insert(name, response.rect);
     };
-    slider(ui, "horizon", egui::Slider::new(&mut s.horizon, 1..=100).text("horizon H"), "How many control steps ahead each candidate plan looks.");
-    slider(ui, "samples", egui::Slider::new(&mut s.samples, 1..=1000).logarithmic(true).text("samples N"), "How many action sequences are sampled per iteration.");
-    slider(ui, "iterations", egui::Slider::new(&mut s.iterations, 1..=20).text("iterations I"), "How many sample-score-update rounds refine the plan each step.");
+    slider(
+        ui,
+        "horizon",
+        egui::Slider::new(&mut s.horizon, 1..=100).text("horizon H"),
+        "How many control steps ahead each candidate plan looks.",
+    );
+    slider(
+        ui,
+        "samples",
+        egui::Slider::new(&mut s.samples, 1..=1000).logarithmic(true).text("samples N"),
+        "How many action sequences are sampled per iteration.",
+    );
+    slider(
+        ui,
+        "iterations",
+        egui::Slider::new(&mut s.iterations, 1..=20).text("iterations I"),
+        "How many sample-score-update rounds refine the plan each step.",
+    );
     let kind = match s.loss {
         Loss::Cem { .. } => 0,
         Loss::Mppi { .. } => 1,
@@ -173,9 +194,11 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     let mut chosen = kind;
     ui.horizontal(|ui| {
         ui.label("loss").on_hover_text("How scores become update weights.");
-        ui.selectable_value(&mut chosen, 0, "CEM").on_hover_text("Equal weight on the best fraction of samples (the elites).");
+        ui.selectable_value(&mut chosen, 0, "CEM")
+            .on_hover_text("Equal weight on the best fraction of samples (the elites).");
         ui.selectable_value(&mut chosen, 1, "MPPI").on_hover_text("Weights proportional to exp(score / temperature).");
-        ui.selectable_value(&mut chosen, 2, "expected cost").on_hover_text("Plain mirror descent on the expected cost (a score-function gradient).");
+        ui.selectable_value(&mut chosen, 2, "expected cost")
+            .on_hover_text("Plain mirror descent on the expected cost (a score-function gradient).");
     });
     if chosen != kind {
         s.loss = match chosen {
@@ -201,36 +224,86 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     }
     ui.horizontal(|ui| {
         ui.label("mirror map").on_hover_text("The geometry of the update step.");
-        ui.selectable_value(&mut s.mirror_map, MirrorMap::Kl, "KL").on_hover_text("Blend mean and variance toward the weighted sample moments.");
-        ui.selectable_value(&mut s.mirror_map, MirrorMap::Euclidean, "Euclidean").on_hover_text("An ordinary gradient step on the mean.");
+        ui.selectable_value(&mut s.mirror_map, MirrorMap::Kl, "KL")
+            .on_hover_text("Blend mean and variance toward the weighted sample moments.");
+        ui.selectable_value(&mut s.mirror_map, MirrorMap::Euclidean, "Euclidean")
+            .on_hover_text("An ordinary gradient step on the mean.");
     });
     let mean_max = if s.mirror_map == MirrorMap::Kl { 1.0 } else { 10.0 };
     s.mean_step = s.mean_step.clamp(0.001, mean_max);
-    slider(ui, "mean_step", egui::Slider::new(&mut s.mean_step, 0.001..=mean_max).text("mean step γμ"), "1 jumps to the weighted target; smaller values move part of the way.");
-    slider(ui, "variance_step", egui::Slider::new(&mut s.variance_step, 0.0..=1.0).text("variance step γσ"), "0 keeps the exploration noise fixed; 1 adopts the weighted variance.");
-    slider(ui, "initial_std", egui::Slider::new(&mut s.initial_std, 0.01..=1.0).text("initial std"), "Exploration noise at the start of each plan, in action units.");
+    slider(
+        ui,
+        "mean_step",
+        egui::Slider::new(&mut s.mean_step, 0.001..=mean_max).text("mean step γμ"),
+        "1 jumps to the weighted target; smaller values move part of the way.",
+    );
+    slider(
+        ui,
+        "variance_step",
+        egui::Slider::new(&mut s.variance_step, 0.0..=1.0).text("variance step γσ"),
+        "0 keeps the exploration noise fixed; 1 adopts the weighted variance.",
+    );
+    slider(
+        ui,
+        "initial_std",
+        egui::Slider::new(&mut s.initial_std, 0.01..=1.0).text("initial std"),
+        "Exploration noise at the start of each plan, in action units.",
+    );
     s.min_std = s.min_std.min(s.initial_std);
     let max_min = s.initial_std;
-    slider(ui, "min_std", egui::Slider::new(&mut s.min_std, 0.0..=max_min).text("min std"), "The noise never shrinks below this, so exploration never stops.");
-    slider(ui, "discount", egui::Slider::new(&mut s.discount, 0.8..=1.0).text("discount γ"), "Weight of rewards h steps ahead is γ^h.");
-    slider(ui, "particles", egui::Slider::new(&mut s.particles, 1..=20).text("particles P"), "Stochastic predictions averaged per sequence (the simulator uses one).");
-    slider(ui, "policy_fraction", egui::Slider::new(&mut s.policy_fraction, 0.0..=0.5).text("policy prior"), "Share of extra candidates proposed by the SAC actor.");
+    slider(
+        ui,
+        "min_std",
+        egui::Slider::new(&mut s.min_std, 0.0..=max_min).text("min std"),
+        "The noise never shrinks below this, so exploration never stops.",
+    );
+    slider(
+        ui,
+        "discount",
+        egui::Slider::new(&mut s.discount, 0.8..=1.0).text("discount γ"),
+        "Weight of rewards h steps ahead is γ^h.",
+    );
+    slider(
+        ui,
+        "particles",
+        egui::Slider::new(&mut s.particles, 1..=20).text("particles P"),
+        "Stochastic predictions averaged per sequence (the simulator uses one).",
+    );
+    slider(
+        ui,
+        "policy_fraction",
+        egui::Slider::new(&mut s.policy_fraction, 0.0..=0.5).text("policy prior"),
+        "Share of extra candidates proposed by the SAC actor.",
+    );
     ui.horizontal(|ui| {
         ui.label("shift").on_hover_text("How the plan moves forward one step between control steps.");
-        ui.selectable_value(&mut s.shift.last_block, LastBlock::Copy, "copy last").on_hover_text("The new last step repeats the previous last action.");
-        ui.selectable_value(&mut s.shift.last_block, LastBlock::Reset, "reset last").on_hover_text("The new last step starts from zero.");
+        ui.selectable_value(&mut s.shift.last_block, LastBlock::Copy, "copy last")
+            .on_hover_text("The new last step repeats the previous last action.");
+        ui.selectable_value(&mut s.shift.last_block, LastBlock::Reset, "reset last")
+            .on_hover_text("The new last step starts from zero.");
     });
     let mut inflate = matches!(s.shift.variance, VarianceShift::ShiftInflate { .. });
-    if ui.checkbox(&mut inflate, "shift variance").on_hover_text("Keep the learned variance (inflating the new last step) instead of resetting it.").changed() {
+    if ui
+        .checkbox(&mut inflate, "shift variance")
+        .on_hover_text("Keep the learned variance (inflating the new last step) instead of resetting it.")
+        .changed()
+    {
         s.shift.variance = if inflate { VarianceShift::ShiftInflate { factor: 1.5 } } else { VarianceShift::Reset };
     }
     if let VarianceShift::ShiftInflate { factor } = &mut s.shift.variance {
-        slider(ui, "inflate", egui::Slider::new(factor, 1.0..=4.0).text("inflate"), "Factor on the new last step's variance.");
+        slider(
+            ui,
+            "inflate",
+            egui::Slider::new(factor, 1.0..=4.0).text("inflate"),
+            "Factor on the new last step's variance.",
+        );
     }
     ui.horizontal(|ui| {
         ui.label("training action").on_hover_text("Which action is executed while collecting data for learning.");
-        ui.selectable_value(&mut s.training_action, ActionChoice::SampleByWeight, "sample").on_hover_text("First action of a sequence drawn by weight.");
-        ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean").on_hover_text("First action of the mean plan.");
+        ui.selectable_value(&mut s.training_action, ActionChoice::SampleByWeight, "sample")
+            .on_hover_text("First action of a sequence drawn by weight.");
+        ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean")
+            .on_hover_text("First action of the mean plan.");
     });
     rects
 }
@@ -241,11 +314,15 @@ fn trace_controls(ui: &mut egui::Ui, traces: &mut TraceSettings) {
     ui.checkbox(&mut shown, "show trajectories (T)").on_hover_text("All planned-trajectory drawings on or off.");
     traces.hidden = !shown;
     ui.checkbox(&mut o.mean, "mean plan").on_hover_text("The plan the robot follows (white, thick).");
-    ui.checkbox(&mut o.elites, "elites").on_hover_text("Samples that shaped the update most (thick, coloured by score).");
-    ui.checkbox(&mut o.samples, "samples").on_hover_text("Other sampled sequences (thin; yellow = high score, purple = low).");
+    ui.checkbox(&mut o.elites, "elites")
+        .on_hover_text("Samples that shaped the update most (thick, coloured by score).");
+    ui.checkbox(&mut o.samples, "samples")
+        .on_hover_text("Other sampled sequences (thin; yellow = high score, purple = low).");
     ui.checkbox(&mut o.executed, "executed path").on_hover_text("Where the robot actually went (orange).");
-    ui.checkbox(&mut o.ghost, "ghost").on_hover_text("What an older plan predicted (light blue) versus what happened: model error made visible.");
-    ui.add(egui::Slider::new(&mut o.max_samples, 0..=512).text("max samples drawn")).on_hover_text("Cap on thin sample lines, to keep the view readable.");
+    ui.checkbox(&mut o.ghost, "ghost")
+        .on_hover_text("What an older plan predicted (light blue) versus what happened: model error made visible.");
+    ui.add(egui::Slider::new(&mut o.max_samples, 0..=512).text("max samples drawn"))
+        .on_hover_text("Cap on thin sample lines, to keep the view readable.");
 }
 
 fn series<T: Copy + Into<f64>>(values: impl IntoIterator<Item = T>) -> PlotPoints<'static> {
@@ -263,7 +340,13 @@ fn plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, lines: Vec<Line<'st
 
 fn plots(ui: &mut egui::Ui, e: &Experiment) {
     let m = &e.metrics;
-    plot(ui, "returns", "Episode returns", "Return of every finished episode.", vec![Line::new("return", series(m.episode_returns.iter().copied()))]);
+    plot(
+        ui,
+        "returns",
+        "Episode returns",
+        "Return of every finished episode.",
+        vec![Line::new("return", series(m.episode_returns.iter().copied()))],
+    );
     let mut terms: Vec<Line<'static>> = vec![Line::new("reward", series(m.step_rewards.iter().copied()))];
     for (k, term) in e.scene.task.reward.iter().enumerate() {
         let label = crate::sim::task::reward_label(&term.term);
@@ -281,17 +364,42 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
             Line::new("elite mean", series(m.elite_score.iter().copied())),
         ],
     );
-    plot(ui, "ess", "Effective sample size", "1 / Σw²: how many samples the update really used.", vec![Line::new("ESS", series(m.effective_sample_size.iter().copied()))]);
-    plot(ui, "timing", "Time per plan (ms)", "Wall-clock milliseconds the planner thread spent per control step.", vec![Line::new("ms/plan", series(m.plan_ms.iter().copied()))]);
+    plot(
+        ui,
+        "ess",
+        "Effective sample size",
+        "1 / Σw²: how many samples the update really used.",
+        vec![Line::new("ESS", series(m.effective_sample_size.iter().copied()))],
+    );
+    plot(
+        ui,
+        "timing",
+        "Time per plan (ms)",
+        "Wall-clock milliseconds the planner thread spent per control step.",
+        vec![Line::new("ms/plan", series(m.plan_ms.iter().copied()))],
+    );
     let dims = m.executed_action.front().map_or(0, Vec::len).min(3);
     let mut actions = Vec::new();
     for d in 0..dims {
-        actions.push(Line::new(format!("planned a{d}"), series(m.planned_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0)))));
-        actions.push(Line::new(format!("executed a{d}"), series(m.executed_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0)))));
+        actions.push(Line::new(
+            format!("planned a{d}"),
+            series(m.planned_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0))),
+        ));
+        actions.push(Line::new(
+            format!("executed a{d}"),
+            series(m.executed_action.iter().map(|a| a.get(d).copied().unwrap_or(0.0))),
+        ));
     }
-    plot(ui, "actions", "Planned vs executed actions", "First action of the mean plan and the action executed (first 3 dims).", actions);
+    plot(
+        ui,
+        "actions",
+        "Planned vs executed actions",
+        "First action of the mean plan and the action executed (first 3 dims).",
+        actions,
+    );
     if let Some(trace) = &e.last_trace {
-        ui.label(egui::RichText::new("Last plan, per iteration").strong()).on_hover_text("How the plan's scores improved over the iterations of the last control step.");
+        ui.label(egui::RichText::new("Last plan, per iteration").strong())
+            .on_hover_text("How the plan's scores improved over the iterations of the last control step.");
         egui::Grid::new("iterations").striped(true).show(ui, |ui| {
             for head in ["it", "best", "mean", "elite thr.", "ESS", "Δμ"] {
                 ui.strong(head);

@@ -58,15 +58,19 @@ fn take_screenshot(
         if state.frames_after_steps >= SETTLE_FRAMES {
             state.requested = true;
             let path = plan.out.clone();
-            commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>, mut state: ResMut<ScreenshotState>| {
-                let saved = captured
-                    .image
-                    .clone()
-                    .try_into_dynamic()
-                    .map_err(|e| format!("cannot convert the frame: {e}"))
-                    .and_then(|image| image.to_rgb8().save(&path).map_err(|e| format!("cannot write {}: {e}", path.display())));
-                state.result = Some(saved);
-            });
+            commands.spawn(Screenshot::primary_window()).observe(
+                move |captured: On<ScreenshotCaptured>, mut state: ResMut<ScreenshotState>| {
+                    let saved = captured
+                        .image
+                        .clone()
+                        .try_into_dynamic()
+                        .map_err(|e| format!("cannot convert the frame: {e}"))
+                        .and_then(|image| {
+                            image.to_rgb8().save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+                        });
+                    state.result = Some(saved);
+                },
+            );
         }
         return;
     }

@@ -107,19 +107,31 @@ pub fn plan_strips(trace: &PlanTrace, options: &TraceOptions) -> Vec<Strip> {
 }
 
 /// Strips for the executed path (recent drawn points, oldest first) and the ghost comparison.
-pub fn history_strips(executed: &[Vec<[f32; 3]>], ghost: Option<&[Vec<[f32; 3]>]>, options: &TraceOptions) -> Vec<Strip> {
+pub fn history_strips(
+    executed: &[Vec<[f32; 3]>],
+    ghost: Option<&[Vec<[f32; 3]>]>,
+    options: &TraceOptions,
+) -> Vec<Strip> {
     let mut strips = Vec::new();
     let point_count = executed.first().map_or(0, Vec::len);
     if options.executed && executed.len() >= 2 {
         for k in 0..point_count {
-            strips.push(Strip { layer: Layer::Executed, points: executed.iter().map(|p| p[k]).collect(), colour: EXECUTED_COLOUR });
+            strips.push(Strip {
+                layer: Layer::Executed,
+                points: executed.iter().map(|p| p[k]).collect(),
+                colour: EXECUTED_COLOUR,
+            });
         }
     }
     if let (true, Some(ghost)) = (options.ghost, ghost)
         && ghost.len() >= 2
     {
         for k in 0..ghost[0].len() {
-            strips.push(Strip { layer: Layer::Ghost, points: ghost.iter().map(|p| p[k]).collect(), colour: GHOST_COLOUR });
+            strips.push(Strip {
+                layer: Layer::Ghost,
+                points: ghost.iter().map(|p| p[k]).collect(),
+                colour: GHOST_COLOUR,
+            });
         }
     }
     strips

@@ -45,7 +45,11 @@ fn widen_thick_lines(mut store: ResMut<GizmoConfigStore>) {
     config.line.width = 1.5;
 }
 
-fn setup_world(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+fn setup_world(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
     commands.spawn((
         DirectionalLight { illuminance: 9000.0, shadow_maps_enabled: true, ..default() },
         Transform::from_xyz(3.0, 8.0, 5.0).looking_at(Vec3::ZERO, Vec3::Y),
@@ -53,7 +57,11 @@ fn setup_world(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut mat
     commands.insert_resource(GlobalAmbientLight { brightness: 400.0, ..default() });
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(200.0, 200.0))),
-        MeshMaterial3d(materials.add(StandardMaterial { base_color: Color::srgb(0.32, 0.34, 0.36), perceptual_roughness: 0.95, ..default() })),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.32, 0.34, 0.36),
+            perceptual_roughness: 0.95,
+            ..default()
+        })),
         Transform::default(),
     ));
 }
@@ -75,7 +83,11 @@ fn spawn_robot(
     }
     for (index, link) in experiment.scene.robot.links.iter().enumerate() {
         let [r, g, b] = link.colour;
-        let material = materials.add(StandardMaterial { base_color: Color::srgb(r, g, b), perceptual_roughness: 0.6, ..default() });
+        let material = materials.add(StandardMaterial {
+            base_color: Color::srgb(r, g, b),
+            perceptual_roughness: 0.6,
+            ..default()
+        });
         let (mesh, offset) = link_mesh(link);
         commands.spawn((RobotLink(index), Transform::default(), Visibility::default())).with_children(|parent| {
             parent.spawn((Mesh3d(meshes.add(mesh)), MeshMaterial3d(material), offset));
@@ -87,14 +99,19 @@ fn spawn_robot(
 /// A mesh for a link's shape and its placement in the link frame.
 pub fn link_mesh(link: &Link) -> (Mesh, Transform) {
     match &link.shape {
-        Shape::Box { half_extents: h } => (Cuboid::new(2.0 * h[0], 2.0 * h[1], 2.0 * h[2]).into(), Transform::default()),
+        Shape::Box { half_extents: h } => {
+            (Cuboid::new(2.0 * h[0], 2.0 * h[1], 2.0 * h[2]).into(), Transform::default())
+        }
         Shape::Sphere { radius } => (Sphere::new(*radius).mesh().uv(24, 16), Transform::default()),
-        Shape::Cylinder { half_height, radius } => (Cylinder::new(*radius, 2.0 * half_height).into(), Transform::default()),
+        Shape::Cylinder { half_height, radius } => {
+            (Cylinder::new(*radius, 2.0 * half_height).into(), Transform::default())
+        }
         Shape::Capsule { from, to, radius } => {
             let (a, b) = (Vec3::from_array(*from), Vec3::from_array(*to));
             let length = a.distance(b);
             let direction = if length > 1e-6 { (b - a) / length } else { Vec3::Y };
-            let placement = Transform::from_translation((a + b) / 2.0).with_rotation(Quat::from_rotation_arc(Vec3::Y, direction));
+            let placement =
+                Transform::from_translation((a + b) / 2.0).with_rotation(Quat::from_rotation_arc(Vec3::Y, direction));
             (Capsule3d::new(*radius, length).into(), placement)
         }
     }
@@ -118,7 +135,12 @@ fn colour(c: [f32; 4]) -> Color {
 }
 
 /// Draws the last plan's strips and the executed path / ghost.
-fn draw_traces(experiment: Res<Experiment>, settings: Res<TraceSettings>, mut thin: Gizmos, mut thick: Gizmos<ThickLines>) {
+fn draw_traces(
+    experiment: Res<Experiment>,
+    settings: Res<TraceSettings>,
+    mut thin: Gizmos,
+    mut thick: Gizmos<ThickLines>,
+) {
     if settings.hidden {
         return;
     }

@@ -42,7 +42,8 @@ impl PlannerWorker {
             .name("planner".into())
             .spawn(move || {
                 for request in request_rx {
-                    let settings_error = request.settings.and_then(|s| agent.set_settings(s).err()).map(|e| e.to_string());
+                    let settings_error =
+                        request.settings.and_then(|s| agent.set_settings(s).err()).map(|e| e.to_string());
                     if request.reset {
                         agent.reset();
                     }
@@ -55,7 +56,12 @@ impl PlannerWorker {
                 }
             })
             .expect("spawning the planner thread");
-        PlannerWorker { requests: Some(request_tx), replies: Mutex::new(reply_rx), thread: Some(thread), in_flight: false }
+        PlannerWorker {
+            requests: Some(request_tx),
+            replies: Mutex::new(reply_rx),
+            thread: Some(thread),
+            in_flight: false,
+        }
     }
 
     pub fn in_flight(&self) -> bool {

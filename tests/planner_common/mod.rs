@@ -17,13 +17,7 @@ pub struct Lqr {
 
 impl Lqr {
     pub fn standard() -> Self {
-        Self {
-            dt: 0.1,
-            gain: 10.0,
-            q: [1.0, 0.1],
-            r: 0.05,
-            x0: [1.0, 0.0],
-        }
+        Self { dt: 0.1, gain: 10.0, q: [1.0, 0.1], r: 0.05, x0: [1.0, 0.0] }
     }
 
     fn step(&self, x: [f64; 2], u: f64) -> [f64; 2] {
@@ -72,14 +66,10 @@ impl Lqr {
         let mut m = vec![vec![0.0; horizon + 1]; horizon];
         for i in 0..horizon {
             for j in 0..horizon {
-                m[i][j] = (0..horizon)
-                    .map(|t| quad(columns[i][t], columns[j][t]))
-                    .sum::<f64>()
+                m[i][j] = (0..horizon).map(|t| quad(columns[i][t], columns[j][t])).sum::<f64>()
                     + if i == j { self.r } else { 0.0 };
             }
-            m[i][horizon] = -(0..horizon)
-                .map(|t| quad(columns[i][t], free[t]))
-                .sum::<f64>();
+            m[i][horizon] = -(0..horizon).map(|t| quad(columns[i][t], free[t])).sum::<f64>();
         }
         let u = solve(m);
         let cost = self.cost(&u);
@@ -91,9 +81,7 @@ impl Lqr {
 pub fn solve(mut m: Vec<Vec<f64>>) -> Vec<f64> {
     let n = m.len();
     for col in 0..n {
-        let pivot = (col..n)
-            .max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))
-            .unwrap();
+        let pivot = (col..n).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs())).unwrap();
         m.swap(col, pivot);
         let (top, bottom) = m.split_at_mut(col + 1);
         let pivot_row = &top[col];
@@ -134,8 +122,7 @@ impl Model for Lqr {
             for t in 0..h {
                 if t == h - 1 {
                     for p in 0..particles {
-                        out.final_obs_of_mut(n, p)
-                            .copy_from_slice(&[x[0] as f32, x[1] as f32]);
+                        out.final_obs_of_mut(n, p).copy_from_slice(&[x[0] as f32, x[1] as f32]);
                     }
                 }
                 let u = batch.action(n, t)[0] as f64;
@@ -185,11 +172,8 @@ impl Model for Scripted {
                 out.terminated_at[lane] = end;
                 for t in 0..h {
                     let a = batch.action(n, t)[0];
-                    out.rewards_of_mut(n, p)[t] = if (t as u32) > end {
-                        self.after_termination
-                    } else {
-                        self.horizon_rewards[t] + a
-                    };
+                    out.rewards_of_mut(n, p)[t] =
+                        if (t as u32) > end { self.after_termination } else { self.horizon_rewards[t] + a };
                 }
                 for (i, o) in out.final_obs_of_mut(n, p).iter_mut().enumerate() {
                     *o = (n * 10 + p + i) as f32;
