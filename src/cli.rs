@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::{
-    EpisodeSummary, MpcAgent, RunSummary, episode_seed, run_episode, write_eval_csv, write_summary_json,
+    Baseline, EpisodeSummary, MpcAgent, RunSummary, episode_seed, run_baseline_episode, run_episode, write_eval_csv,
+    write_summary_json,
 };
 use crate::plan::{ActionMode, preset_or_error};
 use crate::scene::{Scene, load_scene};
@@ -58,6 +59,10 @@ pub enum Mode {
     Mpc,
     /// Planner with a learned model, SAC critic and actor prior.
     Demorl,
+    /// Baseline: zero actions.
+    Zero,
+    /// Baseline: uniform random actions.
+    Random,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,21 +155,31 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--threads must be at least 1");
     }
     match (args.mode, args.model) {
-        (Mode::Mpc, ModelKind::Simulator) => {}
+        (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random, _) => {}
         (mode, model) => bail!(
             "--mode {mode:?} --model {model:?} is not available yet: this build plans with the simulator model only \
-             (use --mode mpc --model simulator)"
+             (use --mode mpc --model simulator, or the zero / random baselines)"
         ),
     }
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
     let mut env = Env::new(&scene);
-    let mut agent = MpcAgent::new(&env, settings, args.seed, args.threads)?;
+    let mut agent = match args.mode {
+        Mode::Mpc => Some(MpcAgent::new(&env, settings, args.seed, args.threads)?),
+        _ => None,
+    };
+    let mut baseline = match args.mode {
+        Mode::Random => Baseline::random(args.seed),
+        _ => Baseline::Zero,
+    };
     let mut episodes: Vec<EpisodeSummary> = Vec::new();
     for k in 0..args.episodes {
-        let summary =
-            run_episode(&mut env, &mut agent, episode_seed(args.seed, k as u64), ActionMode::Evaluation, |_, _| {});
+        let seed = episode_seed(args.seed, k as u64);
+        let summary = match agent.as_mut() {
+            Some(agent) => run_episode(&mut env, agent, seed, ActionMode::Evaluation, |_, _| {}),
+            None => run_baseline_episode(&mut env, &mut baseline, seed),
+        };
         println!(
             "episode {:>3}  return {:>10.2}  steps {:>5}  plan {:>7.2} ms  ({})",
             k + 1,
@@ -182,8 +197,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         write_eval_csv(&out.join("eval.csv"), &episodes)?;
         let summary = RunSummary {
             scene: scene.name.clone(),
-            mode: "mpc".into(),
-            model: "simulator".into(),
+            mode: format!("{:?}", args.mode).to_lowercase(),
+            model: if args.mode == Mode::Mpc { "simulator".into() } else { "none".into() },
             preset: preset_name,
             seed: args.seed,
             env_steps: episodes.iter().map(|e| u64::from(e.length)).sum(),

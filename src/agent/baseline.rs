@@ -1,0 +1,42 @@
+//! Sanity baselines: zero actions and uniform random actions, run like any other agent.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::EpisodeSummary;
+use crate::sim::{EndReason, Env};
+
+/// A policy that ignores the state.
+#[derive(Clone, Debug)]
+pub enum Baseline {
+    Zero,
+    /// Uniform in [-1, 1] per dimension, from its own seeded stream.
+    Random(ChaCha8Rng),
+}
+
+impl Baseline {
+    pub fn random(seed: u64) -> Baseline {
+        Baseline::Random(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    pub fn act(&mut self, action_dim: usize) -> Vec<f32> {
+        match self {
+            Baseline::Zero => vec![0.0; action_dim],
+            Baseline::Random(rng) => (0..action_dim).map(|_| rng.random_range(-1.0..=1.0)).collect(),
+        }
+    }
+}
+
+/// One episode of a baseline from `env.reset(seed)`.
+pub fn run_baseline_episode(env: &mut Env, policy: &mut Baseline, seed: u64) -> EpisodeSummary {
+    env.reset(seed);
+    let mut episode_return = 0.0;
+    loop {
+        let outcome = env.step(&policy.act(env.action_dim()));
+        episode_return += f64::from(outcome.reward);
+        if outcome.done() {
+            let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
+            return EpisodeSummary { episode_return, length: env.steps(), end, plan_ms: 0.0 };
+        }
+    }
+}
