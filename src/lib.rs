@@ -6,6 +6,8 @@
 pub mod agent;
 pub mod bench;
 pub mod cli;
+#[cfg(feature = "learn-dev")]
+pub mod learn;
 pub mod plan;
 pub mod scene;
 pub mod sim;
