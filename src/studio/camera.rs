@@ -5,6 +5,8 @@ use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 
 use super::experiment::Experiment;
+use super::panels::FreeViewport;
+use bevy::window::PrimaryWindow;
 
 /// Where the camera looks from, as an orbit around `focus`.
 #[derive(Resource, Clone, Debug)]
@@ -67,24 +69,40 @@ fn frame_new_scene(
     }
 }
 
+/// Left drag orbits, right or middle drag pans, the wheel zooms — only for gestures that start
+/// over the free 3D area, never for ones that start on a panel widget.
+#[allow(clippy::too_many_arguments)]
 fn mouse_controls(
     mut contexts: EguiContexts,
+    free: Res<FreeViewport>,
+    windows: Query<&Window, With<PrimaryWindow>>,
     buttons: Res<ButtonInput<MouseButton>>,
     motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
     mut orbit: ResMut<OrbitCamera>,
+    mut drag_owned: Local<bool>,
 ) {
-    if let Ok(ctx) = contexts.ctx_mut()
-        && (ctx.egui_wants_pointer_input() || ctx.is_pointer_over_egui())
-    {
-        return;
+    let egui_busy = contexts.ctx_mut().is_ok_and(|ctx| ctx.egui_wants_pointer_input() || ctx.is_pointer_over_egui());
+    let cursor = windows.single().ok().and_then(Window::cursor_position);
+    let over_view = !egui_busy
+        && match (cursor, free.0) {
+            (Some(p), Some(rect)) => rect.contains(bevy_egui::egui::pos2(p.x, p.y)),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+    let drag_buttons = [MouseButton::Left, MouseButton::Right, MouseButton::Middle];
+    if buttons.any_just_pressed(drag_buttons) {
+        *drag_owned = over_view;
+    }
+    if !buttons.any_pressed(drag_buttons) {
+        *drag_owned = false;
     }
     let delta = motion.delta;
-    if buttons.pressed(MouseButton::Left) {
+    if *drag_owned && buttons.pressed(MouseButton::Left) {
         orbit.yaw -= delta.x * 0.008;
         orbit.pitch = (orbit.pitch + delta.y * 0.008).clamp(-0.2, 1.5);
     }
-    if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
+    if *drag_owned && (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle)) {
         let transform = orbit.transform();
         let scale = orbit.distance * 0.0015;
         let pan = (transform.right() * -delta.x + transform.up() * delta.y) * scale;
@@ -95,7 +113,7 @@ fn mouse_controls(
         MouseScrollUnit::Line => scroll.delta.y,
         MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
     };
-    if lines != 0.0 {
+    if over_view && lines != 0.0 {
         orbit.distance = (orbit.distance * (1.0 - 0.1 * lines)).clamp(0.5, 60.0);
     }
 }

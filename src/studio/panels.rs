@@ -21,9 +21,16 @@ pub struct PanelsPlugin;
 
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<SceneList>().add_systems(EguiPrimaryContextPass, panels_system);
+        app.init_resource::<SceneList>()
+            .init_resource::<FreeViewport>()
+            .add_systems(EguiPrimaryContextPass, panels_system);
     }
 }
+
+/// The part of the window the panels leave free for the 3D view, in logical pixels. Panels shown
+/// inside a `Ui` do not mark the pointer as "over egui", so the camera asks this instead.
+#[derive(Resource, Default, Clone, Copy, Debug)]
+pub struct FreeViewport(pub Option<egui::Rect>);
 
 /// The scene files the picker offers.
 #[derive(Resource)]
@@ -40,6 +47,7 @@ fn panels_system(
     mut experiment: ResMut<Experiment>,
     mut traces: ResMut<TraceSettings>,
     mut help: ResMut<HelpOverlay>,
+    mut free: ResMut<FreeViewport>,
     scenes: Res<SceneList>,
     time: Res<Time>,
 ) -> Result {
@@ -50,23 +58,41 @@ fn panels_system(
         egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
     let mut switch_to: Option<PathBuf> = None;
-    egui::Panel::bottom("status").show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs()));
-    egui::Panel::left("controls").resizable(true).default_size(300.0).show(&mut root, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            switch_to = scene_picker(ui, &experiment, &scenes.0);
-            run_controls(ui, &mut experiment);
-            ui.separator();
-            ui.heading("Planner");
-            preset_picker(ui, &mut experiment.settings);
-            planner_controls(ui, &mut experiment.settings);
-            ui.separator();
-            ui.heading("Trajectories");
-            trace_controls(ui, &mut traces);
-        });
-    });
-    egui::Panel::right("plots").resizable(true).default_size(380.0).show(&mut root, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| plots(ui, &experiment));
-    });
+    let status = egui::Panel::bottom("status")
+        .show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs()))
+        .response
+        .rect;
+    let controls = egui::Panel::left("controls")
+        .resizable(true)
+        .default_size(300.0)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                switch_to = scene_picker(ui, &experiment, &scenes.0);
+                run_controls(ui, &mut experiment);
+                ui.separator();
+                ui.heading("Planner");
+                preset_picker(ui, &mut experiment.settings);
+                planner_controls(ui, &mut experiment.settings);
+                ui.separator();
+                ui.heading("Trajectories");
+                trace_controls(ui, &mut traces);
+            });
+        })
+        .response
+        .rect;
+    let plots_rect = egui::Panel::right("plots")
+        .resizable(true)
+        .default_size(380.0)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| plots(ui, &experiment));
+        })
+        .response
+        .rect;
+    let screen = ctx.viewport_rect();
+    free.0 = Some(egui::Rect::from_min_max(
+        egui::pos2(controls.right(), screen.top()),
+        egui::pos2(plots_rect.left(), status.top()),
+    ));
     if help.0 {
         egui::Window::new("Shortcuts (F1)").open(&mut help.0).show(&ctx, |ui| {
             egui::Grid::new("shortcuts").show(ui, |ui| {

@@ -1,0 +1,458 @@
+//! PETS-style probabilistic ensemble: `E` Gaussian MLPs trained with the NLL, hold-out early
+//! stopping that restores each member's best snapshot, and elite selection (ALGORITHM.md §4).
+//!
+//! The members are stacked (`[E, in, out]` weights, see `net.rs`), so a training step or a
+//! prediction runs one batched matmul per layer for all of them.
+
+use burn::module::{Module, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::softplus;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
+use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
+
+/// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
+/// values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnsembleSettings {
+    /// Number of members `E` (7).
+    pub members: usize,
+    /// Number of elites `K` kept for planning, the best on hold-out data (5).
+    pub elites: usize,
+    /// Hidden layers per member (4).
+    pub hidden_layers: usize,
+    /// Units per hidden layer (200).
+    pub hidden_width: usize,
+    /// Hidden nonlinearity (Swish).
+    pub activation: Activation,
+    /// Adam learning rate (1e-3).
+    pub learning_rate: f64,
+    /// Minibatch size per member (256).
+    pub batch_size: usize,
+    /// L2 coefficient: the loss gets `weight_decay · ½ Σ W²` over weight matrices (5e-5).
+    pub weight_decay: f32,
+    /// Fraction of the data held out for early stopping and elite selection (0.2).
+    pub holdout_fraction: f32,
+    /// Upper bound on the hold-out size, to keep evaluation cheap on big buffers (5000).
+    pub max_holdout: usize,
+    /// Stop after this many epochs in which no member improved its hold-out MSE (5).
+    pub patience: usize,
+    /// Relative hold-out MSE decrease that counts as an improvement (0.01 = 1%).
+    pub min_improvement: f32,
+    /// Hard cap on epochs per fit (200).
+    pub max_epochs: usize,
+    /// Initial upper soft bound of the log-variance (0.5).
+    pub max_logvar: f32,
+    /// Initial lower soft bound of the log-variance (-10).
+    pub min_logvar: f32,
+    /// Learn the log-variance bounds (PETS) instead of keeping them fixed (true).
+    pub learn_logvar_bounds: bool,
+    /// Loss weight pulling learned bounds together: `c · (Σ max − Σ min)` (0.01).
+    pub logvar_bound_penalty: f32,
+    /// Train each member on its own bootstrap resample of the training split (true).
+    pub bootstrap: bool,
+    /// Floor of the input/output standard deviations used for standardisation (1e-3).
+    pub std_floor: f32,
+}
+
+impl Default for EnsembleSettings {
+    fn default() -> Self {
+        Self {
+            members: 7,
+            elites: 5,
+            hidden_layers: 4,
+            hidden_width: 200,
+            activation: Activation::Swish,
+            learning_rate: 1e-3,
+            batch_size: 256,
+            weight_decay: 5e-5,
+            holdout_fraction: 0.2,
+            max_holdout: 5000,
+            patience: 5,
+            min_improvement: 0.01,
+            max_epochs: 200,
+            max_logvar: 0.5,
+            min_logvar: -10.0,
+            learn_logvar_bounds: true,
+            logvar_bound_penalty: 0.01,
+            bootstrap: true,
+            std_floor: DEFAULT_STD_FLOOR,
+        }
+    }
+}
+
+/// What one [`ProbabilisticEnsemble::fit`] did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Training epochs run.
+    pub epochs: usize,
+    /// Whether patience ran out before `max_epochs`.
+    pub early_stopped: bool,
+    /// Rows used for training / held out.
+    pub train_size: usize,
+    /// Rows held out.
+    pub holdout_size: usize,
+    /// Indices (into the fitted data) of the held-out rows.
+    pub holdout_indices: Vec<usize>,
+    /// Per member: hold-out MSE (standardised targets) of the restored snapshot.
+    pub best_holdout_mse: Vec<f32>,
+    /// Per member: the epoch of the restored snapshot (0 = the weights before this fit).
+    pub best_epoch: Vec<usize>,
+    /// Hold-out MSE per member after every epoch; entry 0 is before training.
+    pub holdout_history: Vec<Vec<f32>>,
+    /// Mean training loss (NLL + penalties, summed over members) per epoch.
+    pub train_loss: Vec<f32>,
+    /// Elite members, best first.
+    pub elites: Vec<usize>,
+}
+
+/// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Members `E`.
+    pub members: usize,
+    /// Rows `n`.
+    pub n: usize,
+    /// Output width.
+    pub out_dim: usize,
+    /// Predicted means.
+    pub mean: Vec<f32>,
+    /// Predicted (aleatoric) variances.
+    pub var: Vec<f32>,
+}
+
+/// The trainable part: stacked member MLPs and the per-member log-variance bounds `[E, 1, out]`.
+#[derive(Module, Debug)]
+struct EnsembleNet {
+    mlp: StackedMlp,
+    max_logvar: Param<Tensor<3>>,
+    min_logvar: Param<Tensor<3>>,
+}
+
+impl EnsembleNet {
+    /// `x [E|1, B, in]` (standardised) → mean and soft-clamped log-variance, each `[E, B, out]`.
+    fn forward(&self, x: Tensor<3>, act: Activation, learn_bounds: bool) -> (Tensor<3>, Tensor<3>) {
+        let out = self.mlp.forward(x, act);
+        let d = out.dims()[2] / 2;
+        let mean = out.clone().narrow(2, 0, d);
+        let raw = out.narrow(2, d, d);
+        let (mut hi, mut lo) = (self.max_logvar.val(), self.min_logvar.val());
+        if !learn_bounds {
+            // Fixed bounds: no gradient reaches them, so the optimiser leaves them alone.
+            hi = hi.detach();
+            lo = lo.detach();
+        }
+        // Smooth clamp into [lo, hi]: softplus approaches max(·, 0) without killing gradients.
+        let logvar = hi.clone() - softplus(hi - raw, 1.0);
+        let logvar = lo.clone() + softplus(logvar - lo, 1.0);
+        (mean, logvar)
+    }
+
+    fn to_host(&self) -> Vec<Vec<f32>> {
+        let mut host = self.mlp.to_host();
+        host.push(to_vec(self.max_logvar.val()));
+        host.push(to_vec(self.min_logvar.val()));
+        host
+    }
+
+    fn load_host(self, host: &[Vec<f32>]) -> Self {
+        let k = host.len() - 2;
+        Self {
+            mlp: self.mlp.load_host(&host[..k]),
+            max_logvar: set_param(self.max_logvar, host[k].clone()),
+            min_logvar: set_param(self.min_logvar, host[k + 1].clone()),
+        }
+    }
+}
+
+/// The `k` members with the lowest hold-out error, best first (ties keep the lower index).
+pub fn select_elites(holdout_mse: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..holdout_mse.len()).collect();
+    order.sort_by(|&a, &b| holdout_mse[a].total_cmp(&holdout_mse[b]).then(a.cmp(&b)));
+    order.truncate(k.min(holdout_mse.len()));
+    order
+}
+
+/// Rows `idx` of a row-major `dim`-wide array, appended to `out`.
+fn gather_rows(src: &[f32], dim: usize, idx: &[usize], out: &mut Vec<f32>) {
+    for &i in idx {
+        out.extend_from_slice(&src[i * dim..(i + 1) * dim]);
+    }
+}
+
+fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.random_range(0..=i));
+    }
+}
+
+/// A probabilistic ensemble dynamics model with its standardisation and optimiser state.
+pub struct ProbabilisticEnsemble {
+    settings: EnsembleSettings,
+    in_dim: usize,
+    out_dim: usize,
+    device: Device,
+    net: EnsembleNet,
+    optim: ModuleOptimizer,
+    input_norm: Normalizer,
+    output_norm: Normalizer,
+    rng: ChaCha8Rng,
+    holdout_mse: Vec<f32>,
+    elites: Vec<usize>,
+}
+
+impl ProbabilisticEnsemble {
+    /// A fresh ensemble mapping `in_dim` inputs to `out_dim` Gaussian outputs. All randomness
+    /// (weights, splits, minibatches) comes from `seed`.
+    pub fn new(in_dim: usize, out_dim: usize, settings: EnsembleSettings, seed: u64) -> Self {
+        assert!(settings.members > 0 && settings.elites > 0 && settings.elites <= settings.members);
+        let device = Device::flex().autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let e = settings.members;
+        let mut sizes = vec![in_dim];
+        sizes.extend(std::iter::repeat_n(settings.hidden_width, settings.hidden_layers));
+        sizes.push(2 * out_dim);
+        let bound = |v: f32| Param::from_data(TensorData::new(vec![v; e * out_dim], [e, 1, out_dim]), &device);
+        let net = EnsembleNet {
+            mlp: StackedMlp::new(e, &sizes, Init::TruncatedNormal, &mut rng, &device),
+            max_logvar: bound(settings.max_logvar),
+            min_logvar: bound(settings.min_logvar),
+        };
+        Self {
+            in_dim,
+            out_dim,
+            device,
+            net,
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            input_norm: Normalizer::identity(in_dim),
+            output_norm: Normalizer::identity(out_dim),
+            rng,
+            holdout_mse: vec![f32::INFINITY; e],
+            elites: (0..settings.elites).collect(),
+            settings,
+        }
+    }
+
+    /// The settings this ensemble was built with.
+    pub fn settings(&self) -> &EnsembleSettings {
+        &self.settings
+    }
+
+    /// Input width.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// Output width.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// Elite members (best hold-out error first) from the last fit.
+    pub fn elites(&self) -> &[usize] {
+        &self.elites
+    }
+
+    /// Hold-out MSE per member from the last fit (standardised targets; ∞ before any fit).
+    pub fn holdout_mse(&self) -> &[f32] {
+        &self.holdout_mse
+    }
+
+    /// Input standardisation in use.
+    pub fn input_normalizer(&self) -> &Normalizer {
+        &self.input_norm
+    }
+
+    /// Output standardisation in use.
+    pub fn output_normalizer(&self) -> &Normalizer {
+        &self.output_norm
+    }
+
+    /// Every parameter flattened in a fixed order (for checks and fingerprints).
+    pub fn parameters(&self) -> Vec<f32> {
+        self.net.to_host().concat()
+    }
+
+    /// Multiplies every parameter of member `m` by `factor`. A diagnostic / test hook: it lets a
+    /// test degrade one member mid-fit and check that its best snapshot comes back.
+    pub fn scale_member(&mut self, m: usize, factor: f32) {
+        let e = self.settings.members;
+        let mut host = self.net.to_host();
+        for p in &mut host {
+            let block = p.len() / e;
+            p[m * block..(m + 1) * block].iter_mut().for_each(|x| *x *= factor);
+        }
+        self.net = self.net.clone().load_host(&host);
+    }
+
+    /// Per-member mean and variance in data units for `inputs` (`n × in_dim`).
+    pub fn predict(&self, inputs: &[f32]) -> Prediction {
+        let n = inputs.len() / self.in_dim;
+        let net = self.net.valid();
+        let x = self.input_tensor(&net.devices()[0], self.input_norm.normalize(inputs), n);
+        let (mean, logvar) = net.forward(x, self.settings.activation, false);
+        let mut mean = to_vec(mean);
+        let mut var: Vec<f32> = to_vec(logvar).into_iter().map(f32::exp).collect();
+        self.output_norm.denormalize_in_place(&mut mean);
+        self.output_norm.denormalize_variance_in_place(&mut var);
+        Prediction { members: self.settings.members, n, out_dim: self.out_dim, mean, var }
+    }
+
+    /// Per-member MSE of the predicted means on (`inputs`, `targets`), in standardised target
+    /// units — the criterion of early stopping and elite selection.
+    pub fn evaluate_mse(&self, inputs: &[f32], targets: &[f32]) -> Vec<f32> {
+        let n = inputs.len() / self.in_dim;
+        self.mse_standardised(&self.input_norm.normalize(inputs), &self.output_norm.normalize(targets), n)
+    }
+
+    fn input_tensor(&self, device: &Device, data: Vec<f32>, n: usize) -> Tensor<3> {
+        Tensor::from_data(TensorData::new(data, [1, n, self.in_dim]), device)
+    }
+
+    /// Per-member MSE on already standardised data.
+    fn mse_standardised(&self, x: &[f32], y: &[f32], n: usize) -> Vec<f32> {
+        let net = self.net.valid();
+        let device = net.devices()[0].clone();
+        let x = self.input_tensor(&device, x.to_vec(), n);
+        let y = Tensor::<3>::from_data(TensorData::new(y.to_vec(), [1, n, self.out_dim]), &device);
+        let (mean, _) = net.forward(x, self.settings.activation, false);
+        let e = self.settings.members;
+        to_vec((mean - y).square().reshape([e, n * self.out_dim]).mean_dim(1))
+    }
+
+    /// The training loss for one stacked minibatch (`x [E, B, in]`, `y [E, B, out]`): per member
+    /// `mean((μ−y)² e^{−logvar}) + mean(logvar)`, summed over members, plus the penalties.
+    fn loss(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<1> {
+        let s = &self.settings;
+        let [_, b, d] = y.dims();
+        let (mean, logvar) = self.net.forward(x, s.activation, s.learn_logvar_bounds);
+        let nll = ((mean - y).square() * logvar.clone().neg().exp() + logvar).sum().div_scalar((b * d) as f32);
+        let mut loss = nll + self.net.mlp.weight_square_sum().mul_scalar(0.5 * s.weight_decay);
+        if s.learn_logvar_bounds {
+            let spread = self.net.max_logvar.val().sum() - self.net.min_logvar.val().sum();
+            loss = loss + spread.mul_scalar(s.logvar_bound_penalty);
+        }
+        loss
+    }
+
+    /// Refits the standardisation and trains on (`inputs`, `targets`), row-major
+    /// `n × in_dim` / `n × out_dim`, with hold-out early stopping; restores each member's best
+    /// snapshot and re-selects the elites.
+    pub fn fit(&mut self, inputs: &[f32], targets: &[f32]) -> FitReport {
+        self.fit_observed(inputs, targets, |_, _| {})
+    }
+
+    /// [`fit`](Self::fit) calling `after_epoch(epoch, self)` after each training epoch, before
+    /// the hold-out evaluation (for progress display, or to inject faults in tests).
+    pub fn fit_observed(
+        &mut self,
+        inputs: &[f32],
+        targets: &[f32],
+        mut after_epoch: impl FnMut(usize, &mut Self),
+    ) -> FitReport {
+        let (din, dout, e) = (self.in_dim, self.out_dim, self.settings.members);
+        let n = inputs.len() / din;
+        assert_eq!(inputs.len(), n * din, "inputs are not n × in_dim");
+        assert_eq!(targets.len(), n * dout, "targets do not match the inputs");
+        assert!(n >= 2, "need at least two rows to hold one out");
+
+        // Hold-out split, then standardisation fitted on the training rows only.
+        let mut perm: Vec<usize> = (0..n).collect();
+        shuffle(&mut perm, &mut self.rng);
+        let n_hold = ((n as f32 * self.settings.holdout_fraction).round() as usize)
+            .min(self.settings.max_holdout)
+            .clamp(1, n - 1);
+        let (hold_idx, train_idx) = perm.split_at(n_hold);
+        let (mut xt, mut yt, mut xh, mut yh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        gather_rows(inputs, din, train_idx, &mut xt);
+        gather_rows(targets, dout, train_idx, &mut yt);
+        gather_rows(inputs, din, hold_idx, &mut xh);
+        gather_rows(targets, dout, hold_idx, &mut yh);
+        self.input_norm = Normalizer::fit(&xt, din, self.settings.std_floor);
+        self.output_norm = Normalizer::fit(&yt, dout, self.settings.std_floor);
+        self.input_norm.normalize_in_place(&mut xt);
+        self.output_norm.normalize_in_place(&mut yt);
+        self.input_norm.normalize_in_place(&mut xh);
+        self.output_norm.normalize_in_place(&mut yh);
+        let n_train = train_idx.len();
+
+        // Each member trains on its own index list (a bootstrap resample or the whole split).
+        let mut member_idx: Vec<Vec<usize>> = (0..e)
+            .map(|_| {
+                if self.settings.bootstrap {
+                    (0..n_train).map(|_| self.rng.random_range(0..n_train)).collect()
+                } else {
+                    (0..n_train).collect()
+                }
+            })
+            .collect();
+
+        let mut best = self.mse_standardised(&xh, &yh, n_hold);
+        let mut snapshot = self.net.to_host();
+        let mut report = FitReport {
+            train_size: n_train,
+            holdout_size: n_hold,
+            holdout_indices: hold_idx.to_vec(),
+            best_epoch: vec![0; e],
+            holdout_history: vec![best.clone()],
+            ..Default::default()
+        };
+        let batch = self.settings.batch_size.max(1);
+        let mut stale_epochs = 0;
+        for epoch in 1..=self.settings.max_epochs {
+            member_idx.iter_mut().for_each(|idx| shuffle(idx, &mut self.rng));
+            let (mut loss_sum, mut steps) = (0.0f64, 0usize);
+            for start in (0..n_train).step_by(batch) {
+                let end = (start + batch).min(n_train);
+                let (mut xb, mut yb) = (Vec::new(), Vec::new());
+                for idx in &member_idx {
+                    gather_rows(&xt, din, &idx[start..end], &mut xb);
+                    gather_rows(&yt, dout, &idx[start..end], &mut yb);
+                }
+                let b = end - start;
+                let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
+                let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
+                let loss = self.loss(x, y);
+                let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+                loss_sum += loss.into_scalar::<f32>() as f64;
+                steps += 1;
+                self.net = self.optim.step(self.settings.learning_rate, self.net.clone(), grads);
+            }
+            report.train_loss.push((loss_sum / steps.max(1) as f64) as f32);
+            report.epochs = epoch;
+            after_epoch(epoch, self);
+
+            let mse = self.mse_standardised(&xh, &yh, n_hold);
+            let mut current = None;
+            let mut improved = false;
+            for m in 0..e {
+                if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
+                    best[m] = mse[m];
+                    report.best_epoch[m] = epoch;
+                    let current = current.get_or_insert_with(|| self.net.to_host());
+                    copy_member(&mut snapshot, current, e, m);
+                    improved = true;
+                }
+            }
+            report.holdout_history.push(mse);
+            stale_epochs = if improved { 0 } else { stale_epochs + 1 };
+            if stale_epochs >= self.settings.patience {
+                report.early_stopped = true;
+                break;
+            }
+        }
+
+        // Restore every member's best snapshot (the reference implementation forgets to).
+        self.net = self.net.clone().load_host(&snapshot);
+        self.elites = select_elites(&best, self.settings.elites);
+        self.holdout_mse = best.clone();
+        report.best_holdout_mse = best;
+        report.elites = self.elites.clone();
+        report
+    }
+}
