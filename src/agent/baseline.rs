@@ -11,12 +11,12 @@ use crate::sim::{EndReason, Env};
 pub enum Baseline {
     Zero,
     /// Uniform in [-1, 1] per dimension, from its own seeded stream.
-    Random(ChaCha8Rng),
+    Random(Box<ChaCha8Rng>),
 }
 
 impl Baseline {
     pub fn random(seed: u64) -> Baseline {
-        Baseline::Random(ChaCha8Rng::seed_from_u64(seed))
+        Baseline::Random(Box::new(ChaCha8Rng::seed_from_u64(seed)))
     }
 
     pub fn act(&mut self, action_dim: usize) -> Vec<f32> {

@@ -294,7 +294,7 @@ impl ProbabilisticEnsemble {
     pub fn predict(&self, inputs: &[f32]) -> Prediction {
         let n = inputs.len() / self.in_dim;
         let net = self.net.valid();
-        let x = self.input_tensor(&net.devices()[0], self.input_norm.normalize(inputs), n);
+        let x = self.input_tensor(&self.device.clone().inner(), self.input_norm.normalize(inputs), n);
         let (mean, logvar) = net.forward(x, self.settings.activation, false);
         let mut mean = to_vec(mean);
         let mut var: Vec<f32> = to_vec(logvar).into_iter().map(f32::exp).collect();
@@ -317,7 +317,7 @@ impl ProbabilisticEnsemble {
     /// Per-member MSE on already standardised data.
     fn mse_standardised(&self, x: &[f32], y: &[f32], n: usize) -> Vec<f32> {
         let net = self.net.valid();
-        let device = net.devices()[0].clone();
+        let device = self.device.clone().inner();
         let x = self.input_tensor(&device, x.to_vec(), n);
         let y = Tensor::<3>::from_data(TensorData::new(y.to_vec(), [1, n, self.out_dim]), &device);
         let (mean, _) = net.forward(x, self.settings.activation, false);

@@ -95,7 +95,7 @@ pub(crate) struct StackedMlp {
 
 /// Replaces a parameter's value by host data, keeping its id (so optimiser state stays attached)
 /// and its gradient requirement.
-fn set_param(param: Param<Tensor<3>>, data: Vec<f32>) -> Param<Tensor<3>> {
+pub(crate) fn set_param(param: Param<Tensor<3>>, data: Vec<f32>) -> Param<Tensor<3>> {
     param.map(|t| {
         let shape = t.shape();
         let fresh = Tensor::<3>::from_data(TensorData::new(data, shape), &t.device());
