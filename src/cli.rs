@@ -6,12 +6,12 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::{
-    Baseline, EpisodeSummary, MpcAgent, RunSummary, episode_seed, run_baseline_episode, run_episode, write_eval_csv,
-    write_summary_json,
+    Baseline, EpisodeSummary, RunSummary, episode_seed, run_baseline_episode, write_eval_csv, write_summary_json,
 };
-use crate::plan::{ActionMode, preset_or_error};
+use crate::plan::preset_or_error;
 use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
+use crate::studio::{Experiment, ExperimentPlugin};
 
 /// The scene the studio opens when none is given.
 pub const DEFAULT_SCENE: &str = "scenes/pendulum.ron";
@@ -164,22 +164,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
-    let mut env = Env::new(&scene);
-    let mut agent = match args.mode {
-        Mode::Mpc => Some(MpcAgent::new(&env, settings, args.seed, args.threads)?),
-        _ => None,
-    };
-    let mut baseline = match args.mode {
-        Mode::Random => Baseline::random(args.seed),
-        _ => Baseline::Zero,
-    };
-    let mut episodes: Vec<EpisodeSummary> = Vec::new();
-    for k in 0..args.episodes {
-        let seed = episode_seed(args.seed, k as u64);
-        let summary = match agent.as_mut() {
-            Some(agent) => run_episode(&mut env, agent, seed, ActionMode::Evaluation, |_, _| {}),
-            None => run_baseline_episode(&mut env, &mut baseline, seed),
-        };
+    let print = |k: usize, summary: &EpisodeSummary| {
         println!(
             "episode {:>3}  return {:>10.2}  steps {:>5}  plan {:>7.2} ms  ({})",
             k + 1,
@@ -187,9 +172,33 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             summary.length,
             summary.plan_ms,
             summary.end
-        );
-        episodes.push(summary);
-    }
+        )
+    };
+    let episodes: Vec<EpisodeSummary> = if args.mode == Mode::Mpc {
+        // The same experiment systems as the studio, in a window-less app, one control step per update.
+        let experiment = Experiment::with_settings(&args.scene, scene.clone(), settings, args.seed, args.threads)?;
+        let mut app = headless_app(experiment);
+        let mut printed = 0;
+        while printed < args.episodes {
+            app.update();
+            let finished = &app.world().resource::<Experiment>().finished;
+            while printed < finished.len().min(args.episodes) {
+                print(printed, &finished[printed]);
+                printed += 1;
+            }
+        }
+        app.world().resource::<Experiment>().finished[..args.episodes].to_vec()
+    } else {
+        let mut env = Env::new(&scene);
+        let mut baseline = if args.mode == Mode::Random { Baseline::random(args.seed) } else { Baseline::Zero };
+        (0..args.episodes)
+            .map(|k| {
+                let summary = run_baseline_episode(&mut env, &mut baseline, episode_seed(args.seed, k as u64));
+                print(k, &summary);
+                summary
+            })
+            .collect()
+    };
     let returns: Vec<f64> = episodes.iter().map(|e| e.episode_return).collect();
     let (mean, std) = crate::agent::mean_std_of(&returns);
     println!("mean return {mean:.2} ± {std:.2} over {} episodes", episodes.len());
@@ -212,6 +221,16 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         println!("wrote {} and {}", out.join("eval.csv").display(), out.join("summary.json").display());
     }
     Ok(())
+}
+
+/// A window-less Bevy app running the experiment in lockstep (`MinimalPlugins` + `ExperimentPlugin`).
+pub fn headless_app(mut experiment: Experiment) -> bevy::app::App {
+    experiment.blocking = true;
+    let mut app = bevy::app::App::new();
+    app.add_plugins(bevy::MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
+    app.finish();
+    app.cleanup();
+    app
 }
 
 /// `check`: validates every file; fails if any is invalid.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bevy::prelude::Resource;
 
 use super::worker::{PlanReply, PlanRequest, PlannerWorker};
-use crate::agent::{MpcAgent, episode_seed};
+use crate::agent::{EpisodeSummary, MpcAgent, episode_seed};
 use crate::plan::{ActionMode, PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -71,6 +71,10 @@ pub struct Experiment {
     stale_plan: bool,
     pub episode: u64,
     pub episode_return: f64,
+    /// Wall milliseconds spent planning in the current episode.
+    episode_plan_ms: f64,
+    /// Every finished episode, in order (what `train` prints and writes).
+    pub finished: Vec<EpisodeSummary>,
     pub metrics: Metrics,
     pub last_trace: Option<PlanTrace>,
     /// Drawn points after each executed step (oldest first).
@@ -92,6 +96,17 @@ impl Experiment {
     pub fn new(scene_path: &Path, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
         let scene = crate::cli::load(scene_path)?;
         let settings = scene.planner.clone();
+        Experiment::with_settings(scene_path, scene, settings, seed, threads)
+    }
+
+    /// Like `new`, with a loaded scene and planner settings other than the scene's own.
+    pub fn with_settings(
+        scene_path: &Path,
+        scene: Scene,
+        settings: PlannerSettings,
+        seed: u64,
+        threads: usize,
+    ) -> anyhow::Result<Experiment> {
         let mut env = Env::new(&scene);
         env.reset(episode_seed(seed, 0));
         let agent = MpcAgent::new(&env, settings.clone(), seed, threads)?;
@@ -113,6 +128,8 @@ impl Experiment {
             stale_plan: false,
             episode: 0,
             episode_return: 0.0,
+            episode_plan_ms: 0.0,
+            finished: Vec::new(),
             metrics: Metrics::default(),
             last_trace: None,
             executed: VecDeque::new(),
@@ -188,6 +205,7 @@ impl Experiment {
         self.sim_time += self.control_dt();
         self.env_steps += 1;
         self.episode_return += f64::from(outcome.reward);
+        self.episode_plan_ms += reply.plan_ms;
         let m = &mut self.metrics;
         m.step_rewards.push(outcome.reward);
         let weights = self.scene.task.reward.iter().map(|t| t.weight);
@@ -217,6 +235,13 @@ impl Experiment {
                 self.episode_return
             ));
             self.metrics.episode_returns.push(self.episode_return);
+            let length = self.env.steps();
+            self.finished.push(EpisodeSummary {
+                episode_return: self.episode_return,
+                length,
+                end: reason,
+                plan_ms: self.episode_plan_ms / f64::from(length.max(1)),
+            });
             self.next_episode();
         }
     }
@@ -225,6 +250,7 @@ impl Experiment {
         self.episode += 1;
         self.env.reset(episode_seed(self.seed, self.episode));
         self.episode_return = 0.0;
+        self.episode_plan_ms = 0.0;
         self.metrics.step_rewards.clear();
         self.metrics.reward_terms.clear();
         self.executed.clear();
