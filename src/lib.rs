@@ -1,12 +1,11 @@
 //! DeMoRL Studio: simulate robots with Rapier, plan with DMD-MPC, learn with SAC, and watch it live.
 //!
-//! Core modules (`scene`, `sim`, `plan`, `agent`) are plain Rust and run without a window; the
+//! Core modules (`scene`, `sim`, `plan`, `learn`, `agent`) are plain Rust and run without a window; the
 //! `studio` module is the Bevy app over them, and `cli` holds the command-line entry points.
 
 pub mod agent;
 pub mod bench;
 pub mod cli;
-#[cfg(feature = "learn-dev")]
 pub mod learn;
 pub mod plan;
 pub mod scene;

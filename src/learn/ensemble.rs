@@ -93,7 +93,7 @@ pub struct FitReport {
     pub epochs: usize,
     /// Whether patience ran out before `max_epochs`.
     pub early_stopped: bool,
-    /// Rows used for training / held out.
+    /// Rows used for training.
     pub train_size: usize,
     /// Rows held out.
     pub holdout_size: usize,
@@ -273,7 +273,9 @@ impl ProbabilisticEnsemble {
         &self.output_norm
     }
 
-    /// Every parameter flattened in a fixed order (for checks and fingerprints).
+    /// Every parameter flattened in a fixed order (for checks and fingerprints): weights and
+    /// biases layer by layer (`[E, …]` each), then the log-variance upper and lower bounds
+    /// (`E × out_dim` each).
     pub fn parameters(&self) -> Vec<f32> {
         self.net.to_host().concat()
     }
@@ -454,5 +456,45 @@ impl ProbabilisticEnsemble {
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_fill_missing_fields_with_defaults() {
+        let s: EnsembleSettings = ron::from_str("(members: 3, elites: 2, activation: Relu)").unwrap();
+        assert_eq!((s.members, s.elites, s.activation), (3, 2, Activation::Relu));
+        assert_eq!(EnsembleSettings { members: 3, elites: 2, activation: Activation::Relu, ..Default::default() }, s);
+        let back: EnsembleSettings = ron::from_str(&ron::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn logvar_bounds_learn_only_when_asked() {
+        let data: Vec<f32> = (0..200).map(|i| i as f32 / 100.0 - 1.0).collect();
+        let targets: Vec<f32> = data.iter().map(|x| x * x).collect();
+        let bounds_after = |learn| {
+            let settings = EnsembleSettings {
+                members: 2,
+                elites: 1,
+                hidden_layers: 1,
+                hidden_width: 8,
+                batch_size: 16,
+                max_epochs: 5,
+                learn_logvar_bounds: learn,
+                ..Default::default()
+            };
+            let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 0);
+            let report = ens.fit(&data, &targets);
+            // The restored snapshots must come from training, not from the initial weights.
+            assert!(report.best_epoch.iter().all(|&e| e > 0), "{report:?}");
+            let p = ens.parameters();
+            p[p.len() - 4..].to_vec()
+        };
+        assert_eq!(bounds_after(false), vec![0.5, 0.5, -10.0, -10.0]);
+        assert_ne!(bounds_after(true), vec![0.5, 0.5, -10.0, -10.0]);
     }
 }

@@ -8,7 +8,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -60,10 +60,12 @@ impl StackedLinear {
             Init::TruncatedNormal => {
                 let std = 1.0 / (2.0 * (fan_in as f32).sqrt());
                 let w = (0..n)
-                    .map(|_| loop {
-                        let z: f32 = StandardNormal.sample(rng);
-                        if z.abs() <= 2.0 {
-                            break z * std;
+                    .map(|_| {
+                        loop {
+                            let z: f32 = StandardNormal.sample(rng);
+                            if z.abs() <= 2.0 {
+                                break z * std;
+                            }
                         }
                     })
                     .collect();
@@ -145,7 +147,10 @@ impl StackedMlp {
             .layers
             .into_iter()
             .zip(host.chunks_exact(2))
-            .map(|(l, p)| StackedLinear { weight: set_param(l.weight, p[0].clone()), bias: set_param(l.bias, p[1].clone()) })
+            .map(|(l, p)| StackedLinear {
+                weight: set_param(l.weight, p[0].clone()),
+                bias: set_param(l.bias, p[1].clone()),
+            })
             .collect();
         Self { layers }
     }

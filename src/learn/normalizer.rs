@@ -22,7 +22,7 @@ impl Normalizer {
     /// Statistics of `data` (row-major, `dim` columns); each std is at least `std_floor`.
     /// Accumulates in f64 so large buffers do not lose precision. Empty data gives the identity.
     pub fn fit(data: &[f32], dim: usize, std_floor: f32) -> Self {
-        assert!(dim > 0 && data.len() % dim == 0, "data length {} is not a multiple of {dim}", data.len());
+        assert!(dim > 0 && data.len().is_multiple_of(dim), "data length {} is not a multiple of {dim}", data.len());
         let n = data.len() / dim;
         if n == 0 {
             return Self::identity(dim);

@@ -1,0 +1,172 @@
+//! Probabilistic ensemble: fit and variance tracking, best-snapshot restore, elites, determinism.
+
+use demorl_studio::learn::{EnsembleSettings, ProbabilisticEnsemble, select_elites};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// True noise std: grows linearly from 0.05 at x = -1 to 0.30 at x = 1.
+fn noise_std(x: f32) -> f32 {
+    0.05 + 0.125 * (x + 1.0)
+}
+
+/// `n` samples of y = sin(3x) + noise_std(x) · z, x ~ U(-1, 1).
+fn dataset(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let xs: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let ys = xs
+        .iter()
+        .map(|&x| {
+            let z: f32 = StandardNormal.sample(&mut rng);
+            (3.0 * x).sin() + noise_std(x) * z
+        })
+        .collect();
+    (xs, ys)
+}
+
+fn small_settings() -> EnsembleSettings {
+    EnsembleSettings {
+        members: 5,
+        elites: 3,
+        hidden_layers: 2,
+        hidden_width: 64,
+        batch_size: 128,
+        max_epochs: 300,
+        ..Default::default()
+    }
+}
+
+fn pearson(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len() as f32;
+    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
+    let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f32 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f32 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn fits_noisy_function_and_variance_tracks_noise() {
+    let (x, y) = dataset(3000, 1);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, small_settings(), 11);
+    let t = std::time::Instant::now();
+    let report = ens.fit(&x, &y);
+    let fit_time = t.elapsed();
+
+    let grid: Vec<f32> = (0..21).map(|i| -0.9 + 0.09 * i as f32).collect();
+    let pred = ens.predict(&grid);
+    let elites = ens.elites().to_vec();
+    // Mean and aleatoric std averaged over the elites.
+    let mean: Vec<f32> =
+        (0..grid.len()).map(|i| elites.iter().map(|&m| pred.mean[m * grid.len() + i]).sum::<f32>() / 3.0).collect();
+    let std: Vec<f32> = (0..grid.len())
+        .map(|i| (elites.iter().map(|&m| pred.var[m * grid.len() + i]).sum::<f32>() / 3.0).sqrt())
+        .collect();
+    let truth_std: Vec<f32> = grid.iter().map(|&x| noise_std(x)).collect();
+    let rmse =
+        (grid.iter().zip(&mean).map(|(&x, m)| (m - (3.0 * x).sin()).powi(2)).sum::<f32>() / grid.len() as f32).sqrt();
+    let corr = pearson(&std, &truth_std);
+    let ratios: Vec<f32> = std.iter().zip(&truth_std).map(|(p, t)| p / t).collect();
+    println!(
+        "fit: epochs {} (early stop {}), {:.2?}; mean RMSE vs sin(3x) {rmse:.4}; std corr {corr:.3}",
+        report.epochs, report.early_stopped, fit_time
+    );
+    for i in (0..grid.len()).step_by(4) {
+        println!("  x {:+.2}: predicted std {:.3}, true {:.3}", grid[i], std[i], truth_std[i]);
+    }
+    assert!(rmse < 0.06, "mean RMSE {rmse}");
+    assert!(corr > 0.9, "std correlation {corr}");
+    for (i, r) in ratios.iter().enumerate() {
+        assert!((0.6..1.6).contains(r), "std ratio {r} at x = {}", grid[i]);
+    }
+}
+
+#[test]
+fn restores_each_members_best_snapshot() {
+    let (x, y) = dataset(1000, 2);
+    let settings = EnsembleSettings { max_epochs: 40, ..small_settings() };
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 3);
+    // Member 0 is wiped after every epoch from the eighth on: its hold-out error jumps and stays
+    // high, so its last weights are far worse than its best snapshot.
+    let report = ens.fit_observed(&x, &y, |epoch, ens| {
+        if epoch >= 8 {
+            ens.scale_member(0, 0.0);
+        }
+    });
+    let last = report.holdout_history.last().unwrap();
+    println!("best {:?} (epochs {:?}), last {:?}", report.best_holdout_mse, report.best_epoch, last);
+    assert!(report.best_epoch[0] <= 7, "member 0 best epoch {}", report.best_epoch[0]);
+    assert!(last[0] > 2.0 * report.best_holdout_mse[0], "injected degradation did not show");
+
+    // Re-evaluate the restored ensemble on the same hold-out rows.
+    let hx: Vec<f32> = report.holdout_indices.iter().map(|&i| x[i]).collect();
+    let hy: Vec<f32> = report.holdout_indices.iter().map(|&i| y[i]).collect();
+    let now = ens.evaluate_mse(&hx, &hy);
+    for (m, (now, best)) in now.iter().zip(&report.best_holdout_mse).enumerate() {
+        assert!((now - best).abs() <= 1e-6 * best.max(1e-3), "member {m}: restored {now} vs best {best}");
+    }
+    assert_eq!(ens.holdout_mse(), report.best_holdout_mse.as_slice());
+}
+
+#[test]
+fn elites_are_the_members_with_lowest_holdout_error() {
+    assert_eq!(select_elites(&[0.5, 0.1, 0.9, 0.2, 0.3], 3), vec![1, 3, 4]);
+    let (x, y) = dataset(1000, 4);
+    let settings = EnsembleSettings { max_epochs: 30, ..small_settings() };
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 5);
+    // Members 1 and 3 never get to learn: they are wiped after every epoch.
+    let report = ens.fit_observed(&x, &y, |_, ens| {
+        ens.scale_member(1, 0.0);
+        ens.scale_member(3, 0.0);
+    });
+    let mse = &report.best_holdout_mse;
+    println!("hold-out MSE {mse:?}, elites {:?}", report.elites);
+    assert_eq!(report.elites, select_elites(mse, 3));
+    assert_eq!(ens.elites(), report.elites.as_slice());
+    let mut sorted = report.elites.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 2, 4]);
+    let worst_elite = report.elites.iter().map(|&m| mse[m]).fold(f32::MIN, f32::max);
+    assert!(mse[1] > worst_elite && mse[3] > worst_elite);
+}
+
+#[test]
+fn same_seed_gives_bit_identical_weights() {
+    let (x, y) = dataset(600, 6);
+    let settings = EnsembleSettings { max_epochs: 3, ..small_settings() };
+    let run = |seed| {
+        let mut ens = ProbabilisticEnsemble::new(1, 1, settings.clone(), seed);
+        let report = ens.fit(&x, &y);
+        (ens.parameters(), report)
+    };
+    let (a, ra) = run(9);
+    let (b, rb) = run(9);
+    let (c, _) = run(10);
+    assert_eq!(ra, rb);
+    assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "same seed, different weights");
+    assert_ne!(a, c);
+}
+
+/// Cost of one training epoch at cheetah sizes (in 23, out 18, 7 × 4 × 200). Run with `--ignored`.
+#[test]
+#[ignore]
+fn timing_cheetah_sized_training() {
+    let (din, dout, n) = (23, 18, 5000);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x: Vec<f32> = (0..n * din).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<f32> = (0..n * dout).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let settings = EnsembleSettings { max_epochs: 3, patience: 100, ..Default::default() };
+    let mut ens = ProbabilisticEnsemble::new(din, dout, settings, 1);
+    let t = std::time::Instant::now();
+    let report = ens.fit(&x, &y);
+    let dt = t.elapsed();
+    let steps = report.epochs * report.train_size.div_ceil(256);
+    println!(
+        "ensemble 7x4x200, {n} rows: {} epochs in {dt:.2?}, {:.2} ms per minibatch step (all 7 members)",
+        report.epochs,
+        dt.as_secs_f64() * 1e3 / steps as f64
+    );
+    let t = std::time::Instant::now();
+    let _ = ens.predict(&x[..2000 * din]);
+    println!("predict 2000 rows x 7 members: {:.2?}", t.elapsed());
+}
