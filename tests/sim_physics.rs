@@ -161,7 +161,8 @@ fn quadruped_posture_terms_at_the_zero_configuration() {
     let c = ctx(&[0.0; 8], &[0.0; 8], &[0.0; 9], 0.0);
     let term = |t: Reward| reward_term(&t, &physics, &robot, &c);
     assert!((term(Reward::Upright("torso".into())) - 1.0).abs() < 1e-6);
-    assert!((term(Reward::HeightError { link: "torso".into(), target: 0.24 }) - 0.0036).abs() < 1e-6);
+    // The torso sits at 0.253 m in the crouched zero configuration.
+    assert!((term(Reward::HeightError { link: "torso".into(), target: 0.24 }) - 0.013f32.powi(2)).abs() < 1e-6);
     assert!(term(Reward::YawRate("torso".into())).abs() < 1e-9);
     assert!(
         (term(Reward::VelocityTracking { link: "torso".into(), target: 0.4, width: 0.2 }) - (-4.0f32).exp()).abs()
