@@ -56,10 +56,12 @@ fn pendulum_swing_up_reaches_minus_200_over_10_episodes() {
 #[test]
 fn mpc_beats_zero_and_random_actions_on_every_other_scene() {
     for (stem, steps, margin) in
-        [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 60, 5.0)]
+        [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 200, 10.0)]
     {
         let mut scene = scene(stem);
-        scene.task.episode_steps = steps; // short episodes keep CI fast; docs/RESULTS.md has full ones
+        // Short episodes keep CI fast (docs/RESULTS.md has full ones); the quadruped needs 200
+        // steps (8 s) to get past its start-up, where standing still scores about as well.
+        scene.task.episode_steps = steps;
         let mpc = mpc_return(&scene, 2);
         let zero = baseline_return(&scene, 2, None);
         let random = baseline_return(&scene, 2, Some(1));
