@@ -125,7 +125,7 @@ fn follow_robot(experiment: Res<Experiment>, mut orbit: ResMut<OrbitCamera>) {
     let robot = experiment.env.robot();
     if let Some(link) = robot.links.iter().find(|l| !l.fixed) {
         let x = experiment.env.physics().bodies[link.body].translation().x;
-        orbit.focus.x += (x - orbit.focus.x) * 0.2;
+        orbit.focus.x += (x - orbit.focus.x) * 0.5;
     }
 }
 
