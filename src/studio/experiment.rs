@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::Resource;
 
-use super::worker::{PlanReply, PlanRequest, PlannerWorker};
+use super::worker::{Command, ControlLoop, StepRecord};
 use crate::agent::{EpisodeSummary, MpcAgent, episode_seed};
-use crate::plan::{ActionMode, PlanTrace, PlannerSettings};
+use crate::plan::{PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
 
@@ -51,7 +51,7 @@ pub struct Experiment {
     pub scene_path: PathBuf,
     pub scene: Scene,
     pub env: Env,
-    worker: PlannerWorker,
+    control: ControlLoop,
     /// Settings as edited in the UI; sent with the next plan request when changed.
     pub settings: PlannerSettings,
     sent_settings: PlannerSettings,
@@ -66,9 +66,10 @@ pub struct Experiment {
     /// Headless lockstep: every `advance` waits for its plan and takes exactly one control step.
     pub blocking: bool,
     budget: f64,
-    reset_planner: bool,
-    /// A plan in flight was made for a state that no longer exists (after a reset).
-    stale_plan: bool,
+    /// Steps granted to the control loop and not yet received.
+    outstanding: u32,
+    /// Episode counter shared with the control loop, to drop records of a reset-away episode.
+    generation: u64,
     pub episode: u64,
     pub episode_return: f64,
     /// Wall milliseconds spent planning in the current episode.
@@ -110,11 +111,12 @@ impl Experiment {
         let mut env = Env::new(&scene);
         env.reset(episode_seed(seed, 0));
         let agent = MpcAgent::new(&env, settings.clone(), seed, threads)?;
+        let loop_env = env.fork();
         Ok(Experiment {
             scene_path: scene_path.to_path_buf(),
             scene,
             env,
-            worker: PlannerWorker::spawn(agent),
+            control: ControlLoop::spawn(agent, loop_env),
             sent_settings: settings.clone(),
             settings,
             seed,
@@ -124,8 +126,8 @@ impl Experiment {
             speed: 1.0,
             blocking: false,
             budget: 0.0,
-            reset_planner: true,
-            stale_plan: false,
+            outstanding: 0,
+            generation: 0,
             episode: 0,
             episode_return: 0.0,
             episode_plan_ms: 0.0,
@@ -146,56 +148,76 @@ impl Experiment {
         1.0 / f64::from(self.scene.physics.control_rate)
     }
 
-    /// Advances by `wall_seconds` of real time; returns the control steps taken. A step happens
-    /// only when its plan is ready (lockstep), so results never depend on the frame rate.
+    /// Advances by `wall_seconds` of real time; returns the control steps taken. The control loop
+    /// plans and steps on its own thread as far as the granted steps allow; here its records are
+    /// collected and replayed (lockstep: a step happens only when its plan is ready, so results
+    /// never depend on the frame rate). In `blocking` mode each call takes exactly one step.
     pub fn advance(&mut self, wall_seconds: f64) -> u32 {
         let dt = self.control_dt();
-        if !self.paused {
-            self.budget = (self.budget + wall_seconds * f64::from(self.speed)).min(MAX_BUDGET_STEPS * dt);
-        }
+        self.send_settings_if_changed();
         let mut steps = 0;
-        let reply = if self.blocking { self.worker.receive() } else { self.worker.try_receive() };
-        if let Some(reply) = reply {
-            if std::mem::take(&mut self.stale_plan) {
-                // Planned for a state that was reset away: drop it.
-            } else {
-                self.apply(reply);
-                steps += 1;
-                self.budget -= dt;
-            }
-        }
-        let wants_step = if self.paused { self.pending_steps > 0 } else { self.budget >= 0.0 || self.blocking };
-        if !self.worker.in_flight() && wants_step {
+        let take_one = !self.paused || self.pending_steps > 0;
+        if self.blocking && take_one {
             if self.paused {
                 self.pending_steps -= 1;
             }
-            self.send_request();
-            if self.blocking
-                && let Some(reply) = self.worker.receive()
-            {
-                self.apply(reply);
-                steps += 1;
+            if self.outstanding == 0 {
+                self.grant(1);
+            }
+            while let Some(record) = self.control.receive() {
+                if self.apply(record) {
+                    steps += 1;
+                    break;
+                }
+            }
+        } else if !self.blocking {
+            while let Some(record) = self.control.try_receive() {
+                if self.apply(record) {
+                    steps += 1;
+                }
+            }
+            if self.paused {
+                if self.pending_steps > 0 && self.outstanding == 0 {
+                    self.pending_steps -= 1;
+                    self.grant(1);
+                }
+            } else {
+                self.budget = (self.budget + wall_seconds * f64::from(self.speed)).min(MAX_BUDGET_STEPS * dt);
+                // Keep the loop busy up to the sim time the wall clock allows (plus one step ahead).
+                let wanted = (self.budget / dt).floor().max(0.0) as u32 + 1;
+                if wanted > self.outstanding {
+                    let extra = wanted - self.outstanding;
+                    self.grant(extra);
+                    self.budget -= f64::from(extra) * dt;
+                }
             }
         }
-        let simulated = f64::from(steps) * dt;
         if wall_seconds > 0.0 {
-            let instant = simulated / wall_seconds;
+            let instant = f64::from(steps) * dt / wall_seconds;
             self.real_time_factor = 0.9 * self.real_time_factor + 0.1 * instant;
         }
         steps
     }
 
-    fn send_request(&mut self) {
-        let settings = (self.settings != self.sent_settings).then(|| self.settings.clone());
-        if let Some(s) = &settings {
-            self.sent_settings = s.clone();
-        }
-        let reset = std::mem::take(&mut self.reset_planner);
-        self.worker.request(PlanRequest { env: self.env.fork(), settings, reset, mode: ActionMode::Evaluation });
+    fn grant(&mut self, steps: u32) {
+        self.outstanding += steps;
+        self.control.send(Command::Grant(steps));
     }
 
-    /// Executes the planned action and records everything the plots and drawings need.
-    fn apply(&mut self, reply: PlanReply) {
+    fn send_settings_if_changed(&mut self) {
+        if self.settings != self.sent_settings {
+            self.sent_settings = self.settings.clone();
+            self.control.send(Command::Settings(self.settings.clone()));
+        }
+    }
+
+    /// Replays a step of the control loop and records everything the plots and drawings need;
+    /// false for a record of an episode that was reset away.
+    fn apply(&mut self, reply: StepRecord) -> bool {
+        if reply.generation != self.generation {
+            return false;
+        }
+        self.outstanding = self.outstanding.saturating_sub(1);
         if let Some(error) = reply.settings_error {
             self.message = Some(format!("settings refused: {error}"));
             self.sent_settings = self.settings.clone();
@@ -244,6 +266,7 @@ impl Experiment {
             });
             self.next_episode();
         }
+        true
     }
 
     fn next_episode(&mut self) {
@@ -255,8 +278,9 @@ impl Experiment {
         self.metrics.reward_terms.clear();
         self.executed.clear();
         self.predictions.clear();
-        self.reset_planner = true;
-        self.stale_plan = self.worker.in_flight();
+        self.generation += 1;
+        self.outstanding = 0;
+        self.control.send(Command::Reset { seed: episode_seed(self.seed, self.episode), generation: self.generation });
     }
 
     /// Restarts the current episode's count from a fresh reset (R key, reset button).

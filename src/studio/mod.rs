@@ -7,6 +7,7 @@ pub mod experiment;
 pub mod input;
 pub mod panels;
 pub mod screenshot;
+pub mod timed;
 pub mod traces;
 pub mod view;
 pub mod worker;
@@ -26,6 +27,8 @@ pub struct StudioOptions {
     pub seed: u64,
     /// Rollout threads of the planner (the render thread is separate).
     pub threads: usize,
+    /// Close after this many wall seconds and print performance figures.
+    pub run_seconds: Option<f64>,
     pub width: u32,
     pub height: u32,
     /// Take a screenshot after this many control steps, save it and exit.
@@ -56,6 +59,9 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             panels::PanelsPlugin,
             input::ShortcutsPlugin,
         ));
+    if let Some(seconds) = options.run_seconds {
+        app.insert_resource(timed::TimedRun::new(seconds)).add_plugins(timed::TimedRunPlugin);
+    }
     if let Some(plan) = options.screenshot {
         app.insert_resource(plan).add_plugins(screenshot::ScreenshotPlugin);
     }
