@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::{
-    Baseline, EpisodeSummary, RunSummary, episode_seed, run_baseline_episode, write_eval_csv, write_summary_json,
+    Baseline, EpisodeSummary, RunConfig, RunSummary, TrainSettings, episode_seed, run_baseline_episode, write_eval_csv,
+    write_summary_json,
 };
 use crate::plan::preset_or_error;
 use crate::scene::{Scene, load_scene};
@@ -36,6 +38,12 @@ pub enum Command {
     Studio {
         /// Scene file to open (default: scenes/pendulum.ron).
         scene: Option<PathBuf>,
+        /// Close after this many seconds and print frame time, real-time factor and env steps/s.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Rollout threads for planning.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Run an experiment headless and print per-episode returns.
     Train(TrainArgs),
@@ -93,9 +101,25 @@ pub struct TrainArgs {
     /// Rollout threads for planning.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Output folder for eval.csv and summary.json.
+    /// Output folder for eval.csv and summary.json (learning modes add train.csv and settings.ron).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Env steps of a learning run (sac, demorl, mpc with the learned model).
+    #[arg(long, default_value_t = 10_000)]
+    pub steps: u64,
+    /// Evaluate every K env steps (learning modes).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Deterministic episodes per evaluation (learning modes).
+    #[arg(long)]
+    pub eval_episodes: Option<usize>,
+    /// Random-action warm-up steps (learning modes; default 1000 for sac, 250 otherwise).
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Rerun from a settings.ron written by an earlier run (its scene, mode, seed, steps and
+    /// settings; --out and the options given here still apply).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +170,10 @@ pub fn load(path: &Path) -> anyhow::Result<Scene> {
 
 /// `train`: loads and validates the scene, runs the chosen mode, prints returns, writes outputs.
 pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    let learning = matches!((args.mode, args.model), (Mode::Sac | Mode::Demorl, _) | (Mode::Mpc, ModelKind::Learned));
+    if learning || args.settings.is_some() {
+        return train_learning(args);
+    }
     let scene = load(&args.scene)?;
     let (preset_name, settings) = match &args.preset {
         Some(name) => (name.clone(), preset_or_error(name)?),
@@ -216,9 +244,108 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             eval_return_std: std,
             eval_returns: returns,
             mean_plan_ms: episodes.iter().map(|e| e.plan_ms).sum::<f64>() / episodes.len().max(1) as f64,
+            train_episodes: 0,
+            wall_seconds: 0.0,
+            steps_per_second: 0.0,
         };
         write_summary_json(&out.join("summary.json"), &summary)?;
         println!("wrote {} and {}", out.join("eval.csv").display(), out.join("summary.json").display());
+    }
+    Ok(())
+}
+
+/// `train` for the learning modes (sac, demorl, mpc with the learned model): a progress bar,
+/// evaluation lines, and eval.csv, train.csv, summary.json and settings.ron in `--out`.
+fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
+    let mut config = match &args.settings {
+        Some(path) => crate::agent::read_run_config(path)?,
+        None => {
+            let scene = load(&args.scene)?;
+            // DeMoRL needs the critic and prior hooks the scene's simulator settings switch off,
+            // so it starts from the reference preset unless told otherwise.
+            let (preset, planner) = match (&args.preset, args.mode) {
+                (Some(name), _) => (name.clone(), preset_or_error(name)?),
+                (None, Mode::Demorl) => ("reference".to_string(), preset_or_error("reference")?),
+                (None, _) => ("scene-default".to_string(), scene.planner.clone()),
+            };
+            let model = match (args.mode, args.model) {
+                (Mode::Sac, _) => "none",
+                (Mode::Demorl, _) | (_, ModelKind::Learned) => "learned",
+                (_, ModelKind::Simulator) => "simulator",
+            };
+            RunConfig {
+                scene: args.scene.clone(),
+                mode: format!("{:?}", args.mode).to_lowercase(),
+                model: model.to_string(),
+                preset,
+                seed: args.seed,
+                steps: args.steps,
+                threads: args.threads,
+                train: TrainSettings {
+                    // The model-based modes start planning after a short random phase (PETS, LOOP).
+                    warmup_steps: if args.mode == Mode::Sac { 1000 } else { 250 },
+                    ..TrainSettings::default()
+                },
+                planner,
+            }
+        }
+    };
+    if let Some(k) = args.eval_every {
+        config.train.eval_every = k;
+    }
+    if let Some(n) = args.eval_episodes {
+        config.train.eval_episodes = n;
+    }
+    if let Some(w) = args.warmup {
+        config.train.warmup_steps = w;
+    }
+    if config.train.eval_every == 0 || config.train.eval_episodes == 0 {
+        bail!("--eval-every and --eval-episodes must be at least 1");
+    }
+    let scene = load(&config.scene)?;
+    let bar = ProgressBar::new(config.steps);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} env steps  {msg}  [{elapsed_precise}]")
+            .expect("valid progress template"),
+    );
+    let output = crate::agent::run_learning(
+        &config,
+        &scene,
+        args.out.as_deref(),
+        |p| {
+            bar.set_position(p.env_steps);
+            if p.env_steps.is_multiple_of(10) {
+                bar.set_message(format!(
+                    "episodes {}  last return {:.1}  {:.0} steps/s",
+                    p.episodes, p.last_return, p.steps_per_second
+                ));
+            }
+        },
+        |row| {
+            // `suspend` rather than `bar.println`: the latter prints nothing when the bar is hidden.
+            bar.suspend(|| {
+                println!(
+                    "eval @ {:>7} steps: return {:>9.2} ± {:<8.2} (train episodes {})",
+                    row.env_steps, row.eval_return_mean, row.eval_return_std, row.train_episodes
+                )
+            })
+        },
+    )?;
+    bar.finish_and_clear();
+    let s = &output.summary;
+    println!(
+        "{} {} on {}: final eval return {:.2} ± {:.2} after {} env steps ({:.1} s, {:.0} steps/s)",
+        s.mode,
+        s.model,
+        s.scene,
+        s.eval_return_mean,
+        s.eval_return_std,
+        s.env_steps,
+        s.wall_seconds,
+        s.steps_per_second
+    );
+    if let Some(out) = &args.out {
+        println!("wrote eval.csv, train.csv, summary.json and settings.ron to {}", out.display());
     }
     Ok(())
 }
@@ -265,12 +392,16 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// `studio`: opens the window on `scene` (default: the pendulum).
-pub fn studio(scene: Option<&Path>) -> anyhow::Result<()> {
+pub fn studio(scene: Option<&Path>, seconds: Option<f64>, threads: usize) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
+    if threads == 0 || seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+        bail!("--threads must be at least 1 and --seconds a positive number");
+    }
     crate::studio::run(crate::studio::StudioOptions {
         scene,
         seed: 0,
-        threads: 1,
+        threads,
+        run_seconds: seconds,
         width: 1280,
         height: 720,
         screenshot: None,
@@ -300,6 +431,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
         scene: args.scene.clone(),
         seed: 0,
         threads: 1,
+        run_seconds: None,
         width,
         height,
         screenshot: Some(plan),

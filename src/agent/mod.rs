@@ -1,9 +1,20 @@
 //! The experiment without a window: agents that act in an `Env`, episodes, and run records.
 
 mod baseline;
+mod learned;
 mod mpc;
 mod record;
+mod run;
+mod sac;
+mod train;
 
 pub use baseline::{Baseline, run_baseline_episode};
+pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode};
-pub use record::{RunSummary, mean_std as mean_std_of, write_eval_csv, write_summary_json};
+pub use record::{
+    RunSummary, mean_std as mean_std_of, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config,
+    write_summary_json, write_train_csv,
+};
+pub use run::{RunOutput, run_learning};
+pub use sac::SacAgent;
+pub use train::{EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, Trainer, Transition};

@@ -6,6 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::EpisodeSummary;
+use super::train::{EvalRow, RunConfig, TrainRow};
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +22,12 @@ pub struct RunSummary {
     pub eval_return_std: f64,
     pub eval_returns: Vec<f64>,
     pub mean_plan_ms: f64,
+    /// Training episodes finished (learning modes; 0 otherwise).
+    pub train_episodes: usize,
+    /// Wall seconds of the run (learning modes; 0 otherwise).
+    pub wall_seconds: f64,
+    /// Env steps per wall second (learning modes; 0 otherwise).
+    pub steps_per_second: f64,
 }
 
 /// Mean and population standard deviation.
@@ -72,4 +79,35 @@ pub fn write_eval_csv(path: &Path, episodes: &[EpisodeSummary]) -> anyhow::Resul
 pub fn write_summary_json(path: &Path, summary: &RunSummary) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(summary)?;
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `eval.csv` of a learning run: one row per evaluation.
+pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> {
+    write_rows(path, rows)
+}
+
+/// Writes `train.csv` of a learning run: losses and model fit error over env steps.
+pub fn write_train_csv(path: &Path, rows: &[TrainRow]) -> anyhow::Result<()> {
+    write_rows(path, rows)
+}
+
+fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes `settings.ron`, everything needed to rerun.
+pub fn write_run_config(path: &Path, config: &RunConfig) -> anyhow::Result<()> {
+    let text = ron::ser::to_string_pretty(config, ron::ser::PrettyConfig::default())?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads a `settings.ron` written by [`write_run_config`].
+pub fn read_run_config(path: &Path) -> anyhow::Result<RunConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ron::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
 }

@@ -12,6 +12,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::infer::FastEnsemble;
 use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 
@@ -290,6 +291,34 @@ impl ProbabilisticEnsemble {
             p[m * block..(m + 1) * block].iter_mut().for_each(|x| *x *= factor);
         }
         self.net = self.net.clone().load_host(&host);
+    }
+
+    /// Layer widths of one member: inputs, hidden layers, `2 × out_dim` outputs.
+    pub fn layer_sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.in_dim];
+        sizes.extend(std::iter::repeat_n(self.settings.hidden_width, self.settings.hidden_layers));
+        sizes.push(2 * self.out_dim);
+        sizes
+    }
+
+    /// A forward-only host copy of members `keep` (in that order) with the current
+    /// standardisation, for fast batched inference in the planner.
+    pub fn fast_members(&self, keep: &[usize]) -> FastEnsemble {
+        assert!(keep.iter().all(|&m| m < self.settings.members), "member index out of range");
+        FastEnsemble::from_host(
+            &self.layer_sizes(),
+            &self.net.to_host(),
+            self.settings.members,
+            keep,
+            self.settings.activation,
+            self.input_norm.clone(),
+            self.output_norm.clone(),
+        )
+    }
+
+    /// [`fast_members`](Self::fast_members) of the elites, best first.
+    pub fn fast_elites(&self) -> FastEnsemble {
+        self.fast_members(&self.elites.clone())
     }
 
     /// Per-member mean and variance in data units for `inputs` (`n × in_dim`).

@@ -1,16 +1,21 @@
-//! Learning: replay buffer, standardisation, the PETS-style probabilistic ensemble and SAC.
+//! Learning: replay buffer, standardisation, the PETS-style probabilistic ensemble and SAC,
+//! plus the ensemble as the planner's model (`EnsembleModel`, over a fast f32 inference copy).
 //!
 //! Everything runs on burn's flex CPU backend (autodiff for training, the plain device for
 //! inference). All randomness comes from per-object seeded RNGs, so a run is reproducible for a
 //! seed regardless of what else runs in the process.
 
 pub mod ensemble;
+pub mod ensemble_model;
+pub mod infer;
 mod net;
 pub mod normalizer;
 pub mod replay;
 pub mod sac;
 
 pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
+pub use ensemble_model::{EnsembleModel, ModelNoise};
+pub use infer::{FastEnsemble, InferScratch};
 pub use net::Activation;
 pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 pub use replay::{Batch, ReplayBuffer, StepEnd};

@@ -1,0 +1,198 @@
+//! Planning agents over the learned ensemble: PETS-like MPC (`mpc --model learned`) and DeMoRL
+//! (the same planner plus SAC's critic as terminal value and its actor as policy prior, with SAC
+//! learning off-policy from the planner's executed actions).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::sac::{REPLAY_SEED, WARMUP_SEED, sac_updates, uniform_action};
+use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
+use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
+use crate::plan::{
+    ActionMode, Model, PlanOutput, PlanSummary, Planner, PlannerSettings, PolicyPrior, TerminalChoice, TerminalValue,
+};
+
+const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
+const PLANNER_SEED: u64 = 0x91a7_7e25;
+const EVAL_PLANNER_SEED: u64 = 0xe7a1_91a7;
+const MODEL_NOISE_SEED: u64 = 0x4015_e5ee;
+
+/// SAC's critic as the planner's terminal value: the first critic or the minimum of both.
+pub struct CriticValue<'a> {
+    pub sac: &'a Sac,
+    pub choice: TerminalChoice,
+}
+
+impl TerminalValue for CriticValue<'_> {
+    fn values(&mut self, obs: &[f32], _obs_dim: usize, actions: &[f32], _action_dim: usize, out: &mut [f32]) {
+        let (q1, q2) = self.sac.q_values(obs, actions);
+        match self.choice {
+            TerminalChoice::MinCritic => out.iter_mut().zip(q1.iter().zip(&q2)).for_each(|(o, (a, b))| *o = a.min(*b)),
+            // FirstCritic (None never reaches here: the agent passes no hook then).
+            _ => out.copy_from_slice(&q1),
+        }
+    }
+}
+
+/// The actor's mean action rolled through the ensemble from the start observation: sequence i
+/// follows elite i mod K's mean prediction, so the M prior sequences differ by member.
+pub struct ActorPrior<'a> {
+    pub sac: &'a Sac,
+    pub members: Arc<FastEnsemble>,
+    pub start: &'a [f32],
+}
+
+impl PolicyPrior for ActorPrior<'_> {
+    fn propose(&mut self, count: usize, horizon: usize, action_dim: usize, out: &mut Vec<f32>) {
+        let od = self.start.len();
+        let mut states: Vec<f32> = self.start.repeat(count);
+        let k = self.members.members().max(1);
+        for h in 0..horizon {
+            let actions = self.sac.actor_mean(&states);
+            for n in 0..count {
+                let a = &actions[n * action_dim..(n + 1) * action_dim];
+                out[(n * horizon + h) * action_dim..(n * horizon + h + 1) * action_dim].copy_from_slice(a);
+                if h + 1 < horizon {
+                    let s = &mut states[n * od..(n + 1) * od];
+                    let input: Vec<f32> = s.iter().chain(a).copied().collect();
+                    let (mean, _) = self.members.predict(n % k, &input);
+                    s.iter_mut().zip(&mean[1..]).for_each(|(x, d)| *x += d);
+                }
+            }
+        }
+    }
+}
+
+/// A DMD-MPC planner over the learned ensemble, optionally with SAC (DeMoRL).
+pub struct LearnedPlannerAgent {
+    pub planner: Planner,
+    /// A separate planner for evaluation episodes, so evaluation leaves the training plan alone.
+    pub eval_planner: Planner,
+    pub model: EnsembleModel,
+    pub ensemble: ProbabilisticEnsemble,
+    pub replay: ReplayBuffer,
+    /// SAC in DeMoRL mode; `None` for PETS-like MPC.
+    pub sac: Option<Sac>,
+    settings: TrainSettings,
+    rng: ChaCha8Rng,
+    plan_seconds: f64,
+    plans: u64,
+    /// The trace of the last training plan (for checks and display).
+    pub last_plan: Option<PlanOutput>,
+    unreported_plan: Option<PlanSummary>,
+}
+
+impl LearnedPlannerAgent {
+    /// PETS-like (`with_sac` false) or DeMoRL (`with_sac` true); `seed` fixes everything.
+    pub fn new(
+        obs_dim: usize,
+        act_dim: usize,
+        settings: TrainSettings,
+        planner: PlannerSettings,
+        with_sac: bool,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let ensemble =
+            ProbabilisticEnsemble::new(obs_dim + act_dim, 1 + obs_dim, settings.ensemble.clone(), seed ^ ENSEMBLE_SEED);
+        Ok(Self {
+            planner: Planner::new(planner.clone(), act_dim, seed ^ PLANNER_SEED)?,
+            eval_planner: Planner::new(planner, act_dim, seed ^ EVAL_PLANNER_SEED)?,
+            model: EnsembleModel::new(obs_dim, act_dim, ModelNoise::Sampled, seed ^ MODEL_NOISE_SEED),
+            ensemble,
+            replay: ReplayBuffer::new(obs_dim, act_dim, settings.replay_capacity, seed ^ REPLAY_SEED),
+            sac: with_sac.then(|| Sac::new(obs_dim, act_dim, settings.sac.clone(), seed)),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ WARMUP_SEED),
+            settings,
+            plan_seconds: 0.0,
+            plans: 0,
+            last_plan: None,
+            unreported_plan: None,
+        })
+    }
+
+    /// Refits the ensemble on the whole replay buffer and loads its elites into the model.
+    /// Returns the mean elite hold-out MSE and the epochs run.
+    pub fn refit_model(&mut self) -> (f32, usize) {
+        let (x, y) = self.replay.model_dataset();
+        let report = self.ensemble.fit(&x, &y);
+        self.model.set_members(self.ensemble.fast_elites());
+        let mse = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32;
+        (mse, report.epochs)
+    }
+
+    /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).
+    fn plan_with(
+        planner: &mut Planner,
+        model: &mut EnsembleModel,
+        sac: Option<&Sac>,
+        obs: &[f32],
+        mode: ActionMode,
+    ) -> PlanOutput {
+        model.set_start(obs);
+        let choice = planner.pending_settings().unwrap_or(planner.settings()).terminal_value;
+        let mut value = sac.filter(|_| choice != TerminalChoice::None).map(|sac| CriticValue { sac, choice });
+        let members = model.members().cloned();
+        let mut prior = sac.zip(members).map(|(sac, members)| ActorPrior { sac, members, start: obs });
+        planner.plan(
+            model as &mut dyn Model,
+            prior.as_mut().map(|p| p as &mut dyn PolicyPrior),
+            value.as_mut().map(|v| v as &mut dyn TerminalValue),
+            mode,
+        )
+    }
+}
+
+impl TrainAgent for LearnedPlannerAgent {
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
+        if env_steps < self.settings.warmup_steps || !self.model.is_ready() {
+            return uniform_action(&mut self.rng, self.model.action_dim());
+        }
+        let started = Instant::now();
+        let out = Self::plan_with(&mut self.planner, &mut self.model, self.sac.as_ref(), obs, ActionMode::Training);
+        self.plan_seconds += started.elapsed().as_secs_f64();
+        self.plans += 1;
+        let action = out.action.clone();
+        self.unreported_plan = Some(out.trace.summary);
+        self.last_plan = Some(out);
+        action
+    }
+
+    fn observe(&mut self, t: Transition<'_>, env_steps: u64) -> StepStats {
+        self.replay.push(t.obs, t.action, t.reward, t.next_obs, t.end);
+        let mut stats = match self.sac.as_mut() {
+            Some(sac) => sac_updates(sac, &mut self.replay, &self.settings, env_steps),
+            None => StepStats::default(),
+        };
+        stats.plan = self.unreported_plan.take();
+        // Fit at the end of warm-up, then every `model_train_every` steps.
+        let every = self.settings.model_train_every.max(1);
+        let due = env_steps == self.settings.warmup_steps
+            || (env_steps >= self.settings.warmup_steps && env_steps.is_multiple_of(every));
+        if due && self.replay.len() >= 2 {
+            stats.model_fit = Some(self.refit_model());
+        }
+        stats
+    }
+
+    fn episode_start(&mut self) {
+        self.planner.reset();
+    }
+
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
+        if !self.model.is_ready() {
+            return vec![0.0; self.model.action_dim()];
+        }
+        Self::plan_with(&mut self.eval_planner, &mut self.model, self.sac.as_ref(), obs, ActionMode::Evaluation).action
+    }
+
+    fn eval_episode_start(&mut self) {
+        self.eval_planner.reset();
+    }
+
+    fn plan_ms(&self) -> f64 {
+        1e3 * self.plan_seconds / self.plans.max(1) as f64
+    }
+}

@@ -1,0 +1,85 @@
+//! SAC alone as an agent: uniform random warm-up, then its own stochastic actions, with
+//! `updates_per_step` gradient updates per env step from its replay buffer.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
+use crate::learn::{ReplayBuffer, Sac};
+
+/// Seed offsets so the networks, the replay sampling and the warm-up noise use separate streams.
+pub(crate) const REPLAY_SEED: u64 = 0x7e91a7;
+pub(crate) const WARMUP_SEED: u64 = 0x3a11d0;
+
+/// Uniform random actions in [-1, 1] for the warm-up phase.
+pub(crate) fn uniform_action(rng: &mut ChaCha8Rng, dim: usize) -> Vec<f32> {
+    (0..dim).map(|_| rng.random_range(-1.0..=1.0)).collect()
+}
+
+/// The SAC learner with its replay buffer and warm-up noise.
+pub struct SacAgent {
+    pub sac: Sac,
+    pub replay: ReplayBuffer,
+    settings: TrainSettings,
+    rng: ChaCha8Rng,
+}
+
+impl SacAgent {
+    /// A fresh agent for `obs_dim` observations and `act_dim` actions; `seed` fixes everything.
+    pub fn new(obs_dim: usize, act_dim: usize, settings: TrainSettings, seed: u64) -> Self {
+        Self {
+            sac: Sac::new(obs_dim, act_dim, settings.sac.clone(), seed),
+            replay: ReplayBuffer::new(obs_dim, act_dim, settings.replay_capacity, seed ^ REPLAY_SEED),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ WARMUP_SEED),
+            settings,
+        }
+    }
+
+    /// The schedule and learner settings.
+    pub fn settings(&self) -> &TrainSettings {
+        &self.settings
+    }
+}
+
+/// Runs the SAC updates one env step owes: `updates_per_step` once past warm-up and once the
+/// buffer holds a batch.
+pub(crate) fn sac_updates(
+    sac: &mut Sac,
+    replay: &mut ReplayBuffer,
+    settings: &TrainSettings,
+    env_steps: u64,
+) -> StepStats {
+    let mut stats = StepStats::default();
+    let batch = settings.sac.batch_size;
+    if env_steps > settings.warmup_steps && replay.len() >= batch {
+        for _ in 0..settings.updates_per_step {
+            let b = replay.sample(batch);
+            stats.sac.push(sac.update(&b));
+        }
+    }
+    stats
+}
+
+impl TrainAgent for SacAgent {
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
+        if env_steps < self.settings.warmup_steps {
+            uniform_action(&mut self.rng, self.sac.act_dim())
+        } else {
+            self.sac.act(obs, false)
+        }
+    }
+
+    fn observe(&mut self, t: Transition<'_>, env_steps: u64) -> StepStats {
+        self.replay.push(t.obs, t.action, t.reward, t.next_obs, t.end);
+        sac_updates(&mut self.sac, &mut self.replay, &self.settings, env_steps)
+    }
+
+    fn episode_start(&mut self) {}
+
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
+        // The mean action uses no RNG, so evaluation leaves the training noise stream alone.
+        self.sac.actor_mean(obs)
+    }
+
+    fn eval_episode_start(&mut self) {}
+}

@@ -1,0 +1,352 @@
+//! The learning loop shared by the `sac`, learned-model `mpc` and `demorl` modes: act, store,
+//! learn on a schedule, and evaluate every K env steps on a separate env instance.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::mpc::episode_seed;
+use super::record::mean_std;
+use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
+use crate::plan::{PlanSummary, PlannerSettings};
+use crate::scene::Scene;
+use crate::sim::Env;
+
+/// Offset added to the run seed for evaluation episodes, so they never replay training starts.
+const EVAL_SEED_OFFSET: u64 = 0x5eed_e7a1;
+
+/// Learning schedule and learner settings of a run (everything but the planner).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainSettings {
+    /// Env steps with uniform random actions before the agent acts itself (1000).
+    pub warmup_steps: u64,
+    /// SAC gradient updates per env step once warm-up is over (1).
+    pub updates_per_step: usize,
+    /// Replay capacity in transitions (1,000,000).
+    pub replay_capacity: usize,
+    /// Evaluate every this many env steps (1000); also once at step 0.
+    pub eval_every: u64,
+    /// Deterministic episodes per evaluation (5).
+    pub eval_episodes: usize,
+    /// One `train.csv` row per this many env steps, averaging the losses in between (100).
+    pub log_every: u64,
+    /// Refit the dynamics ensemble every this many env steps (250).
+    pub model_train_every: u64,
+    /// SAC hyper-parameters.
+    pub sac: SacSettings,
+    /// Dynamics-ensemble hyper-parameters.
+    pub ensemble: EnsembleSettings,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            warmup_steps: 1000,
+            updates_per_step: 1,
+            replay_capacity: 1_000_000,
+            eval_every: 1000,
+            eval_episodes: 5,
+            log_every: 100,
+            model_train_every: 250,
+            sac: SacSettings::default(),
+            ensemble: EnsembleSettings::default(),
+        }
+    }
+}
+
+/// Everything needed to rerun a `train` command (`settings.ron`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub scene: PathBuf,
+    /// `sac`, `mpc` or `demorl`.
+    pub mode: String,
+    /// `learned`, `simulator` or `none`.
+    pub model: String,
+    /// Preset name or `scene-default`.
+    pub preset: String,
+    pub seed: u64,
+    /// Env steps of the run.
+    pub steps: u64,
+    /// Rollout threads (simulator model).
+    pub threads: usize,
+    pub train: TrainSettings,
+    pub planner: PlannerSettings,
+}
+
+/// One env transition as the agent sees it after the step.
+pub struct Transition<'a> {
+    pub obs: &'a [f32],
+    pub action: &'a [f32],
+    pub reward: f32,
+    pub next_obs: &'a [f32],
+    pub end: StepEnd,
+}
+
+/// What learning did during one env step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepStats {
+    /// Losses of every SAC update done in this step.
+    pub sac: Vec<SacLosses>,
+    /// Set when the dynamics model was refitted: mean elite hold-out MSE and epochs.
+    pub model_fit: Option<(f32, usize)>,
+    /// Summary of the plan that chose this step's action (planning agents after warm-up).
+    pub plan: Option<PlanSummary>,
+}
+
+/// An agent that learns while acting. Evaluation must not disturb the training state (the
+/// planner's distribution, exploration RNGs): agents keep separate evaluation state.
+pub trait TrainAgent {
+    /// The training action for `obs` (exploration included; warm-up handled by the agent).
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32>;
+    /// Stores a transition and learns on the agent's schedule. `env_steps` counts it.
+    fn observe(&mut self, transition: Transition<'_>, env_steps: u64) -> StepStats;
+    /// A training episode starts.
+    fn episode_start(&mut self);
+    /// The deterministic evaluation action.
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32>;
+    /// An evaluation episode starts.
+    fn eval_episode_start(&mut self);
+    /// Mean wall milliseconds per plan so far (0 for agents that do not plan).
+    fn plan_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+/// One evaluation: deterministic episodes on the evaluation env.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalRow {
+    pub env_steps: u64,
+    pub eval_return_mean: f64,
+    pub eval_return_std: f64,
+    pub eval_return_min: f64,
+    pub eval_return_max: f64,
+    pub eval_length_mean: f64,
+    /// Training episodes finished so far.
+    pub train_episodes: usize,
+    /// Return of the last finished training episode (NaN before the first).
+    pub last_train_return: f64,
+}
+
+/// One `train.csv` row: means over the last `log_every` env steps (NaN if nothing happened).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainRow {
+    pub env_steps: u64,
+    pub updates: usize,
+    pub critic_loss: f32,
+    pub actor_loss: f32,
+    pub alpha: f32,
+    pub entropy: f32,
+    /// Mean elite hold-out MSE of the last model fit (standardised units; NaN before any).
+    pub model_holdout_mse: f32,
+    pub model_fits: usize,
+    /// Plans made in the window and means of their statistics (NaN without plans).
+    pub plans: usize,
+    pub plan_best_score: f32,
+    pub plan_mean_score: f32,
+    pub plan_effective_sample_size: f32,
+}
+
+/// Progress figures for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub env_steps: u64,
+    pub episodes: usize,
+    pub last_return: f64,
+    pub steps_per_second: f64,
+}
+
+fn plan_mean(plans: &[PlanSummary], f: fn(&PlanSummary) -> f32) -> f32 {
+    if plans.is_empty() {
+        return f32::NAN;
+    }
+    (plans.iter().map(|p| f64::from(f(p))).sum::<f64>() / plans.len() as f64) as f32
+}
+
+/// Runs an agent on a training env and evaluates it on a separate env built from the same scene.
+pub struct Trainer<A: TrainAgent> {
+    pub agent: A,
+    /// The env the agent learns from. Evaluation never touches it.
+    pub train_env: Env,
+    /// A separate env instance for evaluation episodes.
+    pub eval_env: Env,
+    pub settings: TrainSettings,
+    pub seed: u64,
+    pub env_steps: u64,
+    pub episode_returns: Vec<f64>,
+    pub evals: Vec<EvalRow>,
+    pub rows: Vec<TrainRow>,
+    episode: u64,
+    episode_return: f64,
+    obs: Vec<f32>,
+    window: Vec<SacLosses>,
+    plans: Vec<PlanSummary>,
+    model_mse: f32,
+    model_fits: usize,
+    started: Instant,
+}
+
+impl<A: TrainAgent> Trainer<A> {
+    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
+        let mut train_env = Env::new(scene);
+        train_env.reset(episode_seed(seed, 0));
+        let obs = train_env.observation();
+        let mut trainer = Self {
+            agent,
+            train_env,
+            eval_env: Env::new(scene),
+            settings,
+            seed,
+            env_steps: 0,
+            episode_returns: Vec::new(),
+            evals: Vec::new(),
+            rows: Vec::new(),
+            episode: 0,
+            episode_return: 0.0,
+            obs,
+            window: Vec::new(),
+            plans: Vec::new(),
+            model_mse: f32::NAN,
+            model_fits: 0,
+            started: Instant::now(),
+        };
+        trainer.agent.episode_start();
+        trainer
+    }
+
+    /// One env step: act, step, store and learn; resets the env at episode end.
+    pub fn step(&mut self) {
+        let action = self.agent.act(&self.obs, self.env_steps);
+        let outcome = self.train_env.step(&action);
+        let next_obs = self.train_env.observation();
+        self.env_steps += 1;
+        self.episode_return += f64::from(outcome.reward);
+        let end = if outcome.terminated {
+            StepEnd::Terminated
+        } else if outcome.truncated {
+            StepEnd::Truncated
+        } else {
+            StepEnd::Continues
+        };
+        let transition =
+            Transition { obs: &self.obs, action: &action, reward: outcome.reward, next_obs: &next_obs, end };
+        let stats = self.agent.observe(transition, self.env_steps);
+        self.window.extend(stats.sac);
+        self.plans.extend(stats.plan);
+        if let Some((mse, _)) = stats.model_fit {
+            self.model_mse = mse;
+            self.model_fits += 1;
+        }
+        if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
+            self.push_row();
+        }
+        if outcome.done() {
+            self.episode_returns.push(self.episode_return);
+            self.episode_return = 0.0;
+            self.episode += 1;
+            self.train_env.reset(episode_seed(self.seed, self.episode));
+            self.agent.episode_start();
+            self.obs = self.train_env.observation();
+        } else {
+            self.obs = next_obs;
+        }
+    }
+
+    fn push_row(&mut self) {
+        let n = self.window.len();
+        let mean = |f: fn(&SacLosses) -> f32| {
+            if n == 0 { f32::NAN } else { (self.window.iter().map(|l| f64::from(f(l))).sum::<f64>() / n as f64) as f32 }
+        };
+        self.rows.push(TrainRow {
+            env_steps: self.env_steps,
+            updates: n,
+            critic_loss: mean(|l| l.critic),
+            actor_loss: mean(|l| l.actor),
+            alpha: mean(|l| l.alpha),
+            entropy: mean(|l| l.entropy),
+            model_holdout_mse: self.model_mse,
+            model_fits: self.model_fits,
+            plans: self.plans.len(),
+            plan_best_score: plan_mean(&self.plans, |p| p.best_score),
+            plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
+            plan_effective_sample_size: plan_mean(&self.plans, |p| p.effective_sample_size),
+        });
+        self.window.clear();
+        self.plans.clear();
+    }
+
+    /// Seed of evaluation episode `k` (the same set at every evaluation).
+    pub fn eval_seed(&self, k: usize) -> u64 {
+        episode_seed(self.seed.wrapping_add(EVAL_SEED_OFFSET), k as u64)
+    }
+
+    /// Runs the deterministic evaluation episodes on `eval_env` and records a row.
+    pub fn evaluate(&mut self) -> EvalRow {
+        let mut returns = Vec::with_capacity(self.settings.eval_episodes);
+        let mut lengths = 0u64;
+        for k in 0..self.settings.eval_episodes {
+            let seed = self.eval_seed(k);
+            self.eval_env.reset(seed);
+            self.agent.eval_episode_start();
+            let mut total = 0.0f64;
+            loop {
+                let obs = self.eval_env.observation();
+                let action = self.agent.eval_act(&obs);
+                let outcome = self.eval_env.step(&action);
+                total += f64::from(outcome.reward);
+                if outcome.done() {
+                    break;
+                }
+            }
+            lengths += u64::from(self.eval_env.steps());
+            returns.push(total);
+        }
+        let (mean, std) = mean_std(&returns);
+        let row = EvalRow {
+            env_steps: self.env_steps,
+            eval_return_mean: mean,
+            eval_return_std: std,
+            eval_return_min: returns.iter().copied().fold(f64::INFINITY, f64::min),
+            eval_return_max: returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            eval_length_mean: lengths as f64 / returns.len().max(1) as f64,
+            train_episodes: self.episode_returns.len(),
+            last_train_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
+        };
+        self.evals.push(row.clone());
+        row
+    }
+
+    /// Runs `steps` env steps with an evaluation at step 0, every `eval_every` steps and at the
+    /// end; `on_progress` is called after every step, `on_eval` after every evaluation.
+    pub fn run(&mut self, steps: u64, mut on_progress: impl FnMut(&Progress), mut on_eval: impl FnMut(&EvalRow)) {
+        self.started = Instant::now();
+        let eval_every = self.settings.eval_every.max(1);
+        if self.env_steps == 0 {
+            let row = self.evaluate();
+            on_eval(&row);
+        }
+        let target = self.env_steps + steps;
+        while self.env_steps < target {
+            self.step();
+            on_progress(&Progress {
+                env_steps: self.env_steps,
+                episodes: self.episode_returns.len(),
+                last_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
+                steps_per_second: self.env_steps as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
+            });
+            if self.env_steps.is_multiple_of(eval_every) || self.env_steps == target {
+                let row = self.evaluate();
+                on_eval(&row);
+            }
+        }
+        if self.settings.log_every > 0 && !(self.window.is_empty() && self.plans.is_empty()) {
+            self.push_row();
+        }
+    }
+
+    /// Wall seconds since `run` started.
+    pub fn elapsed_seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}

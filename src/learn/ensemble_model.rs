@@ -1,0 +1,220 @@
+//! The learned ensemble as the planner's [`Model`]: elite members only, P particles per sequence
+//! (particle p bound to elite p mod K), every sequence × particle advanced together.
+//!
+//! Each particle adds the reward and Δstate its member predicts, optionally sampled from the
+//! predicted Gaussian (PETS trajectory sampling). The noise is a pure function of (seed, start
+//! observation, lane, step, output), so re-rolling the same sequences from the same start gives
+//! the same predictions (the planner's trace scores can be reproduced) and runs are
+//! deterministic. The model predicts no termination: `terminated_at` is always `horizon`; a
+//! scene with falls relies on the reward (and the critic) to steer away from them.
+
+use std::sync::Arc;
+
+use super::infer::{FastEnsemble, InferScratch};
+use crate::plan::{Model, RolloutBatch, SequenceBatch};
+
+/// Whether particles follow the predicted means or samples around them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ModelNoise {
+    /// Each particle follows its member's mean prediction.
+    Mean,
+    /// Each particle samples from its member's predicted Gaussian (PETS TS-∞).
+    Sampled,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A standard normal drawn from a key (Box–Muller on two hashed uniforms).
+fn gaussian(key: u64) -> f32 {
+    let a = splitmix(key);
+    let b = splitmix(a ^ 0x6a09_e667_f3bc_c909);
+    let u1 = ((a >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u2 = (b >> 11) as f64 / (1u64 << 53) as f64;
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// Plans through the learned dynamics.
+pub struct EnsembleModel {
+    net: Option<Arc<FastEnsemble>>,
+    obs_dim: usize,
+    act_dim: usize,
+    noise: ModelNoise,
+    seed: u64,
+    start: Vec<f32>,
+    start_key: u64,
+    // Scratch reused between rollouts.
+    state: Vec<f32>,
+    lanes: Vec<Vec<usize>>,
+    x: Vec<f32>,
+    scratch: InferScratch,
+    mean: Vec<f32>,
+    logvar: Vec<f32>,
+}
+
+impl EnsembleModel {
+    /// A model with no members yet (rollouts predict zero reward and no motion until
+    /// [`set_members`](Self::set_members)).
+    pub fn new(obs_dim: usize, act_dim: usize, noise: ModelNoise, seed: u64) -> Self {
+        Self {
+            net: None,
+            obs_dim,
+            act_dim,
+            noise,
+            seed,
+            start: vec![0.0; obs_dim],
+            start_key: 0,
+            state: Vec::new(),
+            lanes: Vec::new(),
+            x: Vec::new(),
+            scratch: InferScratch::default(),
+            mean: Vec::new(),
+            logvar: Vec::new(),
+        }
+    }
+
+    /// Uses these members (normally `ProbabilisticEnsemble::fast_elites()`, best first).
+    /// Inputs must be `[obs, action]` and outputs `[reward, Δobs]`.
+    pub fn set_members(&mut self, net: FastEnsemble) {
+        assert_eq!(net.in_dim(), self.obs_dim + self.act_dim, "model input must be [obs, action]");
+        assert_eq!(net.out_dim(), 1 + self.obs_dim, "model output must be [reward, Δobs]");
+        self.net = Some(Arc::new(net));
+    }
+
+    /// The members in use, if any.
+    pub fn members(&self) -> Option<&Arc<FastEnsemble>> {
+        self.net.as_ref()
+    }
+
+    /// Whether a fitted ensemble is loaded.
+    pub fn is_ready(&self) -> bool {
+        self.net.is_some()
+    }
+
+    /// The noise mode.
+    pub fn noise(&self) -> ModelNoise {
+        self.noise
+    }
+
+    /// Sets the noise mode.
+    pub fn set_noise(&mut self, noise: ModelNoise) {
+        self.noise = noise;
+    }
+
+    /// Rollouts from now on start from observation `obs`.
+    pub fn set_start(&mut self, obs: &[f32]) {
+        assert_eq!(obs.len(), self.obs_dim, "start observation width");
+        self.start.copy_from_slice(obs);
+        self.start_key = obs.iter().fold(splitmix(self.seed), |k, v| splitmix(k ^ u64::from(v.to_bits())));
+    }
+
+    /// The current start observation.
+    pub fn start(&self) -> &[f32] {
+        &self.start
+    }
+
+    /// The member slot (index into the elites) that drives particle `p` of `particles`.
+    pub fn member_of_particle(&self, p: usize, particles: usize) -> usize {
+        let k = self.net.as_ref().map_or(1, |n| n.members()).min(particles.max(1));
+        p % k
+    }
+}
+
+impl Model for EnsembleModel {
+    fn action_dim(&self) -> usize {
+        self.act_dim
+    }
+
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    fn point_count(&self) -> usize {
+        0 // a learned model predicts observations, not drawable 3-D points
+    }
+
+    fn particles(&self, requested: usize) -> usize {
+        match self.noise {
+            ModelNoise::Sampled => requested.max(1),
+            // Mean predictions repeat once every elite has a particle.
+            ModelNoise::Mean => requested.max(1).min(self.net.as_ref().map_or(1, |n| n.members())),
+        }
+    }
+
+    fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch) {
+        let (count, horizon, od) = (batch.count, batch.horizon, self.obs_dim);
+        let p = particles.max(1);
+        out.resize(count, p, horizon, od, 0);
+        let lanes = count * p;
+        for lane in out.final_obs.chunks_exact_mut(od.max(1)) {
+            lane.copy_from_slice(&self.start);
+        }
+        let Some(net) = self.net.as_ref() else { return };
+        assert_eq!(batch.action_dim, self.act_dim, "action width");
+        let slots = net.members().min(p);
+        self.lanes.resize_with(slots, Vec::new);
+        for (k, list) in self.lanes.iter_mut().enumerate() {
+            list.clear();
+            list.extend((0..lanes).filter(|l| (l % p) % slots == k));
+        }
+        self.state.clear();
+        for _ in 0..lanes {
+            self.state.extend_from_slice(&self.start);
+        }
+        let (din, dout) = (net.in_dim(), net.out_dim());
+        let (in_mean, in_std) = (net.input_normalizer().mean(), net.input_normalizer().std());
+        let (out_mean, out_std) = (net.output_normalizer().mean(), net.output_normalizer().std());
+        for h in 0..horizon {
+            if h + 1 == horizon {
+                out.final_obs.copy_from_slice(&self.state);
+            }
+            for (k, list) in self.lanes.iter().enumerate() {
+                let rows = list.len();
+                self.x.clear();
+                for &l in list {
+                    let s = &self.state[l * od..(l + 1) * od];
+                    let a = batch.action(l / p, h);
+                    for (j, v) in s.iter().chain(a).enumerate() {
+                        self.x.push((v - in_mean[j]) / in_std[j]);
+                    }
+                }
+                debug_assert_eq!(self.x.len(), rows * din);
+                net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
+                for (r, &l) in list.iter().enumerate() {
+                    let lane_key = splitmix(self.start_key ^ splitmix(l as u64));
+                    for j in 0..dout {
+                        let mut z = self.mean[r * dout + j];
+                        if self.noise == ModelNoise::Sampled {
+                            let key = splitmix(lane_key ^ (((h as u64) << 32) | j as u64));
+                            z += (0.5 * self.logvar[r * dout + j]).exp() * gaussian(key);
+                        }
+                        let y = z * out_std[j] + out_mean[j];
+                        if j == 0 {
+                            out.rewards[l * horizon + h] = y;
+                        } else {
+                            self.state[l * od + j - 1] += y;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gaussian;
+
+    #[test]
+    fn hashed_gaussian_has_unit_moments() {
+        let n = 20_000;
+        let z: Vec<f64> = (0..n).map(|k| f64::from(gaussian(k))).collect();
+        let mean = z.iter().sum::<f64>() / n as f64;
+        let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+    }
+}

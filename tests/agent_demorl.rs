@@ -1,0 +1,186 @@
+//! Learned-model MPC (PETS-like) and DeMoRL agents: hooks, stored actions, schedules, determinism.
+
+use std::path::Path;
+
+use demorl_studio::agent::{
+    ActorPrior, CriticValue, LearnedPlannerAgent, RunConfig, TrainAgent, TrainSettings, Trainer, run_learning,
+};
+use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::plan::{
+    ActionMode, PlannerSettings, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalChoice, TerminalValue,
+    preset,
+};
+use demorl_studio::scene::{Scene, load_scene};
+
+fn pendulum() -> Scene {
+    load_scene(Path::new("scenes/pendulum.ron")).unwrap()
+}
+
+fn small_train() -> TrainSettings {
+    TrainSettings {
+        warmup_steps: 100,
+        eval_every: 100,
+        eval_episodes: 1,
+        log_every: 50,
+        model_train_every: 50,
+        sac: SacSettings { hidden: vec![32, 32], batch_size: 64, ..Default::default() },
+        ensemble: EnsembleSettings {
+            members: 3,
+            elites: 2,
+            hidden_layers: 2,
+            hidden_width: 32,
+            batch_size: 64,
+            max_epochs: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn small_planner() -> PlannerSettings {
+    PlannerSettings { samples: 20, iterations: 2, ..preset("reference").unwrap() }
+}
+
+fn trainer(with_sac: bool, seed: u64) -> Trainer<LearnedPlannerAgent> {
+    let agent = LearnedPlannerAgent::new(3, 1, small_train(), small_planner(), with_sac, seed).unwrap();
+    Trainer::new(&pendulum(), agent, small_train(), seed)
+}
+
+#[test]
+fn demorl_stores_planner_actions_and_learns_on_schedule() {
+    let mut t = trainer(true, 2);
+    for _ in 0..100 {
+        t.step();
+    }
+    // The warm-up ended with the first model fit; SAC has not updated yet.
+    assert!(t.agent.model.is_ready());
+    assert_eq!(t.agent.sac.as_ref().unwrap().updates(), 0);
+    assert!(t.agent.last_plan.is_none(), "warm-up acts at random");
+    for _ in 0..50 {
+        t.step();
+        // What the planner executed is what the replay buffer holds.
+        let plan = t.agent.last_plan.as_ref().expect("plans after warm-up");
+        let stored = t.agent.replay.get(t.agent.replay.len() - 1);
+        assert_eq!(stored.actions, plan.action);
+        assert_eq!(plan.trace.prior_count, small_planner().prior_count());
+        assert!(plan.trace.prior_count > 0);
+    }
+    assert_eq!(t.agent.sac.as_ref().unwrap().updates(), 50, "one SAC update per env step after warm-up");
+    let last = t.rows.last().unwrap();
+    assert_eq!((last.env_steps, last.model_fits), (150, 2), "fits at 100 and then every 50 steps");
+    assert!(last.model_holdout_mse.is_finite() && last.critic_loss.is_finite());
+    assert_eq!(last.plans, 50, "every planned step is logged");
+    assert!(last.plan_effective_sample_size >= 1.0 && last.plan_best_score.is_finite(), "{last:?}");
+    assert!(t.agent.plan_ms() > 0.0);
+}
+
+#[test]
+fn critic_value_and_actor_prior_hooks() {
+    let mut t = trainer(true, 3);
+    for _ in 0..130 {
+        t.step();
+    }
+    let agent = &mut t.agent;
+    let sac = agent.sac.as_ref().unwrap();
+    let obs = [0.5f32, 0.8, -0.2, -1.0, 0.0, 1.0];
+    let act = [0.3f32, -0.7];
+    let (q1, q2) = sac.q_values(&obs, &act);
+    let mut out = [0.0f32; 2];
+    CriticValue { sac, choice: TerminalChoice::FirstCritic }.values(&obs, 3, &act, 1, &mut out);
+    assert_eq!(out.to_vec(), q1);
+    CriticValue { sac, choice: TerminalChoice::MinCritic }.values(&obs, 3, &act, 1, &mut out);
+    assert_eq!(out.to_vec(), q1.iter().zip(&q2).map(|(a, b)| a.min(*b)).collect::<Vec<_>>());
+
+    // The prior's sequences are the actor's mean actions along each elite's mean rollout.
+    let members = agent.model.members().unwrap().clone();
+    let start = [1.0f32, 0.0, 0.5];
+    let (count, horizon) = (3, 4);
+    let mut seqs = vec![0.0; count * horizon];
+    ActorPrior { sac, members: members.clone(), start: &start }.propose(count, horizon, 1, &mut seqs);
+    for n in 0..count {
+        let mut s = start.to_vec();
+        for h in 0..horizon {
+            let a = sac.actor_mean(&s);
+            assert_eq!(seqs[n * horizon + h], a[0], "sequence {n} step {h}");
+            let input: Vec<f32> = s.iter().chain(&a).copied().collect();
+            let (mean, _) = members.predict(n % members.members(), &input);
+            s.iter_mut().zip(&mean[1..]).for_each(|(x, d)| *x += d);
+        }
+    }
+    assert_ne!(seqs[..horizon], seqs[horizon..2 * horizon], "different elites give different prior sequences");
+}
+
+#[test]
+fn demorl_plan_scores_reproduce_with_critic_terminal_value() {
+    let mut t = trainer(true, 4);
+    for _ in 0..120 {
+        t.step();
+    }
+    let obs = t.train_env.observation();
+    let agent = &mut t.agent;
+    agent.model.set_start(&obs);
+    let sac = agent.sac.as_ref().unwrap();
+    let members = agent.model.members().unwrap().clone();
+    let mut value = CriticValue { sac, choice: TerminalChoice::FirstCritic };
+    let mut prior = ActorPrior { sac, members, start: &obs };
+    let plan = agent.eval_planner.plan(&mut agent.model, Some(&mut prior), Some(&mut value), ActionMode::Evaluation);
+    let trace = &plan.trace;
+    let mut batch = SequenceBatch::new(trace.sequence_count(), trace.horizon, 1);
+    batch.actions.copy_from_slice(&trace.sequences);
+    let mut out = RolloutBatch::default();
+    agent.model.set_start(&obs);
+    demorl_studio::plan::Model::rollout(&mut agent.model, &batch, trace.particles, &mut out);
+    let mut scores = Vec::new();
+    Scorer::default().score(&batch, &out, small_planner().discount, Some(&mut value), &mut scores);
+    assert_eq!(scores, trace.scores);
+    // Without the critic the scores differ: the terminal value is really used.
+    let mut plain = Vec::new();
+    Scorer::default().score(&batch, &out, small_planner().discount, None, &mut plain);
+    assert_ne!(plain, scores);
+}
+
+#[test]
+fn learned_runs_are_deterministic_and_evaluate_separately() {
+    let scene = pendulum();
+    let run = |mode: &str, seed| {
+        let cfg = RunConfig {
+            scene: "scenes/pendulum.ron".into(),
+            mode: mode.into(),
+            model: "learned".into(),
+            preset: "reference".into(),
+            seed,
+            steps: 200,
+            threads: 1,
+            train: small_train(),
+            planner: small_planner(),
+        };
+        run_learning(&cfg, &scene, None, |_| {}, |_| {}).unwrap()
+    };
+    let t0 = std::time::Instant::now();
+    for mode in ["mpc", "demorl"] {
+        let (a, b) = (run(mode, 1), run(mode, 1));
+        assert_eq!(format!("{:?}", a.evals), format!("{:?}", b.evals), "{mode}");
+        assert_eq!(format!("{:?}", a.rows), format!("{:?}", b.rows), "{mode}");
+        assert_eq!(a.evals.len(), 3);
+        assert!(a.rows.last().unwrap().model_fits >= 3, "{mode}: {:?}", a.rows);
+        assert_eq!(a.rows.iter().any(|r| r.updates > 0), mode == "demorl", "only DeMoRL trains SAC");
+    }
+    println!("two learned runs x 2 modes: {:.1} s", t0.elapsed().as_secs_f64());
+
+    // Evaluation leaves the training env, planner and RNG streams alone.
+    let (mut a, mut b) = (trainer(true, 6), trainer(true, 6));
+    for _ in 0..110 {
+        a.step();
+        b.step();
+    }
+    let before = a.train_env.observation();
+    a.evaluate();
+    assert_eq!(a.train_env.observation(), before);
+    for _ in 0..20 {
+        a.step();
+        b.step();
+    }
+    assert_eq!(a.train_env.observation(), b.train_env.observation());
+    assert_eq!(a.agent.replay.all(), b.agent.replay.all());
+    assert_eq!(a.agent.sac.as_ref().unwrap().parameters(), b.agent.sac.as_ref().unwrap().parameters());
+}

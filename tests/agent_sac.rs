@@ -1,0 +1,128 @@
+//! SAC mode end to end: learning on the pendulum, evaluation on a separate env, determinism.
+
+use std::path::Path;
+
+use demorl_studio::agent::{RunConfig, SacAgent, TrainAgent, TrainSettings, Trainer, read_run_config, run_learning};
+use demorl_studio::learn::SacSettings;
+use demorl_studio::scene::load_scene;
+
+fn pendulum() -> demorl_studio::scene::Scene {
+    load_scene(Path::new("scenes/pendulum.ron")).expect("pendulum scene")
+}
+
+fn small_train(warmup: u64, eval_every: u64, eval_episodes: usize) -> TrainSettings {
+    TrainSettings {
+        warmup_steps: warmup,
+        eval_every,
+        eval_episodes,
+        log_every: 50,
+        sac: SacSettings { hidden: vec![64, 64], batch_size: 128, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+fn config(steps: u64, train: TrainSettings, seed: u64) -> RunConfig {
+    let scene = pendulum();
+    RunConfig {
+        scene: "scenes/pendulum.ron".into(),
+        mode: "sac".into(),
+        model: "none".into(),
+        preset: "scene-default".into(),
+        seed,
+        steps,
+        threads: 1,
+        train,
+        planner: scene.planner,
+    }
+}
+
+#[test]
+fn sac_improves_pendulum_eval_return() {
+    let t = std::time::Instant::now();
+    let cfg = config(
+        4000,
+        TrainSettings {
+            sac: SacSettings { actor_lr: 1e-3, critic_lr: 1e-3, ..small_train(0, 0, 0).sac },
+            ..small_train(500, 1000, 3)
+        },
+        1,
+    );
+    let out = run_learning(&cfg, &pendulum(), None, |_| {}, |_| {}).unwrap();
+    let curve: Vec<f64> = out.evals.iter().map(|r| r.eval_return_mean).collect();
+    println!(
+        "sac pendulum: eval curve {curve:.1?} at steps {:?}; {:.1} s, {:.0} steps/s",
+        out.evals.iter().map(|r| r.env_steps).collect::<Vec<_>>(),
+        t.elapsed().as_secs_f64(),
+        out.summary.steps_per_second
+    );
+    assert_eq!(out.evals.first().unwrap().env_steps, 0);
+    assert_eq!(out.evals.last().unwrap().env_steps, 4000);
+    let (first, last) = (curve[0], *curve.last().unwrap());
+    assert!(last > first + 500.0 && last > -600.0, "no clear improvement: {curve:?}");
+    // Losses are logged once updates start.
+    let logged = out.rows.iter().filter(|r| r.updates > 0).count();
+    assert!(
+        logged > 0 && out.rows.iter().filter(|r| r.updates > 0).all(|r| r.critic_loss.is_finite() && r.alpha > 0.0)
+    );
+}
+
+#[test]
+fn evaluation_runs_on_a_separate_env_and_leaves_training_alone() {
+    let scene = pendulum();
+    let train = small_train(20, 1000, 2);
+    let make = || {
+        let agent = SacAgent::new(3, 1, train.clone(), 5);
+        Trainer::new(&scene, agent, train.clone(), 5)
+    };
+    let (mut a, mut b) = (make(), make());
+    for _ in 0..150 {
+        a.step();
+        b.step();
+    }
+    let obs_before = a.train_env.observation();
+    let steps_before = a.train_env.steps();
+    let row = a.evaluate();
+    assert_eq!(row.eval_length_mean, 200.0);
+    // The training env did not move; the evaluation env did.
+    assert_eq!(a.train_env.observation(), obs_before);
+    assert_eq!(a.train_env.steps(), steps_before);
+    assert_eq!(a.eval_env.steps(), 200);
+    assert_eq!(a.agent.replay.len(), 150, "evaluation must not store transitions");
+    // Training after an evaluation is exactly what it would have been without it.
+    for _ in 0..60 {
+        a.step();
+        b.step();
+    }
+    assert_eq!(a.train_env.observation(), b.train_env.observation());
+    assert_eq!(a.agent.replay.all(), b.agent.replay.all());
+    assert_eq!(a.agent.sac.parameters(), b.agent.sac.parameters());
+    assert_eq!(a.agent.eval_act(&[1.0, 0.0, 0.0]), b.agent.eval_act(&[1.0, 0.0, 0.0]));
+}
+
+#[test]
+fn same_seed_same_run_files_and_settings_rerun() {
+    let scene = pendulum();
+    let cfg = config(300, small_train(100, 100, 1), 3);
+    let dirs = ["/tmp/demorl-agent-sac-a", "/tmp/demorl-agent-sac-b", "/tmp/demorl-agent-sac-c"].map(Path::new);
+    let read = |dir: &Path, f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    run_learning(&cfg, &scene, Some(dirs[0]), |_| {}, |_| {}).unwrap();
+    run_learning(&cfg, &scene, Some(dirs[1]), |_| {}, |_| {}).unwrap();
+    // Rerun from the written settings.ron.
+    let reread = read_run_config(&dirs[0].join("settings.ron")).unwrap();
+    assert_eq!(reread, cfg);
+    run_learning(&reread, &scene, Some(dirs[2]), |_| {}, |_| {}).unwrap();
+    for f in ["eval.csv", "train.csv"] {
+        assert_eq!(read(dirs[0], f), read(dirs[1], f), "{f} differs between identical runs");
+        assert_eq!(read(dirs[0], f), read(dirs[2], f), "{f} differs after a rerun from settings.ron");
+    }
+    let eval = read(dirs[0], "eval.csv");
+    assert!(eval.starts_with("env_steps,eval_return_mean,eval_return_std,"), "{eval}");
+    assert_eq!(eval.lines().count(), 1 + 4, "evaluations at 0, 100, 200, 300");
+    assert!(read(dirs[0], "train.csv").starts_with("env_steps,updates,critic_loss,actor_loss,alpha,entropy,"));
+    // A different seed gives a different run.
+    let other = run_learning(&config(300, small_train(100, 100, 1), 4), &scene, None, |_| {}, |_| {}).unwrap();
+    assert_ne!(
+        format!("{:?}", other.rows),
+        format!("{:?}", run_learning(&cfg, &scene, None, |_| {}, |_| {}).unwrap().rows)
+    );
+}
