@@ -53,7 +53,8 @@ impl Plugin for CameraPlugin {
 }
 
 fn spawn_camera(mut commands: Commands, orbit: Res<OrbitCamera>) {
-    commands.spawn((Camera3d::default(), orbit.transform()));
+    // No multisampling: on a software renderer (llvmpipe) it costs more than it shows.
+    commands.spawn((Camera3d::default(), Msaa::Off, orbit.transform()));
 }
 
 /// Re-frames the camera when a scene is opened.
