@@ -44,6 +44,9 @@ pub enum Command {
         /// Rollout threads for planning.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Simulated seconds per wall-clock second (1/16 to 16; planning time may hold it lower).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f32,
     },
     /// Run an experiment headless and print per-episode returns.
     Train(TrainArgs),
@@ -392,15 +395,16 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// `studio`: opens the window on `scene` (default: the pendulum).
-pub fn studio(scene: Option<&Path>, seconds: Option<f64>, threads: usize) -> anyhow::Result<()> {
+pub fn studio(scene: Option<&Path>, seconds: Option<f64>, threads: usize, speed: f32) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
-    if threads == 0 || seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
-        bail!("--threads must be at least 1 and --seconds a positive number");
+    if threads == 0 || seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) || !(1.0 / 16.0..=16.0).contains(&speed) {
+        bail!("--threads must be at least 1, --seconds a positive number and --speed within 1/16..16");
     }
     crate::studio::run(crate::studio::StudioOptions {
         scene,
         seed: 0,
         threads,
+        speed,
         run_seconds: seconds,
         width: 1280,
         height: 720,
@@ -431,6 +435,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
         scene: args.scene.clone(),
         seed: 0,
         threads: 1,
+        speed: 1.0,
         run_seconds: None,
         width,
         height,

@@ -6,8 +6,10 @@ use demorl_studio::cli::{self, Cli, Command};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => cli::studio(cli.scene.as_deref(), None, 1),
-        Some(Command::Studio { scene, seconds, threads }) => cli::studio(scene.as_deref(), *seconds, *threads),
+        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0),
+        Some(Command::Studio { scene, seconds, threads, speed }) => {
+            cli::studio(scene.as_deref(), *seconds, *threads, *speed)
+        }
         Some(Command::Train(args)) => cli::train(args),
         Some(Command::Bench(args)) => cli::bench(args),
         Some(Command::Screenshot(args)) => cli::screenshot(args),

@@ -126,3 +126,44 @@ fn same_seed_same_run_files_and_settings_rerun() {
         format!("{:?}", run_learning(&cfg, &scene, None, |_| {}, |_| {}).unwrap().rows)
     );
 }
+
+#[test]
+fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
+    use demorl_studio::cli::{Mode, ModelKind, TrainArgs, train};
+    let out = Path::new("/tmp/demorl-agent-sac-cli");
+    let rerun = Path::new("/tmp/demorl-agent-sac-cli-rerun");
+    let args = |out: &Path, settings: Option<std::path::PathBuf>| TrainArgs {
+        scene: "scenes/pendulum.ron".into(),
+        mode: Mode::Sac,
+        model: ModelKind::Simulator,
+        preset: None,
+        episodes: 1,
+        seed: 9,
+        threads: 1,
+        out: Some(out.to_path_buf()),
+        steps: 120,
+        eval_every: Some(60),
+        eval_episodes: Some(1),
+        warmup: Some(50),
+        settings,
+    };
+    train(&args(out, None)).unwrap();
+    for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let cfg = read_run_config(&out.join("settings.ron")).unwrap();
+    assert_eq!((cfg.mode.as_str(), cfg.model.as_str(), cfg.steps, cfg.seed), ("sac", "none", 120, 9));
+    assert_eq!((cfg.train.warmup_steps, cfg.train.eval_every, cfg.train.eval_episodes), (50, 60, 1));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["env_steps"], 120);
+    assert_eq!(summary["mode"], "sac");
+    train(&args(rerun, Some(out.join("settings.ron")))).unwrap();
+    for f in ["eval.csv", "train.csv", "settings.ron"] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(f)).unwrap(),
+            std::fs::read_to_string(rerun.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}

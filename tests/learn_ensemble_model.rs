@@ -167,3 +167,34 @@ fn planner_with_learned_model_reproduces_its_trace_scores() {
     assert_eq!(scores, trace.scores);
     assert!(scores.iter().all(|s| s.is_finite()));
 }
+
+/// Timing at the benchmark sizes (cheetah: obs 17, act 6; 7 × 4 × 200 Swish, 5 elites,
+/// 4 particles; reference preset; random weights). Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn planner_step_at_cheetah_sizes() {
+    let (od, ad) = (17, 6);
+    let ens = ProbabilisticEnsemble::new(od + ad, 1 + od, EnsembleSettings::default(), 0);
+    let mut model = EnsembleModel::new(od, ad, ModelNoise::Sampled, 0);
+    model.set_members(ens.fast_members(&[0, 1, 2, 3, 4]));
+    let mut planner = Planner::new(preset("reference").unwrap(), ad, 0).unwrap();
+    let obs = vec![0.1f32; od];
+    model.set_start(&obs);
+    planner.plan(&mut model, None, None, ActionMode::Training);
+    let n = 20;
+    let t = std::time::Instant::now();
+    for k in 0..n {
+        let obs: Vec<f32> = (0..od).map(|i| ((i + k) as f32 * 0.1).sin()).collect();
+        model.set_start(&obs);
+        planner.plan(&mut model, None, None, ActionMode::Training);
+    }
+    let ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
+    // Work: (N + 0 prior) × P lanes × H steps × I iterations (+ the mean plan) through one member.
+    let sizes = ens.layer_sizes();
+    let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    let rows = 100 * 4 * 3 * 5 + 4 * 3;
+    let gflops = (rows * flops_per_row) as f64 / (ms * 1e-3) / 1e9;
+    println!(
+        "cheetah-size planner step with the learned model: {ms:.2} ms ({gflops:.1} GFLOP/s in the member matmuls)"
+    );
+}

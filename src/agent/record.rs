@@ -17,9 +17,12 @@ pub struct RunSummary {
     pub preset: String,
     pub seed: u64,
     pub env_steps: u64,
+    /// Episodes run (learning modes: evaluation episodes per evaluation).
     pub episodes: usize,
+    /// Mean and spread of the evaluation returns (learning modes: of the last evaluation).
     pub eval_return_mean: f64,
     pub eval_return_std: f64,
+    /// Every episode's return (learning modes: the mean of each evaluation, in eval.csv order).
     pub eval_returns: Vec<f64>,
     pub mean_plan_ms: f64,
     /// Training episodes finished (learning modes; 0 otherwise).

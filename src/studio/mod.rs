@@ -27,6 +27,8 @@ pub struct StudioOptions {
     pub seed: u64,
     /// Rollout threads of the planner (the render thread is separate).
     pub threads: usize,
+    /// Initial simulation speed (simulated seconds per wall second).
+    pub speed: f32,
     /// Close after this many wall seconds and print performance figures.
     pub run_seconds: Option<f64>,
     pub width: u32,
@@ -38,7 +40,8 @@ pub struct StudioOptions {
 /// Opens the window and runs until it is closed (or the screenshot is saved).
 pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     // Load before opening a window, so a bad scene is a clear error rather than an empty window.
-    let experiment = Experiment::new(&options.scene, options.seed, options.threads)?;
+    let mut experiment = Experiment::new(&options.scene, options.seed, options.threads)?;
+    experiment.speed = options.speed;
     let mut app = App::new();
     app.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)))
         .add_plugins(DefaultPlugins.set(WindowPlugin {
