@@ -16,8 +16,10 @@ use crate::sim::Env;
 const PLOT_WINDOW: usize = 600;
 /// Executed points kept for the path drawing (control steps).
 const PATH_WINDOW: usize = 120;
-/// Cap on the sim-time credit, so a long frame does not trigger a burst of steps.
-const MAX_BUDGET_STEPS: f64 = 2.0;
+/// Cap on the sim-time credit, in wall seconds' worth at the current speed: enough that the
+/// control loop never idles between slow frames, small enough that a stall is not followed by a
+/// long burst.
+const MAX_BUDGET_WALL_SECONDS: f64 = 0.5;
 
 /// Time series for the plots (plain data).
 #[derive(Default, Clone, Debug)]
@@ -182,7 +184,8 @@ impl Experiment {
                     self.grant(1);
                 }
             } else {
-                self.budget = (self.budget + wall_seconds * f64::from(self.speed)).min(MAX_BUDGET_STEPS * dt);
+                let cap = (MAX_BUDGET_WALL_SECONDS * f64::from(self.speed)).max(2.0 * dt);
+                self.budget = (self.budget + wall_seconds * f64::from(self.speed)).min(cap);
                 // Keep the loop busy up to the sim time the wall clock allows (plus one step ahead).
                 let wanted = (self.budget / dt).floor().max(0.0) as u32 + 1;
                 if wanted > self.outstanding {
