@@ -133,18 +133,20 @@ fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) 
     ui.horizontal(|ui| {
         ui.label("mode");
         ui.selectable_label(true, "mpc").on_hover_text("The DMD-MPC planner alone, planning with the model below.");
-        ui.add_enabled(false, egui::Button::new("sac"))
-            .on_disabled_hover_text("SAC alone: comes with the learning loop (not built yet).");
+        ui.add_enabled(false, egui::Button::new("sac")).on_disabled_hover_text(
+            "SAC alone: available from the command line (`train --mode sac`), not yet in the studio.",
+        );
         ui.add_enabled(false, egui::Button::new("demorl")).on_disabled_hover_text(
-            "Planner + learned model + SAC critic and actor prior: comes with the learning loop.",
+            "Planner + learned model + SAC critic and actor prior: `train --mode demorl`, not yet in the studio.",
         );
     });
     ui.horizontal(|ui| {
         ui.label("model");
         ui.selectable_label(true, "simulator")
             .on_hover_text("Rollouts run on exact forks of the physics: an oracle model.");
-        ui.add_enabled(false, egui::Button::new("learned"))
-            .on_disabled_hover_text("A probabilistic ensemble learned from data: not built yet.");
+        ui.add_enabled(false, egui::Button::new("learned")).on_disabled_hover_text(
+            "A probabilistic ensemble learned from data: `train --model learned`, not yet in the studio.",
+        );
     });
     chosen
 }
