@@ -128,3 +128,67 @@ pub fn planner_figures(
     }
     Ok(figures)
 }
+
+/// Learned-model planner step and SAC updates at the cheetah sizes (obs 17, act 6;
+/// 7 × 4 × 200 Swish ensemble, 5 elites, 4 particles, `reference` preset; SAC 256×256, batch 256;
+/// random weights), with the GEMM ceiling of the same kernel on the same layer shapes.
+pub fn learning_figures(plans: usize, updates: usize) -> anyhow::Result<Vec<Figure>> {
+    use crate::learn::{
+        EnsembleModel, EnsembleSettings, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, SacSettings, StepEnd,
+        affine_gflops,
+    };
+    use crate::plan::Planner;
+    let (obs_dim, act_dim) = (17, 6);
+    let settings = preset("reference").expect("built-in preset");
+    let ensemble = ProbabilisticEnsemble::new(obs_dim + act_dim, 1 + obs_dim, EnsembleSettings::default(), 0);
+    let mut model = EnsembleModel::new(obs_dim, act_dim, ModelNoise::Sampled, 0);
+    model.set_members(ensemble.fast_members(&[0, 1, 2, 3, 4]));
+    let mut planner = Planner::new(settings.clone(), act_dim, 0)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let plan_once = |planner: &mut Planner, model: &mut EnsembleModel, rng: &mut ChaCha8Rng| {
+        let obs: Vec<f32> = (0..obs_dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        model.set_start(&obs);
+        planner.plan(model, None, None, ActionMode::Training);
+    };
+    plan_once(&mut planner, &mut model, &mut rng); // warm-up
+    let started = Instant::now();
+    for _ in 0..plans {
+        plan_once(&mut planner, &mut model, &mut rng);
+    }
+    let ms = 1e3 * started.elapsed().as_secs_f64() / plans as f64;
+    // Particle p runs on elite p mod K, so with P ≤ K each member used sees N + M rows per step.
+    let sizes = ensemble.layer_sizes();
+    let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    let rows_per_plan =
+        (settings.samples + settings.prior_count()) * settings.particles * settings.horizon * settings.iterations
+            + settings.particles * settings.horizon;
+    let achieved = (rows_per_plan * flops_per_row) as f64 / (ms * 1e-3) / 1e9;
+    let member_rows = settings.samples + settings.prior_count();
+    let ceiling = affine_gflops(&sizes, member_rows, 1.0);
+    let mut figures = vec![
+        figure("learning/planner_step/reference/cheetah_sizes/1thread/ms_per_plan".into(), ms, "ms"),
+        figure("learning/planner_step/achieved_gflops".into(), achieved, "GFLOP/s"),
+        figure(format!("learning/gemm_ceiling/{member_rows}rows_same_layers"), ceiling, "GFLOP/s"),
+        figure("learning/planner_step/fraction_of_ceiling".into(), 100.0 * achieved / ceiling, "%"),
+    ];
+    let mut sac = Sac::new(obs_dim, act_dim, SacSettings::default(), 1);
+    let mut buffer = ReplayBuffer::new(obs_dim, act_dim, 10_000, 1);
+    for _ in 0..10_000 {
+        let obs: Vec<f32> = (0..obs_dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let action: Vec<f32> = (0..act_dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        buffer.push(&obs, &action, rng.random_range(-1.0..1.0), &obs, StepEnd::Continues);
+    }
+    for _ in 0..10 {
+        sac.update(&buffer.sample(256));
+    }
+    let started = Instant::now();
+    for _ in 0..updates {
+        sac.update(&buffer.sample(256));
+    }
+    figures.push(figure(
+        "learning/sac/256x256_batch256/1thread/updates_per_s".into(),
+        updates as f64 / started.elapsed().as_secs_f64(),
+        "updates/s",
+    ));
+    Ok(figures)
+}

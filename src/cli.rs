@@ -149,6 +149,8 @@ pub enum BenchKind {
     Env,
     /// Planner milliseconds per plan for every preset (simulator model).
     Planner,
+    /// Learned-model planner step, its share of the GEMM ceiling, and SAC updates/s (one thread).
+    Learning,
 }
 
 #[derive(Args, Debug)]
@@ -389,6 +391,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let figures = match args.what {
         BenchKind::Env => crate::bench::env_figures(&args.scenes, args.threads, args.seconds)?,
         BenchKind::Planner => crate::bench::planner_figures(&args.scenes, &["pendulum", "cheetah"], args.threads, 20)?,
+        BenchKind::Learning => crate::bench::learning_figures(20, 200)?,
     };
     crate::bench::print(&figures, args.json);
     Ok(())

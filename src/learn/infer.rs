@@ -73,6 +73,28 @@ fn affine(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], rows: usize, 
     }
 }
 
+/// GFLOP/s of the same affine kernel the inference path uses, on a chain of layers of the given
+/// sizes with `rows` rows, repeated for about `seconds`: the ceiling the planner's inference can
+/// reach at these shapes (`bench learning` reports the fraction achieved).
+pub fn affine_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f64 {
+    let widest = sizes.iter().copied().max().unwrap_or(1);
+    let weights: Vec<Vec<f32>> =
+        sizes.windows(2).map(|w| (0..w[0] * w[1]).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect()).collect();
+    let biases: Vec<Vec<f32>> = sizes.windows(2).map(|w| vec![0.01; w[1]]).collect();
+    let (mut a, mut b) = (vec![0.1f32; rows * widest], vec![0.0f32; rows * widest]);
+    let flops_per_pass: usize = sizes.windows(2).map(|w| 2 * rows * w[0] * w[1]).sum();
+    let started = std::time::Instant::now();
+    let mut passes = 0usize;
+    while started.elapsed().as_secs_f64() < seconds {
+        for (layer, w) in sizes.windows(2).enumerate() {
+            affine(&mut b, &a, &weights[layer], &biases[layer], rows, w[0], w[1]);
+            std::mem::swap(&mut a, &mut b);
+        }
+        passes += 1;
+    }
+    (passes * flops_per_pass) as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
 /// `e^x` to about 1e-7 relative error, written so the compiler can vectorise loops over it
 /// (the libm `expf` call cannot be, and dominated Swish at planner sizes).
 #[inline(always)]

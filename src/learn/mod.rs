@@ -15,7 +15,7 @@ pub mod sac;
 
 pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
-pub use infer::{FastEnsemble, InferScratch};
+pub use infer::{FastEnsemble, InferScratch, affine_gflops};
 pub use net::Activation;
 pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 pub use replay::{Batch, ReplayBuffer, StepEnd};
