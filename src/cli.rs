@@ -233,7 +233,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             .collect()
     };
     let returns: Vec<f64> = episodes.iter().map(|e| e.episode_return).collect();
-    let (mean, std) = crate::agent::mean_std_of(&returns);
+    let (mean, std) = crate::agent::mean_std(&returns);
     println!("mean return {mean:.2} ± {std:.2} over {} episodes", episodes.len());
     if let Some(out) = &args.out {
         write_eval_csv(&out.join("eval.csv"), &episodes)?;

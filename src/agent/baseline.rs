@@ -3,8 +3,8 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::EpisodeSummary;
-use crate::sim::{EndReason, Env};
+use super::{EpisodeSummary, run_policy_episode};
+use crate::sim::Env;
 
 /// A policy that ignores the state.
 #[derive(Clone, Debug)]
@@ -29,14 +29,6 @@ impl Baseline {
 
 /// One episode of a baseline from `env.reset(seed)`.
 pub fn run_baseline_episode(env: &mut Env, policy: &mut Baseline, seed: u64) -> EpisodeSummary {
-    env.reset(seed);
-    let mut episode_return = 0.0;
-    loop {
-        let outcome = env.step(&policy.act(env.action_dim()));
-        episode_return += f64::from(outcome.reward);
-        if outcome.done() {
-            let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
-            return EpisodeSummary { episode_return, length: env.steps(), end, plan_ms: 0.0 };
-        }
-    }
+    let summary = run_policy_episode(env, seed, |env| policy.act(env.action_dim()));
+    EpisodeSummary { plan_ms: 0.0, ..summary }
 }

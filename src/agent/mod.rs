@@ -10,10 +10,10 @@ mod train;
 
 pub use baseline::{Baseline, run_baseline_episode};
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
-pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode};
+pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_policy_episode};
 pub use record::{
-    RunSummary, mean_std as mean_std_of, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config,
-    write_summary_json, write_train_csv,
+    RunSummary, mean_std, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config, write_summary_json,
+    write_train_csv,
 };
 pub use run::{RunOutput, run_learning};
 pub use sac::SacAgent;

@@ -48,25 +48,18 @@ pub struct EpisodeSummary {
     pub plan_ms: f64,
 }
 
-/// Runs one episode from `env.reset(seed)`; `on_step` sees each executed action and outcome.
-pub fn run_episode(
-    env: &mut Env,
-    agent: &mut MpcAgent,
-    seed: u64,
-    mode: ActionMode,
-    mut on_step: impl FnMut(&Env, &PlanOutput),
-) -> EpisodeSummary {
+/// Runs one episode from `env.reset(seed)` with `act` choosing each action; returns its summary
+/// (`plan_ms` is the mean time `act` took per step).
+pub fn run_policy_episode(env: &mut Env, seed: u64, mut act: impl FnMut(&Env) -> Vec<f32>) -> EpisodeSummary {
     env.reset(seed);
-    agent.reset();
     let mut episode_return = 0.0f64;
-    let mut plan_seconds = 0.0;
+    let mut act_seconds = 0.0;
     loop {
         let started = Instant::now();
-        let output = agent.plan(env, mode);
-        plan_seconds += started.elapsed().as_secs_f64();
-        let outcome = env.step(&output.action);
+        let action = act(env);
+        act_seconds += started.elapsed().as_secs_f64();
+        let outcome = env.step(&action);
         episode_return += f64::from(outcome.reward);
-        on_step(env, &output);
         if outcome.done() {
             let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
             let length = env.steps();
@@ -74,10 +67,26 @@ pub fn run_episode(
                 episode_return,
                 length,
                 end,
-                plan_ms: 1e3 * plan_seconds / f64::from(length.max(1)),
+                plan_ms: 1e3 * act_seconds / f64::from(length.max(1)),
             };
         }
     }
+}
+
+/// Runs one MPC episode from `env.reset(seed)`; `on_step` sees each plan before its action is executed.
+pub fn run_episode(
+    env: &mut Env,
+    agent: &mut MpcAgent,
+    seed: u64,
+    mode: ActionMode,
+    mut on_step: impl FnMut(&Env, &PlanOutput),
+) -> EpisodeSummary {
+    agent.reset();
+    run_policy_episode(env, seed, |env| {
+        let output = agent.plan(env, mode);
+        on_step(env, &output);
+        output.action
+    })
 }
 
 /// Seed of episode `episode` in a run seeded with `seed` (shared by `train` and the studio).
