@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::{
-    Baseline, EpisodeSummary, RunConfig, RunSummary, TrainSettings, episode_seed, run_baseline_episode, write_eval_csv,
-    write_summary_json,
+    Baseline, CheckpointOptions, EpisodeSummary, RunConfig, RunSummary, TrainSettings, episode_seed,
+    run_baseline_episode, write_eval_csv, write_summary_json,
 };
 use crate::plan::preset_or_error;
 use crate::scene::{Scene, load_scene};
@@ -107,9 +107,10 @@ pub struct TrainArgs {
     /// Output folder for eval.csv and summary.json (learning modes add train.csv and settings.ron).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Env steps of a learning run (sac, demorl, mpc with the learned model).
-    #[arg(long, default_value_t = 10_000)]
-    pub steps: u64,
+    /// Env steps of a learning run (sac, demorl, mpc with the learned model) [default: 10000;
+    /// with --settings or --resume: the recorded run's steps]. With --resume: the new total.
+    #[arg(long)]
+    pub steps: Option<u64>,
     /// Evaluate every K env steps (learning modes).
     #[arg(long)]
     pub eval_every: Option<u64>,
@@ -123,6 +124,18 @@ pub struct TrainArgs {
     /// settings; --out and the options given here still apply).
     #[arg(long)]
     pub settings: Option<PathBuf>,
+    /// Take a checkpoint (weights, optimiser and RNG states, replay buffer, metrics) at the first
+    /// episode start on or after every N env steps, and at the end (learning modes: sac).
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<u64>,
+    /// Checkpoint folder [default: saves/<scene>-<mode>-seed<seed>, or the --resume folder].
+    #[arg(long, value_name = "DIR")]
+    pub save_to: Option<PathBuf>,
+    /// Continue a run from its checkpoint folder (scene, mode, seed and settings come from it).
+    /// The result is identical to an uninterrupted run when the saved part's length is a
+    /// multiple of the evaluation interval.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -176,7 +189,7 @@ pub fn load(path: &Path) -> anyhow::Result<Scene> {
 /// `train`: loads and validates the scene, runs the chosen mode, prints returns, writes outputs.
 pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let learning = matches!((args.mode, args.model), (Mode::Sac | Mode::Demorl, _) | (Mode::Mpc, ModelKind::Learned));
-    if learning || args.settings.is_some() {
+    if learning || args.settings.is_some() || args.resume.is_some() {
         return train_learning(args);
     }
     let scene = load(&args.scene)?;
@@ -259,12 +272,17 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Env steps of a learning run when neither --steps nor a recorded run says.
+const DEFAULT_LEARNING_STEPS: u64 = 10_000;
+
 /// `train` for the learning modes (sac, demorl, mpc with the learned model): a progress bar,
 /// evaluation lines, and eval.csv, train.csv, summary.json and settings.ron in `--out`.
 fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
-    let mut config = match &args.settings {
-        Some(path) => crate::agent::read_run_config(path)?,
-        None => {
+    let mut config = match (&args.resume, &args.settings) {
+        (Some(_), Some(_)) => bail!("--resume and --settings cannot be combined: a checkpoint carries its settings"),
+        (Some(dir), None) => crate::agent::read_checkpoint(dir)?.config,
+        (None, Some(path)) => crate::agent::read_run_config(path)?,
+        (None, None) => {
             let scene = load(&args.scene)?;
             // DeMoRL needs the critic and prior hooks the scene's simulator settings switch off,
             // so it starts from the reference preset unless told otherwise.
@@ -284,7 +302,7 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
                 model: model.to_string(),
                 preset,
                 seed: args.seed,
-                steps: args.steps,
+                steps: args.steps.unwrap_or(DEFAULT_LEARNING_STEPS),
                 threads: args.threads,
                 train: TrainSettings {
                     // The model-based modes start planning after a short random phase (PETS, LOOP).
@@ -295,6 +313,13 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
             }
         }
     };
+    if let Some(steps) = args.steps {
+        config.steps = steps;
+    }
+    // A resumed run keeps its schedule, or it would not continue the same run.
+    if args.resume.is_some() && (args.eval_every.is_some() || args.eval_episodes.is_some() || args.warmup.is_some()) {
+        bail!("--eval-every, --eval-episodes and --warmup cannot change a resumed run's schedule");
+    }
     if let Some(k) = args.eval_every {
         config.train.eval_every = k;
     }
@@ -313,10 +338,22 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} env steps  {msg}  [{elapsed_precise}]")
             .expect("valid progress template"),
     );
-    let output = crate::agent::run_learning(
+    let default_save = || {
+        let stem = config.scene.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from("saves").join(format!("{stem}-{}-seed{}", config.mode, config.seed))
+    };
+    let checkpoints = CheckpointOptions {
+        save_every: args.save_every,
+        save_to: args
+            .save_every
+            .map(|_| args.save_to.clone().or_else(|| args.resume.clone()).unwrap_or_else(default_save)),
+        resume: args.resume.clone(),
+    };
+    let output = crate::agent::run_learning_with(
         &config,
         &scene,
         args.out.as_deref(),
+        &checkpoints,
         |p| {
             bar.set_position(p.env_steps);
             if p.env_steps.is_multiple_of(10) {
@@ -351,6 +388,9 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
     );
     if let Some(out) = &args.out {
         println!("wrote eval.csv, train.csv, summary.json and settings.ron to {}", out.display());
+    }
+    if let Some(dir) = &checkpoints.save_to {
+        println!("checkpoint: {} (continue with --resume {})", dir.display(), dir.display());
     }
     Ok(())
 }

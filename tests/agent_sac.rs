@@ -141,11 +141,14 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         seed: 9,
         threads: 1,
         out: Some(out.to_path_buf()),
-        steps: 120,
+        steps: Some(120),
         eval_every: Some(60),
         eval_episodes: Some(1),
         warmup: Some(50),
         settings,
+        save_every: None,
+        save_to: None,
+        resume: None,
     };
     train(&args(out, None)).unwrap();
     for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {

@@ -1,6 +1,7 @@
 //! The experiment without a window: agents that act in an `Env`, episodes, and run records.
 
 mod baseline;
+mod checkpoint;
 mod learned;
 mod mpc;
 mod record;
@@ -9,12 +10,18 @@ mod sac;
 mod train;
 
 pub use baseline::{Baseline, run_baseline_episode};
+pub use checkpoint::{
+    CHECKPOINT_FORMAT_VERSION, FileEntry, Manifest, SaveEntry, list_checkpoints, read_checkpoint, restore_checkpoint,
+    save_checkpoint,
+};
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_policy_episode};
 pub use record::{
     RunSummary, mean_std, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config, write_summary_json,
     write_train_csv,
 };
-pub use run::{RunOutput, run_learning};
+pub use run::{CheckpointOptions, RunOutput, run_learning, run_learning_with};
 pub use sac::SacAgent;
-pub use train::{EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, Trainer, Transition};
+pub use train::{
+    EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, Trainer, TrainerState, Transition,
+};

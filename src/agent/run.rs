@@ -1,10 +1,11 @@
 //! A learning run from a [`RunConfig`]: builds the agent for the mode, trains, writes
 //! `eval.csv`, `train.csv`, `summary.json` and `settings.ron`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint};
 use super::learned::LearnedPlannerAgent;
 use super::record::{RunSummary, write_eval_rows_csv, write_run_config, write_summary_json, write_train_csv};
 use super::sac::SacAgent;
@@ -20,6 +21,18 @@ pub struct RunOutput {
     pub rows: Vec<super::train::TrainRow>,
 }
 
+/// Checkpointing of a learning run.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointOptions {
+    /// Take a checkpoint at the first episode start on or after every this many env steps, and
+    /// at the end of the run if it ends at an episode start.
+    pub save_every: Option<u64>,
+    /// The checkpoint folder (each new checkpoint replaces the previous one once complete).
+    pub save_to: Option<PathBuf>,
+    /// Continue from this checkpoint; `config.steps` is the total, counting the steps it holds.
+    pub resume: Option<PathBuf>,
+}
+
 /// Runs `config` on `scene`; writes the four files into `out` if given.
 pub fn run_learning(
     config: &RunConfig,
@@ -28,17 +41,32 @@ pub fn run_learning(
     on_progress: impl FnMut(&Progress),
     on_eval: impl FnMut(&EvalRow),
 ) -> anyhow::Result<RunOutput> {
+    run_learning_with(config, scene, out, &CheckpointOptions::default(), on_progress, on_eval)
+}
+
+/// [`run_learning`] with checkpoints: saving on a schedule and resuming from one.
+pub fn run_learning_with(
+    config: &RunConfig,
+    scene: &Scene,
+    out: Option<&Path>,
+    checkpoints: &CheckpointOptions,
+    on_progress: impl FnMut(&Progress),
+    on_eval: impl FnMut(&EvalRow),
+) -> anyhow::Result<RunOutput> {
     config.planner.validate()?;
     let env = Env::new(scene);
     let (obs_dim, act_dim) = (env.obs_dim(), env.action_dim());
     let train = config.train.clone();
     let output = match (config.mode.as_str(), config.model.as_str()) {
-        ("sac", _) => drive(config, scene, SacAgent::new(obs_dim, act_dim, train, config.seed), on_progress, on_eval),
+        ("sac", _) => {
+            let agent = SacAgent::new(obs_dim, act_dim, train, config.seed);
+            drive(config, scene, agent, checkpoints, on_progress, on_eval)?
+        }
         ("mpc", "learned") | ("demorl", "learned") => {
             let with_sac = config.mode == "demorl";
             let agent =
                 LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?;
-            drive(config, scene, agent, on_progress, on_eval)
+            drive(config, scene, agent, checkpoints, on_progress, on_eval)?
         }
         (mode, model) => bail!("--mode {mode} --model {model} is not available for learning runs"),
     };
@@ -56,11 +84,41 @@ fn drive<A: TrainAgent>(
     config: &RunConfig,
     scene: &Scene,
     agent: A,
+    checkpoints: &CheckpointOptions,
     on_progress: impl FnMut(&Progress),
     on_eval: impl FnMut(&EvalRow),
-) -> RunOutput {
+) -> anyhow::Result<RunOutput> {
     let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed);
-    trainer.run(config.steps, on_progress, on_eval);
+    if let Some(dir) = &checkpoints.resume {
+        let manifest = read_checkpoint(dir)?;
+        restore_checkpoint(dir, &manifest, &mut trainer)?;
+    }
+    let remaining = config.steps.saturating_sub(trainer.env_steps);
+    let schedule = match (checkpoints.save_every, &checkpoints.save_to) {
+        (Some(0), _) => bail!("--save-every must be at least 1"),
+        (Some(every), Some(dir)) => Some((every, dir)),
+        (Some(_), None) => bail!("--save-every needs a checkpoint folder"),
+        (None, _) => None,
+    };
+    let mut next_save = schedule.map_or(u64::MAX, |(every, _)| (trainer.env_steps / every + 1) * every);
+    let mut last_saved = None;
+    trainer.run_with(remaining, on_progress, on_eval, |t| {
+        if let Some((every, dir)) = schedule
+            && t.env_steps >= next_save
+            && t.at_episode_start()
+        {
+            save_checkpoint(dir, config, t)?;
+            next_save = (t.env_steps / every + 1) * every;
+            last_saved = Some(t.env_steps);
+        }
+        Ok(())
+    })?;
+    if let Some((_, dir)) = schedule
+        && trainer.at_episode_start()
+        && last_saved != Some(trainer.env_steps)
+    {
+        save_checkpoint(dir, config, &trainer)?;
+    }
     let wall = trainer.elapsed_seconds();
     let last = trainer.evals.last().cloned();
     let summary = RunSummary {
@@ -79,5 +137,5 @@ fn drive<A: TrainAgent>(
         wall_seconds: wall,
         steps_per_second: trainer.env_steps as f64 / wall.max(1e-9),
     };
-    RunOutput { summary, evals: trainer.evals, rows: trainer.rows }
+    Ok(RunOutput { summary, evals: trainer.evals, rows: trainer.rows })
 }

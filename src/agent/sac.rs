@@ -1,6 +1,9 @@
 //! SAC alone as an agent: uniform random warm-up, then its own stochastic actions, with
 //! `updates_per_step` gradient updates per env step from its replay buffer.
 
+use std::path::Path;
+
+use anyhow::Context;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -82,4 +85,46 @@ impl TrainAgent for SacAgent {
     }
 
     fn eval_episode_start(&mut self) {}
+
+    fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
+        let sac_dir = dir.join("sac");
+        std::fs::create_dir_all(&sac_dir)?;
+        self.sac.save_to(&sac_dir)?;
+        write_replay(&dir.join("replay.bin"), &self.replay)?;
+        let path = dir.join("agent.ron");
+        std::fs::write(&path, ron::to_string(&self.rng)?).with_context(|| path.display().to_string())?;
+        Ok(())
+    }
+
+    fn load_state(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let sac = Sac::load_from(&dir.join("sac"))?;
+        let replay = read_replay(&dir.join("replay.bin"))?;
+        let path = dir.join("agent.ron");
+        let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+        let rng: ChaCha8Rng = ron::from_str(&text).with_context(|| format!("{}: warm-up RNG state", path.display()))?;
+        if (sac.obs_dim(), sac.act_dim()) != (self.sac.obs_dim(), self.sac.act_dim()) {
+            anyhow::bail!(
+                "{}: saved for observation/action sizes {}/{}, this scene has {}/{}",
+                dir.display(),
+                sac.obs_dim(),
+                sac.act_dim(),
+                self.sac.obs_dim(),
+                self.sac.act_dim()
+            );
+        }
+        (self.sac, self.replay, self.rng) = (sac, replay, rng);
+        Ok(())
+    }
+}
+
+/// Writes a replay buffer file.
+pub(crate) fn write_replay(path: &Path, replay: &ReplayBuffer) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    replay.write_to(file).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads a replay buffer file; errors name the file and the problem.
+pub(crate) fn read_replay(path: &Path) -> anyhow::Result<ReplayBuffer> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    ReplayBuffer::read_from(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -1,7 +1,7 @@
 //! The learning loop shared by the `sac`, learned-model `mpc` and `demorl` modes: act, store,
 //! learn on a schedule, and evaluate every K env steps on a separate env instance.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -112,10 +112,18 @@ pub trait TrainAgent {
     fn plan_ms(&self) -> f64 {
         0.0
     }
+    /// Writes everything needed to continue bit-identically into the existing folder `dir`.
+    fn save_state(&self, _dir: &Path) -> anyhow::Result<()> {
+        anyhow::bail!("checkpoints are not supported in this mode yet")
+    }
+    /// Replaces the agent's state with one written by [`TrainAgent::save_state`].
+    fn load_state(&mut self, _dir: &Path) -> anyhow::Result<()> {
+        anyhow::bail!("checkpoints are not supported in this mode yet")
+    }
 }
 
 /// One evaluation: deterministic episodes on the evaluation env.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRow {
     pub env_steps: u64,
     pub eval_return_mean: f64,
@@ -130,7 +138,7 @@ pub struct EvalRow {
 }
 
 /// One `train.csv` row: means over the last `log_every` env steps (NaN if nothing happened).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainRow {
     pub env_steps: u64,
     pub updates: usize,
@@ -146,6 +154,20 @@ pub struct TrainRow {
     pub plan_best_score: f32,
     pub plan_mean_score: f32,
     pub plan_effective_sample_size: f32,
+}
+
+/// The trainer's own part of a checkpoint: counters, metrics so far and the unlogged window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub env_steps: u64,
+    pub episode: u64,
+    pub episode_returns: Vec<f64>,
+    pub evals: Vec<EvalRow>,
+    pub rows: Vec<TrainRow>,
+    pub window: Vec<SacLosses>,
+    pub plans: Vec<PlanSummary>,
+    pub model_mse: f32,
+    pub model_fits: usize,
 }
 
 /// Progress figures for a progress bar.
@@ -319,8 +341,21 @@ impl<A: TrainAgent> Trainer<A> {
 
     /// Runs `steps` env steps with an evaluation at step 0, every `eval_every` steps and at the
     /// end; `on_progress` is called after every step, `on_eval` after every evaluation.
-    pub fn run(&mut self, steps: u64, mut on_progress: impl FnMut(&Progress), mut on_eval: impl FnMut(&EvalRow)) {
+    pub fn run(&mut self, steps: u64, on_progress: impl FnMut(&Progress), on_eval: impl FnMut(&EvalRow)) {
+        self.run_with(steps, on_progress, on_eval, |_| Ok(())).expect("the step hook never fails");
+    }
+
+    /// [`Trainer::run`] with `after_step` called after every step and its evaluation (used to
+    /// take checkpoints); an error from it stops the run and is returned.
+    pub fn run_with(
+        &mut self,
+        steps: u64,
+        mut on_progress: impl FnMut(&Progress),
+        mut on_eval: impl FnMut(&EvalRow),
+        mut after_step: impl FnMut(&Self) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         self.started = Instant::now();
+        let started_at = self.env_steps;
         let eval_every = self.settings.eval_every.max(1);
         if self.env_steps == 0 {
             let row = self.evaluate();
@@ -333,16 +368,57 @@ impl<A: TrainAgent> Trainer<A> {
                 env_steps: self.env_steps,
                 episodes: self.episode_returns.len(),
                 last_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
-                steps_per_second: self.env_steps as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
+                steps_per_second: (self.env_steps - started_at) as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
             });
             if self.env_steps.is_multiple_of(eval_every) || self.env_steps == target {
                 let row = self.evaluate();
                 on_eval(&row);
             }
+            after_step(self)?;
         }
         if self.settings.log_every > 0 && !(self.window.is_empty() && self.plans.is_empty()) {
             self.push_row();
         }
+        Ok(())
+    }
+
+    /// Whether the training env is at the start of an episode: the only points where a
+    /// checkpoint is taken, because a fresh episode is rebuilt exactly from its seed (no physics
+    /// solver state needs saving).
+    pub fn at_episode_start(&self) -> bool {
+        self.train_env.steps() == 0
+    }
+
+    /// The trainer's counters and metrics (the agent saves its own state).
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            env_steps: self.env_steps,
+            episode: self.episode,
+            episode_returns: self.episode_returns.clone(),
+            evals: self.evals.clone(),
+            rows: self.rows.clone(),
+            window: self.window.clone(),
+            plans: self.plans.clone(),
+            model_mse: self.model_mse,
+            model_fits: self.model_fits,
+        }
+    }
+
+    /// Continues from `state` (taken at an episode start): the training env restarts that episode
+    /// from its seed. Load the agent's state afterwards: it was saved after its own episode start.
+    pub fn restore(&mut self, state: TrainerState) {
+        self.env_steps = state.env_steps;
+        self.episode = state.episode;
+        self.episode_returns = state.episode_returns;
+        self.evals = state.evals;
+        self.rows = state.rows;
+        self.window = state.window;
+        self.plans = state.plans;
+        self.model_mse = state.model_mse;
+        self.model_fits = state.model_fits;
+        self.episode_return = 0.0;
+        self.train_env.reset(episode_seed(self.seed, self.episode));
+        self.obs = self.train_env.observation();
     }
 
     /// Wall seconds since `run` started.

@@ -11,6 +11,7 @@ pub mod infer;
 mod net;
 pub mod normalizer;
 pub mod replay;
+pub mod replay_file;
 pub mod sac;
 
 pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
@@ -19,4 +20,5 @@ pub use infer::{FastEnsemble, InferScratch, affine_gflops};
 pub use net::Activation;
 pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 pub use replay::{Batch, ReplayBuffer, StepEnd};
+pub use replay_file::{REPLAY_FORMAT_VERSION, ReplayFileError};
 pub use sac::{Sac, SacLosses, SacSettings};

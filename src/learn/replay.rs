@@ -106,6 +106,15 @@ impl ReplayBuffer {
         self.len == 0
     }
 
+    /// The sampling RNG (saved with the buffer so a resumed run draws the same batches).
+    pub(crate) fn rng(&self) -> &ChaCha8Rng {
+        &self.rng
+    }
+
+    pub(crate) fn set_rng(&mut self, rng: ChaCha8Rng) {
+        self.rng = rng;
+    }
+
     /// Drops every transition (the sampling RNG keeps its state).
     pub fn clear(&mut self) {
         self.len = 0;

@@ -5,7 +5,9 @@
 //! Exploration noise comes from the agent's own seeded RNG, never burn's process-wide one.
 
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use std::path::Path;
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -298,6 +300,96 @@ impl Sac {
         let mut p = [self.actor.to_host(), self.critic.to_host(), self.target_critic.to_host()].concat().concat();
         p.extend(to_vec(self.temperature.log_alpha.val()));
         p
+    }
+}
+
+/// The non-tensor part of a saved [`Sac`]: sizes, settings, update count and noise RNG.
+#[derive(Serialize, Deserialize)]
+struct SacState {
+    obs_dim: usize,
+    act_dim: usize,
+    settings: SacSettings,
+    updates: u64,
+    rng: ChaCha8Rng,
+}
+
+/// Files of a saved [`Sac`] inside its folder (burnpack for weights and Adam moments).
+pub const SAC_FILES: &[&str] = &[
+    "sac.json",
+    "actor.bpk",
+    "critic.bpk",
+    "target_critic.bpk",
+    "temperature.bpk",
+    "actor_optim.bpk",
+    "critic_optim.bpk",
+    "alpha_optim.bpk",
+];
+
+fn record_error(file: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{}: {e}", file.display())
+}
+
+impl Sac {
+    /// Writes networks, target critics, temperature, the three Adam states and the RNG into `dir`
+    /// (which must exist), so [`Sac::load_from`] continues bit-identically.
+    pub fn save_to(&self, dir: &Path) -> anyhow::Result<()> {
+        let state = SacState {
+            obs_dim: self.obs_dim,
+            act_dim: self.act_dim,
+            settings: self.settings.clone(),
+            updates: self.updates,
+            rng: self.rng.clone(),
+        };
+        let path = dir.join("sac.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&state)?).map_err(|e| record_error(&path, e))?;
+        let save = |name: &str, record: burn::store::ModuleRecord| {
+            let path = dir.join(name);
+            record.save(&path).map_err(|e| record_error(&path, e))
+        };
+        save("actor.bpk", self.actor.clone().into_record())?;
+        save("critic.bpk", self.critic.clone().into_record())?;
+        save("target_critic.bpk", self.target_critic.clone().into_record())?;
+        save("temperature.bpk", self.temperature.clone().into_record())?;
+        for (name, optim) in [
+            ("actor_optim.bpk", &self.actor_optim),
+            ("critic_optim.bpk", &self.critic_optim),
+            ("alpha_optim.bpk", &self.alpha_optim),
+        ] {
+            let path = dir.join(name);
+            optim.to_record().save(&path).map_err(|e| record_error(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads an agent written by [`Sac::save_to`]. Errors name the file and what was wrong.
+    pub fn load_from(dir: &Path) -> anyhow::Result<Sac> {
+        let path = dir.join("sac.json");
+        let text = std::fs::read(&path).map_err(|e| record_error(&path, e))?;
+        let state: SacState = serde_json::from_slice(&text).map_err(|e| record_error(&path, e))?;
+        let mut sac = Sac::new(state.obs_dim, state.act_dim, state.settings, 0);
+        let load = |name: &str| {
+            let path = dir.join(name);
+            burn::store::ModuleRecord::load(&path).map_err(|e| record_error(&path, e)).map(|r| (r, path))
+        };
+        let (record, path) = load("actor.bpk")?;
+        sac.actor = sac.actor.try_load_record(record).map_err(|e| record_error(&path, e))?;
+        let (record, path) = load("critic.bpk")?;
+        sac.critic = sac.critic.try_load_record(record).map_err(|e| record_error(&path, e))?;
+        let (record, path) = load("target_critic.bpk")?;
+        sac.target_critic = sac.target_critic.try_load_record(record).map_err(|e| record_error(&path, e))?;
+        let (record, path) = load("temperature.bpk")?;
+        sac.temperature = sac.temperature.try_load_record(record).map_err(|e| record_error(&path, e))?;
+        let optim = |name: &str, fresh: ModuleOptimizer| -> anyhow::Result<ModuleOptimizer> {
+            let path = dir.join(name);
+            let record = OptimizerRecord::load(&path).map_err(|e| record_error(&path, e))?;
+            Ok(fresh.load_record(record))
+        };
+        sac.actor_optim = optim("actor_optim.bpk", sac.actor_optim)?;
+        sac.critic_optim = optim("critic_optim.bpk", sac.critic_optim)?;
+        sac.alpha_optim = optim("alpha_optim.bpk", sac.alpha_optim)?;
+        sac.updates = state.updates;
+        sac.rng = state.rng;
+        Ok(sac)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod gaussian;
 pub mod hooks;
 pub mod model;
 pub mod planner;
+pub mod preset_store;
 pub mod score;
 pub mod settings;
 pub mod simulator;
@@ -20,6 +21,7 @@ pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
 pub use model::{Model, RolloutBatch, SequenceBatch};
 pub use planner::{ActionMode, Planner};
+pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset};
 pub use score::Scorer;
 pub use settings::{
     ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,

@@ -26,7 +26,7 @@ pub struct IterationStats {
 }
 
 /// A compact summary of one plan for time-series plots.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct PlanSummary {
     /// Best score of the last iteration.
     pub best_score: f32,

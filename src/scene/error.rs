@@ -1,9 +1,9 @@
-//! Scene errors that say where (file, line, column, field path) and what was expected.
+//! Errors in our RON files (scenes, presets) that say where (file, line, column, field path) and what was expected.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// An error in a scene file, precise enough to fix without reading the loader's code.
+/// An error in a scene or preset file, precise enough to fix without reading the loader's code.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SceneError {
     /// The file, or `<text>` when parsed from a string.

@@ -29,16 +29,9 @@ pub fn load_scene(path: &Path) -> Result<Scene, SceneError> {
 
 /// Parses and validates scene text; `file` only labels errors.
 pub fn parse_scene(text: &str, file: &Path) -> Result<Scene, SceneError> {
-    let scene = deserialize(text, file)?;
+    let scene: Scene = parse_ron(text, file)?;
     if let Some(problem) = validate::validate(&scene).into_iter().next() {
-        let position = locate(text, &problem.field);
-        return Err(SceneError {
-            file: file.to_path_buf(),
-            line: position.map(|p| p.line),
-            column: position.map(|p| p.column),
-            field: Some(problem.field),
-            message: problem.message,
-        });
+        return Err(located(text, file, problem.field, problem.message));
     }
     Ok(scene)
 }
@@ -48,16 +41,30 @@ pub fn problems(scene: &Scene) -> Vec<Problem> {
     validate::validate(scene)
 }
 
-fn deserialize(text: &str, file: &Path) -> Result<Scene, SceneError> {
+/// Deserialises any of our RON files (scenes, presets, manifests) with errors that give the file,
+/// line, column and, where serde knows it, the field path.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, SceneError> {
     let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| spanned(file, e, None))?;
-    let scene: Scene = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let field = e.path().to_string();
         let field = (field != ".").then_some(field);
         let inner = e.into_inner();
         spanned(file, deserializer.span_error(inner), field)
     })?;
     deserializer.end().map_err(|e| spanned(file, deserializer.span_error(e), None))?;
-    Ok(scene)
+    Ok(value)
+}
+
+/// An error about the value at `field` of a parsed RON text, placed at that value's line and column.
+pub fn located(text: &str, file: &Path, field: String, message: String) -> SceneError {
+    let position = locate(text, &field);
+    SceneError {
+        file: file.to_path_buf(),
+        line: position.map(|p| p.line),
+        column: position.map(|p| p.column),
+        field: Some(field),
+        message,
+    }
 }
 
 fn spanned(file: &Path, error: ron::error::SpannedError, field: Option<String>) -> SceneError {

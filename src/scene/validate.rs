@@ -6,6 +6,22 @@ use super::error::Problem;
 use super::schema::*;
 use crate::plan::SettingsError;
 
+// Plausibility bounds, generous for robots but tight enough that the physics engine stays in
+// its working range (the loader fuzz test found contact queries panicking on 1e30 m capsules).
+/// Link positions and joint anchors, in metres from the origin.
+const MAX_COORDINATE: f32 = 100.0;
+/// Shape dimensions and offsets within a link, in metres.
+const MAX_SIZE: f32 = 10.0;
+const MIN_SIZE: f32 = 1e-3;
+/// Gravity components, m/s².
+const MAX_GRAVITY: f32 = 100.0;
+const MAX_FRICTION: f32 = 100.0;
+/// Link mass in kg and density in kg/m³.
+const MAX_MASS: f32 = 1e4;
+const MAX_DENSITY: f32 = 1e5;
+/// Torques, forces, stiffnesses and dampings.
+const MAX_GAIN: f32 = 1e6;
+
 /// Collects problems with their field paths.
 struct Checker {
     problems: Vec<Problem>,
@@ -31,6 +47,35 @@ impl Checker {
     fn finite(&mut self, field: impl Into<String>, values: &[f32]) {
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
             self.fail(field, format!("expected finite numbers, found {bad}"));
+        }
+    }
+
+    /// Coordinates in metres: finite and inside the box the physics engine handles well (far-out
+    /// or huge values make its contact queries fail).
+    fn coordinates(&mut self, field: impl Into<String>, values: &[f32], limit: f32) {
+        if let Some(bad) = values.iter().find(|v| !(v.is_finite() && v.abs() <= limit)) {
+            self.fail(field, format!("expected finite coordinates within ±{limit} m, found {bad}"));
+        }
+    }
+
+    /// A positive physical quantity no larger than `max` (sizes, masses, gains).
+    fn positive_at_most(&mut self, field: impl Into<String>, value: f32, max: f32) {
+        if !(value.is_finite() && value > 0.0 && value <= max) {
+            self.fail(field, format!("expected a positive number at most {max}, found {value}"));
+        }
+    }
+
+    /// A non-negative physical quantity no larger than `max`.
+    fn non_negative_at_most(&mut self, field: impl Into<String>, value: f32, max: f32) {
+        if !(value.is_finite() && (0.0..=max).contains(&value)) {
+            self.fail(field, format!("expected a number in [0, {max}], found {value}"));
+        }
+    }
+
+    /// A shape dimension in metres.
+    fn size(&mut self, field: impl Into<String>, value: f32) {
+        if !(value.is_finite() && (MIN_SIZE..=MAX_SIZE).contains(&value)) {
+            self.fail(field, format!("expected a positive size in [{MIN_SIZE}, {MAX_SIZE}] m, found {value}"));
         }
     }
 
@@ -70,14 +115,14 @@ pub fn validate(scene: &Scene) -> Vec<Problem> {
 }
 
 fn physics(c: &mut Checker, p: &Physics) {
-    c.finite("physics.gravity", &p.gravity);
+    c.coordinates("physics.gravity", &p.gravity, MAX_GRAVITY);
     if !(p.control_rate.is_finite() && p.control_rate > 0.0 && p.control_rate <= 10_000.0) {
         c.fail("physics.control_rate", format!("expected steps per second in (0, 10000], found {}", p.control_rate));
     }
     c.in_range("physics.substeps", p.substeps, 1, 1000);
     c.in_range("physics.solver_iterations", p.solver_iterations, 1, 100);
     if let Some(ground) = &p.ground {
-        c.non_negative("physics.ground.friction", ground.friction);
+        c.non_negative_at_most("physics.ground.friction", ground.friction, MAX_FRICTION);
     }
 }
 
@@ -94,14 +139,14 @@ fn robot<'a>(c: &mut Checker, r: &'a Robot) -> HashSet<&'a str> {
         }
         shape(c, &format!("{at}.shape"), &link.shape);
         match (link.mass, link.density) {
-            (Some(mass), None) => c.positive(format!("{at}.mass"), mass),
-            (None, Some(density)) => c.positive(format!("{at}.density"), density),
+            (Some(mass), None) => c.positive_at_most(format!("{at}.mass"), mass, MAX_MASS),
+            (None, Some(density)) => c.positive_at_most(format!("{at}.density"), density, MAX_DENSITY),
             (Some(_), Some(_)) => c.fail(format!("{at}.density"), "give either `mass` or `density`, not both"),
             (None, None) => c.fail(at.clone(), "expected `mass` (kg) or `density` (kg/m³)"),
         }
-        c.finite(format!("{at}.position"), &link.position);
+        c.coordinates(format!("{at}.position"), &link.position, MAX_COORDINATE);
         c.finite(format!("{at}.rotation"), &link.rotation);
-        c.non_negative(format!("{at}.friction"), link.friction);
+        c.non_negative_at_most(format!("{at}.friction"), link.friction, MAX_FRICTION);
         if link.colour.iter().any(|v| !(0.0..=1.0).contains(v)) {
             c.fail(format!("{at}.colour"), "expected RGB components in [0, 1]");
         }
@@ -117,7 +162,7 @@ fn robot<'a>(c: &mut Checker, r: &'a Robot) -> HashSet<&'a str> {
             c.fail(format!("{at}.name"), format!("site name \"{}\" is used twice", site.name));
         }
         c.known(format!("{at}.link"), &site.link, &names, "link");
-        c.finite(format!("{at}.offset"), &site.offset);
+        c.coordinates(format!("{at}.offset"), &site.offset, MAX_SIZE);
     }
     names
 }
@@ -126,23 +171,23 @@ fn shape(c: &mut Checker, at: &str, shape: &Shape) {
     match shape {
         Shape::Box { half_extents } => {
             for (axis, v) in ["x", "y", "z"].iter().zip(half_extents) {
-                if !(v.is_finite() && *v > 0.0) {
+                if !(v.is_finite() && *v >= MIN_SIZE && *v <= MAX_SIZE) {
                     c.fail(
                         format!("{at}.half_extents"),
-                        format!("half extent {axis} must be positive and finite, found {v}"),
+                        format!("half extent {axis} must be a positive size in [{MIN_SIZE}, {MAX_SIZE}] m, found {v}"),
                     );
                 }
             }
         }
-        Shape::Sphere { radius } => c.positive(format!("{at}.radius"), *radius),
+        Shape::Sphere { radius } => c.size(format!("{at}.radius"), *radius),
         Shape::Capsule { from, to, radius } => {
-            c.finite(format!("{at}.from"), from);
-            c.finite(format!("{at}.to"), to);
-            c.positive(format!("{at}.radius"), *radius);
+            c.coordinates(format!("{at}.from"), from, MAX_SIZE);
+            c.coordinates(format!("{at}.to"), to, MAX_SIZE);
+            c.size(format!("{at}.radius"), *radius);
         }
         Shape::Cylinder { half_height, radius } => {
-            c.positive(format!("{at}.half_height"), *half_height);
-            c.positive(format!("{at}.radius"), *radius);
+            c.size(format!("{at}.half_height"), *half_height);
+            c.size(format!("{at}.radius"), *radius);
         }
     }
 }
@@ -171,7 +216,7 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
                 format!("link \"{}\" already has a parent joint (the robot must be a tree)", joint.child),
             );
         }
-        c.finite(format!("{at}.anchor"), &joint.anchor);
+        c.coordinates(format!("{at}.anchor"), &joint.anchor, MAX_COORDINATE);
         let length = joint.axis.iter().map(|v| v * v).sum::<f32>().sqrt();
         if !(length.is_finite() && length > 1e-6) {
             c.fail(format!("{at}.axis"), "expected a non-zero finite direction");
@@ -185,8 +230,8 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
             }
         }
         if let Some(spring) = &joint.spring {
-            c.non_negative(format!("{at}.spring.stiffness"), spring.stiffness);
-            c.non_negative(format!("{at}.spring.damping"), spring.damping);
+            c.non_negative_at_most(format!("{at}.spring.stiffness"), spring.stiffness, MAX_GAIN);
+            c.non_negative_at_most(format!("{at}.spring.damping"), spring.damping, MAX_GAIN);
             if matches!(joint.actuator, Actuator::Position { .. }) {
                 c.fail(format!("{at}.spring"), "a Position actuator already is a spring: remove `spring`");
             }
@@ -195,13 +240,13 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
             Actuator::None => {}
             Actuator::Torque { max_torque } => {
                 actuated += 1;
-                c.positive(format!("{at}.actuator.max_torque"), *max_torque);
+                c.positive_at_most(format!("{at}.actuator.max_torque"), *max_torque, MAX_GAIN);
             }
             Actuator::Position { stiffness, damping, max_force } => {
                 actuated += 1;
-                c.non_negative(format!("{at}.actuator.stiffness"), *stiffness);
-                c.non_negative(format!("{at}.actuator.damping"), *damping);
-                c.positive(format!("{at}.actuator.max_force"), *max_force);
+                c.non_negative_at_most(format!("{at}.actuator.stiffness"), *stiffness, MAX_GAIN);
+                c.non_negative_at_most(format!("{at}.actuator.damping"), *damping, MAX_GAIN);
+                c.positive_at_most(format!("{at}.actuator.max_force"), *max_force, MAX_GAIN);
                 if joint.limits.is_none() {
                     c.fail(
                         format!("{at}.limits"),

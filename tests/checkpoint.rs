@@ -1,0 +1,296 @@
+//! Checkpoints: a saved and resumed run is bit-identical to an uninterrupted one; corrupt,
+//! truncated, missing-file and other-version checkpoints are refused naming the file; nothing
+//! on disk is changed by a refused load.
+
+use std::path::{Path, PathBuf};
+
+use demorl_studio::agent::{
+    RunConfig, SacAgent, TrainSettings, Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
+};
+use demorl_studio::learn::{ReplayBuffer, SacSettings, StepEnd};
+use demorl_studio::plan::preset;
+use demorl_studio::scene::{Scene, load_scene};
+
+const SEED: u64 = 11;
+
+fn scene() -> Scene {
+    load_scene(Path::new("scenes/pendulum.ron")).unwrap()
+}
+
+/// Small networks and a short schedule so the test takes seconds; pendulum episodes are 200 steps.
+fn settings() -> TrainSettings {
+    TrainSettings {
+        warmup_steps: 100,
+        replay_capacity: 5_000,
+        eval_every: 200,
+        eval_episodes: 1,
+        log_every: 100,
+        sac: SacSettings { hidden: vec![32, 32], batch_size: 32, ..SacSettings::default() },
+        ..TrainSettings::default()
+    }
+}
+
+fn config() -> RunConfig {
+    RunConfig {
+        scene: PathBuf::from("scenes/pendulum.ron"),
+        mode: "sac".into(),
+        model: "none".into(),
+        preset: "scene-default".into(),
+        seed: SEED,
+        steps: 600,
+        threads: 1,
+        train: settings(),
+        planner: preset("mppi").unwrap(),
+    }
+}
+
+fn trainer(scene: &Scene) -> Trainer<SacAgent> {
+    let env = demorl_studio::sim::Env::new(scene);
+    let agent = SacAgent::new(env.obs_dim(), env.action_dim(), settings(), SEED);
+    Trainer::new(scene, agent, settings(), SEED)
+}
+
+/// Everything a run produced, with floats as bits so NaN compares equal to NaN.
+fn fingerprint(t: &Trainer<SacAgent>) -> (String, Vec<u32>) {
+    let metrics = format!("{:?} {:?} {:?} {}", t.evals, t.rows, t.episode_returns, t.env_steps);
+    (metrics, t.agent.sac.parameters().iter().map(|v| v.to_bits()).collect())
+}
+
+fn saved_run(dir: &Path) {
+    let scene = scene();
+    let mut first = trainer(&scene);
+    first.run(400, |_| {}, |_| {});
+    save_checkpoint(dir, &config(), &first).unwrap();
+}
+
+#[test]
+fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
+    let scene = scene();
+    let mut whole = trainer(&scene);
+    whole.run(600, |_| {}, |_| {});
+
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    saved_run(&dir);
+    let manifest = read_checkpoint(&dir).unwrap();
+    assert_eq!(manifest.trainer.env_steps, 400);
+    assert!(manifest.files.iter().any(|f| f.path == "agent/replay.bin"), "{:?}", manifest.files);
+    let mut resumed = trainer(&scene);
+    restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
+    resumed.run(200, |_| {}, |_| {});
+
+    let (whole_metrics, whole_weights) = fingerprint(&whole);
+    let (resumed_metrics, resumed_weights) = fingerprint(&resumed);
+    assert_eq!(resumed_metrics, whole_metrics);
+    assert!(resumed_weights == whole_weights, "weights differ after resuming");
+    assert!(whole.agent.sac.updates() > 400, "SAC learned during the run");
+}
+
+#[test]
+fn a_fresh_agent_differs_so_the_identity_above_is_not_trivial() {
+    let scene = scene();
+    let mut whole = trainer(&scene);
+    whole.run(600, |_| {}, |_| {});
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    saved_run(&dir);
+    // Restoring only the trainer's counters (not the agent) must not reproduce the run.
+    let manifest = read_checkpoint(&dir).unwrap();
+    let mut partial = trainer(&scene);
+    partial.restore(manifest.trainer.clone());
+    partial.run(200, |_| {}, |_| {});
+    assert_ne!(fingerprint(&partial).1, fingerprint(&whole).1);
+}
+
+/// Snapshot of every file's bytes under `dir`, to prove a refused load changed nothing.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn refused(dir: &Path, damage: impl FnOnce(&Path), expected: &[&str]) {
+    damage(dir);
+    let before = snapshot(dir);
+    let message = format!("{:#}", read_checkpoint(dir).expect_err("damaged checkpoint must be refused"));
+    for part in expected {
+        assert!(message.contains(part), "`{message}` lacks `{part}`");
+    }
+    assert!(snapshot(dir) == before, "a refused load changed files");
+}
+
+#[test]
+fn damaged_checkpoints_are_refused_naming_the_file() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    saved_run(&dir);
+    let pristine = snapshot(&dir);
+    let restore = |dir: &Path| {
+        for (path, bytes) in &pristine {
+            std::fs::write(path, bytes).unwrap();
+        }
+        read_checkpoint(dir).unwrap();
+    };
+    refused(
+        &dir,
+        |d| {
+            let path = d.join("agent/sac/actor.bpk");
+            let mut bytes = std::fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x40;
+            std::fs::write(path, bytes).unwrap();
+        },
+        &["actor.bpk", "checksum"],
+    );
+    restore(&dir);
+    refused(
+        &dir,
+        |d| {
+            let path = d.join("agent/replay.bin");
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(path, &bytes[..bytes.len() - 100]).unwrap();
+        },
+        &["replay.bin", "truncated"],
+    );
+    restore(&dir);
+    refused(&dir, |d| std::fs::remove_file(d.join("eval.csv")).unwrap(), &["eval.csv", "missing"]);
+    restore(&dir);
+    refused(
+        &dir,
+        |d| {
+            let path = d.join("manifest.ron");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(path, text.replacen("format_version: 1", "format_version: 99", 1)).unwrap();
+        },
+        &["manifest.ron", "version 99"],
+    );
+    restore(&dir);
+    refused(
+        &dir,
+        |d| {
+            let path = d.join("manifest.ron");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(path, &text[..text.len() / 2]).unwrap();
+        },
+        &["manifest.ron"],
+    );
+}
+
+#[test]
+fn saving_again_replaces_the_checkpoint_whole_and_ignores_leftovers() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    saved_run(&dir);
+    // A crash during an earlier save leaves a hidden partial folder: it must not be listed, and
+    // the next save clears it.
+    let partial = folder.path().join(".run.partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("junk"), b"half a save").unwrap();
+    let listed = list_checkpoints(folder.path());
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].manifest.as_ref().unwrap().trainer.env_steps, 400);
+
+    let scene = scene();
+    let mut longer = trainer(&scene);
+    longer.run(600, |_| {}, |_| {});
+    save_checkpoint(&dir, &config(), &longer).unwrap();
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 600);
+    let names: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("run")], "no partial or previous folders remain");
+}
+
+#[test]
+fn mid_episode_save_is_refused_without_writing() {
+    let scene = scene();
+    let mut t = trainer(&scene);
+    t.run(150, |_| {}, |_| {});
+    let folder = tempfile::tempdir().unwrap();
+    let error = save_checkpoint(&folder.path().join("run"), &config(), &t).unwrap_err();
+    assert!(error.to_string().contains("episode"), "{error}");
+    assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn replay_file_round_trips_and_keeps_sampling_identical() {
+    let mut original = ReplayBuffer::new(3, 2, 7, 5);
+    for i in 0..10 {
+        let x = i as f32;
+        let end = if i == 4 { StepEnd::Terminated } else { StepEnd::Continues };
+        original.push(&[x, x + 0.5, -x], &[0.1 * x, -0.2], x * x, &[x + 1.0, 0.0, 1.0], end);
+    }
+    original.sample(3);
+    let mut bytes = Vec::new();
+    original.write_to(&mut bytes).unwrap();
+    let mut copy = ReplayBuffer::read_from(bytes.as_slice()).unwrap();
+    assert_eq!(copy.all(), original.all());
+    assert_eq!(copy.capacity(), 7);
+    assert_eq!(copy.sample(20), original.sample(20));
+    copy.push(&[9.0; 3], &[0.0; 2], 1.0, &[9.0; 3], StepEnd::Continues);
+    original.push(&[9.0; 3], &[0.0; 2], 1.0, &[9.0; 3], StepEnd::Continues);
+    assert_eq!(copy.all(), original.all(), "the oldest row is overwritten in both");
+
+    let mut wrong_version = bytes.clone();
+    wrong_version[8] = 2;
+    let error = ReplayBuffer::read_from(wrong_version.as_slice()).unwrap_err().to_string();
+    assert!(error.contains("version 2"), "{error}");
+    let error = ReplayBuffer::read_from(&b"PNG\x89 not a replay"[..]).unwrap_err().to_string();
+    assert!(error.contains("not a replay"), "{error}");
+    let mut flipped = bytes.clone();
+    flipped[40] ^= 1;
+    let error = ReplayBuffer::read_from(flipped.as_slice()).unwrap_err().to_string();
+    assert!(error.contains("checksum"), "{error}");
+}
+
+#[test]
+fn cli_resume_continues_a_saved_run_to_the_same_files() {
+    use demorl_studio::cli::{Mode, ModelKind, TrainArgs, train};
+    let folder = tempfile::tempdir().unwrap();
+    let args = |steps: u64, out: &str| TrainArgs {
+        scene: "scenes/pendulum.ron".into(),
+        mode: Mode::Sac,
+        model: ModelKind::Simulator,
+        preset: None,
+        episodes: 1,
+        seed: 4,
+        threads: 1,
+        out: Some(folder.path().join(out)),
+        steps: Some(steps),
+        eval_every: Some(200),
+        eval_episodes: Some(1),
+        warmup: Some(100),
+        settings: None,
+        save_every: None,
+        save_to: None,
+        resume: None,
+    };
+    train(&args(600, "whole")).unwrap();
+    let save = folder.path().join("saves/run");
+    train(&TrainArgs { save_every: Some(400), save_to: Some(save.clone()), ..args(400, "first") }).unwrap();
+    assert_eq!(read_checkpoint(&save).unwrap().trainer.env_steps, 400);
+    let resume = TrainArgs {
+        resume: Some(save.clone()),
+        eval_every: None,
+        eval_episodes: None,
+        warmup: None,
+        ..args(600, "resumed")
+    };
+    train(&resume).unwrap();
+    for file in ["eval.csv", "train.csv"] {
+        let read = |run: &str| std::fs::read_to_string(folder.path().join(run).join(file)).unwrap();
+        assert_eq!(read("resumed"), read("whole"), "{file}");
+    }
+    // Changing the schedule of a resumed run is refused.
+    let error = train(&TrainArgs { resume: Some(save), ..args(600, "refused") }).unwrap_err();
+    assert!(error.to_string().contains("resumed"), "{error}");
+}
