@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
-    RunConfig, SacAgent, TrainSettings, Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
+    LearnedPlannerAgent, RunConfig, SacAgent, TrainAgent, TrainSettings, Trainer, list_checkpoints, read_checkpoint,
+    restore_checkpoint, save_checkpoint,
 };
-use demorl_studio::learn::{ReplayBuffer, SacSettings, StepEnd};
-use demorl_studio::plan::preset;
+use demorl_studio::learn::{EnsembleSettings, ReplayBuffer, SacSettings, StepEnd};
+use demorl_studio::plan::{PlannerSettings, preset};
 use demorl_studio::scene::{Scene, load_scene};
 
 const SEED: u64 = 11;
@@ -293,4 +294,63 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     // Changing the schedule of a resumed run is refused.
     let error = train(&TrainArgs { resume: Some(save), ..args(600, "refused") }).unwrap_err();
     assert!(error.to_string().contains("resumed"), "{error}");
+}
+
+/// DeMoRL at toy sizes: ensemble refits every 100 steps, a 2-iteration planner with the critic
+/// and the actor prior.
+fn demorl_settings() -> TrainSettings {
+    TrainSettings {
+        model_train_every: 100,
+        ensemble: EnsembleSettings {
+            members: 3,
+            elites: 2,
+            hidden_layers: 2,
+            hidden_width: 32,
+            batch_size: 64,
+            max_epochs: 5,
+            ..Default::default()
+        },
+        ..settings()
+    }
+}
+
+fn demorl_trainer(scene: &Scene) -> Trainer<LearnedPlannerAgent> {
+    let planner = PlannerSettings { horizon: 5, samples: 16, iterations: 2, ..preset("reference").unwrap() };
+    let agent = LearnedPlannerAgent::new(3, 1, demorl_settings(), planner, true, SEED).unwrap();
+    Trainer::new(scene, agent, demorl_settings(), SEED)
+}
+
+#[test]
+fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
+    let scene = scene();
+    let fingerprint = |t: &Trainer<LearnedPlannerAgent>| {
+        let sac: Vec<u32> = t.agent.sac.as_ref().unwrap().parameters().iter().map(|v| v.to_bits()).collect();
+        (format!("{:?} {:?} {:?}", t.evals, t.rows, t.episode_returns), sac, t.agent.planner.state())
+    };
+    let mut whole = demorl_trainer(&scene);
+    whole.run(400, |_| {}, |_| {});
+
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("demorl");
+    let mut first = demorl_trainer(&scene);
+    first.run(200, |_| {}, |_| {});
+    let config = RunConfig { mode: "demorl".into(), model: "learned".into(), train: demorl_settings(), ..config() };
+    save_checkpoint(&dir, &config, &first).unwrap();
+    drop(first);
+    let manifest = read_checkpoint(&dir).unwrap();
+    for file in ["agent/ensemble/ensemble.bpk", "agent/ensemble/ensemble_optim.bpk", "agent/sac/critic.bpk"] {
+        assert!(manifest.files.iter().any(|f| f.path == file), "{file} missing from {:?}", manifest.files);
+    }
+    let mut resumed = demorl_trainer(&scene);
+    restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
+    resumed.run(200, |_| {}, |_| {});
+    assert!(whole.agent.plan_ms() > 0.0, "the planner ran");
+    assert!(fingerprint(&resumed) == fingerprint(&whole), "resumed DeMoRL run differs");
+
+    // A PETS agent (no SAC) cannot load a DeMoRL checkpoint: refused, naming the folder.
+    let planner = preset("reference").unwrap();
+    let pets = LearnedPlannerAgent::new(3, 1, demorl_settings(), planner, false, SEED).unwrap();
+    let mut wrong = Trainer::new(&scene, pets, demorl_settings(), SEED);
+    let error = format!("{:#}", restore_checkpoint(&dir, &manifest, &mut wrong).unwrap_err());
+    assert!(error.contains("SAC"), "{error}");
 }

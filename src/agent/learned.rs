@@ -2,17 +2,21 @@
 //! (the same planner plus SAC's critic as terminal value and its actor as policy prior, with SAC
 //! learning off-policy from the planner's executed actions).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use super::sac::{REPLAY_SEED, WARMUP_SEED, sac_updates, uniform_action};
+use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
 use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
+use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
 use crate::plan::{
-    ActionMode, Model, PlanOutput, PlanSummary, Planner, PlannerSettings, PolicyPrior, TerminalChoice, TerminalValue,
+    ActionMode, Model, PlanOutput, PlanSummary, Planner, PlannerSettings, PlannerState, PolicyPrior, TerminalChoice,
+    TerminalValue,
 };
 
 const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
@@ -195,4 +199,62 @@ impl TrainAgent for LearnedPlannerAgent {
     fn plan_ms(&self) -> f64 {
         1e3 * self.plan_seconds / self.plans.max(1) as f64
     }
+
+    fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
+        let state = LearnedAgentState {
+            planner: self.planner.state(),
+            eval_planner: self.eval_planner.state(),
+            rng: self.rng.clone(),
+            model_ready: self.model.is_ready(),
+            with_sac: self.sac.is_some(),
+        };
+        save_state(dir, "agent.ron", &state)?;
+        let ensemble_dir = dir.join("ensemble");
+        std::fs::create_dir_all(&ensemble_dir)?;
+        self.ensemble.save_to(&ensemble_dir)?;
+        write_replay(&dir.join("replay.bin"), &self.replay)?;
+        if let Some(sac) = &self.sac {
+            let sac_dir = dir.join("sac");
+            std::fs::create_dir_all(&sac_dir)?;
+            sac.save_to(&sac_dir)?;
+        }
+        Ok(())
+    }
+
+    fn load_state(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let state: LearnedAgentState = load_state(dir, "agent.ron")?;
+        if state.with_sac != self.sac.is_some() {
+            anyhow::bail!(
+                "{}: saved {} a SAC learner; this mode needs the opposite",
+                dir.display(),
+                if state.with_sac { "with" } else { "without" }
+            );
+        }
+        let ensemble = ProbabilisticEnsemble::load_from(&dir.join("ensemble"))?;
+        let scene_sizes = (self.replay.obs_dim(), self.replay.act_dim());
+        check_sizes(dir, (ensemble.out_dim() - 1, ensemble.in_dim() + 1 - ensemble.out_dim()), scene_sizes)?;
+        let replay = read_replay(&dir.join("replay.bin"))?;
+        check_sizes(dir, (replay.obs_dim(), replay.act_dim()), scene_sizes)?;
+        let sac = if state.with_sac { Some(Sac::load_from(&dir.join("sac"))?) } else { None };
+        self.planner.restore(state.planner).map_err(|e| anyhow::anyhow!("{}: planner: {e}", dir.display()))?;
+        self.eval_planner
+            .restore(state.eval_planner)
+            .map_err(|e| anyhow::anyhow!("{}: eval planner: {e}", dir.display()))?;
+        if state.model_ready {
+            self.model.set_members(ensemble.fast_elites());
+        }
+        (self.ensemble, self.replay, self.sac, self.rng) = (ensemble, replay, sac, state.rng);
+        Ok(())
+    }
+}
+
+/// The planning agent's own state in a checkpoint (networks and replay live in their own files).
+#[derive(Serialize, Deserialize)]
+struct LearnedAgentState {
+    planner: PlannerState,
+    eval_planner: PlannerState,
+    rng: ChaCha8Rng,
+    /// Whether the ensemble had been fitted (its elites drive the planner's model).
+    model_ready: bool,
+    with_sac: bool,
 }

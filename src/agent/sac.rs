@@ -8,6 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
+use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{ReplayBuffer, Sac};
 
 /// Seed offsets so the networks, the replay sampling and the warm-up noise use separate streams.
@@ -91,30 +92,32 @@ impl TrainAgent for SacAgent {
         std::fs::create_dir_all(&sac_dir)?;
         self.sac.save_to(&sac_dir)?;
         write_replay(&dir.join("replay.bin"), &self.replay)?;
-        let path = dir.join("agent.ron");
-        std::fs::write(&path, ron::to_string(&self.rng)?).with_context(|| path.display().to_string())?;
-        Ok(())
+        save_state(dir, "agent.ron", &self.rng)
     }
 
     fn load_state(&mut self, dir: &Path) -> anyhow::Result<()> {
         let sac = Sac::load_from(&dir.join("sac"))?;
         let replay = read_replay(&dir.join("replay.bin"))?;
-        let path = dir.join("agent.ron");
-        let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
-        let rng: ChaCha8Rng = ron::from_str(&text).with_context(|| format!("{}: warm-up RNG state", path.display()))?;
-        if (sac.obs_dim(), sac.act_dim()) != (self.sac.obs_dim(), self.sac.act_dim()) {
-            anyhow::bail!(
-                "{}: saved for observation/action sizes {}/{}, this scene has {}/{}",
-                dir.display(),
-                sac.obs_dim(),
-                sac.act_dim(),
-                self.sac.obs_dim(),
-                self.sac.act_dim()
-            );
-        }
+        let rng: ChaCha8Rng = load_state(dir, "agent.ron")?;
+        check_sizes(dir, (sac.obs_dim(), sac.act_dim()), (self.sac.obs_dim(), self.sac.act_dim()))?;
         (self.sac, self.replay, self.rng) = (sac, replay, rng);
         Ok(())
     }
+}
+
+/// Refuses a saved agent whose observation/action sizes differ from the scene's.
+pub(crate) fn check_sizes(dir: &Path, saved: (usize, usize), scene: (usize, usize)) -> anyhow::Result<()> {
+    if saved != scene {
+        anyhow::bail!(
+            "{}: saved for observation/action sizes {}/{}, this scene has {}/{}",
+            dir.display(),
+            saved.0,
+            saved.1,
+            scene.0,
+            scene.1
+        );
+    }
+    Ok(())
 }
 
 /// Writes a replay buffer file.

@@ -4,6 +4,8 @@
 //! The members are stacked (`[E, in, out]` weights, see `net.rs`), so a training step or a
 //! prediction runs one batched matmul per layer for all of them.
 
+use std::path::Path;
+
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::softplus;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::infer::FastEnsemble;
 use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
+use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 
 /// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
 /// values.
@@ -485,6 +488,59 @@ impl ProbabilisticEnsemble {
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
         report
+    }
+}
+
+/// The non-tensor part of a saved ensemble.
+#[derive(Serialize, Deserialize)]
+struct EnsembleState {
+    in_dim: usize,
+    out_dim: usize,
+    settings: EnsembleSettings,
+    input_norm: Normalizer,
+    output_norm: Normalizer,
+    rng: ChaCha8Rng,
+    holdout_mse: Vec<f32>,
+    elites: Vec<usize>,
+}
+
+impl ProbabilisticEnsemble {
+    /// Writes weights, log-variance bounds, Adam state, normalisers, RNG and elites into `dir`.
+    pub fn save_to(&self, dir: &Path) -> anyhow::Result<()> {
+        let state = EnsembleState {
+            in_dim: self.in_dim,
+            out_dim: self.out_dim,
+            settings: self.settings.clone(),
+            input_norm: self.input_norm.clone(),
+            output_norm: self.output_norm.clone(),
+            rng: self.rng.clone(),
+            holdout_mse: self.holdout_mse.clone(),
+            elites: self.elites.clone(),
+        };
+        save_state(dir, "ensemble.ron", &state)?;
+        save_module(dir, "ensemble.bpk", &self.net)?;
+        save_optimizer(dir, "ensemble_optim.bpk", &self.optim)
+    }
+
+    /// Reads an ensemble written by [`ProbabilisticEnsemble::save_to`].
+    pub fn load_from(dir: &Path) -> anyhow::Result<Self> {
+        let state: EnsembleState = load_state(dir, "ensemble.ron")?;
+        let members = state.settings.members;
+        if state.holdout_mse.len() != members || state.elites.iter().any(|&m| m >= members) {
+            anyhow::bail!(
+                "{}: elites or hold-out errors do not match {members} members",
+                dir.join("ensemble.ron").display()
+            );
+        }
+        let mut ensemble = Self::new(state.in_dim, state.out_dim, state.settings, 0);
+        ensemble.net = load_module(dir, "ensemble.bpk", ensemble.net)?;
+        ensemble.optim = load_optimizer(dir, "ensemble_optim.bpk", ensemble.optim)?;
+        ensemble.input_norm = state.input_norm;
+        ensemble.output_norm = state.output_norm;
+        ensemble.rng = state.rng;
+        ensemble.holdout_mse = state.holdout_mse;
+        ensemble.elites = state.elites;
+        Ok(ensemble)
     }
 }
 

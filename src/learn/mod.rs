@@ -10,6 +10,7 @@ pub mod ensemble_model;
 pub mod infer;
 mod net;
 pub mod normalizer;
+pub(crate) mod record_file;
 pub mod replay;
 pub mod replay_file;
 pub mod sac;

@@ -7,7 +7,7 @@
 use burn::module::{Module, Param};
 use std::path::Path;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -16,6 +16,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::net::{Activation, Init, StackedMlp, to_vec};
+use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 use super::replay::Batch;
 
 /// SAC hyper-parameters. Defaults follow the common SAC setup (Haarnoja et al., SB3).
@@ -313,22 +314,6 @@ struct SacState {
     rng: ChaCha8Rng,
 }
 
-/// Files of a saved [`Sac`] inside its folder (burnpack for weights and Adam moments).
-pub const SAC_FILES: &[&str] = &[
-    "sac.json",
-    "actor.bpk",
-    "critic.bpk",
-    "target_critic.bpk",
-    "temperature.bpk",
-    "actor_optim.bpk",
-    "critic_optim.bpk",
-    "alpha_optim.bpk",
-];
-
-fn record_error(file: &Path, e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!("{}: {e}", file.display())
-}
-
 impl Sac {
     /// Writes networks, target critics, temperature, the three Adam states and the RNG into `dir`
     /// (which must exist), so [`Sac::load_from`] continues bit-identically.
@@ -340,53 +325,27 @@ impl Sac {
             updates: self.updates,
             rng: self.rng.clone(),
         };
-        let path = dir.join("sac.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&state)?).map_err(|e| record_error(&path, e))?;
-        let save = |name: &str, record: burn::store::ModuleRecord| {
-            let path = dir.join(name);
-            record.save(&path).map_err(|e| record_error(&path, e))
-        };
-        save("actor.bpk", self.actor.clone().into_record())?;
-        save("critic.bpk", self.critic.clone().into_record())?;
-        save("target_critic.bpk", self.target_critic.clone().into_record())?;
-        save("temperature.bpk", self.temperature.clone().into_record())?;
-        for (name, optim) in [
-            ("actor_optim.bpk", &self.actor_optim),
-            ("critic_optim.bpk", &self.critic_optim),
-            ("alpha_optim.bpk", &self.alpha_optim),
-        ] {
-            let path = dir.join(name);
-            optim.to_record().save(&path).map_err(|e| record_error(&path, e))?;
-        }
-        Ok(())
+        save_state(dir, "sac.ron", &state)?;
+        save_module(dir, "actor.bpk", &self.actor)?;
+        save_module(dir, "critic.bpk", &self.critic)?;
+        save_module(dir, "target_critic.bpk", &self.target_critic)?;
+        save_module(dir, "temperature.bpk", &self.temperature)?;
+        save_optimizer(dir, "actor_optim.bpk", &self.actor_optim)?;
+        save_optimizer(dir, "critic_optim.bpk", &self.critic_optim)?;
+        save_optimizer(dir, "alpha_optim.bpk", &self.alpha_optim)
     }
 
     /// Reads an agent written by [`Sac::save_to`]. Errors name the file and what was wrong.
     pub fn load_from(dir: &Path) -> anyhow::Result<Sac> {
-        let path = dir.join("sac.json");
-        let text = std::fs::read(&path).map_err(|e| record_error(&path, e))?;
-        let state: SacState = serde_json::from_slice(&text).map_err(|e| record_error(&path, e))?;
+        let state: SacState = load_state(dir, "sac.ron")?;
         let mut sac = Sac::new(state.obs_dim, state.act_dim, state.settings, 0);
-        let load = |name: &str| {
-            let path = dir.join(name);
-            burn::store::ModuleRecord::load(&path).map_err(|e| record_error(&path, e)).map(|r| (r, path))
-        };
-        let (record, path) = load("actor.bpk")?;
-        sac.actor = sac.actor.try_load_record(record).map_err(|e| record_error(&path, e))?;
-        let (record, path) = load("critic.bpk")?;
-        sac.critic = sac.critic.try_load_record(record).map_err(|e| record_error(&path, e))?;
-        let (record, path) = load("target_critic.bpk")?;
-        sac.target_critic = sac.target_critic.try_load_record(record).map_err(|e| record_error(&path, e))?;
-        let (record, path) = load("temperature.bpk")?;
-        sac.temperature = sac.temperature.try_load_record(record).map_err(|e| record_error(&path, e))?;
-        let optim = |name: &str, fresh: ModuleOptimizer| -> anyhow::Result<ModuleOptimizer> {
-            let path = dir.join(name);
-            let record = OptimizerRecord::load(&path).map_err(|e| record_error(&path, e))?;
-            Ok(fresh.load_record(record))
-        };
-        sac.actor_optim = optim("actor_optim.bpk", sac.actor_optim)?;
-        sac.critic_optim = optim("critic_optim.bpk", sac.critic_optim)?;
-        sac.alpha_optim = optim("alpha_optim.bpk", sac.alpha_optim)?;
+        sac.actor = load_module(dir, "actor.bpk", sac.actor)?;
+        sac.critic = load_module(dir, "critic.bpk", sac.critic)?;
+        sac.target_critic = load_module(dir, "target_critic.bpk", sac.target_critic)?;
+        sac.temperature = load_module(dir, "temperature.bpk", sac.temperature)?;
+        sac.actor_optim = load_optimizer(dir, "actor_optim.bpk", sac.actor_optim)?;
+        sac.critic_optim = load_optimizer(dir, "critic_optim.bpk", sac.critic_optim)?;
+        sac.alpha_optim = load_optimizer(dir, "alpha_optim.bpk", sac.alpha_optim)?;
         sac.updates = state.updates;
         sac.rng = state.rng;
         Ok(sac)

@@ -9,7 +9,7 @@ use super::settings::{LastBlock, ShiftRule, VarianceShift};
 pub const TRUNCATION: f32 = 2.0;
 
 /// Mean and diagonal variance over `horizon x action_dim` actions, row-major [step][dim].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SequenceGaussian {
     horizon: usize,
     action_dim: usize,

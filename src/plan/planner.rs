@@ -23,6 +23,16 @@ pub enum ActionMode {
     Evaluation,
 }
 
+/// The part of a [`Planner`] that carries over between plans (see [`Planner::state`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlannerState {
+    pub settings: PlannerSettings,
+    pub pending: Option<PlannerSettings>,
+    pub rng: ChaCha8Rng,
+    pub dist: SequenceGaussian,
+    pub shift_next: bool,
+}
+
 /// A DMD-MPC planner. All randomness comes from one seeded ChaCha8 stream, so the same
 /// seed, settings and model give bitwise identical plans.
 pub struct Planner {
@@ -97,6 +107,31 @@ impl Planner {
     pub fn reset(&mut self) {
         self.dist.reset();
         self.shift_next = false;
+    }
+
+    /// What a checkpoint keeps of the planner: settings, the sampling distribution and the RNG.
+    pub fn state(&self) -> PlannerState {
+        PlannerState {
+            settings: self.settings.clone(),
+            pending: self.pending.clone(),
+            rng: self.rng.clone(),
+            dist: self.dist.clone(),
+            shift_next: self.shift_next,
+        }
+    }
+
+    /// Continues from a saved state (settings are validated again).
+    pub fn restore(&mut self, state: PlannerState) -> Result<(), SettingsError> {
+        state.settings.validate()?;
+        if let Some(pending) = &state.pending {
+            pending.validate()?;
+        }
+        self.settings = state.settings;
+        self.pending = state.pending;
+        self.rng = state.rng;
+        self.dist = state.dist;
+        self.shift_next = state.shift_next;
+        Ok(())
     }
 
     /// Restarts the random stream (e.g. for a reproducible evaluation run).
