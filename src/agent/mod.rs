@@ -2,6 +2,7 @@
 
 mod baseline;
 mod checkpoint;
+mod health;
 mod learned;
 mod mpc;
 mod record;
@@ -14,6 +15,7 @@ pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, FileEntry, Manifest, SaveEntry, list_checkpoints, read_checkpoint, restore_checkpoint,
     save_checkpoint,
 };
+pub use health::divergence;
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_policy_episode};
 pub use record::{
