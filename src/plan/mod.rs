@@ -8,6 +8,7 @@
 pub mod gaussian;
 pub mod hooks;
 pub mod model;
+pub mod obs_points;
 pub mod planner;
 pub mod score;
 pub mod settings;
@@ -18,7 +19,8 @@ pub mod weights;
 
 pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
-pub use model::{Model, RolloutBatch, SequenceBatch};
+pub use model::{Model, ObservationPoints, RolloutBatch, SequenceBatch};
+pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner};
 pub use score::Scorer;
 pub use settings::{
