@@ -12,7 +12,8 @@ use super::sac::{REPLAY_SEED, WARMUP_SEED, sac_updates, uniform_action};
 use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
 use crate::plan::{
-    ActionMode, Model, PlanOutput, PlanSummary, Planner, PlannerSettings, PolicyPrior, TerminalChoice, TerminalValue,
+    ActionMode, Model, ObservationPoints, PlanOutput, PlanSummary, Planner, PlannerSettings, PolicyPrior,
+    SettingsError, TerminalChoice, TerminalValue,
 };
 
 const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
@@ -194,5 +195,20 @@ impl TrainAgent for LearnedPlannerAgent {
 
     fn plan_ms(&self) -> f64 {
         1e3 * self.plan_seconds / self.plans.max(1) as f64
+    }
+
+    fn set_planner_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
+        // Validated once, so both planners change together or not at all.
+        settings.validate()?;
+        self.planner.set_settings(settings.clone())?;
+        self.eval_planner.set_settings(settings)
+    }
+
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        self.last_plan.as_ref()
+    }
+
+    fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
+        self.model.set_drawing(drawing);
     }
 }

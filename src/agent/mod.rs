@@ -15,6 +15,8 @@ pub use record::{
     RunSummary, mean_std, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config, write_summary_json,
     write_train_csv,
 };
-pub use run::{RunOutput, run_learning};
+pub use run::{RunOutput, learning_agent, run_learning};
 pub use sac::SacAgent;
-pub use train::{EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, Trainer, Transition};
+pub use train::{
+    EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, TrainStep, Trainer, Transition,
+};

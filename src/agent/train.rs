@@ -2,6 +2,7 @@
 //! learn on a schedule, and evaluate every K env steps on a separate env instance.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::mpc::episode_seed;
 use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
-use crate::plan::{PlanSummary, PlannerSettings};
+use crate::plan::{ObservationKinematics, ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
 use crate::sim::Env;
 
@@ -112,6 +113,64 @@ pub trait TrainAgent {
     fn plan_ms(&self) -> f64 {
         0.0
     }
+    /// New planner settings from the next plan on (agents without a planner ignore them).
+    fn set_planner_settings(&mut self, _settings: PlannerSettings) -> Result<(), SettingsError> {
+        Ok(())
+    }
+    /// The last training plan, for drawing (agents without a planner have none).
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        None
+    }
+    /// How to draw predicted observations (planning agents pass it to their learned model).
+    fn set_drawing(&mut self, _drawing: Arc<dyn ObservationPoints>) {}
+}
+
+/// Any agent behind a box is an agent, so one `Trainer` type serves every mode.
+impl TrainAgent for Box<dyn TrainAgent + Send> {
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
+        (**self).act(obs, env_steps)
+    }
+    fn observe(&mut self, transition: Transition<'_>, env_steps: u64) -> StepStats {
+        (**self).observe(transition, env_steps)
+    }
+    fn episode_start(&mut self) {
+        (**self).episode_start()
+    }
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
+        (**self).eval_act(obs)
+    }
+    fn eval_episode_start(&mut self) {
+        (**self).eval_episode_start()
+    }
+    fn plan_ms(&self) -> f64 {
+        (**self).plan_ms()
+    }
+    fn set_planner_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
+        (**self).set_planner_settings(settings)
+    }
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        (**self).last_plan()
+    }
+    fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
+        (**self).set_drawing(drawing)
+    }
+}
+
+/// What one training env step did (returned by [`Trainer::step`] for live views).
+#[derive(Clone, Debug)]
+pub struct TrainStep {
+    /// The executed action.
+    pub action: Vec<f32>,
+    pub reward: f32,
+    /// Return of the training episode this step ended (the env is already reset then).
+    pub episode_end: Option<f64>,
+    /// What learning did; `stats.plan` is set when a plan chose the action.
+    pub stats: StepStats,
+    /// Wall milliseconds choosing the action (planning) and learning (updates, refits).
+    pub act_ms: f64,
+    pub learn_ms: f64,
+    /// A `train.csv` row completed by this step.
+    pub row: Option<TrainRow>,
 }
 
 /// One evaluation: deterministic episodes on the evaluation env.
@@ -188,8 +247,11 @@ pub struct Trainer<A: TrainAgent> {
 }
 
 impl<A: TrainAgent> Trainer<A> {
-    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
+    pub fn new(scene: &Scene, mut agent: A, settings: TrainSettings, seed: u64) -> Self {
         let mut train_env = Env::new(scene);
+        if let Some(drawing) = ObservationKinematics::new(train_env.robot().clone()) {
+            agent.set_drawing(Arc::new(drawing));
+        }
         train_env.reset(episode_seed(seed, 0));
         let obs = train_env.observation();
         let mut trainer = Self {
@@ -216,8 +278,10 @@ impl<A: TrainAgent> Trainer<A> {
     }
 
     /// One env step: act, step, store and learn; resets the env at episode end.
-    pub fn step(&mut self) {
+    pub fn step(&mut self) -> TrainStep {
+        let started = Instant::now();
         let action = self.agent.act(&self.obs, self.env_steps);
+        let act_ms = started.elapsed().as_secs_f64() * 1e3;
         let outcome = self.train_env.step(&action);
         let next_obs = self.train_env.observation();
         self.env_steps += 1;
@@ -231,17 +295,23 @@ impl<A: TrainAgent> Trainer<A> {
         };
         let transition =
             Transition { obs: &self.obs, action: &action, reward: outcome.reward, next_obs: &next_obs, end };
+        let learn_started = Instant::now();
         let stats = self.agent.observe(transition, self.env_steps);
-        self.window.extend(stats.sac);
+        let learn_ms = learn_started.elapsed().as_secs_f64() * 1e3;
+        self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
         if let Some((mse, _)) = stats.model_fit {
             self.model_mse = mse;
             self.model_fits += 1;
         }
+        let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
             self.push_row();
+            row = self.rows.last().cloned();
         }
+        let mut episode_end = None;
         if outcome.done() {
+            episode_end = Some(self.episode_return);
             self.episode_returns.push(self.episode_return);
             self.episode_return = 0.0;
             self.episode += 1;
@@ -251,6 +321,16 @@ impl<A: TrainAgent> Trainer<A> {
         } else {
             self.obs = next_obs;
         }
+        TrainStep { action, reward: outcome.reward, episode_end, stats, act_ms, learn_ms, row }
+    }
+
+    /// Whether an evaluation is due now: at step 0 and every `eval_every` steps, once each.
+    pub fn eval_due(&self) -> bool {
+        self.env_steps.is_multiple_of(self.settings.eval_every.max(1)) && !self.evaluated_now()
+    }
+
+    fn evaluated_now(&self) -> bool {
+        self.evals.last().is_some_and(|r| r.env_steps == self.env_steps)
     }
 
     fn push_row(&mut self) {
@@ -321,8 +401,7 @@ impl<A: TrainAgent> Trainer<A> {
     /// end; `on_progress` is called after every step, `on_eval` after every evaluation.
     pub fn run(&mut self, steps: u64, mut on_progress: impl FnMut(&Progress), mut on_eval: impl FnMut(&EvalRow)) {
         self.started = Instant::now();
-        let eval_every = self.settings.eval_every.max(1);
-        if self.env_steps == 0 {
+        if self.env_steps == 0 && self.eval_due() {
             let row = self.evaluate();
             on_eval(&row);
         }
@@ -335,7 +414,7 @@ impl<A: TrainAgent> Trainer<A> {
                 last_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
                 steps_per_second: self.env_steps as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
             });
-            if self.env_steps.is_multiple_of(eval_every) || self.env_steps == target {
+            if self.eval_due() || (self.env_steps == target && !self.evaluated_now()) {
                 let row = self.evaluate();
                 on_eval(&row);
             }
