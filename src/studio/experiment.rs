@@ -52,8 +52,10 @@ pub struct LearningMetrics {
     pub rows: Vec<TrainRow>,
     /// (env steps, mean elite hold-out MSE) of every model refit.
     pub model_fits: Vec<[f64; 2]>,
-    /// Wall ms per step spent learning (SAC updates, refits), recent window.
-    pub learn_ms: VecDeque<f64>,
+    /// (env steps, ms choosing the action, ms learning) of recent steps without a refit.
+    pub step_ms: VecDeque<[f64; 3]>,
+    /// Wall ms of the last ensemble refit (the step it happened in).
+    pub last_fit_ms: f64,
     /// SAC gradient updates so far.
     pub updates: u64,
 }
@@ -164,7 +166,10 @@ impl Experiment {
             // The trainer resets its env from the same episode seeds, so both envs stay identical.
             Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), seed)))
         } else {
-            Driver::Mpc { agent: MpcAgent::new(&env, settings.clone(), seed, threads)?, env: env.fork() }
+            Driver::Mpc {
+                agent: Box::new(MpcAgent::new(&env, settings.clone(), seed, threads)?),
+                env: Box::new(env.fork()),
+            }
         };
         Ok(Experiment {
             scene_path: scene_path.to_path_buf(),
@@ -307,7 +312,7 @@ impl Experiment {
     /// Takes one report of the control loop; true if it was a step that counts.
     fn receive(&mut self, report: Report) -> bool {
         match report {
-            Report::Step(record) => self.apply(record),
+            Report::Step(record) => self.apply(*record),
             Report::Eval(row) => {
                 self.evaluating = false;
                 self.message = Some(format!(
@@ -352,7 +357,7 @@ impl Experiment {
             self.predictions.clear();
         }
         if let Some(learning) = record.learning {
-            self.record_learning(learning);
+            self.record_learning(learning, record.plan_ms);
         }
         if outcome.done() {
             let reason = outcome.reason.map(|r| r.to_string()).unwrap_or_default();
@@ -398,13 +403,17 @@ impl Experiment {
         self.last_trace = Some(trace);
     }
 
-    fn record_learning(&mut self, record: LearnRecord) {
+    fn record_learning(&mut self, record: LearnRecord, act_ms: f64) {
         debug_assert_eq!(record.env_steps, self.env_steps, "the studio replays every trainer step");
         let l = &mut self.learning;
         l.updates += record.stats.sac.len() as u64;
-        push_window(&mut l.learn_ms, record.learn_ms);
+        let steps = record.env_steps as f64;
         if let Some((mse, _)) = record.stats.model_fit {
-            l.model_fits.push([record.env_steps as f64, f64::from(mse)]);
+            l.model_fits.push([steps, f64::from(mse)]);
+            // A refit takes seconds: kept apart so it does not flatten the per-step timing plot.
+            l.last_fit_ms = record.learn_ms;
+        } else {
+            push_window(&mut l.step_ms, [steps, act_ms, record.learn_ms]);
         }
         l.rows.extend(record.row);
         self.evaluating = record.eval_follows;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::experiment::Experiment;
 use super::input::{HelpOverlay, SHORTCUTS};
@@ -444,58 +444,82 @@ fn plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, lines: Vec<Line<'st
     });
 }
 
-/// A line through (x, y) pairs, skipping non-finite values (losses are NaN before any update).
-fn xy(points: impl IntoIterator<Item = [f64; 2]>) -> PlotPoints<'static> {
-    PlotPoints::from(points.into_iter().filter(|p| p[0].is_finite() && p[1].is_finite()).collect::<Vec<_>>())
+/// (x, y) pairs without non-finite values (losses are NaN before any update).
+fn xy(points: impl IntoIterator<Item = [f64; 2]>) -> Vec<[f64; 2]> {
+    points.into_iter().filter(|p| p[0].is_finite() && p[1].is_finite()).collect()
+}
+
+/// Colours of the curves of one plot, in order.
+const CURVE_COLOURS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(230, 120, 80),
+    egui::Color32::from_rgb(90, 170, 230),
+    egui::Color32::from_rgb(140, 200, 100),
+];
+
+/// A plot of sparse curves against env steps: lines with a marker on every value, so the
+/// first evaluation or refit is visible before there is a second one to join it to.
+fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(&str, Vec<[f64; 2]>)>) {
+    ui.label(egui::RichText::new(title).strong()).on_hover_text(tip);
+    Plot::new(id).height(110.0).legend(Legend::default()).allow_scroll(false).show(ui, |plot_ui| {
+        for ((name, values), colour) in curves.into_iter().zip(CURVE_COLOURS.iter().cycle()) {
+            plot_ui.line(Line::new(name, PlotPoints::from(values.clone())).color(*colour));
+            plot_ui.points(Points::new(name, PlotPoints::from(values)).color(*colour).radius(2.5));
+        }
+    });
 }
 
 /// Learning curves against env steps: returns, SAC losses and α, model error, timing.
 fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
     let l = &e.learning;
-    plot(
+    curve_plot(
         ui,
         "learning-returns",
         "Returns vs env steps",
         "Return of every training episode (exploring) and the mean of each deterministic evaluation.",
         vec![
-            Line::new("train episode", xy(l.train_returns.iter().copied())),
-            Line::new("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
+            ("train episode", xy(l.train_returns.iter().copied())),
+            ("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
         ],
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
     if e.mode != StudioMode::MpcLearned {
-        plot(
+        curve_plot(
             ui,
             "sac-losses",
             "SAC losses",
             "Critic (TD) and actor losses, averaged over each log window of env steps.",
-            vec![Line::new("critic", row(|r| r.critic_loss)), Line::new("actor", row(|r| r.actor_loss))],
+            vec![("critic", row(|r| r.critic_loss)), ("actor", row(|r| r.actor_loss))],
         );
-        plot(
+        curve_plot(
             ui,
             "sac-alpha",
             "SAC temperature α",
             "The entropy weight SAC learns: it falls as the policy's entropy reaches its target.",
-            vec![Line::new("α", row(|r| r.alpha))],
+            vec![("α", row(|r| r.alpha))],
         );
     }
     if e.mode.plans() {
-        plot(
+        let title = match l.model_fits.len() {
+            0 => "Model hold-out error (first fit at the end of warm-up)".to_string(),
+            n => format!("Model hold-out error ({n} fits, last {:.1} s)", l.last_fit_ms / 1e3),
+        };
+        curve_plot(
             ui,
             "model-error",
-            "Model hold-out error",
+            &title,
             "Mean elite hold-out MSE (standardised units) after each ensemble refit.",
-            vec![Line::new("hold-out MSE", xy(l.model_fits.iter().copied()))],
+            vec![("hold-out MSE", xy(l.model_fits.iter().copied()))],
         );
     }
     plot(
         ui,
         "learning-timing",
-        "Time per step (ms)",
-        "Wall milliseconds the control loop spent per env step planning, and learning (SAC updates, model refits).",
+        "Time per env step (ms)",
+        "Wall milliseconds the control loop spent per env step choosing the action (planning) and learning (SAC \
+         updates); refits are in the model plot's title.",
         vec![
-            Line::new("ms/plan", series(e.metrics.plan_ms.iter().copied())),
-            Line::new("ms/update", series(l.learn_ms.iter().copied())),
+            Line::new("ms/plan", PlotPoints::from(l.step_ms.iter().map(|t| [t[0], t[1]]).collect::<Vec<_>>())),
+            Line::new("ms/update", PlotPoints::from(l.step_ms.iter().map(|t| [t[0], t[2]]).collect::<Vec<_>>())),
         ],
     );
 }

@@ -49,7 +49,7 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
             ", {} SAC updates, {} model fits, mean learn {:.1} ms/step, last eval return {last_eval:.1}",
             learning.updates,
             learning.model_fits.len(),
-            learning.learn_ms.iter().sum::<f64>() / learning.learn_ms.len().max(1) as f64,
+            learning.step_ms.iter().map(|t| t[2]).sum::<f64>() / learning.step_ms.len().max(1) as f64,
         )
     } else {
         String::new()

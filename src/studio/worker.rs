@@ -17,7 +17,7 @@ pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
 /// What the loop runs.
 pub enum Driver {
     /// The planner with the forked-simulator model on the loop's own env.
-    Mpc { agent: MpcAgent, env: Env },
+    Mpc { agent: Box<MpcAgent>, env: Box<Env> },
     /// A learning mode (sac, learned-model mpc, demorl): the trainer owns its envs.
     Learning(Box<LearningRun>),
 }
@@ -63,7 +63,7 @@ pub struct StepRecord {
 
 /// A report from the loop, in the order things happened.
 pub enum Report {
-    Step(StepRecord),
+    Step(Box<StepRecord>),
     /// A finished evaluation (learning modes).
     Eval(EvalRow),
 }
@@ -191,7 +191,7 @@ impl ControlLoop {
                     let (record, over) = driver.step(generation, settings_error.take());
                     episode_over = over;
                     credits -= 1;
-                    if report_tx.send(Report::Step(record)).is_err() {
+                    if report_tx.send(Report::Step(Box::new(record))).is_err() {
                         return;
                     }
                     if let Some(row) = driver.evaluate_if_due()
