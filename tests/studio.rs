@@ -248,8 +248,12 @@ fn small_planner() -> PlannerSettings {
 
 /// A pendulum experiment in `mode` with the small settings, in lockstep.
 fn learning_experiment(mode: StudioMode, seed: u64) -> Experiment {
-    let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
-    let path = Path::new("scenes/pendulum.ron");
+    learning_experiment_on("scenes/pendulum.ron", mode, seed)
+}
+
+fn learning_experiment_on(scene: &str, mode: StudioMode, seed: u64) -> Experiment {
+    let path = Path::new(scene);
+    let scene = demorl_studio::scene::load_scene(path).unwrap();
     let mut e = Experiment::start(path, scene, mode, small_planner(), small_train(), seed, 1).unwrap();
     e.blocking = true;
     e
@@ -383,4 +387,18 @@ fn an_evaluation_row_arrives_after_eval_every_steps() {
     assert_eq!(e.learning.evals[1].env_steps, 30);
     assert!(!e.evaluating);
     assert!(e.learning.evals[1].eval_return_mean < 0.0 && e.learning.evals[1].eval_length_mean == 200.0);
+}
+
+#[test]
+fn a_floating_base_scene_plans_with_the_learned_model_but_draws_no_plans() {
+    // The hopper's observation has no x position, so predicted observations cannot be placed.
+    let mut e = learning_experiment_on("scenes/hopper.ron", StudioMode::MpcLearned, 1);
+    for n in 1..=25 {
+        e.advance(0.0);
+        assert_eq!(e.env_steps, n);
+    }
+    let trace = e.last_trace.as_ref().expect("plans after the warm-up");
+    assert_eq!(trace.point_count, 0);
+    assert!(plan_strips(trace, &TraceOptions::default()).is_empty());
+    assert!(e.ghost().is_none_or(|g| g.iter().all(Vec::is_empty)));
 }
