@@ -13,7 +13,7 @@ use crate::agent::{
 use crate::plan::preset_or_error;
 use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
-use crate::studio::{Experiment, ExperimentPlugin};
+use crate::studio::{Experiment, ExperimentPlugin, StudioMode};
 
 /// The scene the studio opens when none is given.
 pub const DEFAULT_SCENE: &str = "scenes/pendulum.ron";
@@ -47,6 +47,12 @@ pub enum Command {
         /// Simulated seconds per wall-clock second (1/16 to 16; planning time may hold it lower).
         #[arg(long, default_value_t = 1.0)]
         speed: f32,
+        /// What runs: demorl (learns and plans), sac, or mpc (with --model).
+        #[arg(long, value_enum, default_value = "demorl")]
+        mode: Mode,
+        /// The model mpc plans with (default: simulator).
+        #[arg(long, value_enum)]
+        model: Option<ModelKind>,
     },
     /// Run an experiment headless and print per-episode returns.
     Train(TrainArgs),
@@ -179,6 +185,24 @@ pub struct ScreenshotArgs {
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720")]
     pub size: String,
+    /// What runs: mpc (with --model, the default: plans from the first step), sac or demorl.
+    /// Learning modes act at random during warm-up (250 steps; 1000 for sac) and draw no plans.
+    #[arg(long, value_enum, default_value = "mpc")]
+    pub mode: Mode,
+    /// The model mpc plans with (default: simulator).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+}
+
+/// The studio mode for `--mode` / `--model` (the baselines have no studio mode).
+pub fn studio_mode(mode: Mode, model: Option<ModelKind>) -> anyhow::Result<StudioMode> {
+    let model = match model.unwrap_or(ModelKind::Simulator) {
+        ModelKind::Learned => "learned",
+        ModelKind::Simulator => "simulator",
+    };
+    let name = format!("{mode:?}").to_lowercase();
+    StudioMode::from_names(&name, model)
+        .ok_or_else(|| anyhow::anyhow!("--mode {name} is not available in the studio (use mpc, sac or demorl)"))
 }
 
 /// Loads a scene, turning its error into one readable message.
@@ -437,14 +461,21 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `studio`: opens the window on `scene` (default: the pendulum).
-pub fn studio(scene: Option<&Path>, seconds: Option<f64>, threads: usize, speed: f32) -> anyhow::Result<()> {
+/// `studio`: opens the window on `scene` (default: the pendulum) in `mode`.
+pub fn studio(
+    scene: Option<&Path>,
+    seconds: Option<f64>,
+    threads: usize,
+    speed: f32,
+    mode: StudioMode,
+) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
     if threads == 0 || seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) || !(1.0 / 16.0..=16.0).contains(&speed) {
         bail!("--threads must be at least 1, --seconds a positive number and --speed within 1/16..16");
     }
     crate::studio::run(crate::studio::StudioOptions {
         scene,
+        mode,
         seed: 0,
         threads,
         speed,
@@ -474,8 +505,10 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(&args.out); // a stale picture must not pass for a new one
     let plan = crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() };
+    let mode = studio_mode(args.mode, args.model)?;
     crate::studio::run(crate::studio::StudioOptions {
         scene: args.scene.clone(),
+        mode,
         seed: 0,
         threads: 1,
         speed: 1.0,

@@ -2,13 +2,14 @@
 
 use clap::Parser;
 use demorl_studio::cli::{self, Cli, Command};
+use demorl_studio::studio::StudioMode;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0),
-        Some(Command::Studio { scene, seconds, threads, speed }) => {
-            cli::studio(scene.as_deref(), *seconds, *threads, *speed)
+        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0, StudioMode::default()),
+        Some(Command::Studio { scene, seconds, threads, speed, mode, model }) => {
+            cli::studio_mode(*mode, *model).and_then(|m| cli::studio(scene.as_deref(), *seconds, *threads, *speed, m))
         }
         Some(Command::Train(args)) => cli::train(args),
         Some(Command::Bench(args)) => cli::bench(args),

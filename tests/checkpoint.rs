@@ -354,3 +354,81 @@ fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
     let error = format!("{:#}", restore_checkpoint(&dir, &manifest, &mut wrong).unwrap_err());
     assert!(error.contains("SAC"), "{error}");
 }
+
+/// SAC whose losses turn to NaN from a given env step on: a stand-in for a diverging learner,
+/// so the test controls exactly when it happens.
+struct DivergingAgent {
+    inner: SacAgent,
+    from_step: u64,
+}
+
+impl TrainAgent for DivergingAgent {
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
+        self.inner.act(obs, env_steps)
+    }
+    fn observe(&mut self, t: demorl_studio::agent::Transition<'_>, env_steps: u64) -> demorl_studio::agent::StepStats {
+        let mut stats = self.inner.observe(t, env_steps);
+        if env_steps >= self.from_step {
+            stats.sac.iter_mut().for_each(|l| l.critic = f32::NAN);
+        }
+        stats
+    }
+    fn episode_start(&mut self) {
+        self.inner.episode_start()
+    }
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
+        self.inner.eval_act(obs)
+    }
+    fn eval_episode_start(&mut self) {
+        self.inner.eval_episode_start()
+    }
+    fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
+        self.inner.save_state(dir)
+    }
+    fn load_state(&mut self, dir: &Path) -> anyhow::Result<()> {
+        self.inner.load_state(dir)
+    }
+}
+
+#[test]
+fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
+    let scene = scene();
+    let agent = DivergingAgent { inner: SacAgent::new(3, 1, settings(), SEED), from_step: 321 };
+    let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    let error = trainer
+        .run_with(
+            1000,
+            |_| {},
+            |_| {},
+            |t| {
+                if t.at_episode_start() && t.env_steps > 0 {
+                    save_checkpoint(&dir, &config(), t)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("critic loss is NaN") && error.contains("step 321"), "{error}");
+    assert_eq!(trainer.env_steps, 321, "learning stopped at the bad step");
+    assert!(trainer.diverged().is_some());
+    // Further steps do nothing.
+    let idle = trainer.step();
+    assert!(idle.divergence.is_some() && idle.action.is_empty());
+    assert_eq!(trainer.env_steps, 321);
+    // The checkpoint from step 200 (the last episode start before the NaN) is intact.
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 200);
+}
+
+#[test]
+fn a_real_divergence_from_an_absurd_learning_rate_is_caught() {
+    let scene = scene();
+    let wild = TrainSettings { sac: SacSettings { critic_lr: 1e30, actor_lr: 1e30, ..settings().sac }, ..settings() };
+    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, wild.clone(), SEED), wild, SEED);
+    trainer.run(2000, |_| {}, |_| {});
+    let message = trainer.diverged().expect("NaN or infinity must be detected");
+    assert!(message.contains("SAC") || message.contains("observation"), "{message}");
+    assert!(trainer.env_steps < 2000, "stopped early");
+}

@@ -142,7 +142,7 @@ fn ron_round_trip_and_strictness() {
 
 #[test]
 fn presets() {
-    assert_eq!(PRESET_NAMES, ["reference", "paper-cem", "mppi", "mirror-descent"]);
+    assert_eq!(PRESET_NAMES, ["reference", "paper-cem", "mppi", "mirror-descent", "demorl-h15"]);
     for name in PRESET_NAMES {
         assert_eq!(preset(name).unwrap().validate(), Ok(()), "{name}");
         assert_eq!(preset_or_error(name).unwrap(), preset(name).unwrap());

@@ -189,3 +189,33 @@ fn planar_robots_stay_in_their_plane() {
         }
     }
 }
+
+#[test]
+fn drawn_points_follow_from_the_observation_where_it_fixes_them() {
+    use demorl_studio::plan::{ObservationKinematics, ObservationPoints};
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for name in ["pendulum", "leg2r"] {
+        let scene = load_scene(Path::new(&format!("scenes/{name}.ron"))).unwrap();
+        let mut env = Env::new(&scene);
+        env.reset(4);
+        let decoder = ObservationKinematics::new(env.robot().clone()).expect("fixed base, joint angles observed");
+        let mut drawn = Vec::new();
+        let mut decoded = vec![[0.0; 3]; decoder.point_count()];
+        for _ in 0..100 {
+            env.step(&random_actions(&mut rng, env.action_dim()));
+            drawn.clear();
+            env.drawn_points_into(&mut drawn);
+            decoder.points_into(&env.observation(), &mut decoded);
+            assert_eq!(drawn.len(), decoded.len());
+            for (a, b) in drawn.iter().zip(&decoded) {
+                // Rapier's joints are soft by a hair, so the bodies sit within ~1 mm of exact kinematics.
+                assert!((0..3).all(|k| (a[k] - b[k]).abs() < 2e-3), "{name}: {a:?} vs {b:?}");
+            }
+        }
+    }
+    // A moving base is not observed (no x position): no decoder.
+    for name in ["hopper", "cheetah", "quadruped"] {
+        let scene = load_scene(Path::new(&format!("scenes/{name}.ron"))).unwrap();
+        assert!(ObservationKinematics::new(Env::new(&scene).robot().clone()).is_none(), "{name}");
+    }
+}

@@ -4,13 +4,14 @@ use std::path::Path;
 
 use bevy::prelude::*;
 use bevy_egui::egui;
-use demorl_studio::agent::{MpcAgent, episode_seed};
-use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings};
+use demorl_studio::agent::{MpcAgent, TrainSettings, episode_seed, run_learning};
+use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings, preset};
 use demorl_studio::sim::Env;
 use demorl_studio::studio::colormap::viridis;
-use demorl_studio::studio::panels::planner_controls;
+use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls};
 use demorl_studio::studio::traces::{Layer, MEAN_COLOUR, TraceOptions, plan_strips};
-use demorl_studio::studio::{Experiment, ExperimentPlugin};
+use demorl_studio::studio::{Experiment, ExperimentPlugin, StudioMode};
 
 fn headless_app(scene: &str) -> App {
     let mut experiment = Experiment::new(Path::new(scene), 3, 1).unwrap();
@@ -155,12 +156,12 @@ fn trace_layers_toggle_and_samples_are_capped() {
     assert_eq!(strips.iter().filter(|s| s.layer == Layer::Elite).count(), 2, "elites are never capped");
 }
 
-/// Runs one egui frame of the planner controls with the given events.
-fn controls_frame(
+/// Runs one egui frame of a panel function with the given events; returns its widget rects.
+fn ui_frame(
     ctx: &egui::Context,
-    settings: &mut PlannerSettings,
     events: Vec<egui::Event>,
-) -> std::collections::HashMap<&'static str, egui::Rect> {
+    mut panel: impl FnMut(&mut egui::Ui) -> WidgetRects,
+) -> WidgetRects {
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(420.0, 900.0))),
         events,
@@ -168,8 +169,17 @@ fn controls_frame(
     };
     let mut rects = Default::default();
     // Debug builds assert that texture updates are consumed; a headless test has none to apply.
-    ctx.run_ui(input, |ui| rects = planner_controls(ui, settings)).drop_without_applying_deltas();
+    ctx.run_ui(input, |ui| rects = panel(ui)).drop_without_applying_deltas();
     rects
+}
+
+/// One egui frame of the planner controls with the given events.
+fn controls_frame(ctx: &egui::Context, settings: &mut PlannerSettings, events: Vec<egui::Event>) -> WidgetRects {
+    ui_frame(ctx, events, |ui| planner_controls(ui, settings))
+}
+
+fn press_at(pos: egui::Pos2, pressed: bool) -> egui::Event {
+    egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() }
 }
 
 #[test]
@@ -179,14 +189,8 @@ fn dragging_the_elite_fraction_slider_changes_the_planner_settings() {
     let rects = controls_frame(&ctx, &mut settings, vec![]);
     let rect = rects["elite_fraction"];
     let target = egui::pos2(rect.left() + 0.8 * ctx.global_style().spacing.slider_width, rect.center().y);
-    let press = |pressed| egui::Event::PointerButton {
-        pos: target,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: Default::default(),
-    };
-    controls_frame(&ctx, &mut settings, vec![egui::Event::PointerMoved(target), press(true)]);
-    controls_frame(&ctx, &mut settings, vec![press(false)]);
+    controls_frame(&ctx, &mut settings, vec![egui::Event::PointerMoved(target), press_at(target, true)]);
+    controls_frame(&ctx, &mut settings, vec![press_at(target, false)]);
     let Loss::Cem { elite_fraction } = settings.loss else { panic!("loss changed kind") };
     assert!(elite_fraction > 0.6 && elite_fraction < 0.95, "elite fraction {elite_fraction}");
     settings.validate().expect("widgets keep values valid");
@@ -212,4 +216,189 @@ fn every_planner_widget_is_laid_out() {
     ] {
         assert!(rects.get(name).is_some_and(|r| r.width() > 50.0), "{name} missing");
     }
+}
+
+// ---- Learning modes ----
+
+/// Small networks and a short schedule, so a learning run takes seconds.
+fn small_train() -> TrainSettings {
+    TrainSettings {
+        warmup_steps: 20,
+        eval_every: 30,
+        eval_episodes: 1,
+        log_every: 10,
+        model_train_every: 20,
+        sac: SacSettings { hidden: vec![32, 32], batch_size: 16, ..Default::default() },
+        ensemble: EnsembleSettings {
+            members: 3,
+            elites: 2,
+            hidden_layers: 2,
+            hidden_width: 32,
+            batch_size: 16,
+            max_epochs: 5,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn small_planner() -> PlannerSettings {
+    PlannerSettings { horizon: 6, samples: 16, iterations: 2, particles: 2, ..preset("demorl-h15").unwrap() }
+}
+
+/// A pendulum experiment in `mode` with the small settings, in lockstep.
+fn learning_experiment(mode: StudioMode, seed: u64) -> Experiment {
+    learning_experiment_on("scenes/pendulum.ron", mode, seed)
+}
+
+fn learning_experiment_on(scene: &str, mode: StudioMode, seed: u64) -> Experiment {
+    let path = Path::new(scene);
+    let scene = demorl_studio::scene::load_scene(path).unwrap();
+    let mut e = Experiment::start(path, scene, mode, small_planner(), small_train(), seed, 1).unwrap();
+    e.blocking = true;
+    e
+}
+
+/// Clicks the mode-controls button `name` (one frame to lay out, one to press, one to release).
+fn click(ctx: &egui::Context, e: &mut Experiment, name: &str) {
+    let target = ui_frame(ctx, vec![], |ui| mode_controls(ui, e))[name].center();
+    ui_frame(ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| mode_controls(ui, e));
+    ui_frame(ctx, vec![press_at(target, false)], |ui| mode_controls(ui, e));
+}
+
+#[test]
+fn choosing_sac_or_demorl_in_the_panel_restarts_the_experiment_in_that_mode() {
+    let mut e = Experiment::new(Path::new("scenes/pendulum.ron"), 3, 1).unwrap();
+    e.blocking = true;
+    e.train = small_train();
+    for _ in 0..3 {
+        e.advance(0.0);
+    }
+    assert_eq!((e.mode, e.env_steps), (StudioMode::MpcSimulator, 3));
+    let ctx = egui::Context::default();
+    click(&ctx, &mut e, "sac");
+    assert_eq!((e.mode, e.env_steps, e.episode), (StudioMode::Sac, 0, 0), "restarted from step 0");
+    assert!(e.blocking, "run controls carry over");
+    assert_eq!(e.train.eval_every, 30, "learning settings carry over");
+    e.advance(0.0);
+    assert_eq!(e.env_steps, 1);
+    assert_eq!(e.learning.evals.len(), 1, "a learning run evaluates at step 0");
+    assert!(e.last_trace.is_none(), "SAC does not plan");
+
+    click(&ctx, &mut e, "demorl");
+    assert_eq!((e.mode, e.env_steps), (StudioMode::Demorl, 0));
+    assert_eq!(e.settings, StudioMode::Demorl.default_planner(&e.scene));
+    assert!(e.learning.evals.is_empty());
+    // The learned model is selected and the simulator is not offered outside mpc.
+    click(&ctx, &mut e, "simulator");
+    assert_eq!(e.mode, StudioMode::Demorl);
+
+    click(&ctx, &mut e, "mpc");
+    assert_eq!(e.mode, StudioMode::MpcSimulator);
+    click(&ctx, &mut e, "learned");
+    assert_eq!(e.mode, StudioMode::MpcLearned);
+    e.advance(0.0);
+    e.advance(0.0);
+    click(&ctx, &mut e, "reset_training");
+    assert_eq!((e.mode, e.env_steps), (StudioMode::MpcLearned, 0));
+}
+
+#[test]
+fn n_updates_advance_exactly_n_env_steps_in_a_learning_mode() {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .insert_resource(learning_experiment(StudioMode::Demorl, 1))
+        .add_plugins(ExperimentPlugin);
+    app.finish();
+    app.cleanup();
+    // Across the warm-up, the first model fit (step 20) and the evaluation at step 30.
+    for n in 1..=35 {
+        app.update();
+        let e = experiment(&app);
+        assert_eq!((e.env_steps, u64::from(e.env.steps())), (n, n));
+    }
+    let e = experiment(&app);
+    assert_eq!(e.learning.model_fits.len(), 1);
+    assert!(e.learning.updates > 0, "SAC updates after warm-up");
+    assert!(e.last_trace.is_some(), "plans after warm-up");
+}
+
+#[test]
+fn the_studio_learns_exactly_as_the_headless_trainer() {
+    // 210 steps: past the first episode's end (200 steps), two refits and evaluations at 0, 100, 200.
+    let steps = 210;
+    let train = TrainSettings { eval_every: 100, ..small_train() };
+    let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
+    let path = Path::new("scenes/pendulum.ron");
+    let mut e =
+        Experiment::start(path, scene.clone(), StudioMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
+    e.blocking = true;
+    for _ in 0..steps {
+        e.advance(0.0);
+    }
+    let config = StudioMode::Demorl.run_config(path, &small_planner(), &train, 4, 1);
+    let headless =
+        run_learning(&demorl_studio::agent::RunConfig { steps, ..config }, &scene, None, |_| {}, |_| {}).unwrap();
+    // NaN fields (no return yet, no update yet) compare equal through their Debug text.
+    assert_eq!(e.learning.evals.len(), 3);
+    assert_eq!(format!("{:?}", e.learning.evals), format!("{:?}", &headless.evals[..3]));
+    assert_eq!(e.learning.rows.len(), 21);
+    assert_eq!(format!("{:?}", e.learning.rows), format!("{:?}", &headless.rows[..21]));
+    assert!(e.learning.rows.last().unwrap().critic_loss.is_finite());
+    assert_eq!(e.learning.train_returns.len(), 1);
+    assert_eq!(e.learning.train_returns[0][1], headless.evals[2].last_train_return);
+}
+
+#[test]
+fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
+    let mut e = learning_experiment(StudioMode::MpcLearned, 2);
+    for _ in 0..25 {
+        e.advance(0.0);
+    }
+    let trace = e.last_trace.clone().expect("plans after the warm-up");
+    assert_eq!(trace.point_count, 1, "the pendulum's tip");
+    let strips = plan_strips(&trace, &TraceOptions::default());
+    assert!(strips.iter().any(|s| s.layer == Layer::Mean));
+    assert!(strips.iter().filter(|s| s.layer != Layer::Mean).count() >= 2);
+    for strip in &strips {
+        assert_eq!(strip.points.len(), trace.horizon + 1);
+        assert!(strip.points.iter().flatten().all(|v| v.is_finite()));
+    }
+    // Every plan starts at the tip where it was made (before this step's action).
+    let before = &e.executed[e.executed.len() - 2][0];
+    let start = trace.mean_points[0];
+    assert!((0..3).all(|k| (start[k] - before[k]).abs() < 1e-4), "{start:?} vs {before:?}");
+    // The tip moves along the plan (a 1 m rod about a pivot 1.5 m up).
+    let end = trace.mean_points[trace.horizon];
+    assert!(end != start);
+    assert!(((end[0]).powi(2) + (end[1] - 1.5).powi(2)).sqrt() - 1.0 < 1e-3);
+}
+
+#[test]
+fn an_evaluation_row_arrives_after_eval_every_steps() {
+    let mut e = learning_experiment(StudioMode::Sac, 5);
+    e.advance(0.0);
+    assert_eq!(e.learning.evals.len(), 1);
+    assert_eq!(e.learning.evals[0].env_steps, 0);
+    for _ in 1..30 {
+        e.advance(0.0);
+    }
+    assert_eq!(e.learning.evals.len(), 2, "the evaluation at step 30 belongs to step 30");
+    assert_eq!(e.learning.evals[1].env_steps, 30);
+    assert!(!e.evaluating);
+    assert!(e.learning.evals[1].eval_return_mean < 0.0 && e.learning.evals[1].eval_length_mean == 200.0);
+}
+
+#[test]
+fn a_floating_base_scene_plans_with_the_learned_model_but_draws_no_plans() {
+    // The hopper's observation has no x position, so predicted observations cannot be placed.
+    let mut e = learning_experiment_on("scenes/hopper.ron", StudioMode::MpcLearned, 1);
+    for n in 1..=25 {
+        e.advance(0.0);
+        assert_eq!(e.env_steps, n);
+    }
+    let trace = e.last_trace.as_ref().expect("plans after the warm-up");
+    assert_eq!(trace.point_count, 0);
+    assert!(plan_strips(trace, &TraceOptions::default()).is_empty());
+    assert!(e.ghost().is_none_or(|g| g.iter().all(Vec::is_empty)));
 }

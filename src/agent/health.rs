@@ -40,7 +40,8 @@ mod tests {
         assert_eq!(divergence(5, &[0.0, 1.0], &fine), None);
         let message = divergence(7, &[0.0, f32::NAN], &fine).unwrap();
         assert!(message.contains("observation[1]") && message.contains("step 7"), "{message}");
-        let bad_loss = StepStats { sac: vec![SacLosses { critic: f32::INFINITY, ..SacLosses::default() }], ..fine.clone() };
+        let bad_loss =
+            StepStats { sac: vec![SacLosses { critic: f32::INFINITY, ..SacLosses::default() }], ..fine.clone() };
         assert!(divergence(1, &[0.0], &bad_loss).unwrap().contains("critic loss is inf"));
         let bad_fit = StepStats { model_fit: Some((f32::NAN, 2)), ..fine };
         assert!(divergence(1, &[0.0], &bad_fit).unwrap().contains("hold-out"));

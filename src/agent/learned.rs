@@ -15,8 +15,8 @@ use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
 use crate::plan::{
-    ActionMode, Model, PlanOutput, PlanSummary, Planner, PlannerSettings, PlannerState, PolicyPrior, TerminalChoice,
-    TerminalValue,
+    ActionMode, Model, ObservationPoints, PlanOutput, PlanSummary, Planner, PlannerSettings, PlannerState, PolicyPrior,
+    SettingsError, TerminalChoice, TerminalValue,
 };
 
 const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
@@ -198,6 +198,21 @@ impl TrainAgent for LearnedPlannerAgent {
 
     fn plan_ms(&self) -> f64 {
         1e3 * self.plan_seconds / self.plans.max(1) as f64
+    }
+
+    fn set_planner_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
+        // Validated once, so both planners change together or not at all.
+        settings.validate()?;
+        self.planner.set_settings(settings.clone())?;
+        self.eval_planner.set_settings(settings)
+    }
+
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        self.last_plan.as_ref()
+    }
+
+    fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
+        self.model.set_drawing(drawing);
     }
 
     fn save_state(&self, dir: &Path) -> anyhow::Result<()> {

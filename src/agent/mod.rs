@@ -22,8 +22,9 @@ pub use record::{
     RunSummary, mean_std, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config, write_summary_json,
     write_train_csv,
 };
-pub use run::{CheckpointOptions, RunOutput, run_learning, run_learning_with};
+pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;
 pub use train::{
-    EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, Trainer, TrainerState, Transition,
+    EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, TrainStep, Trainer, TrainerState,
+    Transition,
 };

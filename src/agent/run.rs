@@ -55,21 +55,8 @@ pub fn run_learning_with(
 ) -> anyhow::Result<RunOutput> {
     config.planner.validate()?;
     let env = Env::new(scene);
-    let (obs_dim, act_dim) = (env.obs_dim(), env.action_dim());
-    let train = config.train.clone();
-    let output = match (config.mode.as_str(), config.model.as_str()) {
-        ("sac", _) => {
-            let agent = SacAgent::new(obs_dim, act_dim, train, config.seed);
-            drive(config, scene, agent, checkpoints, on_progress, on_eval)?
-        }
-        ("mpc", "learned") | ("demorl", "learned") => {
-            let with_sac = config.mode == "demorl";
-            let agent =
-                LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?;
-            drive(config, scene, agent, checkpoints, on_progress, on_eval)?
-        }
-        (mode, model) => bail!("--mode {mode} --model {model} is not available for learning runs"),
-    };
+    let agent = learning_agent(config, env.obs_dim(), env.action_dim())?;
+    let output = drive(config, scene, agent, checkpoints, on_progress, on_eval)?;
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         write_eval_rows_csv(&out.join("eval.csv"), &output.evals)?;
@@ -78,6 +65,24 @@ pub fn run_learning_with(
         write_run_config(&out.join("settings.ron"), config)?;
     }
     Ok(output)
+}
+
+/// The learning agent `config` asks for (`sac`; `mpc` or `demorl` with the learned model),
+/// shared by `train` and the studio.
+pub fn learning_agent(
+    config: &RunConfig,
+    obs_dim: usize,
+    act_dim: usize,
+) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
+    let train = config.train.clone();
+    Ok(match (config.mode.as_str(), config.model.as_str()) {
+        ("sac", _) => Box::new(SacAgent::new(obs_dim, act_dim, train, config.seed)),
+        ("mpc", "learned") | ("demorl", "learned") => {
+            let with_sac = config.mode == "demorl";
+            Box::new(LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?)
+        }
+        (mode, model) => bail!("--mode {mode} --model {model} is not available for learning runs"),
+    })
 }
 
 fn drive<A: TrainAgent>(

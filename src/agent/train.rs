@@ -2,14 +2,16 @@
 //! learn on a schedule, and evaluate every K env steps on a separate env instance.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::health::divergence;
 use super::mpc::episode_seed;
 use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
-use crate::plan::{PlanSummary, PlannerSettings};
+use crate::plan::{ObservationKinematics, ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
 use crate::sim::Env;
 
@@ -120,6 +122,72 @@ pub trait TrainAgent {
     fn load_state(&mut self, _dir: &Path) -> anyhow::Result<()> {
         anyhow::bail!("checkpoints are not supported in this mode yet")
     }
+    /// New planner settings from the next plan on (agents without a planner ignore them).
+    fn set_planner_settings(&mut self, _settings: PlannerSettings) -> Result<(), SettingsError> {
+        Ok(())
+    }
+    /// The last training plan, for drawing (agents without a planner have none).
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        None
+    }
+    /// How to draw predicted observations (planning agents pass it to their learned model).
+    fn set_drawing(&mut self, _drawing: Arc<dyn ObservationPoints>) {}
+}
+
+/// Any agent behind a box is an agent, so one `Trainer` type serves every mode.
+impl TrainAgent for Box<dyn TrainAgent + Send> {
+    fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
+        (**self).act(obs, env_steps)
+    }
+    fn observe(&mut self, transition: Transition<'_>, env_steps: u64) -> StepStats {
+        (**self).observe(transition, env_steps)
+    }
+    fn episode_start(&mut self) {
+        (**self).episode_start()
+    }
+    fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
+        (**self).eval_act(obs)
+    }
+    fn eval_episode_start(&mut self) {
+        (**self).eval_episode_start()
+    }
+    fn plan_ms(&self) -> f64 {
+        (**self).plan_ms()
+    }
+    fn set_planner_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
+        (**self).set_planner_settings(settings)
+    }
+    fn last_plan(&self) -> Option<&PlanOutput> {
+        (**self).last_plan()
+    }
+    fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
+        (**self).set_drawing(drawing)
+    }
+    fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
+        (**self).save_state(dir)
+    }
+    fn load_state(&mut self, dir: &Path) -> anyhow::Result<()> {
+        (**self).load_state(dir)
+    }
+}
+
+/// What one training env step did (returned by [`Trainer::step`] for live views).
+#[derive(Clone, Debug, Default)]
+pub struct TrainStep {
+    /// The executed action.
+    pub action: Vec<f32>,
+    pub reward: f32,
+    /// Return of the training episode this step ended (the env is already reset then).
+    pub episode_end: Option<f64>,
+    /// What learning did; `stats.plan` is set when a plan chose the action.
+    pub stats: StepStats,
+    /// Wall milliseconds choosing the action (planning) and learning (updates, refits).
+    pub act_ms: f64,
+    pub learn_ms: f64,
+    /// A `train.csv` row completed by this step.
+    pub row: Option<TrainRow>,
+    /// Set when learning has stopped on a non-finite value (this step or earlier).
+    pub divergence: Option<String>,
 }
 
 /// One evaluation: deterministic episodes on the evaluation env.
@@ -206,12 +274,17 @@ pub struct Trainer<A: TrainAgent> {
     plans: Vec<PlanSummary>,
     model_mse: f32,
     model_fits: usize,
+    /// Why learning stopped (a non-finite observation, loss or model error), if it did.
+    diverged: Option<String>,
     started: Instant,
 }
 
 impl<A: TrainAgent> Trainer<A> {
-    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
+    pub fn new(scene: &Scene, mut agent: A, settings: TrainSettings, seed: u64) -> Self {
         let mut train_env = Env::new(scene);
+        if let Some(drawing) = ObservationKinematics::new(train_env.robot().clone()) {
+            agent.set_drawing(Arc::new(drawing));
+        }
         train_env.reset(episode_seed(seed, 0));
         let obs = train_env.observation();
         let mut trainer = Self {
@@ -231,6 +304,7 @@ impl<A: TrainAgent> Trainer<A> {
             plans: Vec::new(),
             model_mse: f32::NAN,
             model_fits: 0,
+            diverged: None,
             started: Instant::now(),
         };
         trainer.agent.episode_start();
@@ -238,8 +312,14 @@ impl<A: TrainAgent> Trainer<A> {
     }
 
     /// One env step: act, step, store and learn; resets the env at episode end.
-    pub fn step(&mut self) {
+    pub fn step(&mut self) -> TrainStep {
+        if let Some(message) = &self.diverged {
+            // Learning stopped: nothing more is acted, stored or learned until a reset.
+            return TrainStep { divergence: Some(message.clone()), ..TrainStep::default() };
+        }
+        let started = Instant::now();
         let action = self.agent.act(&self.obs, self.env_steps);
+        let act_ms = started.elapsed().as_secs_f64() * 1e3;
         let outcome = self.train_env.step(&action);
         let next_obs = self.train_env.observation();
         self.env_steps += 1;
@@ -253,17 +333,29 @@ impl<A: TrainAgent> Trainer<A> {
         };
         let transition =
             Transition { obs: &self.obs, action: &action, reward: outcome.reward, next_obs: &next_obs, end };
+        // A non-finite observation must not reach the replay buffer.
+        if let Some(message) = divergence(self.env_steps, &next_obs, &StepStats::default()) {
+            self.diverged = Some(message.clone());
+            return TrainStep { action, reward: outcome.reward, divergence: Some(message), ..TrainStep::default() };
+        }
+        let learn_started = Instant::now();
         let stats = self.agent.observe(transition, self.env_steps);
-        self.window.extend(stats.sac);
+        let learn_ms = learn_started.elapsed().as_secs_f64() * 1e3;
+        self.diverged = divergence(self.env_steps, &next_obs, &stats);
+        self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
         if let Some((mse, _)) = stats.model_fit {
             self.model_mse = mse;
             self.model_fits += 1;
         }
+        let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
             self.push_row();
+            row = self.rows.last().cloned();
         }
+        let mut episode_end = None;
         if outcome.done() {
+            episode_end = Some(self.episode_return);
             self.episode_returns.push(self.episode_return);
             self.episode_return = 0.0;
             self.episode += 1;
@@ -273,6 +365,22 @@ impl<A: TrainAgent> Trainer<A> {
         } else {
             self.obs = next_obs;
         }
+        let divergence = self.diverged.clone();
+        TrainStep { action, reward: outcome.reward, episode_end, stats, act_ms, learn_ms, row, divergence }
+    }
+
+    /// Why learning stopped, if a step produced NaN or infinity (see [`divergence`]).
+    pub fn diverged(&self) -> Option<&str> {
+        self.diverged.as_deref()
+    }
+
+    /// Whether an evaluation is due now: at step 0 and every `eval_every` steps, once each.
+    pub fn eval_due(&self) -> bool {
+        self.env_steps.is_multiple_of(self.settings.eval_every.max(1)) && !self.evaluated_now()
+    }
+
+    fn evaluated_now(&self) -> bool {
+        self.evals.last().is_some_and(|r| r.env_steps == self.env_steps)
     }
 
     fn push_row(&mut self) {
@@ -341,8 +449,10 @@ impl<A: TrainAgent> Trainer<A> {
 
     /// Runs `steps` env steps with an evaluation at step 0, every `eval_every` steps and at the
     /// end; `on_progress` is called after every step, `on_eval` after every evaluation.
+    /// Stops early if learning diverges ([`Trainer::diverged`] says why).
     pub fn run(&mut self, steps: u64, on_progress: impl FnMut(&Progress), on_eval: impl FnMut(&EvalRow)) {
-        self.run_with(steps, on_progress, on_eval, |_| Ok(())).expect("the step hook never fails");
+        // With a hook that never fails, the only error is divergence, which `diverged` keeps.
+        let _ = self.run_with(steps, on_progress, on_eval, |_| Ok(()));
     }
 
     /// [`Trainer::run`] with `after_step` called after every step and its evaluation (used to
@@ -356,21 +466,22 @@ impl<A: TrainAgent> Trainer<A> {
     ) -> anyhow::Result<()> {
         self.started = Instant::now();
         let started_at = self.env_steps;
-        let eval_every = self.settings.eval_every.max(1);
-        if self.env_steps == 0 {
+        if self.env_steps == 0 && self.eval_due() {
             let row = self.evaluate();
             on_eval(&row);
         }
         let target = self.env_steps + steps;
         while self.env_steps < target {
-            self.step();
+            if let Some(message) = self.step().divergence {
+                anyhow::bail!("learning stopped: {message}; checkpoints written before it are intact");
+            }
             on_progress(&Progress {
                 env_steps: self.env_steps,
                 episodes: self.episode_returns.len(),
                 last_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
                 steps_per_second: (self.env_steps - started_at) as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
             });
-            if self.env_steps.is_multiple_of(eval_every) || self.env_steps == target {
+            if self.eval_due() || (self.env_steps == target && !self.evaluated_now()) {
                 let row = self.evaluate();
                 on_eval(&row);
             }

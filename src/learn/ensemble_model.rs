@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::infer::{FastEnsemble, InferScratch};
-use crate::plan::{Model, RolloutBatch, SequenceBatch};
+use crate::plan::{Model, ObservationPoints, RolloutBatch, SequenceBatch};
 
 /// Whether particles follow the predicted means or samples around them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -45,6 +45,8 @@ pub struct EnsembleModel {
     act_dim: usize,
     noise: ModelNoise,
     seed: u64,
+    /// Turns predicted observations into drawable points (none: rollouts carry no points).
+    drawing: Option<Arc<dyn ObservationPoints>>,
     start: Vec<f32>,
     start_key: u64,
     // Scratch reused between rollouts.
@@ -66,6 +68,7 @@ impl EnsembleModel {
             act_dim,
             noise,
             seed,
+            drawing: None,
             start: vec![0.0; obs_dim],
             start_key: 0,
             state: Vec::new(),
@@ -83,6 +86,23 @@ impl EnsembleModel {
         assert_eq!(net.in_dim(), self.obs_dim + self.act_dim, "model input must be [obs, action]");
         assert_eq!(net.out_dim(), 1 + self.obs_dim, "model output must be [reward, Δobs]");
         self.net = Some(Arc::new(net));
+    }
+
+    /// Rollouts from now on carry the points `drawing` computes from each predicted observation
+    /// (particle 0 of every sequence), so the studio can draw learned-model plans.
+    pub fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
+        self.drawing = Some(drawing);
+    }
+
+    /// Writes the drawn points of particle 0 of every sequence, from the current lane states, as step `h`.
+    fn draw_step(&self, out: &mut RolloutBatch, particles: usize, h: usize) {
+        let Some(drawing) = &self.drawing else { return };
+        let (pc, od) = (out.point_count, self.obs_dim);
+        for n in 0..out.count {
+            let lane = n * particles;
+            drawing
+                .points_into(&self.state[lane * od..(lane + 1) * od], &mut out.points_of_mut(n)[h * pc..(h + 1) * pc]);
+        }
     }
 
     /// The members in use, if any.
@@ -134,7 +154,8 @@ impl Model for EnsembleModel {
     }
 
     fn point_count(&self) -> usize {
-        0 // a learned model predicts observations, not drawable 3-D points
+        // A learned model predicts observations; points exist only where the scene maps them.
+        self.drawing.as_ref().map_or(0, |d| d.point_count())
     }
 
     fn particles(&self, requested: usize) -> usize {
@@ -148,22 +169,27 @@ impl Model for EnsembleModel {
     fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch) {
         let (count, horizon, od) = (batch.count, batch.horizon, self.obs_dim);
         let p = particles.max(1);
-        out.resize(count, p, horizon, od, 0);
+        out.resize(count, p, horizon, od, self.point_count());
         let lanes = count * p;
         for lane in out.final_obs.chunks_exact_mut(od.max(1)) {
             lane.copy_from_slice(&self.start);
         }
-        let Some(net) = self.net.as_ref() else { return };
+        self.state.clear();
+        for _ in 0..lanes {
+            self.state.extend_from_slice(&self.start);
+        }
+        self.draw_step(out, p, 0);
+        let Some(net) = self.net.clone() else {
+            // No members yet: nothing moves.
+            (1..=horizon).for_each(|h| self.draw_step(out, p, h));
+            return;
+        };
         assert_eq!(batch.action_dim, self.act_dim, "action width");
         let slots = net.members().min(p);
         self.lanes.resize_with(slots, Vec::new);
         for (k, list) in self.lanes.iter_mut().enumerate() {
             list.clear();
             list.extend((0..lanes).filter(|l| (l % p) % slots == k));
-        }
-        self.state.clear();
-        for _ in 0..lanes {
-            self.state.extend_from_slice(&self.start);
         }
         let (din, dout) = (net.in_dim(), net.out_dim());
         let (in_mean, in_std) = (net.input_normalizer().mean(), net.input_normalizer().std());
@@ -201,6 +227,7 @@ impl Model for EnsembleModel {
                     }
                 }
             }
+            self.draw_step(out, p, h + 1);
         }
     }
 }

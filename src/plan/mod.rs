@@ -8,6 +8,7 @@
 pub mod gaussian;
 pub mod hooks;
 pub mod model;
+pub mod obs_points;
 pub mod planner;
 pub mod preset_store;
 pub mod score;
@@ -19,7 +20,8 @@ pub mod weights;
 
 pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
-pub use model::{Model, RolloutBatch, SequenceBatch};
+pub use model::{Model, ObservationPoints, RolloutBatch, SequenceBatch};
+pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner, PlannerState};
 pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset};
 pub use score::Scorer;

@@ -144,6 +144,15 @@ impl RolloutBatch {
     }
 }
 
+/// The scene's drawn 3-D points as a function of an observation, for models that predict
+/// observations only (the learned ensemble), so their plans can be drawn like the simulator's.
+pub trait ObservationPoints: Send + Sync {
+    /// Points per observation (the scene's drawn sites).
+    fn point_count(&self) -> usize;
+    /// Writes the points of the state `obs` describes into `out` (`point_count` long).
+    fn points_into(&self, obs: &[f32], out: &mut [[f32; 3]]);
+}
+
 /// Predicts the outcome of action sequences from a start state the implementer sets.
 pub trait Model: Send {
     fn action_dim(&self) -> usize;

@@ -269,7 +269,7 @@ impl PlannerSettings {
 }
 
 /// Names of the built-in presets, in the order a menu should show them.
-pub const PRESET_NAMES: &[&str] = &["reference", "paper-cem", "mppi", "mirror-descent"];
+pub const PRESET_NAMES: &[&str] = &["reference", "paper-cem", "mppi", "mirror-descent", "demorl-h15"];
 
 /// The authors' released settings (section 3 of ALGORITHM.md).
 fn reference() -> PlannerSettings {
@@ -325,6 +325,18 @@ pub fn preset(name: &str) -> Option<PlannerSettings> {
             mean_step: 0.5,
             variance_step: 0.5,
             min_std: 0.05,
+            training_action: ActionChoice::Mean,
+            ..base
+        }),
+        // DeMoRL settings that swing the pendulum up within ~500 env steps (docs/RESULTS.md):
+        // a 15-step CEM plan over the learned model, the critic as terminal value, mean actions.
+        "demorl-h15" => Some(PlannerSettings {
+            horizon: 15,
+            iterations: 3,
+            loss: Loss::Cem { elite_fraction: 0.1 },
+            initial_std: 0.6,
+            min_std: 0.05,
+            shift: ShiftRule { last_block: LastBlock::Copy, variance: VarianceShift::Reset },
             training_action: ActionChoice::Mean,
             ..base
         }),

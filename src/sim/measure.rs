@@ -65,6 +65,14 @@ pub fn site_position(state: &PhysicsState, robot: &Robot, site: usize) -> Vector
     link_pose(state, robot, link).transform_point(offset)
 }
 
+/// Pose of `joint`'s child in its parent's frame with the joint at `angle`.
+pub fn child_in_parent(joint: &JointInfo, angle: f32) -> Pose {
+    let hinge = Pose::from_translation(joint.anchor_in_parent)
+        * Pose::from_rotation(Rotation::from_axis_angle(joint.axis_in_parent, angle))
+        * Pose::from_translation(-joint.anchor_in_parent);
+    hinge * joint.child_in_parent
+}
+
 /// Places every joint at `angles` with `velocities` (indexed like `robot.joints`), keeping root links
 /// where they are, by forward kinematics from the zero-configuration joint frames.
 pub fn set_joint_state(state: &mut PhysicsState, robot: &Robot, angles: &[f32], velocities: &[f32]) {
@@ -79,10 +87,7 @@ pub fn set_joint_state(state: &mut PhysicsState, robot: &Robot, angles: &[f32], 
                 body.position().transform_point(body.local_center_of_mass()),
             )
         };
-        let hinge = Pose::from_translation(joint.anchor_in_parent)
-            * Pose::from_rotation(Rotation::from_axis_angle(joint.axis_in_parent, angles[j]))
-            * Pose::from_translation(-joint.anchor_in_parent);
-        let child_pose = parent_pose * hinge * joint.child_in_parent;
+        let child_pose = parent_pose * child_in_parent(joint, angles[j]);
         let axis = parent_pose.rotation * joint.axis_in_parent;
         let anchor = parent_pose.transform_point(joint.anchor_in_parent);
         let child = &mut state.bodies[robot.links[joint.child].body];

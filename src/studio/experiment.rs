@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::Resource;
 
-use super::worker::{Command, ControlLoop, StepRecord};
-use crate::agent::{EpisodeSummary, MpcAgent, episode_seed};
+use super::mode::StudioMode;
+use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord};
+use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, TrainSettings, Trainer, episode_seed, learning_agent};
 use crate::plan::{PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -40,6 +41,25 @@ pub struct Metrics {
     pub executed_action: VecDeque<Vec<f32>>,
 }
 
+/// Learning curves (plain data), all against env steps.
+#[derive(Default, Clone, Debug)]
+pub struct LearningMetrics {
+    /// (env steps at the episode's end, return) of every finished training episode.
+    pub train_returns: Vec<[f64; 2]>,
+    /// Every evaluation, in order.
+    pub evals: Vec<EvalRow>,
+    /// The trainer's `train.csv` rows: SAC losses and α averaged per `log_every` steps.
+    pub rows: Vec<TrainRow>,
+    /// (env steps, mean elite hold-out MSE) of every model refit.
+    pub model_fits: Vec<[f64; 2]>,
+    /// (env steps, ms choosing the action, ms learning) of recent steps without a refit.
+    pub step_ms: VecDeque<[f64; 3]>,
+    /// Wall ms of the last ensemble refit (the step it happened in).
+    pub last_fit_ms: f64,
+    /// SAC gradient updates so far.
+    pub updates: u64,
+}
+
 fn push_window<T>(queue: &mut VecDeque<T>, value: T) {
     if queue.len() == PLOT_WINDOW {
         queue.pop_front();
@@ -53,6 +73,10 @@ pub struct Experiment {
     pub scene_path: PathBuf,
     pub scene: Scene,
     pub env: Env,
+    /// What the control loop runs.
+    pub mode: StudioMode,
+    /// Learning schedule and learner settings of learning modes (applied at the next restart).
+    pub train: TrainSettings,
     control: ControlLoop,
     /// Settings as edited in the UI; sent with the next plan request when changed.
     pub settings: PlannerSettings,
@@ -79,6 +103,9 @@ pub struct Experiment {
     /// Every finished episode, in order (what `train` prints and writes).
     pub finished: Vec<EpisodeSummary>,
     pub metrics: Metrics,
+    pub learning: LearningMetrics,
+    /// An evaluation announced by the loop whose row has not arrived yet.
+    pub evaluating: bool,
     pub last_trace: Option<PlanTrace>,
     /// Drawn points after each executed step (oldest first).
     pub executed: VecDeque<Vec<[f32; 3]>>,
@@ -95,11 +122,17 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// Loads `scene_path` and starts episode 0 with `seed`; `threads` rollout threads.
+    /// Loads `scene_path` and starts episode 0 with `seed` in `mpc + simulator` mode; `threads`
+    /// rollout threads.
     pub fn new(scene_path: &Path, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
+        Experiment::new_in_mode(scene_path, StudioMode::MpcSimulator, seed, threads)
+    }
+
+    /// Loads `scene_path` and starts `mode` with its default settings.
+    pub fn new_in_mode(scene_path: &Path, mode: StudioMode, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
         let scene = crate::cli::load(scene_path)?;
-        let settings = scene.planner.clone();
-        Experiment::with_settings(scene_path, scene, settings, seed, threads)
+        let settings = mode.default_planner(&scene);
+        Experiment::start(scene_path, scene, mode, settings, mode.default_train(), seed, threads)
     }
 
     /// Like `new`, with a loaded scene and planner settings other than the scene's own.
@@ -110,15 +143,41 @@ impl Experiment {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<Experiment> {
+        let train = StudioMode::MpcSimulator.default_train();
+        Experiment::start(scene_path, scene, StudioMode::MpcSimulator, settings, train, seed, threads)
+    }
+
+    /// Starts `mode` from step 0 with these settings (every mode goes through here).
+    pub fn start(
+        scene_path: &Path,
+        scene: Scene,
+        mode: StudioMode,
+        settings: PlannerSettings,
+        train: TrainSettings,
+        seed: u64,
+        threads: usize,
+    ) -> anyhow::Result<Experiment> {
         let mut env = Env::new(&scene);
         env.reset(episode_seed(seed, 0));
-        let agent = MpcAgent::new(&env, settings.clone(), seed, threads)?;
-        let loop_env = env.fork();
+        let driver = if mode.is_learning() {
+            let config = mode.run_config(scene_path, &settings, &train, seed, threads);
+            config.planner.validate()?;
+            let agent = learning_agent(&config, env.obs_dim(), env.action_dim())?;
+            // The trainer resets its env from the same episode seeds, so both envs stay identical.
+            Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), seed)))
+        } else {
+            Driver::Mpc {
+                agent: Box::new(MpcAgent::new(&env, settings.clone(), seed, threads)?),
+                env: Box::new(env.fork()),
+            }
+        };
         Ok(Experiment {
             scene_path: scene_path.to_path_buf(),
             scene,
             env,
-            control: ControlLoop::spawn(agent, loop_env),
+            mode,
+            train,
+            control: ControlLoop::spawn(driver),
             sent_settings: settings.clone(),
             settings,
             seed,
@@ -135,6 +194,8 @@ impl Experiment {
             episode_plan_ms: 0.0,
             finished: Vec::new(),
             metrics: Metrics::default(),
+            learning: LearningMetrics::default(),
+            evaluating: false,
             last_trace: None,
             executed: VecDeque::new(),
             predictions: VecDeque::new(),
@@ -144,6 +205,34 @@ impl Experiment {
             env_steps: 0,
             real_time_factor: 0.0,
         })
+    }
+
+    /// Restarts from step 0 in `mode` with that mode's default planner settings (the mode
+    /// picker); run controls (speed, pause, lockstep) and the learning settings carry over.
+    pub fn switch_mode(&mut self, mode: StudioMode) -> anyhow::Result<()> {
+        let settings = mode.default_planner(&self.scene);
+        let mut train = self.train.clone();
+        // A warm-up left at the old mode's default takes the new mode's (SAC warms up longer).
+        if train.warmup_steps == self.mode.default_train().warmup_steps {
+            train.warmup_steps = mode.default_train().warmup_steps;
+        }
+        self.restart(mode, settings, train)
+    }
+
+    /// Restarts the current mode from step 0 with the current settings: fresh networks, empty
+    /// replay buffer, episode 0 (the "reset training" button).
+    pub fn reset_training(&mut self) -> anyhow::Result<()> {
+        self.restart(self.mode, self.settings.clone(), self.train.clone())
+    }
+
+    fn restart(&mut self, mode: StudioMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {
+        let mut next =
+            Experiment::start(&self.scene_path, self.scene.clone(), mode, settings, train, self.seed, self.threads)?;
+        (next.speed, next.paused, next.blocking, next.ghost_steps) =
+            (self.speed, self.paused, self.blocking, self.ghost_steps);
+        next.message = Some(format!("started {mode} from step 0"));
+        *self = next;
+        Ok(())
     }
 
     pub fn control_dt(&self) -> f64 {
@@ -166,15 +255,21 @@ impl Experiment {
             if self.outstanding == 0 {
                 self.grant(1);
             }
-            while let Some(record) = self.control.receive() {
-                if self.apply(record) {
+            while let Some(report) = self.control.receive() {
+                if self.receive(report) {
                     steps += 1;
                     break;
                 }
             }
+            // An evaluation scheduled after this step belongs to it.
+            while self.evaluating
+                && let Some(report) = self.control.receive()
+            {
+                self.receive(report);
+            }
         } else if !self.blocking {
-            while let Some(record) = self.control.try_receive() {
-                if self.apply(record) {
+            while let Some(report) = self.control.try_receive() {
+                if self.receive(report) {
                     steps += 1;
                 }
             }
@@ -214,43 +309,56 @@ impl Experiment {
         }
     }
 
+    /// Takes one report of the control loop; true if it was a step that counts.
+    fn receive(&mut self, report: Report) -> bool {
+        match report {
+            Report::Step(record) => self.apply(*record),
+            Report::Eval(row) => {
+                self.evaluating = false;
+                self.message = Some(format!(
+                    "evaluation at {} steps: return {:.1} ± {:.1}",
+                    row.env_steps, row.eval_return_mean, row.eval_return_std
+                ));
+                self.learning.evals.push(row);
+                false
+            }
+        }
+    }
+
     /// Replays a step of the control loop and records everything the plots and drawings need;
     /// false for a record of an episode that was reset away.
-    fn apply(&mut self, reply: StepRecord) -> bool {
-        if reply.generation != self.generation {
+    fn apply(&mut self, record: StepRecord) -> bool {
+        if record.generation != self.generation {
             return false;
         }
         self.outstanding = self.outstanding.saturating_sub(1);
-        if let Some(error) = reply.settings_error {
+        if let Some(error) = record.settings_error {
             self.message = Some(format!("settings refused: {error}"));
             self.sent_settings = self.settings.clone();
         }
-        let output = reply.output;
-        let outcome = self.env.step(&output.action);
+        let outcome = self.env.step(&record.action);
         self.sim_time += self.control_dt();
         self.env_steps += 1;
         self.episode_return += f64::from(outcome.reward);
-        self.episode_plan_ms += reply.plan_ms;
+        self.episode_plan_ms += record.plan_ms;
         let m = &mut self.metrics;
         m.step_rewards.push(outcome.reward);
         let weights = self.scene.task.reward.iter().map(|t| t.weight);
         m.reward_terms.push(self.env.reward_terms().iter().zip(weights).map(|(v, w)| v * w).collect());
-        push_window(&mut m.plan_ms, reply.plan_ms);
-        let summary = &output.trace.summary;
-        push_window(&mut m.best_score, summary.best_score);
-        push_window(&mut m.mean_score, summary.sample_mean_score);
-        push_window(&mut m.elite_score, summary.elite_mean_score);
-        push_window(&mut m.effective_sample_size, summary.effective_sample_size);
-        let dim = output.trace.action_dim;
-        push_window(&mut m.planned_action, output.trace.mean_actions.get(..dim).unwrap_or_default().to_vec());
-        push_window(&mut m.executed_action, output.action.clone());
+        push_window(&mut m.executed_action, record.action.clone());
         let mut points = Vec::new();
         self.env.drawn_points_into(&mut points);
         push_capped(&mut self.executed, points, PATH_WINDOW);
-        let pc = output.trace.point_count.max(1);
-        let predicted: Vec<Vec<[f32; 3]>> = output.trace.mean_points.chunks(pc).map(<[_]>::to_vec).collect();
-        push_capped(&mut self.predictions, predicted, self.ghost_steps + 1);
-        self.last_trace = Some(output.trace);
+        if let Some(trace) = record.trace {
+            self.record_plan(trace, record.plan_ms);
+        } else {
+            // Random warm-up and SAC actions have no plan to draw.
+            self.last_trace = None;
+            self.predictions.clear();
+        }
+        if let Some(learning) = record.learning {
+            self.record_learning(learning, record.plan_ms);
+        }
         if outcome.done() {
             let reason = outcome.reason.map(|r| r.to_string()).unwrap_or_default();
             self.message = Some(format!(
@@ -267,12 +375,52 @@ impl Experiment {
                 end: reason,
                 plan_ms: self.episode_plan_ms / f64::from(length.max(1)),
             });
-            self.next_episode();
+            self.learning.train_returns.push([self.env_steps as f64, self.episode_return]);
+            if self.mode.is_learning() {
+                // The trainer has already started its next episode from the same seed.
+                self.begin_episode();
+            } else {
+                self.next_episode();
+            }
         }
         true
     }
 
-    fn next_episode(&mut self) {
+    /// Plots and drawings of the plan that chose this step's action.
+    fn record_plan(&mut self, trace: PlanTrace, plan_ms: f64) {
+        let m = &mut self.metrics;
+        push_window(&mut m.plan_ms, plan_ms);
+        let summary = &trace.summary;
+        push_window(&mut m.best_score, summary.best_score);
+        push_window(&mut m.mean_score, summary.sample_mean_score);
+        push_window(&mut m.elite_score, summary.elite_mean_score);
+        push_window(&mut m.effective_sample_size, summary.effective_sample_size);
+        let dim = trace.action_dim;
+        push_window(&mut m.planned_action, trace.mean_actions.get(..dim).unwrap_or_default().to_vec());
+        let pc = trace.point_count.max(1);
+        let predicted: Vec<Vec<[f32; 3]>> = trace.mean_points.chunks(pc).map(<[_]>::to_vec).collect();
+        push_capped(&mut self.predictions, predicted, self.ghost_steps + 1);
+        self.last_trace = Some(trace);
+    }
+
+    fn record_learning(&mut self, record: LearnRecord, act_ms: f64) {
+        debug_assert_eq!(record.env_steps, self.env_steps, "the studio replays every trainer step");
+        let l = &mut self.learning;
+        l.updates += record.stats.sac.len() as u64;
+        let steps = record.env_steps as f64;
+        if let Some((mse, _)) = record.stats.model_fit {
+            l.model_fits.push([steps, f64::from(mse)]);
+            // A refit takes seconds: kept apart so it does not flatten the per-step timing plot.
+            l.last_fit_ms = record.learn_ms;
+        } else {
+            push_window(&mut l.step_ms, [steps, act_ms, record.learn_ms]);
+        }
+        l.rows.extend(record.row);
+        self.evaluating = record.eval_follows;
+    }
+
+    /// Resets the studio's env for the next episode and clears the per-episode views.
+    fn begin_episode(&mut self) {
         self.episode += 1;
         self.env.reset(episode_seed(self.seed, self.episode));
         self.episode_return = 0.0;
@@ -281,15 +429,31 @@ impl Experiment {
         self.metrics.reward_terms.clear();
         self.executed.clear();
         self.predictions.clear();
+    }
+
+    /// Next episode in MPC mode: the loop is told to reset too, and records of the old episode
+    /// still in flight are dropped by their generation.
+    fn next_episode(&mut self) {
+        self.begin_episode();
         self.generation += 1;
         self.outstanding = 0;
         self.control.send(Command::Reset { seed: episode_seed(self.seed, self.episode), generation: self.generation });
     }
 
-    /// Restarts the current episode's count from a fresh reset (R key, reset button).
+    /// Restarts the current episode's count from a fresh reset (R key, reset button). Learning
+    /// runs own their episodes (every step taken is learned from), so there it only says so.
     pub fn reset_episode(&mut self) {
+        if self.mode.is_learning() {
+            self.message = Some("learning modes run every episode to its end; use reset training".into());
+            return;
+        }
         self.episode_return = 0.0;
         self.next_episode();
+    }
+
+    /// Env steps of random actions still to come before the agent acts itself (learning modes).
+    pub fn warmup_left(&self) -> u64 {
+        if self.mode.is_learning() { self.train.warmup_steps.saturating_sub(self.env_steps) } else { 0 }
     }
 
     /// The ghost: what the plan made `ghost_steps` ago predicted, from then on.

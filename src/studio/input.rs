@@ -10,7 +10,7 @@ use super::view::TraceSettings;
 pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Space", "pause / resume"),
     ("→", "one control step (while paused)"),
-    ("R", "reset the episode"),
+    ("R", "reset the episode (mpc; learning modes: reset training in the panel)"),
     ("T", "show / hide planned trajectories"),
     ("F", "camera follows the robot"),
     ("+ / −", "faster / slower simulation"),

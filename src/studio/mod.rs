@@ -5,6 +5,7 @@ pub mod camera;
 pub mod colormap;
 pub mod experiment;
 pub mod input;
+pub mod mode;
 pub mod panels;
 pub mod screenshot;
 pub mod timed;
@@ -19,11 +20,14 @@ use bevy::window::{PresentMode, WindowResolution};
 use bevy_egui::EguiPlugin;
 
 pub use experiment::{Experiment, ExperimentPlugin};
+pub use mode::StudioMode;
 
 /// How to start the studio.
 #[derive(Clone, Debug)]
 pub struct StudioOptions {
     pub scene: PathBuf,
+    /// What the control loop runs.
+    pub mode: StudioMode,
     pub seed: u64,
     /// Rollout threads of the planner (the render thread is separate).
     pub threads: usize,
@@ -40,7 +44,7 @@ pub struct StudioOptions {
 /// Opens the window and runs until it is closed (or the screenshot is saved).
 pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     // Load before opening a window, so a bad scene is a clear error rather than an empty window.
-    let mut experiment = Experiment::new(&options.scene, options.seed, options.threads)?;
+    let mut experiment = Experiment::new_in_mode(&options.scene, options.mode, options.seed, options.threads)?;
     experiment.speed = options.speed;
     let mut app = App::new();
     app.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)))

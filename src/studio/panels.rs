@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::experiment::Experiment;
 use super::input::{HelpOverlay, SHORTCUTS};
+use super::mode::StudioMode;
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
 use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, VarianceShift, preset};
@@ -68,11 +69,16 @@ fn panels_system(
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 switch_to = scene_picker(ui, &experiment, &scenes.0);
+                mode_controls(ui, &mut experiment);
                 run_controls(ui, &mut experiment);
                 ui.separator();
                 ui.heading("Planner");
-                preset_picker(ui, &mut experiment.settings);
-                planner_controls(ui, &mut experiment.settings);
+                if experiment.mode.plans() {
+                    preset_picker(ui, &mut experiment.settings);
+                    planner_controls(ui, &mut experiment.settings);
+                } else {
+                    ui.label("SAC acts with its actor: no planner in this mode.");
+                }
                 ui.separator();
                 ui.heading("Trajectories");
                 trace_controls(ui, &mut traces);
@@ -105,9 +111,12 @@ fn panels_system(
         });
     }
     if let Some(path) = switch_to {
-        let (seed, threads) = (experiment.seed, experiment.threads);
-        match Experiment::new(&path, seed, threads) {
-            Ok(next) => *experiment = next,
+        let (mode, seed, threads) = (experiment.mode, experiment.seed, experiment.threads);
+        match Experiment::new_in_mode(&path, mode, seed, threads) {
+            Ok(mut next) => {
+                next.speed = experiment.speed;
+                *experiment = next;
+            }
             Err(error) => experiment.message = Some(format!("{error:#}")),
         }
     }
@@ -130,25 +139,94 @@ fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) 
         .response
         .on_hover_text("Every .ron file in scenes/; a broken file shows its error here instead of crashing.");
     ui.label(egui::RichText::new(&experiment.scene.description).small());
+    chosen
+}
+
+/// Mode and model pickers and the reset-training button. Choosing a mode restarts the experiment
+/// in it from step 0 (fresh networks and replay). Returns the rects of the named buttons.
+pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
+    let mut rects = WidgetRects::new();
+    let mut wanted = None;
+    let current = e.mode;
+    let mut button = |ui: &mut egui::Ui, name: &'static str, selected: bool, enabled: bool, tip: &str| {
+        let response = ui.add_enabled(enabled, egui::Button::selectable(selected, name));
+        let response = if enabled { response.on_hover_text(tip) } else { response.on_disabled_hover_text(tip) };
+        rects.insert(name, response.rect);
+        response.clicked()
+    };
     ui.horizontal(|ui| {
         ui.label("mode");
-        ui.selectable_label(true, "mpc").on_hover_text("The DMD-MPC planner alone, planning with the model below.");
-        ui.add_enabled(false, egui::Button::new("sac")).on_disabled_hover_text(
-            "SAC alone: available from the command line (`train --mode sac`), not yet in the studio.",
-        );
-        ui.add_enabled(false, egui::Button::new("demorl")).on_disabled_hover_text(
-            "Planner + learned model + SAC critic and actor prior: `train --mode demorl`, not yet in the studio.",
-        );
+        let is_mpc = matches!(current, StudioMode::MpcSimulator | StudioMode::MpcLearned);
+        if button(ui, "mpc", is_mpc, true, "The DMD-MPC planner alone, planning with the model below.") && !is_mpc {
+            wanted = Some(StudioMode::MpcSimulator);
+        }
+        if button(
+            ui,
+            "sac",
+            current == StudioMode::Sac,
+            true,
+            "Soft actor-critic alone: model-free, learns from its own actions.",
+        ) {
+            wanted = Some(StudioMode::Sac);
+        }
+        if button(
+            ui,
+            "demorl",
+            current == StudioMode::Demorl,
+            true,
+            "The planner over the learned model, with SAC's critic as terminal value and its actor as a prior.",
+        ) {
+            wanted = Some(StudioMode::Demorl);
+        }
     });
     ui.horizontal(|ui| {
         ui.label("model");
-        ui.selectable_label(true, "simulator")
-            .on_hover_text("Rollouts run on exact forks of the physics: an oracle model.");
-        ui.add_enabled(false, egui::Button::new("learned")).on_disabled_hover_text(
-            "A probabilistic ensemble learned from data: `train --model learned`, not yet in the studio.",
-        );
+        let is_mpc = matches!(current, StudioMode::MpcSimulator | StudioMode::MpcLearned);
+        if button(
+            ui,
+            "simulator",
+            current == StudioMode::MpcSimulator,
+            is_mpc,
+            "Rollouts run on exact forks of the physics: an oracle model (mpc only).",
+        ) {
+            wanted = Some(StudioMode::MpcSimulator);
+        }
+        let learned_tip = if current == StudioMode::Sac {
+            "SAC uses no model."
+        } else {
+            "A probabilistic ensemble fitted to the data collected so far (PETS-like in mpc mode)."
+        };
+        if button(
+            ui,
+            "learned",
+            matches!(current, StudioMode::MpcLearned | StudioMode::Demorl),
+            current != StudioMode::Sac,
+            learned_tip,
+        ) && current == StudioMode::MpcSimulator
+        {
+            wanted = Some(StudioMode::MpcLearned);
+        }
     });
-    chosen
+    if e.mode.is_learning() {
+        let response = ui
+            .button("⟲ reset training")
+            .on_hover_text("Start learning again from step 0: fresh networks, empty replay buffer, episode 0.");
+        rects.insert("reset_training", response.rect);
+        if response.clicked() {
+            report(e, |e| e.reset_training());
+        }
+    }
+    if let Some(mode) = wanted.filter(|m| *m != current) {
+        report(e, |e| e.switch_mode(mode));
+    }
+    rects
+}
+
+/// Runs a restart; a failure becomes the status message instead of a crash.
+fn report(e: &mut Experiment, restart: impl FnOnce(&mut Experiment) -> anyhow::Result<()>) {
+    if let Err(error) = restart(e) {
+        e.message = Some(format!("{error:#}"));
+    }
 }
 
 fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
@@ -366,15 +444,99 @@ fn plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, lines: Vec<Line<'st
     });
 }
 
-fn plots(ui: &mut egui::Ui, e: &Experiment) {
-    let m = &e.metrics;
+/// (x, y) pairs without non-finite values (losses are NaN before any update).
+fn xy(points: impl IntoIterator<Item = [f64; 2]>) -> Vec<[f64; 2]> {
+    points.into_iter().filter(|p| p[0].is_finite() && p[1].is_finite()).collect()
+}
+
+/// Colours of the curves of one plot, in order.
+const CURVE_COLOURS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(230, 120, 80),
+    egui::Color32::from_rgb(90, 170, 230),
+    egui::Color32::from_rgb(140, 200, 100),
+];
+
+/// A plot of sparse curves against env steps: lines with a marker on every value, so the
+/// first evaluation or refit is visible before there is a second one to join it to.
+fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(&str, Vec<[f64; 2]>)>) {
+    ui.label(egui::RichText::new(title).strong()).on_hover_text(tip);
+    Plot::new(id).height(110.0).legend(Legend::default()).allow_scroll(false).show(ui, |plot_ui| {
+        for ((name, values), colour) in curves.into_iter().zip(CURVE_COLOURS.iter().cycle()) {
+            plot_ui.line(Line::new(name, PlotPoints::from(values.clone())).color(*colour));
+            plot_ui.points(Points::new(name, PlotPoints::from(values)).color(*colour).radius(2.5));
+        }
+    });
+}
+
+/// Learning curves against env steps: returns, SAC losses and α, model error, timing.
+fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
+    let l = &e.learning;
+    curve_plot(
+        ui,
+        "learning-returns",
+        "Returns vs env steps",
+        "Return of every training episode (exploring) and the mean of each deterministic evaluation.",
+        vec![
+            ("train episode", xy(l.train_returns.iter().copied())),
+            ("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
+        ],
+    );
+    let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
+    if e.mode != StudioMode::MpcLearned {
+        curve_plot(
+            ui,
+            "sac-losses",
+            "SAC losses",
+            "Critic (TD) and actor losses, averaged over each log window of env steps.",
+            vec![("critic", row(|r| r.critic_loss)), ("actor", row(|r| r.actor_loss))],
+        );
+        curve_plot(
+            ui,
+            "sac-alpha",
+            "SAC temperature α",
+            "The entropy weight SAC learns: it falls as the policy's entropy reaches its target.",
+            vec![("α", row(|r| r.alpha))],
+        );
+    }
+    if e.mode.plans() {
+        let title = match l.model_fits.len() {
+            0 => "Model hold-out error (first fit at the end of warm-up)".to_string(),
+            n => format!("Model hold-out error ({n} fits, last {:.1} s)", l.last_fit_ms / 1e3),
+        };
+        curve_plot(
+            ui,
+            "model-error",
+            &title,
+            "Mean elite hold-out MSE (standardised units) after each ensemble refit.",
+            vec![("hold-out MSE", xy(l.model_fits.iter().copied()))],
+        );
+    }
     plot(
         ui,
-        "returns",
-        "Episode returns",
-        "Return of every finished episode.",
-        vec![Line::new("return", series(m.episode_returns.iter().copied()))],
+        "learning-timing",
+        "Time per env step (ms)",
+        "Wall milliseconds the control loop spent per env step choosing the action (planning) and learning (SAC \
+         updates); refits are in the model plot's title.",
+        vec![
+            Line::new("ms/plan", PlotPoints::from(l.step_ms.iter().map(|t| [t[0], t[1]]).collect::<Vec<_>>())),
+            Line::new("ms/update", PlotPoints::from(l.step_ms.iter().map(|t| [t[0], t[2]]).collect::<Vec<_>>())),
+        ],
     );
+}
+
+fn plots(ui: &mut egui::Ui, e: &Experiment) {
+    let m = &e.metrics;
+    if e.mode.is_learning() {
+        learning_plots(ui, e);
+    } else {
+        plot(
+            ui,
+            "returns",
+            "Episode returns",
+            "Return of every finished episode.",
+            vec![Line::new("return", series(m.episode_returns.iter().copied()))],
+        );
+    }
     let mut terms: Vec<Line<'static>> = vec![Line::new("reward", series(m.step_rewards.iter().copied()))];
     for (k, term) in e.scene.task.reward.iter().enumerate() {
         let label = crate::sim::task::reward_label(&term.term);
@@ -399,13 +561,15 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
         "1 / Σw²: how many samples the update really used.",
         vec![Line::new("ESS", series(m.effective_sample_size.iter().copied()))],
     );
-    plot(
-        ui,
-        "timing",
-        "Time per plan (ms)",
-        "Wall-clock milliseconds the planner thread spent per control step.",
-        vec![Line::new("ms/plan", series(m.plan_ms.iter().copied()))],
-    );
+    if !e.mode.is_learning() {
+        plot(
+            ui,
+            "timing",
+            "Time per plan (ms)",
+            "Wall-clock milliseconds the planner thread spent per control step.",
+            vec![Line::new("ms/plan", series(m.plan_ms.iter().copied()))],
+        );
+    }
     let dims = m.executed_action.front().map_or(0, Vec::len).min(3);
     let mut actions = Vec::new();
     for d in 0..dims {
@@ -446,18 +610,38 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
     }
 }
 
+/// What a learning run is doing now, for the status line.
+pub fn learning_state(e: &Experiment) -> String {
+    if !e.mode.is_learning() {
+        return String::new();
+    }
+    let phase = if e.evaluating {
+        "evaluating…".to_string()
+    } else if e.warmup_left() > 0 {
+        format!("warm-up: random actions, {} steps left", e.warmup_left())
+    } else if e.mode.plans() && e.learning.model_fits.is_empty() {
+        "fitting the model…".to_string()
+    } else {
+        "learning".to_string()
+    };
+    let eval = e.learning.evals.last().map(|r| format!("   last eval {:.1}", r.eval_return_mean)).unwrap_or_default();
+    format!("   {}: {phase}   updates {}{eval}", e.mode, e.learning.updates)
+}
+
 fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32) {
     ui.horizontal(|ui| {
         let fps = if frame_seconds > 0.0 { 1.0 / frame_seconds } else { 0.0 };
         ui.label(format!(
-            "t = {:.2} s   steps {}   episode {}   return {:.1}   real-time ×{:.2}   {:.0} fps   seed {}{}",
+            "t = {:.2} s   env steps {}   episode {} ({} done)   return {:.1}   real-time ×{:.2}   {:.0} fps   seed {}{}{}",
             e.sim_time,
             e.env_steps,
             e.episode + 1,
+            e.finished.len(),
             e.episode_return,
             e.real_time_factor,
             fps,
             e.seed,
+            learning_state(e),
             if e.paused { "   ⏸ paused" } else { "" }
         ));
         if let Some(message) = &e.message {

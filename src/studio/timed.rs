@@ -42,8 +42,21 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
     }
     let steps = experiment.env_steps - start_steps;
     let simulated = experiment.sim_time - start_sim;
+    let learning = &experiment.learning;
+    let learned = if experiment.mode.is_learning() {
+        let last_eval = learning.evals.last().map_or(f64::NAN, |r| r.eval_return_mean);
+        format!(
+            ", {} SAC updates, {} model fits, mean learn {:.1} ms/step, last eval return {last_eval:.1}",
+            learning.updates,
+            learning.model_fits.len(),
+            learning.step_ms.iter().map(|t| t[2]).sum::<f64>() / learning.step_ms.len().max(1) as f64,
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "studio {:.1} s: {} frames, {:.1} ms/frame ({:.1} fps), {} env steps ({:.1} steps/s), real-time factor {:.2}, mean plan {:.1} ms",
+        "studio ({}) {:.1} s: {} frames, {:.1} ms/frame ({:.1} fps), {} env steps ({:.1} steps/s), real-time factor {:.2}, mean plan {:.1} ms{learned}",
+        experiment.mode,
         wall,
         run.frames,
         1e3 * wall / run.frames.max(1) as f64,

@@ -1,15 +1,26 @@
-//! The control loop on its own thread: plan, step its own env, report — as fast as the
-//! step credits granted by the studio allow. The render thread never waits for a plan, and the
-//! experiment's speed does not depend on the frame rate.
+//! The control loop on its own thread: choose an action (plan), step its own env, learn on the
+//! schedule, report — as fast as the step credits granted by the studio allow. The render
+//! thread never waits for a plan or a gradient step, and the experiment's speed does not depend
+//! on the frame rate.
 
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::agent::MpcAgent;
-use crate::plan::{ActionMode, PlanOutput, PlannerSettings};
+use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer};
+use crate::plan::{ActionMode, PlanTrace, PlannerSettings};
 use crate::sim::Env;
+
+/// A learning run driven step by step (the same `Trainer` that `train` runs headless).
+pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
+
+/// What the loop runs.
+pub enum Driver {
+    /// The planner with the forked-simulator model on the loop's own env.
+    Mpc { agent: Box<MpcAgent>, env: Box<Env> },
+    /// A learning mode (sac, learned-model mpc, demorl): the trainer owns its envs.
+    Learning(Box<LearningRun>),
+}
 
 /// What the studio tells the loop.
 pub enum Command {
@@ -17,42 +28,130 @@ pub enum Command {
     Grant(u32),
     /// Settings for the next plan on.
     Settings(PlannerSettings),
-    /// Start a new episode from `seed`; later records carry `generation`.
+    /// Start a new episode from `seed`; later records carry `generation` (MPC only: a learning
+    /// run starts its episodes itself).
     Reset { seed: u64, generation: u64 },
 }
 
-/// One control step taken by the loop. The studio replays `output.action` on its own copy of
-/// the env, which stays bit-identical to the loop's (same start, same actions).
+/// What learning did in one step.
+pub struct LearnRecord {
+    /// Env steps of the run after this step.
+    pub env_steps: u64,
+    pub stats: StepStats,
+    /// Wall milliseconds of this step's SAC updates and model refit.
+    pub learn_ms: f64,
+    /// A `train.csv` row completed by this step.
+    pub row: Option<TrainRow>,
+    /// An evaluation runs right after this step; its row is the next report.
+    pub eval_follows: bool,
+}
+
+/// One control step taken by the loop. The studio replays `action` on its own copy of the env,
+/// which stays bit-identical to the loop's (same start, same actions).
 pub struct StepRecord {
     pub generation: u64,
-    pub output: PlanOutput,
+    pub action: Vec<f32>,
+    /// The plan that chose the action (none for SAC and for random warm-up actions).
+    pub trace: Option<PlanTrace>,
+    /// Wall milliseconds choosing the action.
     pub plan_ms: f64,
     /// Set when the latest settings were refused (the old ones stay in force).
     pub settings_error: Option<String>,
+    /// Learning modes only.
+    pub learning: Option<LearnRecord>,
 }
 
-/// Owns the loop's thread; dropping it stops the thread.
+/// A report from the loop, in the order things happened.
+pub enum Report {
+    Step(Box<StepRecord>),
+    /// A finished evaluation (learning modes).
+    Eval(EvalRow),
+}
+
+/// Owns the loop's thread; dropping it closes the channel and the thread ends at its next
+/// check (without waiting for a long evaluation or refit, so switching modes never stalls a frame).
 pub struct ControlLoop {
     commands: Option<Sender<Command>>,
     /// A mutex only so the loop can live in a Bevy resource (which must be `Sync`).
-    records: Mutex<Receiver<StepRecord>>,
-    thread: Option<JoinHandle<()>>,
+    reports: Mutex<Receiver<Report>>,
+}
+
+impl Driver {
+    fn set_settings(&mut self, settings: PlannerSettings) -> Option<String> {
+        let result = match self {
+            Driver::Mpc { agent, .. } => agent.set_settings(settings),
+            Driver::Learning(run) => run.agent.set_planner_settings(settings),
+        };
+        result.err().map(|e| e.to_string())
+    }
+
+    /// One control step; the bool says whether the episode ended and the loop must wait for a Reset.
+    fn step(&mut self, generation: u64, settings_error: Option<String>) -> (StepRecord, bool) {
+        match self {
+            Driver::Mpc { agent, env } => {
+                let started = Instant::now();
+                let output = agent.plan(env, ActionMode::Evaluation);
+                let plan_ms = started.elapsed().as_secs_f64() * 1e3;
+                let over = env.step(&output.action).done();
+                let record = StepRecord {
+                    generation,
+                    action: output.action,
+                    trace: Some(output.trace),
+                    plan_ms,
+                    settings_error,
+                    learning: None,
+                };
+                (record, over)
+            }
+            Driver::Learning(run) => {
+                let step = run.step();
+                // Only a step whose action came from a plan has a trace worth drawing.
+                let trace = step.stats.plan.and_then(|_| run.agent.last_plan()).map(|p| p.trace.clone());
+                let learning = LearnRecord {
+                    env_steps: run.env_steps,
+                    stats: step.stats,
+                    learn_ms: step.learn_ms,
+                    row: step.row,
+                    eval_follows: run.eval_due(),
+                };
+                let record = StepRecord {
+                    generation,
+                    action: step.action,
+                    trace,
+                    plan_ms: step.act_ms,
+                    settings_error,
+                    learning: Some(learning),
+                };
+                (record, false)
+            }
+        }
+    }
+
+    /// Runs the evaluation the schedule asks for now, if any.
+    fn evaluate_if_due(&mut self) -> Option<EvalRow> {
+        match self {
+            Driver::Learning(run) if run.eval_due() => Some(run.evaluate()),
+            _ => None,
+        }
+    }
 }
 
 impl ControlLoop {
-    /// Starts the loop on a copy of `env` (already reset for generation 0).
-    pub fn spawn(mut agent: MpcAgent, mut env: Env) -> ControlLoop {
+    /// Starts the loop (an MPC driver's env is already reset for generation 0).
+    pub fn spawn(mut driver: Driver) -> ControlLoop {
         let (command_tx, command_rx) = channel::<Command>();
-        let (record_tx, record_rx) = channel();
-        let thread = std::thread::Builder::new()
+        let (report_tx, report_rx) = channel();
+        std::thread::Builder::new()
             .name("control-loop".into())
             .spawn(move || {
                 let mut credits = 0u32;
                 let mut generation = 0u64;
                 let mut settings_error = None;
-                // After the episode ends the loop waits for a Reset before planning again.
+                // After an MPC episode ends the loop waits for a Reset before planning again.
                 let mut episode_over = false;
-                agent.reset();
+                if let Driver::Mpc { agent, .. } = &mut driver {
+                    agent.reset();
+                }
                 loop {
                     let command = if credits > 0 && !episode_over {
                         match command_rx.try_recv() {
@@ -68,12 +167,12 @@ impl ControlLoop {
                     };
                     match command {
                         Some(Command::Grant(n)) => credits += n,
-                        Some(Command::Settings(s)) => {
-                            settings_error = agent.set_settings(s).err().map(|e| e.to_string())
-                        }
+                        Some(Command::Settings(s)) => settings_error = driver.set_settings(s),
                         Some(Command::Reset { seed, generation: g }) => {
-                            env.reset(seed);
-                            agent.reset();
+                            if let Driver::Mpc { agent, env } = &mut driver {
+                                env.reset(seed);
+                                agent.reset();
+                            }
                             generation = g;
                             credits = 0;
                             episode_over = false;
@@ -83,19 +182,27 @@ impl ControlLoop {
                     if credits == 0 || episode_over {
                         continue;
                     }
-                    let started = Instant::now();
-                    let output = agent.plan(&env, ActionMode::Evaluation);
-                    let plan_ms = started.elapsed().as_secs_f64() * 1e3;
-                    episode_over = env.step(&output.action).done();
+                    // The evaluation at step 0 comes before the first step, as in `Trainer::run`.
+                    if let Some(row) = driver.evaluate_if_due()
+                        && report_tx.send(Report::Eval(row)).is_err()
+                    {
+                        return;
+                    }
+                    let (record, over) = driver.step(generation, settings_error.take());
+                    episode_over = over;
                     credits -= 1;
-                    let record = StepRecord { generation, output, plan_ms, settings_error: settings_error.take() };
-                    if record_tx.send(record).is_err() {
+                    if report_tx.send(Report::Step(Box::new(record))).is_err() {
+                        return;
+                    }
+                    if let Some(row) = driver.evaluate_if_due()
+                        && report_tx.send(Report::Eval(row)).is_err()
+                    {
                         return;
                     }
                 }
             })
             .expect("spawning the control-loop thread");
-        ControlLoop { commands: Some(command_tx), records: Mutex::new(record_rx), thread: Some(thread) }
+        ControlLoop { commands: Some(command_tx), reports: Mutex::new(report_rx) }
     }
 
     pub fn send(&self, command: Command) {
@@ -104,22 +211,13 @@ impl ControlLoop {
         }
     }
 
-    /// A finished step, if there is one (never blocks).
-    pub fn try_receive(&mut self) -> Option<StepRecord> {
-        self.records.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).try_recv().ok()
+    /// A finished report, if there is one (never blocks).
+    pub fn try_receive(&mut self) -> Option<Report> {
+        self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).try_recv().ok()
     }
 
-    /// Waits for the next step (headless lockstep use).
-    pub fn receive(&mut self) -> Option<StepRecord> {
-        self.records.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).recv().ok()
-    }
-}
-
-impl Drop for ControlLoop {
-    fn drop(&mut self) {
-        self.commands = None; // closes the channel: the loop ends
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Waits for the next report (headless lockstep use).
+    pub fn receive(&mut self) -> Option<Report> {
+        self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).recv().ok()
     }
 }
