@@ -115,7 +115,7 @@ pub trait TrainAgent {
 }
 
 /// One evaluation: deterministic episodes on the evaluation env.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRow {
     pub env_steps: u64,
     pub eval_return_mean: f64,
