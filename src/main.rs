@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
             cli::studio(scene.as_deref(), *seconds, *threads, *speed)
         }
         Some(Command::Train(args)) => cli::train(args),
+        Some(Command::Compare(args)) => cli::compare(args),
         Some(Command::Bench(args)) => cli::bench(args),
         Some(Command::Screenshot(args)) => cli::screenshot(args),
         Some(Command::Check { scenes }) => cli::check(scenes),
