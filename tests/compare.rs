@@ -125,9 +125,9 @@ fn plot_has_every_mode_colour_and_names() {
     let dir = scratch("plot");
     let (png_path, svg_path) = (dir.join("c.png"), dir.join("c.svg"));
     write_curves(&png_path, &svg_path, "pendulum: test", &bands, Some(-250.0)).unwrap();
-    for k in 0..modes.len() {
+    for (k, mode) in modes.iter().enumerate() {
         let n = count_colour(&png_path, mode_colour(k));
-        assert!(n > 300, "mode {} colour {:?}: {n} pixels", modes[k], mode_colour(k));
+        assert!(n > 300, "mode {mode} colour {:?}: {n} pixels", mode_colour(k));
     }
     assert!(count_colour(&png_path, (255, 255, 255)) > 100_000, "white background");
     // Text is drawn (dark, anti-aliased glyphs from the embedded font), not left out.
