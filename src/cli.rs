@@ -161,7 +161,7 @@ pub struct CompareArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Runs trained at the same time, each on one thread (1 or 2 on a 2-core machine).
+    /// Runs trained at the same time (1, or 2 on a 2-core machine).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
     /// Return to reach (default: the first mode's final eval return, averaged over seeds).

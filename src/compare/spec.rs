@@ -22,7 +22,7 @@ pub struct CompareOptions {
     /// Env steps of every run.
     pub steps: u64,
     pub out: PathBuf,
-    /// Runs trained at the same time (each on one thread).
+    /// Runs trained at the same time.
     pub jobs: usize,
     /// Return to reach; `None` takes the first mode's mean final return.
     pub threshold: Option<f64>,
