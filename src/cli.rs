@@ -190,6 +190,7 @@ pub struct ScheduleArgs {
 }
 
 impl ScheduleArgs {
+    /// The options as overrides of a run's schedule.
     pub fn overrides(&self) -> ScheduleOverrides {
         ScheduleOverrides { eval_every: self.eval_every, eval_episodes: self.eval_episodes, warmup: self.warmup }
     }
@@ -419,15 +420,8 @@ pub fn headless_app(mut experiment: Experiment) -> bevy::app::App {
 
 /// Turns `compare` arguments into options for [`crate::compare::run_compare`].
 pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::CompareOptions> {
-    let modes = args
-        .modes
-        .iter()
-        .map(|m| match m {
-            CompareMode::Sac => "sac".to_string(),
-            CompareMode::Mpc => "mpc".to_string(),
-            CompareMode::Demorl => "demorl".to_string(),
-        })
-        .collect();
+    // The value names clap accepts (`sac`, `mpc`, `demorl`) are the mode names of the runs.
+    let modes = args.modes.iter().filter_map(|m| m.to_possible_value()).map(|v| v.get_name().to_string()).collect();
     Ok(crate::compare::CompareOptions {
         scene: args.scene.clone(),
         modes,

@@ -8,7 +8,7 @@ use demorl_studio::agent::{LearningChoice, RunConfig, learning_config, write_run
 use demorl_studio::cli::{Cli, Command, compare_options};
 use demorl_studio::compare::{
     CurvePoint, SeedCurve, build_table, first_crossing, median_steps, mode_bands, mode_colour, parse_seeds,
-    run_compare, write_curves, write_table_csv,
+    parse_settings_for, run_compare, write_curves, write_table_csv,
 };
 use demorl_studio::learn::{EnsembleSettings, SacSettings};
 use demorl_studio::plan::PlannerSettings;
@@ -58,6 +58,14 @@ fn seed_lists_parse_inclusive_ranges_and_lists() {
     assert_eq!(parse_seeds("1, 2,7").unwrap(), vec![1, 2, 7]);
     for bad in ["5..1", "1,1", "x", "", "1..b"] {
         assert!(parse_seeds(bad).is_err(), "`{bad}` should be rejected");
+    }
+}
+
+#[test]
+fn settings_for_takes_a_known_mode_and_a_file() {
+    assert_eq!(parse_settings_for("demorl=docs/x.ron").unwrap(), ("demorl".to_string(), PathBuf::from("docs/x.ron")));
+    for bad in ["zero=a.ron", "sac", "sac=", "=a.ron"] {
+        assert!(parse_settings_for(bad).is_err(), "`{bad}` should be rejected");
     }
 }
 
@@ -276,5 +284,13 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
     let resumed = run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet).unwrap();
     assert_eq!((resumed.trained, resumed.reused), (1, 3));
     assert!(snapshot(&one) == files, "a retrained run differs from its first training");
+    // Other settings in the same folder: every run is retrained, and the log says why.
+    let mut args = compare_args(&one, 1, &sac, &demorl);
+    args.schedule.eval_episodes = Some(2);
+    let lines = std::sync::Mutex::new(Vec::new());
+    let changed =
+        run_compare(&compare_options(&args).unwrap(), &|l| lines.lock().unwrap().push(l.to_string())).unwrap();
+    assert_eq!((changed.trained, changed.reused), (4, 0));
+    assert_eq!(lines.into_inner().unwrap().iter().filter(|l| l.contains("other settings, retraining")).count(), 4);
     println!("tiny grid test: {:.1} s", t.elapsed().as_secs_f64());
 }

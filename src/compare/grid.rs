@@ -64,6 +64,9 @@ fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow:
         log(&format!("{name}: finished run with the same settings in {}, reused", run.dir.display()));
         return Ok(RunOutcome { curve: curve(run, &evals), reused: true });
     }
+    if run.dir.join("summary.json").is_file() {
+        log(&format!("{name}: {} holds a run with other settings, retraining", run.dir.display()));
+    }
     let on_eval = |row: &EvalRow| {
         log(&format!(
             "{name}: eval @ {:>7} steps: return {:>9.2} ± {:.2}",
