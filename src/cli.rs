@@ -1,4 +1,4 @@
-//! Command-line interface: `studio` (default), `train`, `bench`, `screenshot`, `check`.
+//! Command-line interface: `studio` (default), `train`, `compare`, `bench`, `screenshot`, `check`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::{
-    Baseline, CheckpointOptions, EpisodeSummary, RunConfig, RunSummary, TrainSettings, episode_seed,
-    run_baseline_episode, write_eval_csv, write_summary_json,
+    Baseline, CheckpointOptions, EpisodeSummary, LearningChoice, RunSummary, ScheduleOverrides, episode_seed,
+    learning_config, run_baseline_episode, write_eval_csv, write_summary_json,
 };
 use crate::plan::preset_or_error;
 use crate::scene::{Scene, load_scene};
@@ -56,6 +56,10 @@ pub enum Command {
     },
     /// Run an experiment headless and print per-episode returns.
     Train(TrainArgs),
+    /// Train a grid of learning runs (modes × seeds), plot their learning curves and tabulate
+    /// the env steps each needed to reach a return.
+    #[command(long_about = COMPARE_ABOUT)]
+    Compare(CompareArgs),
     /// Print throughput figures.
     Bench(BenchArgs),
     /// Run N control steps in the studio and save the window as a PNG.
@@ -117,15 +121,8 @@ pub struct TrainArgs {
     /// with --settings or --resume: the recorded run's steps]. With --resume: the new total.
     #[arg(long)]
     pub steps: Option<u64>,
-    /// Evaluate every K env steps (learning modes).
-    #[arg(long)]
-    pub eval_every: Option<u64>,
-    /// Deterministic episodes per evaluation (learning modes).
-    #[arg(long)]
-    pub eval_episodes: Option<usize>,
-    /// Random-action warm-up steps (learning modes; default 1000 for sac, 250 otherwise).
-    #[arg(long)]
-    pub warmup: Option<u64>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
     /// Rerun from a settings.ron written by an earlier run (its scene, mode, seed, steps and
     /// settings; --out and the options given here still apply).
     #[arg(long)]
@@ -142,6 +139,80 @@ pub struct TrainArgs {
     /// multiple of the evaluation interval.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+}
+
+const COMPARE_ABOUT: &str =
+    "Train a grid of learning runs (modes × seeds) on one scene, plot their learning curves and \
+tabulate the env steps each needed to reach a return.
+
+Every run is exactly what `train --mode MODE --seed S --steps N` runs and writes its eval.csv, train.csv, \
+summary.json and settings.ron to OUT/<mode>/seed-<s>/. Then OUT/curves.png and OUT/curves.svg (mean eval \
+return over seeds with a min-max band per mode), OUT/steps_to_threshold.csv and .md, and a summary on stdout.
+
+Resuming: a run whose folder already holds summary.json and a settings.ron equal to the one it would run is \
+not retrained but read back, so rerunning the same command continues an interrupted grid (and only redraws \
+the plot and table of a finished one). Results do not depend on --jobs.";
+
+/// A learning mode of a `compare` grid.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareMode {
+    /// SAC alone.
+    Sac,
+    /// The planner with the learned model (PETS-like).
+    Mpc,
+    /// Planner with a learned model, SAC critic and actor prior.
+    Demorl,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Scene file.
+    pub scene: PathBuf,
+    /// Modes to compare, comma-separated, in plot and table order.
+    #[arg(long, value_enum, value_delimiter = ',', required = true)]
+    pub modes: Vec<CompareMode>,
+    /// Seeds: 1..5 (both ends included), 7, or 1,2,7.
+    #[arg(long, default_value = "1..5")]
+    pub seeds: String,
+    /// Env steps of every run.
+    #[arg(long, default_value_t = 10_000)]
+    pub steps: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Runs trained at the same time (1, or 2 on a 2-core machine).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Return to reach (default: the first mode's final eval return, averaged over seeds).
+    #[arg(long, allow_hyphen_values = true)]
+    pub threshold: Option<f64>,
+    /// MODE=FILE: take MODE's train and planner settings (and preset, model) from a settings.ron
+    /// written by `train` or `compare`; scene, seed and steps still come from this command. Repeatable.
+    #[arg(long = "settings-for", value_name = "MODE=FILE")]
+    pub settings_for: Vec<String>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// Evaluation and warm-up options of the learning runs (`train`, `compare`).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ScheduleArgs {
+    /// Evaluate every K env steps (learning modes).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Deterministic episodes per evaluation (learning modes).
+    #[arg(long)]
+    pub eval_episodes: Option<usize>,
+    /// Random-action warm-up steps (learning modes; default 1000 for sac, 250 otherwise).
+    #[arg(long)]
+    pub warmup: Option<u64>,
+}
+
+impl ScheduleArgs {
+    /// The options as overrides of a run's schedule.
+    pub fn overrides(&self) -> ScheduleOverrides {
+        ScheduleOverrides { eval_every: self.eval_every, eval_episodes: self.eval_episodes, warmup: self.warmup }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -276,7 +347,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         write_eval_csv(&out.join("eval.csv"), &episodes)?;
         let summary = RunSummary {
             scene: scene.name.clone(),
-            mode: format!("{:?}", args.mode).to_lowercase(),
+            mode: mode_name(args.mode).to_string(),
             model: if args.mode == Mode::Mpc { "simulator".into() } else { "none".into() },
             preset: preset_name,
             seed: args.seed,
@@ -299,6 +370,17 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
 /// Env steps of a learning run when neither --steps nor a recorded run says.
 const DEFAULT_LEARNING_STEPS: u64 = 10_000;
 
+/// The lower-case name of a mode, as in `settings.ron` and `summary.json`.
+pub fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Sac => "sac",
+        Mode::Mpc => "mpc",
+        Mode::Demorl => "demorl",
+        Mode::Zero => "zero",
+        Mode::Random => "random",
+    }
+}
+
 /// `train` for the learning modes (sac, demorl, mpc with the learned model): a progress bar,
 /// evaluation lines, and eval.csv, train.csv, summary.json and settings.ron in `--out`.
 fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
@@ -308,54 +390,26 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
         (None, Some(path)) => crate::agent::read_run_config(path)?,
         (None, None) => {
             let scene = load(&args.scene)?;
-            // DeMoRL needs the critic and prior hooks the scene's simulator settings switch off,
-            // so it starts from the reference preset unless told otherwise.
-            let (preset, planner) = match (&args.preset, args.mode) {
-                (Some(name), _) => (name.clone(), preset_or_error(name)?),
-                (None, Mode::Demorl) => ("reference".to_string(), preset_or_error("reference")?),
-                (None, _) => ("scene-default".to_string(), scene.planner.clone()),
-            };
-            let model = match (args.mode, args.model) {
-                (Mode::Sac, _) => "none",
-                (Mode::Demorl, _) | (_, ModelKind::Learned) => "learned",
-                (_, ModelKind::Simulator) => "simulator",
-            };
-            RunConfig {
-                scene: args.scene.clone(),
-                mode: format!("{:?}", args.mode).to_lowercase(),
-                model: model.to_string(),
-                preset,
-                seed: args.seed,
-                steps: args.steps.unwrap_or(DEFAULT_LEARNING_STEPS),
-                threads: args.threads,
-                train: TrainSettings {
-                    // The model-based modes start planning after a short random phase (PETS, LOOP).
-                    warmup_steps: if args.mode == Mode::Sac { 1000 } else { 250 },
-                    ..TrainSettings::default()
+            let choice = LearningChoice {
+                mode: mode_name(args.mode),
+                model: match args.model {
+                    ModelKind::Learned => "learned",
+                    ModelKind::Simulator => "simulator",
                 },
-                planner,
-            }
+                preset: args.preset.as_deref(),
+            };
+            learning_config(&args.scene, &scene, &choice, args.seed, DEFAULT_LEARNING_STEPS, args.threads)?
         }
     };
     if let Some(steps) = args.steps {
         config.steps = steps;
     }
+    let schedule = args.schedule.overrides();
     // A resumed run keeps its schedule, or it would not continue the same run.
-    if args.resume.is_some() && (args.eval_every.is_some() || args.eval_episodes.is_some() || args.warmup.is_some()) {
+    if args.resume.is_some() && schedule != ScheduleOverrides::default() {
         bail!("--eval-every, --eval-episodes and --warmup cannot change a resumed run's schedule");
     }
-    if let Some(k) = args.eval_every {
-        config.train.eval_every = k;
-    }
-    if let Some(n) = args.eval_episodes {
-        config.train.eval_episodes = n;
-    }
-    if let Some(w) = args.warmup {
-        config.train.warmup_steps = w;
-    }
-    if config.train.eval_every == 0 || config.train.eval_episodes == 0 {
-        bail!("--eval-every and --eval-episodes must be at least 1");
-    }
+    schedule.apply(&mut config)?;
     let scene = load(&config.scene)?;
     let bar = ProgressBar::new(config.steps);
     bar.set_style(
@@ -427,6 +481,51 @@ pub fn headless_app(mut experiment: Experiment) -> bevy::app::App {
     app.finish();
     app.cleanup();
     app
+}
+
+/// Turns `compare` arguments into options for [`crate::compare::run_compare`].
+pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::CompareOptions> {
+    // The value names clap accepts (`sac`, `mpc`, `demorl`) are the mode names of the runs.
+    let modes = args.modes.iter().filter_map(|m| m.to_possible_value()).map(|v| v.get_name().to_string()).collect();
+    Ok(crate::compare::CompareOptions {
+        scene: args.scene.clone(),
+        modes,
+        seeds: crate::compare::parse_seeds(&args.seeds)?,
+        steps: args.steps,
+        out: args.out.clone(),
+        jobs: args.jobs,
+        threshold: args.threshold,
+        settings_for: args
+            .settings_for
+            .iter()
+            .map(|s| crate::compare::parse_settings_for(s))
+            .collect::<Result<_, _>>()?,
+        schedule: args.schedule.overrides(),
+    })
+}
+
+/// `compare`: trains the grid (printing evaluations as they come), writes the plot and table,
+/// and prints the table.
+pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let options = compare_options(args)?;
+    let runs = options.modes.len() * options.seeds.len();
+    println!(
+        "compare: {} × seeds {:?} = {runs} runs of {} env steps on {}, {} at a time",
+        options.modes.join(","),
+        options.seeds,
+        options.steps,
+        options.scene.display(),
+        options.jobs
+    );
+    let report = crate::compare::run_compare(&options, &|line| println!("{line}"))?;
+    println!("\n{}", report.table.markdown(&report.scene_name));
+    println!(
+        "{} runs trained, {} reused; wrote curves.png, curves.svg, steps_to_threshold.csv and .md to {}",
+        report.trained,
+        report.reused,
+        options.out.display()
+    );
+    Ok(())
 }
 
 /// `check`: validates every file; fails if any is invalid.

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod learn;
 pub mod plan;
 pub mod scene;

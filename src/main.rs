@@ -12,6 +12,7 @@ fn main() -> std::process::ExitCode {
             cli::studio_mode(*mode, *model).and_then(|m| cli::studio(scene.as_deref(), *seconds, *threads, *speed, m))
         }
         Some(Command::Train(args)) => cli::train(args),
+        Some(Command::Compare(args)) => cli::compare(args),
         Some(Command::Bench(args)) => cli::bench(args),
         Some(Command::Screenshot(args)) => cli::screenshot(args),
         Some(Command::Check { scenes }) => cli::check(scenes),

@@ -129,7 +129,7 @@ fn same_seed_same_run_files_and_settings_rerun() {
 
 #[test]
 fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
-    use demorl_studio::cli::{Mode, ModelKind, TrainArgs, train};
+    use demorl_studio::cli::{Mode, ModelKind, ScheduleArgs, TrainArgs, train};
     let out = Path::new("/tmp/demorl-agent-sac-cli");
     let rerun = Path::new("/tmp/demorl-agent-sac-cli-rerun");
     let args = |out: &Path, settings: Option<std::path::PathBuf>| TrainArgs {
@@ -142,9 +142,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         threads: 1,
         out: Some(out.to_path_buf()),
         steps: Some(120),
-        eval_every: Some(60),
-        eval_episodes: Some(1),
-        warmup: Some(50),
+        schedule: ScheduleArgs { eval_every: Some(60), eval_episodes: Some(1), warmup: Some(50) },
         settings,
         save_every: None,
         save_to: None,

@@ -255,7 +255,7 @@ fn replay_file_round_trips_and_keeps_sampling_identical() {
 
 #[test]
 fn cli_resume_continues_a_saved_run_to_the_same_files() {
-    use demorl_studio::cli::{Mode, ModelKind, TrainArgs, train};
+    use demorl_studio::cli::{Mode, ModelKind, ScheduleArgs, TrainArgs, train};
     let folder = tempfile::tempdir().unwrap();
     let args = |steps: u64, out: &str| TrainArgs {
         scene: "scenes/pendulum.ron".into(),
@@ -267,9 +267,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         threads: 1,
         out: Some(folder.path().join(out)),
         steps: Some(steps),
-        eval_every: Some(200),
-        eval_episodes: Some(1),
-        warmup: Some(100),
+        schedule: ScheduleArgs { eval_every: Some(200), eval_episodes: Some(1), warmup: Some(100) },
         settings: None,
         save_every: None,
         save_to: None,
@@ -281,9 +279,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     assert_eq!(read_checkpoint(&save).unwrap().trainer.env_steps, 400);
     let resume = TrainArgs {
         resume: Some(save.clone()),
-        eval_every: None,
-        eval_episodes: None,
-        warmup: None,
+        schedule: ScheduleArgs { eval_every: None, eval_episodes: None, warmup: None },
         ..args(600, "resumed")
     };
     train(&resume).unwrap();

@@ -2,6 +2,7 @@
 
 mod baseline;
 mod checkpoint;
+mod config;
 mod health;
 mod learned;
 mod mpc;
@@ -15,12 +16,13 @@ pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, FileEntry, Manifest, SaveEntry, list_checkpoints, read_checkpoint, restore_checkpoint,
     save_checkpoint,
 };
+pub use config::{LearningChoice, ScheduleOverrides, learning_config};
 pub use health::divergence;
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_policy_episode};
 pub use record::{
-    RunSummary, mean_std, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config, write_summary_json,
-    write_train_csv,
+    RunSummary, mean_std, read_eval_rows_csv, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config,
+    write_summary_json, write_train_csv,
 };
 pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;

@@ -89,6 +89,13 @@ pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> 
     write_rows(path, rows)
 }
 
+/// Reads the `eval.csv` of a learning run back (`compare` reuses finished runs).
+pub fn read_eval_rows_csv(path: &Path) -> anyhow::Result<Vec<EvalRow>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let rows = reader.deserialize().collect::<Result<Vec<EvalRow>, _>>();
+    rows.with_context(|| format!("cannot parse {}", path.display()))
+}
+
 /// Writes `train.csv` of a learning run: losses and model fit error over env steps.
 pub fn write_train_csv(path: &Path, rows: &[TrainRow]) -> anyhow::Result<()> {
     write_rows(path, rows)

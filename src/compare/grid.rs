@@ -1,0 +1,119 @@
+//! Runs the (mode, seed) grid one run at a time or on several threads. Every run is a plain
+//! `run_learning` call with its own seeded RNGs, so results do not depend on the job count; a run
+//! whose folder already holds a summary and the same settings is read back instead of retrained.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, anyhow};
+
+use super::{CurvePoint, SeedCurve};
+use crate::agent::{EvalRow, RunConfig, read_eval_rows_csv, read_run_config, run_learning};
+use crate::scene::Scene;
+
+/// Stack of a grid worker thread: the learners' call chains are deeper than the 2 MiB default allows for comfortably.
+const WORKER_STACK_BYTES: usize = 32 << 20;
+
+/// One run of the grid.
+#[derive(Clone, Debug)]
+pub struct GridRun {
+    pub mode: String,
+    pub seed: u64,
+    pub config: RunConfig,
+    /// Where `eval.csv`, `train.csv`, `summary.json` and `settings.ron` go.
+    pub dir: PathBuf,
+}
+
+/// A finished run's curve and whether it was read back from an earlier grid.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub curve: SeedCurve,
+    pub reused: bool,
+}
+
+/// `OUT/<mode>/seed-<s>`.
+pub fn run_dir(out: &Path, mode: &str, seed: u64) -> PathBuf {
+    out.join(mode).join(format!("seed-{seed}"))
+}
+
+/// The evaluations of an earlier run in `run.dir` with exactly `run.config`, if it finished
+/// (`summary.json` is written only at the end of a run).
+pub fn finished_run(run: &GridRun) -> Option<Vec<EvalRow>> {
+    if !run.dir.join("summary.json").is_file() {
+        return None;
+    }
+    let stored = read_run_config(&run.dir.join("settings.ron")).ok()?;
+    if stored != run.config {
+        return None;
+    }
+    read_eval_rows_csv(&run.dir.join("eval.csv")).ok().filter(|rows| !rows.is_empty())
+}
+
+fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
+    let points = evals
+        .iter()
+        .map(|r| CurvePoint { env_steps: r.env_steps, mean: r.eval_return_mean, std: r.eval_return_std })
+        .collect();
+    SeedCurve { mode: run.mode.clone(), seed: run.seed, points }
+}
+
+fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<RunOutcome> {
+    let name = format!("{} seed {}", run.mode, run.seed);
+    if let Some(evals) = finished_run(run) {
+        log(&format!("{name}: finished run with the same settings in {}, reused", run.dir.display()));
+        return Ok(RunOutcome { curve: curve(run, &evals), reused: true });
+    }
+    if run.dir.join("summary.json").is_file() {
+        log(&format!("{name}: {} holds a run with other settings, retraining", run.dir.display()));
+    }
+    let on_eval = |row: &EvalRow| {
+        log(&format!(
+            "{name}: eval @ {:>7} steps: return {:>9.2} ± {:.2}",
+            row.env_steps, row.eval_return_mean, row.eval_return_std
+        ))
+    };
+    let output = run_learning(&run.config, scene, Some(&run.dir), |_| {}, on_eval)?;
+    let s = &output.summary;
+    log(&format!(
+        "{name}: done, final return {:.2} ± {:.2} ({:.1} s)",
+        s.eval_return_mean, s.eval_return_std, s.wall_seconds
+    ));
+    Ok(RunOutcome { curve: curve(run, &output.evals), reused: false })
+}
+
+/// Runs every run on `jobs` worker threads (runs are taken in order); returns the outcomes in
+/// `runs` order. After a failure no new run starts and the first error (in grid order) is returned.
+pub fn run_grid(
+    runs: &[GridRun],
+    scene: &Scene,
+    jobs: usize,
+    log: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<Vec<RunOutcome>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<anyhow::Result<RunOutcome>>>> = Mutex::new(runs.iter().map(|_| None).collect());
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        for worker in 0..jobs.clamp(1, runs.len().max(1)) {
+            let work = || {
+                loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(run) = runs.get(k) else { break };
+                    let outcome = run_one(run, scene, log)
+                        .with_context(|| format!("{} seed {} ({})", run.mode, run.seed, run.dir.display()));
+                    if outcome.is_err() {
+                        next.store(runs.len(), Ordering::SeqCst);
+                    }
+                    results.lock().expect("no worker panics while holding the lock")[k] = Some(outcome);
+                }
+            };
+            std::thread::Builder::new()
+                .name(format!("compare-{worker}"))
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(s, work)
+                .context("cannot start a grid worker thread")?;
+        }
+        Ok(())
+    })?;
+    let results = results.into_inner().map_err(|_| anyhow!("a grid worker panicked"))?;
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow!("run not started after an earlier failure")))).collect()
+}

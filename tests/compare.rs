@@ -1,0 +1,296 @@
+//! `compare`: steps-to-threshold logic on synthetic curves, the plot writer, and a tiny grid on
+//! the pendulum that gives the same files with one and two jobs and resumes without retraining.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use demorl_studio::agent::{LearningChoice, RunConfig, learning_config, write_run_config};
+use demorl_studio::cli::{Cli, Command, compare_options};
+use demorl_studio::compare::{
+    CurvePoint, SeedCurve, build_table, first_crossing, median_steps, mode_bands, mode_colour, parse_seeds,
+    parse_settings_for, run_compare, write_curves, write_table_csv,
+};
+use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::plan::PlannerSettings;
+use demorl_studio::scene::load_scene;
+
+fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
+    let points = means
+        .iter()
+        .enumerate()
+        .map(|(k, &mean)| CurvePoint { env_steps: 100 * k as u64, mean, std: 10.0 * k as f64 })
+        .collect();
+    SeedCurve { mode: mode.to_string(), seed, points }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("compare-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn first_crossing_is_the_first_evaluation_at_or_above_the_threshold() {
+    let c = curve("sac", 1, &[-1000.0, -300.0, -150.0, -250.0, -100.0]);
+    assert_eq!(first_crossing(&c, -200.0), Some(200), "first crossing, not the best or the last");
+    assert_eq!(first_crossing(&c, -300.0), Some(100), "a mean equal to the threshold reaches it");
+    assert_eq!(first_crossing(&c, -1000.0), Some(0), "the evaluation before training counts");
+    assert_eq!(first_crossing(&c, -99.0), None, "never reached");
+    assert_eq!(first_crossing(&curve("sac", 1, &[]), -1.0), None);
+}
+
+#[test]
+fn median_counts_seeds_that_never_reach_as_infinite() {
+    assert_eq!(median_steps(&[Some(300), Some(100), None]), Some(300.0));
+    assert_eq!(median_steps(&[Some(100), Some(300)]), Some(200.0));
+    assert_eq!(median_steps(&[Some(200), Some(400), Some(200)]), Some(200.0), "ties");
+    assert_eq!(median_steps(&[Some(100), None]), None, "half never reached: no finite median");
+    assert_eq!(median_steps(&[None, Some(5), None]), None);
+    assert_eq!(median_steps(&[]), None);
+}
+
+#[test]
+fn seed_lists_parse_inclusive_ranges_and_lists() {
+    assert_eq!(parse_seeds("1..5").unwrap(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(parse_seeds("1..=3").unwrap(), vec![1, 2, 3]);
+    assert_eq!(parse_seeds("7").unwrap(), vec![7]);
+    assert_eq!(parse_seeds("1, 2,7").unwrap(), vec![1, 2, 7]);
+    for bad in ["5..1", "1,1", "x", "", "1..b"] {
+        assert!(parse_seeds(bad).is_err(), "`{bad}` should be rejected");
+    }
+}
+
+#[test]
+fn settings_for_takes_a_known_mode_and_a_file() {
+    assert_eq!(parse_settings_for("demorl=docs/x.ron").unwrap(), ("demorl".to_string(), PathBuf::from("docs/x.ron")));
+    for bad in ["zero=a.ron", "sac", "sac=", "=a.ron"] {
+        assert!(parse_settings_for(bad).is_err(), "`{bad}` should be rejected");
+    }
+}
+
+fn synthetic_grid() -> (Vec<SeedCurve>, Vec<String>) {
+    let curves = vec![
+        curve("sac", 1, &[-1200.0, -900.0, -400.0, -300.0]),
+        curve("sac", 2, &[-1100.0, -800.0, -200.0, -100.0]),
+        curve("demorl", 1, &[-1300.0, -200.0, -150.0, -160.0]),
+        curve("demorl", 2, &[-1250.0, -600.0, -210.0, -180.0]),
+    ];
+    (curves, vec!["sac".to_string(), "demorl".to_string()])
+}
+
+#[test]
+fn table_defaults_to_the_first_modes_mean_final_return() {
+    let (curves, modes) = synthetic_grid();
+    let table = build_table(&curves, &modes, None);
+    assert_eq!(table.threshold, -200.0, "mean of sac's final returns -300 and -100");
+    assert!(table.threshold_source.contains("sac"), "{}", table.threshold_source);
+    let (sac, demorl) = (&table.modes[0], &table.modes[1]);
+    let steps = |m: &demorl_studio::compare::ModeRow| m.seeds.iter().map(|s| s.steps_to_threshold).collect::<Vec<_>>();
+    assert_eq!(steps(sac), vec![None, Some(200)]);
+    assert_eq!(steps(demorl), vec![Some(100), Some(300)], "tie at -200 counts; -210 does not");
+    assert_eq!((sac.reached, sac.median_steps), (1, None));
+    assert_eq!((demorl.reached, demorl.median_steps), (2, Some(200.0)));
+    assert_eq!((demorl.final_mean, demorl.final_std), (-170.0, 10.0));
+    assert_eq!(demorl.seeds[1].final_return_std, 30.0);
+
+    let given = build_table(&curves, &modes, Some(-1000.0));
+    assert_eq!(given.threshold_source, "--threshold");
+    assert_eq!(given.modes[0].seeds[1].steps_to_threshold, Some(100));
+
+    let dir = scratch("table");
+    write_table_csv(&dir.join("t.csv"), &table).unwrap();
+    let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 2 * 3, "{csv}");
+    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000");
+    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000");
+    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000");
+    let md = table.markdown("pendulum");
+    assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 |"), "{md}");
+    assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 |"), "{md}");
+}
+
+/// Counts pixels of exactly `rgb` in an 8-bit RGB PNG and checks its size.
+fn count_colour(png_path: &Path, rgb: (u8, u8, u8)) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height, info.color_type), (1000, 620, png::ColorType::Rgb));
+    buf[..info.buffer_size()].chunks_exact(3).filter(|p| (p[0], p[1], p[2]) == rgb).count()
+}
+
+#[test]
+fn plot_has_every_mode_colour_and_names() {
+    let (mut curves, mut modes) = synthetic_grid();
+    curves.push(curve("mpc", 1, &[-1000.0, -700.0, -500.0, -450.0]));
+    modes.push("mpc".to_string());
+    let bands = mode_bands(&curves, &modes);
+    assert_eq!(bands[1].steps, vec![0, 100, 200, 300]);
+    assert_eq!(bands[1].mean[1], -400.0);
+    assert_eq!((bands[1].min[1], bands[1].max[1]), (-600.0, -200.0));
+    let dir = scratch("plot");
+    let (png_path, svg_path) = (dir.join("c.png"), dir.join("c.svg"));
+    write_curves(&png_path, &svg_path, "pendulum: test", &bands, Some(-250.0)).unwrap();
+    for (k, mode) in modes.iter().enumerate() {
+        let n = count_colour(&png_path, mode_colour(k));
+        assert!(n > 300, "mode {mode} colour {:?}: {n} pixels", mode_colour(k));
+    }
+    assert!(count_colour(&png_path, (255, 255, 255)) > 100_000, "white background");
+    // Text is drawn (dark, anti-aliased glyphs from the embedded font), not left out.
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
+    for name in [
+        "sac: mean of 2 seeds",
+        "demorl: mean of 2 seeds",
+        "mpc: mean of 1 seed,",
+        "env steps",
+        "pendulum: test",
+        "threshold -250.0",
+    ] {
+        assert!(svg.contains(name), "SVG lacks `{name}`");
+    }
+}
+
+/// Tiny sac and demorl settings (small networks, a small planner) so a grid runs in seconds.
+fn write_tiny_settings(dir: &Path) -> (PathBuf, PathBuf) {
+    let path = Path::new("scenes/pendulum.ron");
+    let scene = load_scene(path).unwrap();
+    let tiny = |mode: &str| -> RunConfig {
+        let mut c =
+            learning_config(path, &scene, &LearningChoice { mode, model: "learned", preset: None }, 0, 1, 1).unwrap();
+        c.train.warmup_steps = 100;
+        c.train.log_every = 50;
+        c.train.model_train_every = 100;
+        c.train.sac = SacSettings { hidden: vec![32, 32], batch_size: 32, ..Default::default() };
+        c.train.ensemble = EnsembleSettings {
+            members: 2,
+            elites: 1,
+            hidden_layers: 2,
+            hidden_width: 32,
+            batch_size: 64,
+            max_epochs: 3,
+            ..Default::default()
+        };
+        c.planner = PlannerSettings { horizon: 5, samples: 16, iterations: 1, particles: 1, ..c.planner };
+        c
+    };
+    let (sac, demorl) = (dir.join("sac.ron"), dir.join("demorl.ron"));
+    write_run_config(&sac, &tiny("sac")).unwrap();
+    write_run_config(&demorl, &tiny("demorl")).unwrap();
+    (sac, demorl)
+}
+
+fn compare_args(out: &Path, jobs: usize, sac: &Path, demorl: &Path) -> demorl_studio::cli::CompareArgs {
+    let args: Vec<String> = [
+        "demorl-studio",
+        "compare",
+        "scenes/pendulum.ron",
+        "--modes",
+        "sac,demorl",
+        "--seeds",
+        "1..2",
+        "--steps",
+        "200",
+        "--eval-every",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--jobs",
+        &jobs.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+        "--settings-for",
+        &format!("sac={}", sac.display()),
+        "--settings-for",
+        &format!("demorl={}", demorl.display()),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    match Cli::try_parse_from(args).unwrap().command {
+        Some(Command::Compare(args)) => args,
+        other => panic!("parsed {other:?}"),
+    }
+}
+
+/// Every file under `dir` (relative path → bytes); summary.json without its wall-clock fields.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let mut bytes = std::fs::read(&path).unwrap();
+            if path.file_name().unwrap() == "summary.json" {
+                let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                for key in ["wall_seconds", "steps_per_second", "mean_plan_ms"] {
+                    v.as_object_mut().unwrap().remove(key).expect("field present");
+                }
+                bytes = v.to_string().into_bytes();
+            }
+            files.push((path.strip_prefix(dir).unwrap().display().to_string(), bytes));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
+    let t = std::time::Instant::now();
+    let root = scratch("grid");
+    let (sac, demorl) = write_tiny_settings(&root);
+    let (one, two) = (root.join("jobs1"), root.join("jobs2"));
+    let quiet = |_: &str| {};
+    let first = run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    assert_eq!((first.trained, first.reused), (4, 0));
+    run_compare(&compare_options(&compare_args(&two, 2, &sac, &demorl)).unwrap(), &quiet).unwrap();
+
+    let files = snapshot(&one);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    for mode in ["sac", "demorl"] {
+        for seed in [1, 2] {
+            for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {
+                let name = format!("{mode}/seed-{seed}/{f}");
+                assert!(names.contains(&name.as_str()), "missing {name} in {names:?}");
+            }
+        }
+    }
+    for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md"] {
+        assert!(names.contains(&f), "missing {f}");
+    }
+    assert_eq!(files.len(), 4 * 4 + 4, "{names:?}");
+    let other = snapshot(&two);
+    for ((name, a), (name_b, b)) in files.iter().zip(&other) {
+        assert_eq!(name, name_b);
+        assert!(a == b, "{name} differs between --jobs 1 and --jobs 2");
+    }
+    // Each run evaluates at 0, 100 and 200 steps, and the seeds differ.
+    let curves = &first.curves;
+    assert!(curves.iter().all(|c| c.points.iter().map(|p| p.env_steps).eq([0, 100, 200])));
+    assert_ne!(curves[0].points, curves[1].points);
+
+    // A rerun reuses every finished run and writes the same outputs; a changed run is retrained.
+    let again = run_compare(&compare_options(&compare_args(&one, 2, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    assert_eq!((again.trained, again.reused), (0, 4));
+    assert!(snapshot(&one) == files, "outputs changed on a resumed rerun");
+    std::fs::remove_file(one.join("demorl/seed-2/summary.json")).unwrap();
+    let resumed = run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    assert_eq!((resumed.trained, resumed.reused), (1, 3));
+    assert!(snapshot(&one) == files, "a retrained run differs from its first training");
+    // Other settings in the same folder: every run is retrained, and the log says why.
+    let mut args = compare_args(&one, 1, &sac, &demorl);
+    args.schedule.eval_episodes = Some(2);
+    let lines = std::sync::Mutex::new(Vec::new());
+    let changed =
+        run_compare(&compare_options(&args).unwrap(), &|l| lines.lock().unwrap().push(l.to_string())).unwrap();
+    assert_eq!((changed.trained, changed.reused), (4, 0));
+    assert_eq!(lines.into_inner().unwrap().iter().filter(|l| l.contains("other settings, retraining")).count(), 4);
+    println!("tiny grid test: {:.1} s", t.elapsed().as_secs_f64());
+}
