@@ -9,7 +9,7 @@ use rapier3d::prelude::*;
 use super::model::ObservationPoints;
 use crate::scene::Observation;
 use crate::sim::Robot;
-use crate::sim::measure::child_in_parent;
+use crate::sim::measure::hinge_pose;
 use crate::sim::task::observation_len;
 
 /// Where the joint angles sit in the observation.
@@ -68,7 +68,7 @@ impl ObservationPoints for ObservationKinematics {
         let mut poses: Vec<Pose> = robot.links.iter().map(|l| l.zero_pose).collect();
         for &j in &robot.joint_order {
             let joint = &robot.joints[j];
-            poses[joint.child] = poses[joint.parent] * child_in_parent(joint, self.angle(obs, j));
+            poses[joint.child] = poses[joint.parent] * hinge_pose(joint, self.angle(obs, j)) * joint.child_in_parent;
         }
         for (point, &site) in out.iter_mut().zip(&robot.drawn_sites) {
             let (link, offset) = robot.sites[site];

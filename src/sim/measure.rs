@@ -65,12 +65,11 @@ pub fn site_position(state: &PhysicsState, robot: &Robot, site: usize) -> Vector
     link_pose(state, robot, link).transform_point(offset)
 }
 
-/// Pose of `joint`'s child in its parent's frame with the joint at `angle`.
-pub fn child_in_parent(joint: &JointInfo, angle: f32) -> Pose {
-    let hinge = Pose::from_translation(joint.anchor_in_parent)
+/// `joint`'s rotation by `angle` about its axis through its anchor, in the parent's frame.
+pub fn hinge_pose(joint: &JointInfo, angle: f32) -> Pose {
+    Pose::from_translation(joint.anchor_in_parent)
         * Pose::from_rotation(Rotation::from_axis_angle(joint.axis_in_parent, angle))
-        * Pose::from_translation(-joint.anchor_in_parent);
-    hinge * joint.child_in_parent
+        * Pose::from_translation(-joint.anchor_in_parent)
 }
 
 /// Places every joint at `angles` with `velocities` (indexed like `robot.joints`), keeping root links
@@ -87,7 +86,7 @@ pub fn set_joint_state(state: &mut PhysicsState, robot: &Robot, angles: &[f32], 
                 body.position().transform_point(body.local_center_of_mass()),
             )
         };
-        let child_pose = parent_pose * child_in_parent(joint, angles[j]);
+        let child_pose = parent_pose * hinge_pose(joint, angles[j]) * joint.child_in_parent;
         let axis = parent_pose.rotation * joint.axis_in_parent;
         let anchor = parent_pose.transform_point(joint.anchor_in_parent);
         let child = &mut state.bodies[robot.links[joint.child].body];
