@@ -138,3 +138,46 @@ fn planner_shifts_between_plans_but_not_after_reset() {
         assert_eq!(planner.distribution().mean(), &[0.0; 6]);
     }
 }
+
+/// With `keep_mean` the first sample of every iteration is the current mean, so with MPPI at a
+/// tiny temperature (weights on the best sample only) the best score never drops between
+/// iterations: a good plan survives a batch of worse draws.
+#[test]
+fn keep_mean_scores_the_current_plan_first() {
+    let s = PlannerSettings {
+        horizon: 6,
+        samples: 8,
+        iterations: 6,
+        loss: Loss::Mppi { temperature: 1e-4 },
+        variance_step: 0.0,
+        initial_std: 0.6,
+        min_std: 0.6,
+        discount: 1.0,
+        particles: 1,
+        policy_fraction: 0.0,
+        ..PlannerSettings::default()
+    };
+    for keep_mean in [true, false] {
+        let mut model = Lqr::standard();
+        let mut planner = Planner::new(PlannerSettings { keep_mean, iterations: 1, ..s.clone() }, 1, 4).unwrap();
+        let out = planner.plan(&mut model, None, None, ActionMode::Evaluation);
+        // A fresh plan's mean is zero: the first sequence is that mean only with `keep_mean`.
+        assert_eq!(out.trace.sequence(0) == [0.0; 6], keep_mean);
+    }
+    let mut drops = 0;
+    for seed in 0..8 {
+        let mut model = Lqr::standard();
+        let mut planner = Planner::new(PlannerSettings { keep_mean: true, ..s.clone() }, 1, seed).unwrap();
+        for _ in 0..3 {
+            let out = planner.plan(&mut model, None, None, ActionMode::Evaluation);
+            for pair in out.trace.iterations.windows(2) {
+                assert!(pair[1].best >= pair[0].best - 1e-5, "seed {seed}: {} after {}", pair[1].best, pair[0].best);
+            }
+        }
+        let mut planner = Planner::new(PlannerSettings { keep_mean: false, ..s.clone() }, 1, seed).unwrap();
+        let out = planner.plan(&mut model, None, None, ActionMode::Evaluation);
+        drops += out.trace.iterations.windows(2).filter(|p| p[1].best < p[0].best - 1e-5).count();
+    }
+    // Without it, eight wide draws often all miss the last mean.
+    assert!(drops > 0);
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use demorl_studio::scene::{Reward, load_scene};
 use demorl_studio::sim::task::{StepContext, foot_path, reward_term};
 use demorl_studio::sim::{Env, measure};
+use rapier3d::prelude::{Rotation, Vector};
 
 fn env(stem: &str) -> Env {
     Env::new(&load_scene(Path::new(&format!("scenes/{stem}.ron"))).unwrap())
@@ -168,6 +169,59 @@ fn quadruped_posture_terms_at_the_zero_configuration() {
         (term(Reward::VelocityTracking { link: "torso".into(), target: 0.4, width: 0.2 }) - (-4.0f32).exp()).abs()
             < 1e-6
     );
+}
+
+#[test]
+fn level_term_is_the_stoch_posture_kernel_on_roll_and_pitch() {
+    let mut env = env("quadruped");
+    env.reset(0);
+    env.set_joint_state(&[0.0; 8], &[0.0; 8]);
+    let robot = env.robot().clone();
+    let torso = robot.links[robot.link_index("torso").unwrap()].body;
+    let c = ctx(&[0.0; 8], &[0.0; 8], &[0.0; 9], 0.0);
+    let level = Reward::Level { link: "torso".into(), sharpness: 45.0 };
+    assert!((reward_term(&level, env.physics(), &robot, &c) - 1.0).abs() < 1e-6);
+    // Pitch (about Z) and roll (about X) of 0.3 rad: one kernel drops to exp(-45 · 0.09).
+    for axis in [Vector::Z, Vector::X] {
+        let mut physics = env.physics().clone();
+        physics.bodies[torso].set_rotation(Rotation::from_axis_angle(axis, 0.3), false);
+        let value = reward_term(&level, &physics, &robot, &c);
+        let expected = 0.5 * (1.0 + (-45.0f32 * 0.09).exp());
+        assert!((value - expected).abs() < 1e-4, "{axis:?}: {value} vs {expected}");
+        // Much steeper than the cosine: Upright still gives 0.955 here.
+        let upright = reward_term(&Reward::Upright("torso".into()), &physics, &robot, &c);
+        assert!((upright - 0.3f32.cos()).abs() < 1e-4 && value < 0.51, "{upright} {value}");
+    }
+}
+
+#[test]
+fn termination_penalty_lands_on_the_terminating_step_only() {
+    let mut scene = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    scene.task.termination_penalty = 0.0;
+    let mut plain = Env::new(&scene);
+    scene.task.termination_penalty = 7.0;
+    let mut penalised = Env::new(&scene);
+    plain.reset(0);
+    penalised.reset(0);
+    for step in 0.. {
+        let (a, b) = (plain.step(&[0.0; 3]), penalised.step(&[0.0; 3]));
+        assert_eq!(a.terminated, b.terminated);
+        if a.terminated {
+            assert!(step > 0, "the passive hopper stands for a while first");
+            assert!((a.reward - 7.0 - b.reward).abs() < 1e-6, "{} vs {}", a.reward, b.reward);
+            break;
+        }
+        assert_eq!(a.reward, b.reward, "step {step}");
+    }
+    // A time limit is not a failure: no penalty on truncation.
+    scene.task.episode_steps = 3;
+    let mut short = Env::new(&scene);
+    short.reset(0);
+    let last = (0..3).map(|_| short.step(&[0.0; 3])).last().unwrap();
+    assert!(last.truncated && !last.terminated);
+    plain.reset(0);
+    let reference = (0..3).map(|_| plain.step(&[0.0; 3])).last().unwrap();
+    assert_eq!(last.reward, reference.reward);
 }
 
 #[test]

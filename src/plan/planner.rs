@@ -207,6 +207,10 @@ impl Planner {
             let t0 = Instant::now();
             self.dist.sampling_variance(&mut self.sampling_variance);
             self.dist.sample_into(&self.sampling_variance, &mut self.rng, &mut self.batch.actions[..n * len]);
+            if s.keep_mean {
+                // Drawn first and then overwritten, so the random stream does not depend on the option.
+                self.batch.actions[..len].copy_from_slice(self.dist.mean());
+            }
             let t1 = Instant::now();
             self.rollout.resize(total, particles, horizon, obs_dim, point_count);
             model.rollout(&self.batch, particles, &mut self.rollout);

@@ -123,6 +123,9 @@ pub struct PlannerSettings {
     pub min_std: f32,
     /// How the plan is moved forward by one step between control steps.
     pub shift: ShiftRule,
+    /// Score the current mean itself as the first sample of every iteration, so a good plan is
+    /// not lost to one unlucky batch of draws (MPPI's nominal sequence; iCEM keeps the mean too).
+    pub keep_mean: bool,
     /// Discount factor applied to predicted rewards along the horizon.
     pub discount: f32,
     /// Number of stochastic predictions averaged per sequence (a deterministic model uses just one).
@@ -288,6 +291,8 @@ fn reference() -> PlannerSettings {
         min_std: 0.0,
         // As PETS: shift, zero the new last step, reset the variance.
         shift: ShiftRule { last_block: LastBlock::Reset, variance: VarianceShift::Reset },
+        // The reference scores only fresh draws.
+        keep_mean: false,
         discount: 0.99,
         particles: 4,
         policy_fraction: 0.05,

@@ -197,6 +197,11 @@ pub struct Task {
     pub reward: Vec<RewardTerm>,
     #[serde(default)]
     pub termination: Vec<Termination>,
+    /// Subtracted from the reward of the step on which a termination condition holds. Without
+    /// it, a planner whose rewards are positive sees a fall only as the few rewards it forfeits
+    /// inside its horizon, and may trade a fall for a little more reward just before it.
+    #[serde(default)]
+    pub termination_penalty: f32,
     /// Control steps before the episode is truncated.
     pub episode_steps: u32,
     #[serde(default)]
@@ -263,6 +268,9 @@ pub enum Reward {
     FootPath { site: String, origin: [f32; 3], half_width: f32, height: f32, lift: f32, sharpness: f32 },
     /// Cosine between the link's up axis and the world up axis.
     Upright(String),
+    /// ½·(exp(−k·roll²) + exp(−k·pitch²)) with k = `sharpness`: 1 when the link is level. The
+    /// Stoch environments' posture reward (k = 45); unlike `Upright`, it drops steeply away from level.
+    Level { link: String, sharpness: f32 },
     /// Squared error between a link's height and `target`.
     HeightError { link: String, target: f32 },
     /// exp(-((v_x − target)/width)²) on a link's forward velocity.

@@ -309,6 +309,10 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
             Reward::ForwardVelocity(link) | Reward::Upright(link) | Reward::YawRate(link) | Reward::BodyRates(link) => {
                 c.known(at, link, links, "link")
             }
+            Reward::Level { link, sharpness } => {
+                c.known(format!("{at}.link"), link, links, "link");
+                c.positive(format!("{at}.sharpness"), *sharpness);
+            }
             Reward::HeightError { link, target } => {
                 c.known(format!("{at}.link"), link, links, "link");
                 c.finite(format!("{at}.target"), &[*target]);
@@ -349,6 +353,7 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
         }
     }
     c.in_range("task.episode_steps", t.episode_steps, 1, 1_000_000);
+    c.non_negative("task.termination_penalty", t.termination_penalty);
     c.non_negative("task.reset_noise.joint_angle", t.reset_noise.joint_angle);
     c.non_negative("task.reset_noise.joint_velocity", t.reset_noise.joint_velocity);
     if let Some(phase) = &t.phase {

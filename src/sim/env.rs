@@ -276,7 +276,7 @@ impl Env {
         if let Some(what) = task::termination(&self.physics, &self.robot) {
             self.done = true;
             return StepOutcome {
-                reward,
+                reward: reward - self.robot.scene.task.termination_penalty,
                 terminated: true,
                 truncated: false,
                 reason: Some(EndReason::Condition(what)),

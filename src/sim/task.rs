@@ -105,6 +105,10 @@ pub fn reward_term(term: &Reward, state: &PhysicsState, robot: &Robot, ctx: &Ste
             let up = link_relative_rotation(state, robot, link(robot, name)) * Vector::Y;
             up.y
         }
+        Reward::Level { link: name, sharpness } => {
+            let [roll, pitch, _] = link_roll_pitch_yaw(state, robot, link(robot, name));
+            0.5 * ((-sharpness * roll * roll).exp() + (-sharpness * pitch * pitch).exp())
+        }
         Reward::HeightError { link: name, target } => {
             (link_pose(state, robot, link(robot, name)).translation.y - target).powi(2)
         }
@@ -137,6 +141,7 @@ pub fn reward_label(term: &Reward) -> String {
         Reward::Alive => "alive".into(),
         Reward::FootPath { site, .. } => format!("foot_path({site})"),
         Reward::Upright(l) => format!("upright({l})"),
+        Reward::Level { link, .. } => format!("level({link})"),
         Reward::HeightError { link, .. } => format!("height_error({link})"),
         Reward::VelocityTracking { link, .. } => format!("velocity_tracking({link})"),
         Reward::YawRate(l) => format!("yaw_rate({l})"),

@@ -388,6 +388,8 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         ui.selectable_value(&mut s.shift.last_block, LastBlock::Reset, "reset last")
             .on_hover_text("The new last step starts from zero.");
     });
+    ui.checkbox(&mut s.keep_mean, "keep mean")
+        .on_hover_text("Score the current plan itself as one sample, so a good plan survives a bad batch of draws.");
     let mut inflate = matches!(s.shift.variance, VarianceShift::ShiftInflate { .. });
     if ui
         .checkbox(&mut inflate, "shift variance")
