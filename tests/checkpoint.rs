@@ -64,19 +64,23 @@ fn saved_run(dir: &Path) {
     save_checkpoint(dir, &config(), &first).unwrap();
 }
 
-#[test]
-fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
-    let scene = scene();
-    let mut whole = trainer(&scene);
+/// An uninterrupted 600-step run, and a 400-step run saved to a fresh folder.
+fn whole_run_and_saved_part() -> (Trainer<SacAgent>, tempfile::TempDir, PathBuf) {
+    let mut whole = trainer(&scene());
     whole.run(600, |_| {}, |_| {});
-
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("run");
     saved_run(&dir);
+    (whole, folder, dir)
+}
+
+#[test]
+fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
+    let (whole, _folder, dir) = whole_run_and_saved_part();
     let manifest = read_checkpoint(&dir).unwrap();
     assert_eq!(manifest.trainer.env_steps, 400);
     assert!(manifest.files.iter().any(|f| f.path == "agent/replay.bin"), "{:?}", manifest.files);
-    let mut resumed = trainer(&scene);
+    let mut resumed = trainer(&scene());
     restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
     resumed.run(200, |_| {}, |_| {});
 
@@ -89,15 +93,10 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
 
 #[test]
 fn a_fresh_agent_differs_so_the_identity_above_is_not_trivial() {
-    let scene = scene();
-    let mut whole = trainer(&scene);
-    whole.run(600, |_| {}, |_| {});
-    let folder = tempfile::tempdir().unwrap();
-    let dir = folder.path().join("run");
-    saved_run(&dir);
+    let (whole, _folder, dir) = whole_run_and_saved_part();
     // Restoring only the trainer's counters (not the agent) must not reproduce the run.
     let manifest = read_checkpoint(&dir).unwrap();
-    let mut partial = trainer(&scene);
+    let mut partial = trainer(&scene());
     partial.restore(manifest.trainer.clone());
     partial.run(200, |_| {}, |_| {});
     assert_ne!(fingerprint(&partial).1, fingerprint(&whole).1);
