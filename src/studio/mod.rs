@@ -7,6 +7,7 @@ pub mod experiment;
 pub mod input;
 pub mod mode;
 pub mod panels;
+pub mod saves;
 pub mod screenshot;
 pub mod timed;
 pub mod traces;
