@@ -6,10 +6,13 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use demorl_studio::agent::{MpcAgent, TrainSettings, episode_seed, run_learning};
 use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::plan::PresetStore;
 use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings, preset};
 use demorl_studio::sim::Env;
 use demorl_studio::studio::colormap::viridis;
 use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls};
+use demorl_studio::studio::presets_panel::{PresetUi, preset_controls};
+use demorl_studio::studio::saves_panel::{SavesUi, saves_panel, utc_minutes};
 use demorl_studio::studio::traces::{Layer, MEAN_COLOUR, TraceOptions, plan_strips};
 use demorl_studio::studio::{Experiment, ExperimentPlugin, StudioMode};
 
@@ -259,11 +262,20 @@ fn learning_experiment_on(scene: &str, mode: StudioMode, seed: u64) -> Experimen
     e
 }
 
-/// Clicks the mode-controls button `name` (one frame to lay out, one to press, one to release).
+/// Clicks the mode-controls button `name`.
 fn click(ctx: &egui::Context, e: &mut Experiment, name: &str) {
-    let target = ui_frame(ctx, vec![], |ui| mode_controls(ui, e))[name].center();
-    ui_frame(ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| mode_controls(ui, e));
-    ui_frame(ctx, vec![press_at(target, false)], |ui| mode_controls(ui, e));
+    click_widget(ctx, name, |ui| mode_controls(ui, e));
+}
+
+/// Clicks the widget `name` of a panel (one frame to lay out, one to press, one to release).
+fn click_widget(ctx: &egui::Context, name: &str, mut panel: impl FnMut(&mut egui::Ui) -> WidgetRects) {
+    let target = ui_frame(ctx, vec![], &mut panel)[name].center();
+    click_at(ctx, target, panel);
+}
+
+fn click_at(ctx: &egui::Context, target: egui::Pos2, mut panel: impl FnMut(&mut egui::Ui) -> WidgetRects) {
+    ui_frame(ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], &mut panel);
+    ui_frame(ctx, vec![press_at(target, false)], &mut panel);
 }
 
 #[test]
@@ -545,4 +557,73 @@ fn exporting_the_episode_writes_a_row_per_step_with_observation_action_reward_an
         assert_eq!(fields[0], k.to_string());
         assert!(fields[1..].iter().all(|f| f.parse::<f32>().is_ok_and(f32::is_finite)), "{line}");
     }
+}
+
+#[test]
+fn a_preset_saved_from_the_panel_loads_back_and_built_ins_are_read_only() {
+    let folder = tempfile::tempdir().unwrap();
+    let ctx = egui::Context::default();
+    let mut state = PresetUi::new(PresetStore::new(folder.path()));
+    let mine = PlannerSettings { horizon: 17, samples: 40, ..preset("mppi").unwrap() };
+    let mut settings = mine.clone();
+    // Type the name into the field, then press save.
+    click_widget(&ctx, "preset_name", |ui| preset_controls(ui, &mut settings, &mut state));
+    ui_frame(&ctx, vec![egui::Event::Text("mine".into())], |ui| preset_controls(ui, &mut settings, &mut state));
+    assert_eq!(state.name, "mine");
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().starts_with("saved preset mine"), "{:?}", state.status);
+    assert!(folder.path().join("mine.ron").is_file());
+
+    // Load it back through the picker.
+    settings = PlannerSettings::default();
+    click_widget(&ctx, "preset_picker", |ui| preset_controls(ui, &mut settings, &mut state));
+    ui_frame(&ctx, vec![], |ui| preset_controls(ui, &mut settings, &mut state));
+    let names: Vec<&str> = state.item_rects.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"mppi") && names.contains(&"mine"), "{names:?}");
+    let item = state.item_rects.iter().find(|(n, _)| n == "mine").unwrap().1.center();
+    click_at(&ctx, item, |ui| preset_controls(ui, &mut settings, &mut state));
+    assert_eq!(settings, mine);
+
+    // Saving again needs the overwrite box.
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().contains("already exists"), "{:?}", state.status);
+    click_widget(&ctx, "overwrite_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.overwrite);
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().starts_with("saved preset mine"), "{:?}", state.status);
+
+    // A built-in name is refused with a message, even with overwrite ticked.
+    state.name = "mppi".into();
+    state.overwrite = true;
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    let status = state.status.clone().unwrap();
+    assert!(status.contains("mppi") && status.contains("built-in"), "{status}");
+    assert!(!folder.path().join("mppi.ron").exists());
+}
+
+#[test]
+fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
+    let folder = tempfile::tempdir().unwrap();
+    let ctx = egui::Context::default();
+    let mut e = learning_experiment(StudioMode::Sac, 6);
+    e.saves_dir = folder.path().to_path_buf();
+    let mut state = SavesUi::default();
+    click_widget(&ctx, "save", |ui| saves_panel(ui, &mut e, &mut state));
+    assert!(e.saving.as_ref().is_some_and(|d| d.ends_with("pendulum-sac-seed6")), "{:?}", e.saving);
+    advance_to(&mut e, 3);
+    assert!(e.saving.is_none());
+    // A second, broken save: its manifest is not RON.
+    std::fs::create_dir_all(folder.path().join("broken")).unwrap();
+    std::fs::write(folder.path().join("broken/manifest.ron"), "format_version: 1, (").unwrap();
+    let rects = ui_frame(&ctx, vec![], |ui| saves_panel(ui, &mut e, &mut state));
+    let entries = state.entries.as_ref().expect("listed after the save");
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].manifest.is_err(), "broken sorts first");
+    assert_eq!(entries[1].manifest.as_ref().unwrap().trainer.env_steps, 0);
+    assert!(rects.contains_key("load_first"));
+    click_widget(&ctx, "load_first", |ui| saves_panel(ui, &mut e, &mut state));
+    assert_eq!((e.mode, e.env_steps), (StudioMode::Sac, 0), "{:?}", e.message);
+    assert!(e.message.as_deref().unwrap().starts_with("loaded"), "{:?}", e.message);
+    assert_eq!(utc_minutes(0), "1970-01-01 00:00");
+    assert_eq!(utc_minutes(1_764_077_040), "2025-11-25 13:24");
 }
