@@ -51,10 +51,10 @@ impl Default for SceneList {
 fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
-    mut traces: ResMut<TraceSettings>,
+    // The panels' own states, grouped (Bevy systems take few parameters).
+    (mut traces, mut saves, mut presets): (ResMut<TraceSettings>, ResMut<SavesUi>, ResMut<PresetUi>),
     mut help: ResMut<HelpOverlay>,
     mut free: ResMut<FreeViewport>,
-    (mut saves, mut presets): (ResMut<SavesUi>, ResMut<PresetUi>),
     scenes: Res<SceneList>,
     time: Res<Time>,
 ) -> Result {
@@ -78,7 +78,7 @@ fn panels_system(
                 mode_controls(ui, &mut experiment);
                 run_controls(ui, &mut experiment);
                 ui.separator();
-                egui::CollapsingHeader::new("Saves and exports").default_open(false).show(ui, |ui| {
+                egui::CollapsingHeader::new("Saves and exports").default_open(true).show(ui, |ui| {
                     saves_panel(ui, &mut experiment, &mut saves);
                 });
                 ui.separator();

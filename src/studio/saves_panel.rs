@@ -82,11 +82,12 @@ pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -
         ui.label(format!("no saves in {}", e.saves_dir.display()));
     }
     let mut load = None;
-    egui::Grid::new("saves").striped(true).show(ui, |ui| {
-        for entry in entries.iter() {
-            let name = entry.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            match &entry.manifest {
-                Ok(m) => {
+    // One row per save, truncated or wrapped to the panel's width (a grid would widen the panel).
+    for entry in entries.iter() {
+        let name = entry.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match &entry.manifest {
+            Ok(m) => {
+                ui.horizontal(|ui| {
                     let button = ui.button(format!("load {name}")).on_hover_text(format!(
                         "{}\nscene {}, {} / {}, seed {}",
                         entry.path.display(),
@@ -99,20 +100,27 @@ pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -
                     if button.clicked() {
                         load = Some(entry.path.clone());
                     }
-                    ui.label(utc_minutes(m.created_unix_seconds));
-                    ui.label(m.config.scene.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-                    ui.label(&m.config.mode);
-                    ui.label(format!("{} steps", m.trainer.env_steps));
-                    ui.label(m.last_eval_return().map_or_else(|| "no eval".into(), |r| format!("eval {r:.1}")));
-                }
-                Err(why) => {
-                    ui.label(egui::RichText::new(name).strikethrough());
-                    ui.label(egui::RichText::new(why).small().color(egui::Color32::from_rgb(240, 140, 120)));
-                }
+                    let scene =
+                        m.config.scene.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    let eval = m.last_eval_return().map_or_else(|| "no eval".into(), |r| format!("eval {r:.1}"));
+                    let details = format!(
+                        "{} · {scene} · {} · {} steps · {eval}",
+                        utc_minutes(m.created_unix_seconds),
+                        m.config.mode,
+                        m.trainer.env_steps
+                    );
+                    ui.add(egui::Label::new(egui::RichText::new(details).small()).truncate());
+                });
             }
-            ui.end_row();
+            Err(why) => {
+                ui.label(egui::RichText::new(format!("{name}: cannot load")).strikethrough());
+                ui.add(
+                    egui::Label::new(egui::RichText::new(why).small().color(egui::Color32::from_rgb(240, 140, 120)))
+                        .wrap(),
+                );
+            }
         }
-    });
+    }
     if let Some(dir) = load
         && let Err(error) = e.load_save(&dir)
     {
