@@ -454,7 +454,8 @@ fn advance_to(e: &mut Experiment, steps: u64) {
 #[test]
 fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run() {
     let folder = tempfile::tempdir().unwrap();
-    let train = TrainSettings { eval_every: 100, ..small_train() };
+    // Evaluations at 0, 110 and 220: the save at step 200 is not at an evaluation, and one follows it.
+    let train = TrainSettings { eval_every: 110, ..small_train() };
     let path = Path::new("scenes/pendulum.ron");
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let start = || {
@@ -488,6 +489,7 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     assert_eq!((resumed.mode, resumed.env_steps, resumed.episode, resumed.seed), (StudioMode::Demorl, 200, 1, 4));
     assert!(resumed.blocking, "run controls carry over");
     advance_to(&mut resumed, 230);
+    assert_eq!(whole.learning.evals.len(), 3);
     assert_eq!(format!("{:?}", resumed.learning.evals), format!("{:?}", whole.learning.evals));
     assert_eq!(resumed.learning.rows.len(), 23);
     assert_eq!(format!("{:?}", resumed.learning.rows), format!("{:?}", whole.learning.rows));
