@@ -6,10 +6,13 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use demorl_studio::agent::{MpcAgent, TrainSettings, episode_seed, run_learning};
 use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::plan::PresetStore;
 use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings, preset};
 use demorl_studio::sim::Env;
 use demorl_studio::studio::colormap::viridis;
 use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls};
+use demorl_studio::studio::presets_panel::{PresetUi, preset_controls};
+use demorl_studio::studio::saves_panel::{SavesUi, saves_panel, utc_minutes};
 use demorl_studio::studio::traces::{Layer, MEAN_COLOUR, TraceOptions, plan_strips};
 use demorl_studio::studio::{Experiment, ExperimentPlugin, StudioMode};
 
@@ -259,11 +262,20 @@ fn learning_experiment_on(scene: &str, mode: StudioMode, seed: u64) -> Experimen
     e
 }
 
-/// Clicks the mode-controls button `name` (one frame to lay out, one to press, one to release).
+/// Clicks the mode-controls button `name`.
 fn click(ctx: &egui::Context, e: &mut Experiment, name: &str) {
-    let target = ui_frame(ctx, vec![], |ui| mode_controls(ui, e))[name].center();
-    ui_frame(ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| mode_controls(ui, e));
-    ui_frame(ctx, vec![press_at(target, false)], |ui| mode_controls(ui, e));
+    click_widget(ctx, name, |ui| mode_controls(ui, e));
+}
+
+/// Clicks the widget `name` of a panel (one frame to lay out, one to press, one to release).
+fn click_widget(ctx: &egui::Context, name: &str, mut panel: impl FnMut(&mut egui::Ui) -> WidgetRects) {
+    let target = ui_frame(ctx, vec![], &mut panel)[name].center();
+    click_at(ctx, target, panel);
+}
+
+fn click_at(ctx: &egui::Context, target: egui::Pos2, mut panel: impl FnMut(&mut egui::Ui) -> WidgetRects) {
+    ui_frame(ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], &mut panel);
+    ui_frame(ctx, vec![press_at(target, false)], &mut panel);
 }
 
 #[test]
@@ -401,4 +413,219 @@ fn a_floating_base_scene_plans_with_the_learned_model_but_draws_no_plans() {
     assert_eq!(trace.point_count, 0);
     assert!(plan_strips(trace, &TraceOptions::default()).is_empty());
     assert!(e.ghost().is_none_or(|g| g.iter().all(Vec::is_empty)));
+}
+
+// ---- Divergence, saves and exports ----
+
+#[test]
+fn a_diverging_learner_stops_the_loop_with_a_message_and_reset_training_recovers() {
+    let mut e = learning_experiment(StudioMode::Sac, 1);
+    e.train.sac.critic_lr = 1e30;
+    e.train.sac.actor_lr = 1e30;
+    e.reset_training().unwrap();
+    for _ in 0..2000 {
+        if e.stopped.is_some() {
+            break;
+        }
+        e.advance(0.0);
+    }
+    let stopped = e.stopped.clone().expect("an absurd learning rate diverges");
+    assert!(stopped.contains("learning stopped at env step") && stopped.contains("reset training"), "{stopped}");
+    let at = e.env_steps;
+    // No more steps (and no hang in blocking mode, no empty action replayed).
+    for _ in 0..5 {
+        assert_eq!(e.advance(0.0), 0);
+    }
+    assert_eq!(e.env_steps, at);
+    assert!(e.request_save("after-nan").is_err(), "a stopped run is not saved");
+    e.reset_training().unwrap();
+    assert!(e.stopped.is_none());
+    e.advance(0.0);
+    assert_eq!(e.env_steps, 1);
+}
+
+/// Runs a blocking experiment until `steps` env steps.
+fn advance_to(e: &mut Experiment, steps: u64) {
+    while e.env_steps < steps {
+        assert_eq!(e.advance(0.0), 1, "{:?}", e.message);
+    }
+}
+
+#[test]
+fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run() {
+    let folder = tempfile::tempdir().unwrap();
+    // Evaluations at 0, 110 and 220: the save at step 200 is not at an evaluation, and one follows it.
+    let train = TrainSettings { eval_every: 110, ..small_train() };
+    let path = Path::new("scenes/pendulum.ron");
+    let scene = demorl_studio::scene::load_scene(path).unwrap();
+    let start = || {
+        let mut e =
+            Experiment::start(path, scene.clone(), StudioMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
+        e.blocking = true;
+        e.saves_dir = folder.path().to_path_buf();
+        e
+    };
+    let mut whole = start();
+    advance_to(&mut whole, 230);
+
+    let mut first = start();
+    advance_to(&mut first, 5);
+    assert_eq!(first.default_save_name(), "pendulum-demorl-seed4");
+    first.request_save("run").unwrap();
+    assert!(first.saving.is_some());
+    // The first episode ends at step 200; the save is taken before step 201.
+    advance_to(&mut first, 200);
+    assert!(first.saving.is_some(), "still waiting for the episode start");
+    advance_to(&mut first, 201);
+    assert!(first.saving.is_none(), "{:?}", first.message);
+    assert!(first.save_outcome.as_deref().unwrap().contains("at env step 200"), "{:?}", first.save_outcome);
+    let entries = demorl_studio::agent::list_checkpoints(folder.path());
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].manifest.as_ref().unwrap().trainer.env_steps, 200);
+
+    // A fresh studio in another mode loads it and continues in the save's mode.
+    let mut resumed = learning_experiment(StudioMode::Sac, 9);
+    resumed.load_save(&folder.path().join("run")).unwrap();
+    assert_eq!((resumed.mode, resumed.env_steps, resumed.episode, resumed.seed), (StudioMode::Demorl, 200, 1, 4));
+    assert!(resumed.blocking, "run controls carry over");
+    advance_to(&mut resumed, 230);
+    assert_eq!(whole.learning.evals.len(), 3);
+    assert_eq!(format!("{:?}", resumed.learning.evals), format!("{:?}", whole.learning.evals));
+    assert_eq!(resumed.learning.rows.len(), 23);
+    assert_eq!(format!("{:?}", resumed.learning.rows), format!("{:?}", whole.learning.rows));
+    assert_eq!(resumed.learning.updates, whole.learning.updates);
+    assert_eq!(resumed.env.observation(), whole.env.observation(), "the studio's env copy follows");
+}
+
+#[test]
+fn a_corrupt_save_is_refused_with_a_message_and_the_experiment_keeps_running() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut e = learning_experiment(StudioMode::Sac, 2);
+    e.saves_dir = folder.path().to_path_buf();
+    e.request_save("start").unwrap();
+    advance_to(&mut e, 1);
+    assert!(e.saving.is_none() && e.save_outcome.as_deref().unwrap().contains("at env step 0"), "{:?}", e.save_outcome);
+    let dir = folder.path().join("start");
+    let replay = dir.join("agent/replay.bin");
+    let mut bytes = std::fs::read(&replay).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&replay, &bytes).unwrap();
+    let before: Vec<_> = walk(&dir);
+    let error = format!("{:#}", e.load_save(&dir).unwrap_err());
+    assert!(error.contains("replay.bin") && error.contains("checksum"), "{error}");
+    assert_eq!(walk(&dir), before, "a failed load changes nothing on disk");
+    let entries = demorl_studio::agent::list_checkpoints(folder.path());
+    assert!(entries[0].manifest.as_ref().is_err_and(|why| why.contains("replay.bin")));
+    assert_eq!((e.mode, e.env_steps), (StudioMode::Sac, 1));
+    advance_to(&mut e, 3);
+    assert!(e.request_save("../escape").is_err(), "a save name is one folder name");
+}
+
+/// Every file under `dir` with its bytes.
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn exporting_the_episode_writes_a_row_per_step_with_observation_action_reward_and_plan() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut e = Experiment::new(Path::new("scenes/pendulum.ron"), 3, 1).unwrap();
+    e.blocking = true;
+    e.exports_dir = folder.path().to_path_buf();
+    advance_to(&mut e, 7);
+    let path = e.export_episode_csv().unwrap();
+    assert_eq!(path, folder.path().join("pendulum-episode1.csv"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (obs, act) = (e.env.obs_dim(), e.env.action_dim());
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header.len(), 1 + obs + 2 * act + 1);
+    assert_eq!((header[0], header[1], header[1 + obs], header[1 + obs + act]), ("step", "obs0", "action0", "reward"));
+    assert_eq!(header.last(), Some(&"planned_mean0"));
+    assert_eq!(lines.len(), 1 + 7);
+    for (k, line) in lines[1..].iter().enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), header.len());
+        assert_eq!(fields[0], k.to_string());
+        assert!(fields[1..].iter().all(|f| f.parse::<f32>().is_ok_and(f32::is_finite)), "{line}");
+    }
+}
+
+#[test]
+fn a_preset_saved_from_the_panel_loads_back_and_built_ins_are_read_only() {
+    let folder = tempfile::tempdir().unwrap();
+    let ctx = egui::Context::default();
+    let mut state = PresetUi::new(PresetStore::new(folder.path()));
+    let mine = PlannerSettings { horizon: 17, samples: 40, ..preset("mppi").unwrap() };
+    let mut settings = mine.clone();
+    // Type the name into the field, then press save.
+    click_widget(&ctx, "preset_name", |ui| preset_controls(ui, &mut settings, &mut state));
+    ui_frame(&ctx, vec![egui::Event::Text("mine".into())], |ui| preset_controls(ui, &mut settings, &mut state));
+    assert_eq!(state.name, "mine");
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().starts_with("saved preset mine"), "{:?}", state.status);
+    assert!(folder.path().join("mine.ron").is_file());
+
+    // Load it back through the picker.
+    settings = PlannerSettings::default();
+    click_widget(&ctx, "preset_picker", |ui| preset_controls(ui, &mut settings, &mut state));
+    ui_frame(&ctx, vec![], |ui| preset_controls(ui, &mut settings, &mut state));
+    let names: Vec<&str> = state.item_rects.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"mppi") && names.contains(&"mine"), "{names:?}");
+    let item = state.item_rects.iter().find(|(n, _)| n == "mine").unwrap().1.center();
+    click_at(&ctx, item, |ui| preset_controls(ui, &mut settings, &mut state));
+    assert_eq!(settings, mine);
+
+    // Saving again needs the overwrite box.
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().contains("already exists"), "{:?}", state.status);
+    click_widget(&ctx, "overwrite_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.overwrite);
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    assert!(state.status.as_deref().unwrap().starts_with("saved preset mine"), "{:?}", state.status);
+
+    // A built-in name is refused with a message, even with overwrite ticked.
+    state.name = "mppi".into();
+    state.overwrite = true;
+    click_widget(&ctx, "save_preset", |ui| preset_controls(ui, &mut settings, &mut state));
+    let status = state.status.clone().unwrap();
+    assert!(status.contains("mppi") && status.contains("built-in"), "{status}");
+    assert!(!folder.path().join("mppi.ron").exists());
+}
+
+#[test]
+fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
+    let folder = tempfile::tempdir().unwrap();
+    let ctx = egui::Context::default();
+    let mut e = learning_experiment(StudioMode::Sac, 6);
+    e.saves_dir = folder.path().to_path_buf();
+    let mut state = SavesUi::default();
+    click_widget(&ctx, "save", |ui| saves_panel(ui, &mut e, &mut state));
+    assert!(e.saving.as_ref().is_some_and(|d| d.ends_with("pendulum-sac-seed6")), "{:?}", e.saving);
+    advance_to(&mut e, 3);
+    assert!(e.saving.is_none());
+    // A second, broken save: its manifest is not RON.
+    std::fs::create_dir_all(folder.path().join("broken")).unwrap();
+    std::fs::write(folder.path().join("broken/manifest.ron"), "format_version: 1, (").unwrap();
+    let rects = ui_frame(&ctx, vec![], |ui| saves_panel(ui, &mut e, &mut state));
+    let entries = state.entries.as_ref().expect("listed after the save");
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].manifest.is_err(), "broken sorts first");
+    assert_eq!(entries[1].manifest.as_ref().unwrap().trainer.env_steps, 0);
+    assert!(rects.contains_key("load_first"));
+    click_widget(&ctx, "load_first", |ui| saves_panel(ui, &mut e, &mut state));
+    assert_eq!((e.mode, e.env_steps), (StudioMode::Sac, 0), "{:?}", e.message);
+    assert!(e.message.as_deref().unwrap().starts_with("loaded"), "{:?}", e.message);
+    assert_eq!(utc_minutes(0), "1970-01-01 00:00");
+    assert_eq!(utc_minutes(1_764_077_040), "2025-11-25 13:24");
 }

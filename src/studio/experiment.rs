@@ -67,6 +67,28 @@ fn push_window<T>(queue: &mut VecDeque<T>, value: T) {
     queue.push_back(value);
 }
 
+/// What a run is: scene, mode, settings, seed (the parts `Experiment::from_driver` keeps).
+pub(super) struct Run<'a> {
+    pub scene_path: &'a Path,
+    pub scene: Scene,
+    pub mode: StudioMode,
+    pub settings: PlannerSettings,
+    pub train: TrainSettings,
+    pub seed: u64,
+    pub threads: usize,
+}
+
+/// One step of the current episode as the export writes it.
+#[derive(Clone, Debug)]
+pub struct LoggedStep {
+    /// The observation the action was chosen from.
+    pub observation: Vec<f32>,
+    pub action: Vec<f32>,
+    pub reward: f32,
+    /// First action of the plan's mean (none when no plan chose the action).
+    pub planned: Option<Vec<f32>>,
+}
+
 /// Everything the studio shows and controls.
 #[derive(Resource)]
 pub struct Experiment {
@@ -77,7 +99,7 @@ pub struct Experiment {
     pub mode: StudioMode,
     /// Learning schedule and learner settings of learning modes (applied at the next restart).
     pub train: TrainSettings,
-    control: ControlLoop,
+    pub(super) control: ControlLoop,
     /// Settings as edited in the UI; sent with the next plan request when changed.
     pub settings: PlannerSettings,
     sent_settings: PlannerSettings,
@@ -115,6 +137,19 @@ pub struct Experiment {
     pub ghost_steps: usize,
     /// Latest message for the user (errors, episode ends).
     pub message: Option<String>,
+    /// Why learning stopped (NaN or infinity) and at which env step; the loop takes no more
+    /// steps until reset training, a mode switch or a load builds a new run.
+    pub stopped: Option<String>,
+    /// The checkpoint folder a requested save will write at the next episode start.
+    pub saving: Option<PathBuf>,
+    /// The outcome of the last save (kept for the saves panel; messages move on).
+    pub save_outcome: Option<String>,
+    /// Where saves are written and listed (`saves/`).
+    pub saves_dir: PathBuf,
+    /// Where exports are written (`exports/`).
+    pub exports_dir: PathBuf,
+    /// Every step of the current episode, for the CSV export.
+    pub episode_log: Vec<LoggedStep>,
     pub sim_time: f64,
     pub env_steps: u64,
     /// Simulated seconds per wall second, smoothed.
@@ -171,7 +206,15 @@ impl Experiment {
                 env: Box::new(env.fork()),
             }
         };
-        Ok(Experiment {
+        let run = Run { scene_path, scene, mode, settings, train, seed, threads };
+        Ok(Experiment::from_driver(run, env, driver))
+    }
+
+    /// The studio's side of a run whose loop drives `driver`; `env` is the studio's copy, at the
+    /// same state as the driver's.
+    pub(super) fn from_driver(run: Run<'_>, env: Env, driver: Driver) -> Experiment {
+        let Run { scene_path, scene, mode, settings, train, seed, threads } = run;
+        Experiment {
             scene_path: scene_path.to_path_buf(),
             scene,
             env,
@@ -201,10 +244,16 @@ impl Experiment {
             predictions: VecDeque::new(),
             ghost_steps: 10,
             message: None,
+            stopped: None,
+            saving: None,
+            save_outcome: None,
+            saves_dir: PathBuf::from("saves"),
+            exports_dir: PathBuf::from("exports"),
+            episode_log: Vec::new(),
             sim_time: 0.0,
             env_steps: 0,
             real_time_factor: 0.0,
-        })
+        }
     }
 
     /// Restarts from step 0 in `mode` with that mode's default planner settings (the mode
@@ -228,11 +277,17 @@ impl Experiment {
     fn restart(&mut self, mode: StudioMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {
         let mut next =
             Experiment::start(&self.scene_path, self.scene.clone(), mode, settings, train, self.seed, self.threads)?;
-        (next.speed, next.paused, next.blocking, next.ghost_steps) =
-            (self.speed, self.paused, self.blocking, self.ghost_steps);
+        next.carry_over_from(self);
         next.message = Some(format!("started {mode} from step 0"));
         *self = next;
         Ok(())
+    }
+
+    /// Run controls and output folders that survive a restart or a load.
+    pub(super) fn carry_over_from(&mut self, old: &Experiment) {
+        (self.speed, self.paused, self.blocking, self.ghost_steps) =
+            (old.speed, old.paused, old.blocking, old.ghost_steps);
+        (self.saves_dir, self.exports_dir) = (old.saves_dir.clone(), old.exports_dir.clone());
     }
 
     pub fn control_dt(&self) -> f64 {
@@ -247,6 +302,13 @@ impl Experiment {
         let dt = self.control_dt();
         self.send_settings_if_changed();
         let mut steps = 0;
+        if self.stopped.is_some() {
+            // The loop takes no more steps: waiting for one would hang a blocking run.
+            while let Some(report) = self.control.try_receive() {
+                self.receive(report);
+            }
+            return 0;
+        }
         let take_one = !self.paused || self.pending_steps > 0;
         if self.blocking && take_one {
             if self.paused {
@@ -322,6 +384,16 @@ impl Experiment {
                 self.learning.evals.push(row);
                 false
             }
+            Report::Saved(outcome) => {
+                self.saving = None;
+                let text = match outcome {
+                    Ok((dir, steps)) => format!("saved {} at env step {steps}", dir.display()),
+                    Err(error) => format!("save failed: {error}"),
+                };
+                self.message = Some(text.clone());
+                self.save_outcome = Some(text);
+                false
+            }
         }
     }
 
@@ -336,6 +408,7 @@ impl Experiment {
             self.message = Some(format!("settings refused: {error}"));
             self.sent_settings = self.settings.clone();
         }
+        let observation = self.env.observation();
         let outcome = self.env.step(&record.action);
         self.sim_time += self.control_dt();
         self.env_steps += 1;
@@ -349,6 +422,8 @@ impl Experiment {
         let mut points = Vec::new();
         self.env.drawn_points_into(&mut points);
         push_capped(&mut self.executed, points, PATH_WINDOW);
+        let planned = record.trace.as_ref().map(|t| t.mean_actions.get(..t.action_dim).unwrap_or_default().to_vec());
+        self.episode_log.push(LoggedStep { observation, action: record.action, reward: outcome.reward, planned });
         if let Some(trace) = record.trace {
             self.record_plan(trace, record.plan_ms);
         } else {
@@ -417,6 +492,13 @@ impl Experiment {
         }
         l.rows.extend(record.row);
         self.evaluating = record.eval_follows;
+        if let Some(why) = record.divergence {
+            let text =
+                format!("learning stopped at env step {}: {why}; reset training or load a save", record.env_steps);
+            self.message = Some(text.clone());
+            self.stopped = Some(text);
+            self.saving = None;
+        }
     }
 
     /// Resets the studio's env for the next episode and clears the per-episode views.
@@ -427,6 +509,7 @@ impl Experiment {
         self.episode_plan_ms = 0.0;
         self.metrics.step_rewards.clear();
         self.metrics.reward_terms.clear();
+        self.episode_log.clear();
         self.executed.clear();
         self.predictions.clear();
     }

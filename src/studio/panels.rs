@@ -11,9 +11,11 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use super::experiment::Experiment;
 use super::input::{HelpOverlay, SHORTCUTS};
 use super::mode::StudioMode;
+use super::presets_panel::{PresetUi, preset_controls};
+use super::saves_panel::{SavesUi, saves_panel};
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
-use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, VarianceShift, preset};
+use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PlannerSettings, VarianceShift};
 
 /// Screen rectangles of named widgets from the last frame (for tests and tours).
 pub type WidgetRects = HashMap<&'static str, egui::Rect>;
@@ -24,7 +26,10 @@ impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<SceneList>()
             .init_resource::<FreeViewport>()
-            .add_systems(EguiPrimaryContextPass, panels_system);
+            .init_resource::<SavesUi>()
+            .init_resource::<PresetUi>()
+            .add_systems(EguiPrimaryContextPass, panels_system)
+            .add_systems(Last, super::screenshot::take_requested_png);
     }
 }
 
@@ -46,7 +51,8 @@ impl Default for SceneList {
 fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
-    mut traces: ResMut<TraceSettings>,
+    // The panels' own states, grouped (Bevy systems take few parameters).
+    (mut traces, mut saves, mut presets): (ResMut<TraceSettings>, ResMut<SavesUi>, ResMut<PresetUi>),
     mut help: ResMut<HelpOverlay>,
     mut free: ResMut<FreeViewport>,
     scenes: Res<SceneList>,
@@ -72,9 +78,13 @@ fn panels_system(
                 mode_controls(ui, &mut experiment);
                 run_controls(ui, &mut experiment);
                 ui.separator();
+                egui::CollapsingHeader::new("Saves and exports").default_open(true).show(ui, |ui| {
+                    saves_panel(ui, &mut experiment, &mut saves);
+                });
+                ui.separator();
                 ui.heading("Planner");
                 if experiment.mode.plans() {
-                    preset_picker(ui, &mut experiment.settings);
+                    preset_controls(ui, &mut experiment.settings, &mut presets);
                     planner_controls(ui, &mut experiment.settings);
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
@@ -248,22 +258,6 @@ fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
     );
     ui.label(format!("seed {}", experiment.seed))
         .on_hover_text("Episode k starts from seed × 1000003 + k: the same seed replays the same run.");
-}
-
-fn preset_picker(ui: &mut egui::Ui, settings: &mut PlannerSettings) {
-    egui::ComboBox::from_label("preset")
-        .selected_text("load a preset…")
-        .show_ui(ui, |ui| {
-            for name in PRESET_NAMES {
-                if ui.selectable_label(false, *name).clicked()
-                    && let Some(p) = preset(name)
-                {
-                    *settings = p;
-                }
-            }
-        })
-        .response
-        .on_hover_text("reference = the authors' settings; paper-cem = CEM with 10% elites; mppi; mirror-descent.");
 }
 
 /// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
@@ -646,7 +640,16 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32) {
             learning_state(e),
             if e.paused { "   ⏸ paused" } else { "" }
         ));
-        if let Some(message) = &e.message {
+        if let Some(end) = e.finished.last() {
+            ui.separator();
+            ui.label(format!("last episode end: {}", end.end))
+                .on_hover_text("Why the last episode ended (time limit, termination, physics blow-up…).");
+        }
+        if let Some(stopped) = &e.stopped {
+            // Stays until a new run is built, whatever other messages come.
+            ui.separator();
+            ui.label(egui::RichText::new(stopped).strong().color(egui::Color32::from_rgb(255, 110, 100)));
+        } else if let Some(message) = &e.message {
             ui.separator();
             ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(240, 200, 120)));
         }

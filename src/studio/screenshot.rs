@@ -1,12 +1,14 @@
-//! Screenshot mode: run N control steps in lockstep, save the window as a PNG, exit.
+//! Screenshot mode: run N control steps in lockstep, save the window as a PNG, exit. Also the
+//! studio's "window PNG" export.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bevy::app::AppExit;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::experiment::Experiment;
+use super::saves_panel::SavesUi;
 
 /// When and where to take the picture.
 #[derive(Resource, Clone, Debug)]
@@ -60,15 +62,7 @@ fn take_screenshot(
             let path = plan.out.clone();
             commands.spawn(Screenshot::primary_window()).observe(
                 move |captured: On<ScreenshotCaptured>, mut state: ResMut<ScreenshotState>| {
-                    let saved = captured
-                        .image
-                        .clone()
-                        .try_into_dynamic()
-                        .map_err(|e| format!("cannot convert the frame: {e}"))
-                        .and_then(|image| {
-                            image.to_rgb8().save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-                        });
-                    state.result = Some(saved);
+                    state.result = Some(write_png(&captured.image, &path));
                 },
             );
         }
@@ -89,4 +83,26 @@ fn take_screenshot(
             }
         }
     }
+}
+
+/// Writes a captured frame as an RGB PNG.
+fn write_png(image: &Image, path: &Path) -> Result<(), String> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    let frame = image.clone().try_into_dynamic().map_err(|e| format!("cannot convert the frame: {e}"))?;
+    frame.to_rgb8().save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Takes the window PNG the saves panel asked for; the outcome becomes the status message.
+pub fn take_requested_png(mut commands: Commands, mut saves: ResMut<SavesUi>) {
+    let Some(path) = saves.png_request.take() else { return };
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut experiment: ResMut<Experiment>| {
+            experiment.message = Some(match write_png(&captured.image, &path) {
+                Ok(()) => format!("exported {}", path.display()),
+                Err(error) => error,
+            });
+        },
+    );
 }

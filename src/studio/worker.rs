@@ -3,11 +3,12 @@
 //! thread never waits for a plan or a gradient step, and the experiment's speed does not depend
 //! on the frame rate.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Instant;
 
-use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer};
+use crate::agent::{EvalRow, MpcAgent, RunConfig, StepStats, TrainAgent, TrainRow, Trainer, save_checkpoint};
 use crate::plan::{ActionMode, PlanTrace, PlannerSettings};
 use crate::sim::Env;
 
@@ -31,6 +32,9 @@ pub enum Command {
     /// Start a new episode from `seed`; later records carry `generation` (MPC only: a learning
     /// run starts its episodes itself).
     Reset { seed: u64, generation: u64 },
+    /// Write a checkpoint of the learning run to `dir` at the next episode start (now, if the
+    /// run is at one); the outcome comes back as `Report::Saved`.
+    Save { dir: PathBuf, config: Box<RunConfig> },
 }
 
 /// What learning did in one step.
@@ -44,6 +48,9 @@ pub struct LearnRecord {
     pub row: Option<TrainRow>,
     /// An evaluation runs right after this step; its row is the next report.
     pub eval_follows: bool,
+    /// Set when learning stopped on NaN or infinity at this step; the loop then takes no more
+    /// steps until the studio builds a new run.
+    pub divergence: Option<String>,
 }
 
 /// One control step taken by the loop. The studio replays `action` on its own copy of the env,
@@ -66,6 +73,8 @@ pub enum Report {
     Step(Box<StepRecord>),
     /// A finished evaluation (learning modes).
     Eval(EvalRow),
+    /// A requested checkpoint was written (its folder and env step) or why not.
+    Saved(Result<(PathBuf, u64), String>),
 }
 
 /// Owns the loop's thread; dropping it closes the channel and the thread ends at its next
@@ -85,7 +94,28 @@ impl Driver {
         result.err().map(|e| e.to_string())
     }
 
-    /// One control step; the bool says whether the episode ended and the loop must wait for a Reset.
+    /// Writes the checkpoint if the learning run is at an episode start; `None` while it is not
+    /// (the save stays pending).
+    fn save_if_at_episode_start(
+        &self,
+        dir: &std::path::Path,
+        config: &RunConfig,
+    ) -> Option<Result<(PathBuf, u64), String>> {
+        let Driver::Learning(run) = self else {
+            return Some(Err("only learning runs have checkpoints".into()));
+        };
+        if let Some(why) = run.diverged() {
+            return Some(Err(format!("not saved: learning stopped ({why})")));
+        }
+        run.at_episode_start().then(|| {
+            save_checkpoint(dir, config, &**run)
+                .map(|()| (dir.to_path_buf(), run.env_steps))
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// One control step; the bool says whether the loop must wait: an MPC episode ended (until a
+    /// Reset) or learning stopped on a non-finite value (for good).
     fn step(&mut self, generation: u64, settings_error: Option<String>) -> (StepRecord, bool) {
         match self {
             Driver::Mpc { agent, env } => {
@@ -105,6 +135,7 @@ impl Driver {
             }
             Driver::Learning(run) => {
                 let step = run.step();
+                let stopped = step.divergence.is_some();
                 // Only a step whose action came from a plan has a trace worth drawing.
                 let trace = step.stats.plan.and_then(|_| run.agent.last_plan()).map(|p| p.trace.clone());
                 let learning = LearnRecord {
@@ -112,7 +143,8 @@ impl Driver {
                     stats: step.stats,
                     learn_ms: step.learn_ms,
                     row: step.row,
-                    eval_follows: run.eval_due(),
+                    eval_follows: !stopped && run.eval_due(),
+                    divergence: step.divergence,
                 };
                 let record = StepRecord {
                     generation,
@@ -122,7 +154,7 @@ impl Driver {
                     settings_error,
                     learning: Some(learning),
                 };
-                (record, false)
+                (record, stopped)
             }
         }
     }
@@ -130,7 +162,7 @@ impl Driver {
     /// Runs the evaluation the schedule asks for now, if any.
     fn evaluate_if_due(&mut self) -> Option<EvalRow> {
         match self {
-            Driver::Learning(run) if run.eval_due() => Some(run.evaluate()),
+            Driver::Learning(run) if run.eval_due() && run.diverged().is_none() => Some(run.evaluate()),
             _ => None,
         }
     }
@@ -147,8 +179,10 @@ impl ControlLoop {
                 let mut credits = 0u32;
                 let mut generation = 0u64;
                 let mut settings_error = None;
-                // After an MPC episode ends the loop waits for a Reset before planning again.
+                // After an MPC episode ends the loop waits for a Reset before planning again;
+                // after a divergence it waits for good (a Reset does not apply to learning runs).
                 let mut episode_over = false;
+                let mut pending_save: Option<(PathBuf, Box<RunConfig>)> = None;
                 if let Driver::Mpc { agent, .. } = &mut driver {
                     agent.reset();
                 }
@@ -177,7 +211,18 @@ impl ControlLoop {
                             credits = 0;
                             episode_over = false;
                         }
+                        Some(Command::Save { dir, config }) => pending_save = Some((dir, config)),
                         None => {}
+                    }
+                    // A save is taken before the next step, after the last step's evaluation (the
+                    // order `train --save-every` uses), so its report precedes that step's.
+                    if let Some((dir, config)) = &pending_save
+                        && let Some(outcome) = driver.save_if_at_episode_start(dir, config)
+                    {
+                        pending_save = None;
+                        if report_tx.send(Report::Saved(outcome)).is_err() {
+                            return;
+                        }
                     }
                     if credits == 0 || episode_over {
                         continue;
