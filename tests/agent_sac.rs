@@ -168,3 +168,28 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         );
     }
 }
+
+#[test]
+fn physics_blow_ups_end_episodes_without_reaching_the_replay_buffer() {
+    // A 1 mg pole on a 1 MN·m motor blows up whenever a random action pushes hard.
+    let text = std::fs::read_to_string("scenes/pendulum.ron")
+        .unwrap()
+        .replacen("mass: Some(1.0), position: (0.0, 2.0, 0.0)", "mass: Some(0.000001), position: (0.0, 2.0, 0.0)", 1)
+        .replacen("Torque(max_torque: 2.0)", "Torque(max_torque: 1000000.0)", 1);
+    let scene = demorl_studio::scene::parse_scene(&text, Path::new("wild.ron")).unwrap();
+    let train = small_train(1000, 1000, 1);
+    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, train.clone(), 2), train, 2);
+    let mut blow_ups = 0;
+    for _ in 0..60 {
+        let step = trainer.step();
+        assert!(step.divergence.is_none(), "{:?}", step.divergence);
+        blow_ups += usize::from(step.episode_end.is_some());
+    }
+    assert!(blow_ups > 0, "the scene blew up");
+    assert_eq!(trainer.diverged(), None, "a blow-up is not a learning divergence");
+    assert_eq!(
+        trainer.agent.replay.len() + blow_ups,
+        60,
+        "every step but the blown-up ones was stored (episodes here end only by blowing up)"
+    );
+}

@@ -629,3 +629,36 @@ fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
     assert_eq!(utc_minutes(0), "1970-01-01 00:00");
     assert_eq!(utc_minutes(1_764_077_040), "2025-11-25 13:24");
 }
+
+#[test]
+fn a_physics_blow_up_ends_the_episode_with_its_reason_shown_and_the_studio_goes_on() {
+    // A 1 mg pole driven by a 1 MN·m motor: the first torque flings it past any sane speed.
+    let text = std::fs::read_to_string("scenes/pendulum.ron").unwrap();
+    let pole = "mass: Some(1.0), position: (0.0, 2.0, 0.0)";
+    assert_eq!(text.matches(pole).count(), 1);
+    let text = text.replacen(pole, "mass: Some(0.000001), position: (0.0, 2.0, 0.0)", 1).replacen(
+        "Torque(max_torque: 2.0)",
+        "Torque(max_torque: 1000000.0)",
+        1,
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("wild.ron");
+    std::fs::write(&path, text).unwrap();
+    // SAC's warm-up acts at random, so the very first step applies a large torque; the trainer
+    // ends the episode and keeps learning (a blow-up is not a learning divergence).
+    let scene = demorl_studio::scene::load_scene(&path).unwrap();
+    let mut e = Experiment::start(&path, scene, StudioMode::Sac, small_planner(), small_train(), 0, 1).unwrap();
+    e.blocking = true;
+    let mut steps = 0;
+    while e.finished.is_empty() && steps < 20 {
+        e.advance(0.0);
+        steps += 1;
+    }
+    let ended = e.finished.first().unwrap_or_else(|| panic!("no episode ended: obs {:?}", e.env.observation()));
+    assert!(ended.end.starts_with("physics blow-up"), "{}", ended.end);
+    let shown = e.message.clone().unwrap_or_default();
+    assert!(shown.contains("physics blow-up"), "the status message names the reason: {shown}");
+    e.advance(0.0);
+    assert_eq!(e.env_steps, steps + 1, "the studio went on with a new episode");
+    assert!(e.stopped.is_none(), "learning was not stopped: {:?}", e.stopped);
+}

@@ -13,7 +13,7 @@ use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
 use crate::plan::{ObservationKinematics, ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
-use crate::sim::Env;
+use crate::sim::{EndReason, Env};
 
 /// Offset added to the run seed for evaluation episodes, so they never replay training starts.
 const EVAL_SEED_OFFSET: u64 = 0x5eed_e7a1;
@@ -333,15 +333,18 @@ impl<A: TrainAgent> Trainer<A> {
         };
         let transition =
             Transition { obs: &self.obs, action: &action, reward: outcome.reward, next_obs: &next_obs, end };
-        // A non-finite observation must not reach the replay buffer.
-        if let Some(message) = divergence(self.env_steps, &next_obs, &StepStats::default()) {
+        // A physics blow-up ends the episode (with its reason) but is the simulator's failure, not
+        // the learner's: its transition is not stored and learning goes on with the next episode.
+        let blew_up = matches!(outcome.reason, Some(EndReason::PhysicsBlowUp(_)));
+        // Otherwise a non-finite observation must not reach the replay buffer: learning stops.
+        if !blew_up && let Some(message) = divergence(self.env_steps, &next_obs, &StepStats::default()) {
             self.diverged = Some(message.clone());
             return TrainStep { action, reward: outcome.reward, divergence: Some(message), ..TrainStep::default() };
         }
         let learn_started = Instant::now();
-        let stats = self.agent.observe(transition, self.env_steps);
+        let stats = if blew_up { StepStats::default() } else { self.agent.observe(transition, self.env_steps) };
         let learn_ms = learn_started.elapsed().as_secs_f64() * 1e3;
-        self.diverged = divergence(self.env_steps, &next_obs, &stats);
+        self.diverged = divergence(self.env_steps, if blew_up { &[] } else { &next_obs }, &stats);
         self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
         if let Some((mse, _)) = stats.model_fit {
