@@ -147,49 +147,31 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
         }
         read_checkpoint(dir).unwrap();
     };
-    refused(
-        &dir,
-        |d| {
-            let path = d.join("agent/sac/actor.bpk");
-            let mut bytes = std::fs::read(&path).unwrap();
-            let middle = bytes.len() / 2;
-            bytes[middle] ^= 0x40;
-            std::fs::write(path, bytes).unwrap();
-        },
-        &["actor.bpk", "checksum"],
-    );
+    let flip_middle_byte = |mut bytes: Vec<u8>| {
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        bytes
+    };
+    refused(&dir, |d| rewrite(&d.join("agent/sac/actor.bpk"), flip_middle_byte), &["actor.bpk", "checksum"]);
     restore(&dir);
-    refused(
-        &dir,
-        |d| {
-            let path = d.join("agent/replay.bin");
-            let bytes = std::fs::read(&path).unwrap();
-            std::fs::write(path, &bytes[..bytes.len() - 100]).unwrap();
-        },
-        &["replay.bin", "truncated"],
-    );
+    let cut_100 = |bytes: Vec<u8>| bytes[..bytes.len() - 100].to_vec();
+    refused(&dir, |d| rewrite(&d.join("agent/replay.bin"), cut_100), &["replay.bin", "truncated"]);
     restore(&dir);
     refused(&dir, |d| std::fs::remove_file(d.join("eval.csv")).unwrap(), &["eval.csv", "missing"]);
     restore(&dir);
-    refused(
-        &dir,
-        |d| {
-            let path = d.join("manifest.ron");
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(path, text.replacen("format_version: 1", "format_version: 99", 1)).unwrap();
-        },
-        &["manifest.ron", "version 99"],
-    );
+    let other_version = |bytes: Vec<u8>| {
+        String::from_utf8(bytes).unwrap().replacen("format_version: 1", "format_version: 99", 1).into()
+    };
+    refused(&dir, |d| rewrite(&d.join("manifest.ron"), other_version), &["manifest.ron", "version 99"]);
     restore(&dir);
-    refused(
-        &dir,
-        |d| {
-            let path = d.join("manifest.ron");
-            let text = std::fs::read_to_string(&path).unwrap();
-            std::fs::write(path, &text[..text.len() / 2]).unwrap();
-        },
-        &["manifest.ron"],
-    );
+    let halve = |bytes: Vec<u8>| bytes[..bytes.len() / 2].to_vec();
+    refused(&dir, |d| rewrite(&d.join("manifest.ron"), halve), &["manifest.ron"]);
+}
+
+/// Replaces a file's bytes by `change` of them.
+fn rewrite(path: &Path, change: impl FnOnce(Vec<u8>) -> Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, change(bytes)).unwrap();
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::health::divergence;
 use super::mpc::episode_seed;
 use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
-use crate::plan::{ObservationKinematics, ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
+use crate::plan::{ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
 use crate::sim::{EndReason, Env};
 
@@ -280,11 +280,8 @@ pub struct Trainer<A: TrainAgent> {
 }
 
 impl<A: TrainAgent> Trainer<A> {
-    pub fn new(scene: &Scene, mut agent: A, settings: TrainSettings, seed: u64) -> Self {
+    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
         let mut train_env = Env::new(scene);
-        if let Some(drawing) = ObservationKinematics::new(train_env.robot().clone()) {
-            agent.set_drawing(Arc::new(drawing));
-        }
         train_env.reset(episode_seed(seed, 0));
         let obs = train_env.observation();
         let mut trainer = Self {
@@ -344,7 +341,8 @@ impl<A: TrainAgent> Trainer<A> {
         let learn_started = Instant::now();
         let stats = if blew_up { StepStats::default() } else { self.agent.observe(transition, self.env_steps) };
         let learn_ms = learn_started.elapsed().as_secs_f64() * 1e3;
-        self.diverged = divergence(self.env_steps, if blew_up { &[] } else { &next_obs }, &stats);
+        // The observation was checked above; what learning produced is checked here.
+        self.diverged = divergence(self.env_steps, &[], &stats);
         self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
         if let Some((mse, _)) = stats.model_fit {

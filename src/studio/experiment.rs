@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use bevy::prelude::Resource;
 
 use super::mode::StudioMode;
-use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord};
-use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, TrainSettings, Trainer, episode_seed, learning_agent};
+use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
+use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, TrainSettings, episode_seed};
 use crate::plan::{PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -197,9 +197,8 @@ impl Experiment {
         let driver = if mode.is_learning() {
             let config = mode.run_config(scene_path, &settings, &train, seed, threads);
             config.planner.validate()?;
-            let agent = learning_agent(&config, env.obs_dim(), env.action_dim())?;
             // The trainer resets its env from the same episode seeds, so both envs stay identical.
-            Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), seed)))
+            Driver::Learning(Box::new(learning_run(&scene, &config)?))
         } else {
             Driver::Mpc {
                 agent: Box::new(MpcAgent::new(&env, settings.clone(), seed, threads)?),

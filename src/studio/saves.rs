@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 
 use super::experiment::{Experiment, Run};
 use super::mode::StudioMode;
-use super::worker::{Command, Driver};
-use crate::agent::{Trainer, episode_seed, learning_agent, read_checkpoint, restore_checkpoint};
+use super::worker::{Command, Driver, learning_run};
+use crate::agent::{episode_seed, read_checkpoint, restore_checkpoint};
 use crate::sim::Env;
 
 /// A save name must be one plain folder name inside the saves folder.
@@ -57,8 +57,7 @@ impl Experiment {
             })?;
         let scene = crate::cli::load(&config.scene).with_context(|| format!("{}: the save's scene", dir.display()))?;
         let mut env = Env::new(&scene);
-        let agent = learning_agent(config, env.obs_dim(), env.action_dim())?;
-        let mut trainer = Trainer::new(&scene, agent, config.train.clone(), config.seed);
+        let mut trainer = learning_run(&scene, config)?;
         restore_checkpoint(dir, &manifest, &mut trainer)?;
         let state = &manifest.trainer;
         // The trainer restarted the saved episode from its seed; the studio's copy does the same.

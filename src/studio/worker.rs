@@ -4,16 +4,30 @@
 //! on the frame rate.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::agent::{EvalRow, MpcAgent, RunConfig, StepStats, TrainAgent, TrainRow, Trainer, save_checkpoint};
-use crate::plan::{ActionMode, PlanTrace, PlannerSettings};
+use crate::agent::{
+    EvalRow, MpcAgent, RunConfig, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint,
+};
+use crate::plan::{ActionMode, ObservationKinematics, PlanTrace, PlannerSettings};
+use crate::scene::Scene;
 use crate::sim::Env;
 
 /// A learning run driven step by step (the same `Trainer` that `train` runs headless).
 pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
+
+/// The learning run `config` asks for on `scene`, with learned-model plans drawable where the
+/// scene's observation fixes its drawn points (only the studio draws, so headless runs skip it).
+pub fn learning_run(scene: &Scene, config: &RunConfig) -> anyhow::Result<LearningRun> {
+    let env = Env::new(scene);
+    let mut agent = learning_agent(config, env.obs_dim(), env.action_dim())?;
+    if let Some(drawing) = ObservationKinematics::new(env.robot().clone()) {
+        agent.set_drawing(Arc::new(drawing));
+    }
+    Ok(Trainer::new(scene, agent, config.train.clone(), config.seed))
+}
 
 /// What the loop runs.
 pub enum Driver {
