@@ -53,6 +53,10 @@ pub enum Command {
         /// The model mpc plans with (default: simulator).
         #[arg(long, value_enum)]
         model: Option<ModelKind>,
+        /// Redraw at most this many frames per second (0: no cap). Default: 10 on a software
+        /// renderer (whose frames take CPU from planning), no cap on a GPU.
+        #[arg(long)]
+        max_fps: Option<f32>,
     },
     /// Run an experiment headless and print per-episode returns.
     Train(TrainArgs),
@@ -567,10 +571,14 @@ pub fn studio(
     threads: usize,
     speed: f32,
     mode: StudioMode,
+    max_fps: Option<f32>,
 ) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
     if threads == 0 || seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) || !(1.0 / 16.0..=16.0).contains(&speed) {
         bail!("--threads must be at least 1, --seconds a positive number and --speed within 1/16..16");
+    }
+    if max_fps.is_some_and(|fps| !(0.0..=1000.0).contains(&fps)) {
+        bail!("--max-fps must be within 0..=1000 (0: no cap)");
     }
     crate::studio::run(crate::studio::StudioOptions {
         scene,
@@ -582,6 +590,7 @@ pub fn studio(
         width: 1280,
         height: 720,
         screenshot: None,
+        max_fps: max_fps.map(|fps| (fps > 0.0).then_some(fps)),
     })
 }
 
@@ -615,6 +624,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
         width,
         height,
         screenshot: Some(plan),
+        max_fps: None,
     })?;
     if !args.out.exists() {
         bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());

@@ -7,9 +7,10 @@ use demorl_studio::studio::StudioMode;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0, StudioMode::default()),
-        Some(Command::Studio { scene, seconds, threads, speed, mode, model }) => {
-            cli::studio_mode(*mode, *model).and_then(|m| cli::studio(scene.as_deref(), *seconds, *threads, *speed, m))
+        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0, StudioMode::default(), None),
+        Some(Command::Studio { scene, seconds, threads, speed, mode, model, max_fps }) => {
+            cli::studio_mode(*mode, *model)
+                .and_then(|m| cli::studio(scene.as_deref(), *seconds, *threads, *speed, m, *max_fps))
         }
         Some(Command::Train(args)) => cli::train(args),
         Some(Command::Compare(args)) => cli::compare(args),

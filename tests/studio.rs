@@ -662,3 +662,62 @@ fn a_physics_blow_up_ends_the_episode_with_its_reason_shown_and_the_studio_goes_
     assert_eq!(e.env_steps, steps + 1, "the studio went on with a new episode");
     assert!(e.stopped.is_none(), "learning was not stopped: {:?}", e.stopped);
 }
+
+#[test]
+fn a_software_renderer_caps_frames_and_drops_shadows_unless_the_user_chose() {
+    use bevy::winit::UpdateMode;
+    use demorl_studio::studio::frame_budget::{FrameBudget, SOFTWARE_MAX_FPS};
+    let mut software = FrameBudget::default();
+    assert_eq!(software.update_mode(), UpdateMode::Continuous);
+    software.adopt_renderer("llvmpipe (LLVM 19.1.7, 256 bits)", true);
+    assert_eq!((software.max_fps, software.shadows), (Some(SOFTWARE_MAX_FPS), false));
+    assert_eq!(software.update_mode(), UpdateMode::reactive(std::time::Duration::from_millis(100)));
+    assert!(software.describe().contains("llvmpipe") && software.describe().contains("software"));
+
+    let mut gpu = FrameBudget::default();
+    gpu.adopt_renderer("NVIDIA GeForce RTX 4070", false);
+    assert_eq!((gpu.max_fps, gpu.shadows, gpu.update_mode()), (None, true, UpdateMode::Continuous));
+
+    // `--max-fps 0` (or screenshots) on a software renderer: the user's choice stands.
+    let mut chosen = FrameBudget::chosen(None, true);
+    chosen.adopt_renderer("llvmpipe", true);
+    assert_eq!((chosen.max_fps, chosen.shadows), (None, true));
+}
+
+#[test]
+fn the_frame_budget_sets_the_window_update_mode_and_the_sun_shadows() {
+    use bevy::winit::{UpdateMode, WinitSettings};
+    use demorl_studio::studio::frame_budget::{FrameBudget, apply_budget};
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .insert_resource(WinitSettings::game())
+        .insert_resource(FrameBudget::chosen(Some(20.0), false))
+        .add_systems(Update, apply_budget);
+    let sun = app.world_mut().spawn(DirectionalLight { shadow_maps_enabled: true, ..default() }).id();
+    app.update();
+    let wait = std::time::Duration::from_millis(50);
+    let winit = app.world().resource::<WinitSettings>();
+    assert_eq!((winit.focused_mode, winit.unfocused_mode), (UpdateMode::reactive(wait), UpdateMode::reactive(wait)));
+    assert!(!app.world().get::<DirectionalLight>(sun).unwrap().shadow_maps_enabled);
+
+    *app.world_mut().resource_mut::<FrameBudget>() = FrameBudget::chosen(None, true);
+    app.update();
+    assert_eq!(app.world().resource::<WinitSettings>().focused_mode, UpdateMode::Continuous);
+    assert!(app.world().get::<DirectionalLight>(sun).unwrap().shadow_maps_enabled);
+}
+
+#[test]
+fn edits_in_the_rendering_panel_toggle_cap_and_shadows_as_the_users_choice() {
+    use demorl_studio::studio::frame_budget::{FrameBudget, budget_controls};
+    let ctx = egui::Context::default();
+    let mut budget = FrameBudget::default();
+    budget.adopt_renderer("llvmpipe", true);
+    assert!(budget.max_fps.is_some() && !budget.shadows && !budget.chosen);
+    click_widget(&ctx, "cap_frame_rate", |ui| budget_controls(ui, &mut budget));
+    assert_eq!(budget.max_fps, None);
+    assert!(budget.chosen, "an edit is the user's choice");
+    click_widget(&ctx, "shadows", |ui| budget_controls(ui, &mut budget));
+    assert!(budget.shadows);
+    click_widget(&ctx, "cap_frame_rate", |ui| budget_controls(ui, &mut budget));
+    assert_eq!(budget.max_fps, Some(demorl_studio::studio::frame_budget::SOFTWARE_MAX_FPS));
+}

@@ -159,18 +159,40 @@ impl SequenceGaussian {
         }));
     }
 
-    /// Fills `out` (a whole number of sequences) with samples
-    /// clip(mean + sigma * z, -1, 1), z standard normal truncated to [-2, 2] by rejection.
-    pub fn sample_into<R: Rng + ?Sized>(&self, sampling_variance: &[f32], rng: &mut R, out: &mut [f32]) {
+    /// Fills `out` (a whole number of sequences) with samples clip(mean + sigma * z, -1, 1).
+    /// Each action dimension's z is an AR(1) process in time, z_t = c z_(t-1) + sqrt(1 - c^2) w_t
+    /// with w standard normal truncated to [-2, 2] by rejection, z clamped to the same range;
+    /// c = `correlation` = 0 gives independent truncated normals. The random stream does not
+    /// depend on c, so changing it alone never shifts other draws.
+    pub fn sample_into<R: Rng + ?Sized>(
+        &self,
+        sampling_variance: &[f32],
+        correlation: f32,
+        rng: &mut R,
+        out: &mut [f32],
+    ) {
         let len = self.mean.len();
         if len == 0 {
             return;
         }
         debug_assert_eq!(out.len() % len, 0);
         debug_assert_eq!(sampling_variance.len(), len);
+        let innovation = (1.0 - correlation * correlation).max(0.0).sqrt();
+        let mut previous = vec![0.0f32; self.action_dim];
         for sequence in out.chunks_exact_mut(len) {
-            for ((u, &m), &v) in sequence.iter_mut().zip(&self.mean).zip(sampling_variance) {
-                *u = (m + v.sqrt() * truncated_normal(rng)).clamp(-1.0, 1.0);
+            for (t, step) in sequence.chunks_exact_mut(self.action_dim).enumerate() {
+                let offset = t * self.action_dim;
+                for (d, u) in step.iter_mut().enumerate() {
+                    let w = truncated_normal(rng);
+                    let z = if t == 0 {
+                        w
+                    } else {
+                        (correlation * previous[d] + innovation * w).clamp(-TRUNCATION, TRUNCATION)
+                    };
+                    previous[d] = z;
+                    let i = offset + d;
+                    *u = (self.mean[i] + sampling_variance[i].sqrt() * z).clamp(-1.0, 1.0);
+                }
             }
         }
     }
@@ -221,7 +243,7 @@ mod tests {
         g.sampling_variance(&mut var);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = vec![0.0; 8 * 500];
-        g.sample_into(&var, &mut rng, &mut out);
+        g.sample_into(&var, 0.0, &mut rng, &mut out);
         for s in out.chunks_exact(8) {
             for ((&u, &m), &v) in s.iter().zip(g.mean()).zip(&var) {
                 assert!((-1.0..=1.0).contains(&u));
@@ -237,5 +259,37 @@ mod tests {
         let mut var = Vec::new();
         g.sampling_variance(&mut var);
         assert!((var[0] - 0.04).abs() < 1e-7);
+    }
+
+    /// Correlated noise: with c = 0 the draws are exactly the independent truncated normals of
+    /// the stream; with c > 0 the lag-1 correlation in time is c and the spread per step stays
+    /// that of the truncated normal (the AR(1) process is stationary).
+    #[test]
+    fn correlated_noise_has_requested_lag_one_correlation() {
+        let (h, da) = (6, 2);
+        let g = SequenceGaussian::new(h, da, 0.1, 0.0);
+        let var = vec![0.01f32; h * da];
+        let n = 20_000;
+        let mut white = vec![0.0; h * da * n];
+        g.sample_into(&var, 0.0, &mut ChaCha8Rng::seed_from_u64(5), &mut white);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let independent: Vec<f32> = (0..h * da * n).map(|_| 0.1 * truncated_normal(&mut rng)).collect();
+        assert_eq!(white, independent);
+
+        let c = 0.8f32;
+        let mut smooth = vec![0.0; h * da * n];
+        g.sample_into(&var, c, &mut ChaCha8Rng::seed_from_u64(5), &mut smooth);
+        let z = |x: &[f32], s: usize, t: usize, d: usize| x[s * h * da + t * da + d] as f64 / 0.1;
+        // Variance of a standard normal truncated to [-2, 2].
+        let truncated_variance = 0.7737;
+        for t in 0..h {
+            let var_t = (0..n).map(|s| z(&smooth, s, t, 1).powi(2)).sum::<f64>() / n as f64;
+            assert!((var_t - truncated_variance).abs() < 0.03, "step {t}: variance {var_t}");
+        }
+        for (x, expected) in [(&white, 0.0), (&smooth, c as f64)] {
+            let cov = (0..n).map(|s| z(x, s, 2, 0) * z(x, s, 3, 0)).sum::<f64>() / n as f64;
+            let corr = cov / truncated_variance;
+            assert!((corr - expected).abs() < 0.03, "lag-1 correlation {corr}, expected {expected}");
+        }
     }
 }

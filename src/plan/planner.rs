@@ -206,7 +206,12 @@ impl Planner {
         for _ in 0..s.iterations {
             let t0 = Instant::now();
             self.dist.sampling_variance(&mut self.sampling_variance);
-            self.dist.sample_into(&self.sampling_variance, &mut self.rng, &mut self.batch.actions[..n * len]);
+            self.dist.sample_into(
+                &self.sampling_variance,
+                s.noise_correlation,
+                &mut self.rng,
+                &mut self.batch.actions[..n * len],
+            );
             if s.keep_mean {
                 // Drawn first and then overwritten, so the random stream does not depend on the option.
                 self.batch.actions[..len].copy_from_slice(self.dist.mean());

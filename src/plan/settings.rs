@@ -121,6 +121,11 @@ pub struct PlannerSettings {
     pub initial_std: f32,
     /// Smallest standard deviation the distribution may shrink to, so exploration never stops entirely.
     pub min_std: f32,
+    /// Correlation in time of the exploration noise, in [0, 1): each step's noise is this share
+    /// of the previous step's plus fresh noise (an AR(1) process with unit variance). 0 is white
+    /// noise; values near 1 give smooth, low-frequency action changes, which legged gaits need
+    /// (iCEM's coloured noise serves the same purpose).
+    pub noise_correlation: f32,
     /// How the plan is moved forward by one step between control steps.
     pub shift: ShiftRule,
     /// Score the current mean itself as the first sample of every iteration, so a good plan is
@@ -232,6 +237,9 @@ impl PlannerSettings {
                 format!("in [0, initial_std = {}]", self.initial_std),
             ));
         }
+        if !(0.0..1.0).contains(&self.noise_correlation) {
+            e.push(out_of_range("planner.noise_correlation", self.noise_correlation, "in [0, 1)"));
+        }
         if let VarianceShift::ShiftInflate { factor } = self.shift.variance
             && !(factor >= 1.0 && factor.is_finite())
         {
@@ -289,6 +297,8 @@ fn reference() -> PlannerSettings {
         initial_std: 0.5,
         // The reference has no floor.
         min_std: 0.0,
+        // The reference samples white noise.
+        noise_correlation: 0.0,
         // As PETS: shift, zero the new last step, reset the variance.
         shift: ShiftRule { last_block: LastBlock::Reset, variance: VarianceShift::Reset },
         // The reference scores only fresh draws.

@@ -4,6 +4,7 @@
 pub mod camera;
 pub mod colormap;
 pub mod experiment;
+pub mod frame_budget;
 pub mod input;
 pub mod mode;
 pub mod panels;
@@ -42,6 +43,9 @@ pub struct StudioOptions {
     pub height: u32,
     /// Take a screenshot after this many control steps, save it and exit.
     pub screenshot: Option<screenshot::ScreenshotPlan>,
+    /// Frame cap chosen on the command line: `Some(None)` uncapped, `Some(Some(fps))` capped,
+    /// `None` the renderer's default (capped on a software renderer).
+    pub max_fps: Option<Option<f32>>,
 }
 
 /// Opens the window and runs until it is closed (or the screenshot is saved).
@@ -68,7 +72,14 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             camera::CameraPlugin,
             panels::PanelsPlugin,
             input::ShortcutsPlugin,
+            frame_budget::FrameBudgetPlugin,
         ));
+    if options.screenshot.is_some() {
+        // Screenshots are documentation: full quality, and one control step per frame at full speed.
+        app.insert_resource(frame_budget::FrameBudget::chosen(None, true));
+    } else if let Some(max_fps) = options.max_fps {
+        app.insert_resource(frame_budget::FrameBudget::chosen(max_fps, true));
+    }
     if let Some(seconds) = options.run_seconds {
         app.insert_resource(timed::TimedRun::new(seconds)).add_plugins(timed::TimedRunPlugin);
     }

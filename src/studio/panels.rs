@@ -9,6 +9,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::experiment::Experiment;
+use super::frame_budget::{FrameBudget, budget_controls};
 use super::input::{HelpOverlay, SHORTCUTS};
 use super::mode::StudioMode;
 use super::presets_panel::{PresetUi, preset_controls};
@@ -52,7 +53,12 @@ fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
     // The panels' own states, grouped (Bevy systems take few parameters).
-    (mut traces, mut saves, mut presets): (ResMut<TraceSettings>, ResMut<SavesUi>, ResMut<PresetUi>),
+    (mut traces, mut saves, mut presets, mut budget): (
+        ResMut<TraceSettings>,
+        ResMut<SavesUi>,
+        ResMut<PresetUi>,
+        ResMut<FrameBudget>,
+    ),
     mut help: ResMut<HelpOverlay>,
     mut free: ResMut<FreeViewport>,
     scenes: Res<SceneList>,
@@ -66,7 +72,7 @@ fn panels_system(
     );
     let mut switch_to: Option<PathBuf> = None;
     let status = egui::Panel::bottom("status")
-        .show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs()))
+        .show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs(), &budget))
         .response
         .rect;
     let controls = egui::Panel::left("controls")
@@ -92,6 +98,15 @@ fn panels_system(
                 ui.separator();
                 ui.heading("Trajectories");
                 trace_controls(ui, &mut traces);
+                ui.separator();
+                egui::CollapsingHeader::new("Rendering").default_open(false).show(ui, |ui| {
+                    // Edited on a copy so that an untouched panel does not mark the budget changed.
+                    let mut edited = budget.clone();
+                    budget_controls(ui, &mut edited);
+                    if edited != *budget {
+                        *budget = edited;
+                    }
+                });
             });
         })
         .response
@@ -356,6 +371,12 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         "min_std",
         egui::Slider::new(&mut s.min_std, 0.0..=max_min).text("min std"),
         "The noise never shrinks below this, so exploration never stops.",
+    );
+    slider(
+        ui,
+        "noise_correlation",
+        egui::Slider::new(&mut s.noise_correlation, 0.0..=0.95).text("noise correlation"),
+        "How much each step's exploration noise follows the previous step's: 0 is white noise, near 1 smooth motions.",
     );
     slider(
         ui,
@@ -624,11 +645,12 @@ pub fn learning_state(e: &Experiment) -> String {
     format!("   {}: {phase}   updates {}{eval}", e.mode, e.learning.updates)
 }
 
-fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32) {
+fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &FrameBudget) {
     ui.horizontal(|ui| {
         let fps = if frame_seconds > 0.0 { 1.0 / frame_seconds } else { 0.0 };
+        let cap = budget.max_fps.map_or(String::new(), |cap| format!(" (cap {cap:.0})"));
         ui.label(format!(
-            "t = {:.2} s   env steps {}   episode {} ({} done)   return {:.1}   real-time ×{:.2}   {:.0} fps   seed {}{}{}",
+            "t = {:.2} s   env steps {}   episode {} ({} done)   return {:.1}   real-time ×{:.2}   {:.0} fps{cap}   seed {}{}{}",
             e.sim_time,
             e.env_steps,
             e.episode + 1,
