@@ -317,7 +317,15 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             summary.length,
             summary.plan_ms,
             summary.end
-        )
+        );
+        let terms: Vec<String> = scene
+            .task
+            .reward
+            .iter()
+            .zip(&summary.reward_terms)
+            .map(|(term, sum)| format!("{} {sum:.1}", crate::sim::task::reward_label(&term.term)))
+            .collect();
+        println!("             reward terms: {}", terms.join(", "));
     };
     let episodes: Vec<EpisodeSummary> = if args.mode == Mode::Mpc {
         // The same experiment systems as the studio, in a window-less app, one control step per update.

@@ -664,60 +664,102 @@ fn a_physics_blow_up_ends_the_episode_with_its_reason_shown_and_the_studio_goes_
 }
 
 #[test]
-fn a_software_renderer_caps_frames_and_drops_shadows_unless_the_user_chose() {
+fn a_software_renderer_caps_frames_and_draws_a_grid_ground_unless_the_user_chose() {
     use bevy::winit::UpdateMode;
     use demorl_studio::studio::frame_budget::{FrameBudget, SOFTWARE_MAX_FPS};
     let mut software = FrameBudget::default();
     assert_eq!(software.update_mode(), UpdateMode::Continuous);
     software.adopt_renderer("llvmpipe (LLVM 19.1.7, 256 bits)", true);
-    assert_eq!((software.max_fps, software.shadows), (Some(SOFTWARE_MAX_FPS), false));
-    assert_eq!(software.update_mode(), UpdateMode::reactive(std::time::Duration::from_millis(100)));
+    assert_eq!((software.max_fps, software.ground_plane), (Some(SOFTWARE_MAX_FPS), false));
+    let UpdateMode::Reactive { wait, react_to_window_events, .. } = software.update_mode() else {
+        panic!("not capped")
+    };
+    assert_eq!(wait, std::time::Duration::from_nanos(166_666_667));
+    assert!(!react_to_window_events, "a redraw is a window event: reacting to it would undo the cap");
     assert!(software.describe().contains("llvmpipe") && software.describe().contains("software"));
 
     let mut gpu = FrameBudget::default();
     gpu.adopt_renderer("NVIDIA GeForce RTX 4070", false);
-    assert_eq!((gpu.max_fps, gpu.shadows, gpu.update_mode()), (None, true, UpdateMode::Continuous));
+    assert_eq!((gpu.max_fps, gpu.ground_plane, gpu.update_mode()), (None, true, UpdateMode::Continuous));
 
     // `--max-fps 0` (or screenshots) on a software renderer: the user's choice stands.
     let mut chosen = FrameBudget::chosen(None, true);
     chosen.adopt_renderer("llvmpipe", true);
-    assert_eq!((chosen.max_fps, chosen.shadows), (None, true));
+    assert_eq!((chosen.max_fps, chosen.ground_plane), (None, true));
+    // `--max-fps 4`: the cap is the user's, the ground still follows the renderer.
+    let mut cap_only = FrameBudget::with_max_fps(Some(4.0));
+    cap_only.adopt_renderer("llvmpipe", true);
+    assert_eq!((cap_only.max_fps, cap_only.ground_plane), (Some(4.0), false));
 }
 
 #[test]
-fn the_frame_budget_sets_the_window_update_mode_and_the_sun_shadows() {
+fn the_frame_budget_sets_the_window_update_mode_the_shadows_and_the_ground_plane() {
     use bevy::winit::{UpdateMode, WinitSettings};
     use demorl_studio::studio::frame_budget::{FrameBudget, apply_budget};
+    use demorl_studio::studio::view::Ground;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)
         .insert_resource(WinitSettings::game())
         .insert_resource(FrameBudget::chosen(Some(20.0), false))
         .add_systems(Update, apply_budget);
     let sun = app.world_mut().spawn(DirectionalLight { shadow_maps_enabled: true, ..default() }).id();
+    let ground = app.world_mut().spawn((Visibility::Inherited, Ground)).id();
     app.update();
-    let wait = std::time::Duration::from_millis(50);
+    assert_eq!(app.world().get::<Visibility>(ground), Some(&Visibility::Hidden), "no shadows: grid lines only");
     let winit = app.world().resource::<WinitSettings>();
-    assert_eq!((winit.focused_mode, winit.unfocused_mode), (UpdateMode::reactive(wait), UpdateMode::reactive(wait)));
+    let capped = FrameBudget::chosen(Some(20.0), false).update_mode();
+    assert!(matches!(capped, UpdateMode::Reactive { wait, .. } if wait == std::time::Duration::from_millis(50)));
+    assert_eq!((winit.focused_mode, winit.unfocused_mode), (capped, capped));
     assert!(!app.world().get::<DirectionalLight>(sun).unwrap().shadow_maps_enabled);
 
     *app.world_mut().resource_mut::<FrameBudget>() = FrameBudget::chosen(None, true);
     app.update();
     assert_eq!(app.world().resource::<WinitSettings>().focused_mode, UpdateMode::Continuous);
     assert!(app.world().get::<DirectionalLight>(sun).unwrap().shadow_maps_enabled);
+    assert_eq!(app.world().get::<Visibility>(ground), Some(&Visibility::Inherited));
 }
 
 #[test]
-fn edits_in_the_rendering_panel_toggle_cap_and_shadows_as_the_users_choice() {
+fn edits_in_the_rendering_panel_toggle_cap_and_ground_plane_as_the_users_choice() {
     use demorl_studio::studio::frame_budget::{FrameBudget, budget_controls};
     let ctx = egui::Context::default();
     let mut budget = FrameBudget::default();
     budget.adopt_renderer("llvmpipe", true);
-    assert!(budget.max_fps.is_some() && !budget.shadows && !budget.chosen);
+    assert!(budget.max_fps.is_some() && !budget.ground_plane && !budget.fps_chosen && !budget.ground_chosen);
     click_widget(&ctx, "cap_frame_rate", |ui| budget_controls(ui, &mut budget));
     assert_eq!(budget.max_fps, None);
-    assert!(budget.chosen, "an edit is the user's choice");
-    click_widget(&ctx, "shadows", |ui| budget_controls(ui, &mut budget));
-    assert!(budget.shadows);
+    assert!(budget.fps_chosen && !budget.ground_chosen, "an edit is the user's choice");
+    click_widget(&ctx, "ground_plane", |ui| budget_controls(ui, &mut budget));
+    assert!(budget.ground_plane && budget.ground_chosen);
     click_widget(&ctx, "cap_frame_rate", |ui| budget_controls(ui, &mut budget));
     assert_eq!(budget.max_fps, Some(demorl_studio::studio::frame_budget::SOFTWARE_MAX_FPS));
+}
+
+#[test]
+fn an_episode_summary_splits_the_return_into_its_reward_terms_in_the_studio_and_headless() {
+    let path = Path::new("scenes/quadruped.ron");
+    let mut scene = demorl_studio::scene::load_scene(path).unwrap();
+    scene.task.episode_steps = 12;
+    let settings = PlannerSettings { horizon: 3, samples: 6, iterations: 1, ..scene.planner.clone() };
+    let mut studio = Experiment::with_settings(path, scene.clone(), settings.clone(), 3, 1).unwrap();
+    studio.blocking = true;
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).insert_resource(studio).add_plugins(ExperimentPlugin);
+    while experiment(&app).finished.is_empty() {
+        app.update();
+    }
+    let in_studio = experiment(&app).finished[0].clone();
+
+    let mut env = Env::new(&scene);
+    let mut agent = MpcAgent::new(&env, settings, 3, 1).unwrap();
+    let headless =
+        demorl_studio::agent::run_episode(&mut env, &mut agent, episode_seed(3, 0), ActionMode::Evaluation, |_, _| {});
+    assert_eq!(in_studio.reward_terms.len(), 6, "one sum per quadruped reward term");
+    assert_eq!((in_studio.episode_return, in_studio.length), (headless.episode_return, headless.length));
+    for (a, b) in in_studio.reward_terms.iter().zip(&headless.reward_terms) {
+        assert!((a - b).abs() < 1e-9, "{:?} vs {:?}", in_studio.reward_terms, headless.reward_terms);
+    }
+    let total: f64 = headless.reward_terms.iter().sum();
+    assert!((total - headless.episode_return).abs() < 1e-3, "terms add to {total}, return {}", headless.episode_return);
+    assert!(headless.reward_terms[0] > 0.0 && headless.reward_terms[1] <= 0.0, "{:?}", headless.reward_terms);
 }

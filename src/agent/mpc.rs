@@ -46,6 +46,19 @@ pub struct EpisodeSummary {
     pub end: String,
     /// Mean wall time per plan in milliseconds.
     pub plan_ms: f64,
+    /// Each weighted reward term summed over the episode, in the scene's order: shows which part
+    /// of the task a policy wins or loses on. With the task's termination penalty, if the
+    /// episode terminated, they add up to the return.
+    pub reward_terms: Vec<f64>,
+}
+
+/// Adds the last step's weighted reward terms of `env` to `sums`.
+pub fn accumulate_reward_terms(env: &Env, sums: &mut Vec<f64>) {
+    let terms = &env.robot().scene.task.reward;
+    sums.resize(terms.len(), 0.0);
+    for ((sum, value), term) in sums.iter_mut().zip(env.reward_terms()).zip(terms) {
+        *sum += f64::from(value * term.weight);
+    }
 }
 
 /// Runs one episode from `env.reset(seed)` with `act` choosing each action; returns its summary
@@ -53,6 +66,7 @@ pub struct EpisodeSummary {
 pub fn run_policy_episode(env: &mut Env, seed: u64, mut act: impl FnMut(&Env) -> Vec<f32>) -> EpisodeSummary {
     env.reset(seed);
     let mut episode_return = 0.0f64;
+    let mut reward_terms = Vec::new();
     let mut act_seconds = 0.0;
     loop {
         let started = Instant::now();
@@ -60,6 +74,7 @@ pub fn run_policy_episode(env: &mut Env, seed: u64, mut act: impl FnMut(&Env) ->
         act_seconds += started.elapsed().as_secs_f64();
         let outcome = env.step(&action);
         episode_return += f64::from(outcome.reward);
+        accumulate_reward_terms(env, &mut reward_terms);
         if outcome.done() {
             let end = outcome.reason.unwrap_or(EndReason::TimeLimit).to_string();
             let length = env.steps();
@@ -68,6 +83,7 @@ pub fn run_policy_episode(env: &mut Env, seed: u64, mut act: impl FnMut(&Env) ->
                 length,
                 end,
                 plan_ms: 1e3 * act_seconds / f64::from(length.max(1)),
+                reward_terms,
             };
         }
     }

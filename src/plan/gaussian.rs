@@ -160,8 +160,8 @@ impl SequenceGaussian {
     }
 
     /// Fills `out` (a whole number of sequences) with samples clip(mean + sigma * z, -1, 1).
-    /// Each action dimension's z is an AR(1) process in time, z_t = c z_(t-1) + sqrt(1 - c^2) w_t
-    /// with w standard normal truncated to [-2, 2] by rejection, z clamped to the same range;
+    /// Each action dimension's z is an AR(1) process in time, y_t = c y_(t-1) + sqrt(1 - c^2) w_t
+    /// with w standard normal truncated to [-2, 2] by rejection, and z_t = y_t clamped to that range;
     /// c = `correlation` = 0 gives independent truncated normals. The random stream does not
     /// depend on c, so changing it alone never shifts other draws.
     pub fn sample_into<R: Rng + ?Sized>(
@@ -184,12 +184,11 @@ impl SequenceGaussian {
                 let offset = t * self.action_dim;
                 for (d, u) in step.iter_mut().enumerate() {
                     let w = truncated_normal(rng);
-                    let z = if t == 0 {
-                        w
-                    } else {
-                        (correlation * previous[d] + innovation * w).clamp(-TRUNCATION, TRUNCATION)
-                    };
-                    previous[d] = z;
+                    // The process runs unclamped (its variance then stays that of w at every
+                    // step); only the value used is clamped, so clamps never compound.
+                    let y = if t == 0 { w } else { correlation * previous[d] + innovation * w };
+                    previous[d] = y;
+                    let z = y.clamp(-TRUNCATION, TRUNCATION);
                     let i = offset + d;
                     *u = (self.mean[i] + sampling_variance[i].sqrt() * z).clamp(-1.0, 1.0);
                 }
@@ -263,7 +262,8 @@ mod tests {
 
     /// Correlated noise: with c = 0 the draws are exactly the independent truncated normals of
     /// the stream; with c > 0 the lag-1 correlation in time is c and the spread per step stays
-    /// that of the truncated normal (the AR(1) process is stationary).
+    /// within a few percent of the truncated normal's (the AR(1) process is stationary up to
+    /// the clamp).
     #[test]
     fn correlated_noise_has_requested_lag_one_correlation() {
         let (h, da) = (6, 2);
@@ -284,7 +284,8 @@ mod tests {
         let truncated_variance = 0.7737;
         for t in 0..h {
             let var_t = (0..n).map(|s| z(&smooth, s, t, 1).powi(2)).sum::<f64>() / n as f64;
-            assert!((var_t - truncated_variance).abs() < 0.03, "step {t}: variance {var_t}");
+            // Clamping z to [-2, 2] trims the (less truncated) AR sum by a few percent.
+            assert!((var_t / truncated_variance - 1.0).abs() < 0.06, "step {t}: variance {var_t}");
         }
         for (x, expected) in [(&white, 0.0), (&smooth, c as f64)] {
             let cov = (0..n).map(|s| z(x, s, 2, 0) * z(x, s, 3, 0)).sum::<f64>() / n as f64;

@@ -448,6 +448,7 @@ impl Experiment {
                 length,
                 end: reason,
                 plan_ms: self.episode_plan_ms / f64::from(length.max(1)),
+                reward_terms: reward_term_sums(&self.metrics.reward_terms),
             });
             self.learning.train_returns.push([self.env_steps as f64, self.episode_return]);
             if self.mode.is_learning() {
@@ -572,4 +573,15 @@ pub fn advance_experiment(
     mut experiment: bevy::prelude::ResMut<Experiment>,
 ) {
     experiment.advance(f64::from(time.delta_secs()));
+}
+
+/// Each weighted reward term summed over the steps recorded so far.
+fn reward_term_sums(steps: &[Vec<f32>]) -> Vec<f64> {
+    let mut sums = vec![0.0f64; steps.first().map_or(0, Vec::len)];
+    for step in steps {
+        for (sum, &value) in sums.iter_mut().zip(step) {
+            *sum += f64::from(value);
+        }
+    }
+    sums
 }

@@ -78,7 +78,7 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
         // Screenshots are documentation: full quality, and one control step per frame at full speed.
         app.insert_resource(frame_budget::FrameBudget::chosen(None, true));
     } else if let Some(max_fps) = options.max_fps {
-        app.insert_resource(frame_budget::FrameBudget::chosen(max_fps, true));
+        app.insert_resource(frame_budget::FrameBudget::with_max_fps(max_fps));
     }
     if let Some(seconds) = options.run_seconds {
         app.insert_resource(timed::TimedRun::new(seconds)).add_plugins(timed::TimedRunPlugin);

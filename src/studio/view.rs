@@ -3,6 +3,7 @@
 
 use bevy::prelude::*;
 
+use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::traces::{Layer, Strip, TraceOptions, history_strips, plan_strips};
 use crate::scene::{Link, Shape};
@@ -17,6 +18,10 @@ pub struct TraceSettings {
     pub options: TraceOptions,
     pub hidden: bool,
 }
+
+/// Marks the shaded ground plane (hidden when the frame budget has no room for it).
+#[derive(Component)]
+pub struct Ground;
 
 /// Marks the entity that shows robot link `.0`.
 #[derive(Component)]
@@ -34,7 +39,7 @@ impl Plugin for ViewPlugin {
             .init_resource::<TraceSettings>()
             .init_resource::<SpawnedScene>()
             .add_systems(Startup, (setup_world, widen_thick_lines))
-            .add_systems(Update, (spawn_robot, sync_links, draw_traces).chain());
+            .add_systems(Update, ((spawn_robot, sync_links, draw_traces).chain(), draw_ground_grid));
     }
 }
 
@@ -63,7 +68,18 @@ fn setup_world(
             ..default()
         })),
         Transform::default(),
+        Ground,
     ));
+}
+
+/// Ground grid lines, 1 m apart, around the camera's focus (snapped to whole metres so the
+/// lines stay put on the ground while the camera follows the robot). Lines cost a software
+/// renderer almost nothing, unlike the shaded plane, so the grid is the ground there.
+fn draw_ground_grid(orbit: Res<OrbitCamera>, mut gizmos: Gizmos) {
+    const CELLS: u32 = 40;
+    let centre = Vec3::new(orbit.focus.x.round(), 0.002, orbit.focus.z.round());
+    let flat = Isometry3d::new(centre, Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2));
+    gizmos.grid(flat, UVec2::splat(CELLS), Vec2::ONE, Color::srgba(0.75, 0.78, 0.82, 0.35));
 }
 
 /// (Re)spawns link meshes when the experiment's scene differs from the one shown.
