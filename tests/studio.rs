@@ -763,3 +763,32 @@ fn an_episode_summary_splits_the_return_into_its_reward_terms_in_the_studio_and_
     assert!((total - headless.episode_return).abs() < 1e-3, "terms add to {total}, return {}", headless.episode_return);
     assert!(headless.reward_terms[0] > 0.0 && headless.reward_terms[1] <= 0.0, "{:?}", headless.reward_terms);
 }
+
+#[test]
+fn the_schedule_panel_edits_the_warm_up_and_reset_training_applies_it() {
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), StudioMode::Sac));
+    assert!(sac_rects.contains_key("actor_lr") && !sac_rects.contains_key("model_train_every"));
+    let demorl_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), StudioMode::Demorl));
+    assert!(demorl_rects.contains_key("actor_lr") && demorl_rects.contains_key("model_train_every"));
+
+    // Control: with the small schedule's 20 warm-up steps, SAC updates by step 40.
+    let mut control = learning_experiment(StudioMode::Sac, 2);
+    advance_to(&mut control, 40);
+    assert!(control.learning.updates > 0);
+
+    let mut e = learning_experiment(StudioMode::Sac, 2);
+    let mode = e.mode;
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut e.train, mode))["warmup_steps"];
+    let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
+    ui_frame(&ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| {
+        schedule_controls(ui, &mut e.train, mode)
+    });
+    ui_frame(&ctx, vec![press_at(target, false)], |ui| schedule_controls(ui, &mut e.train, mode));
+    let warmup = e.train.warmup_steps;
+    assert!((1500..=3500).contains(&warmup), "warm-up {warmup}");
+    e.reset_training().unwrap();
+    advance_to(&mut e, 40);
+    assert_eq!(e.learning.updates, 0, "still warming up for {warmup} steps");
+}

@@ -11,6 +11,7 @@ pub mod panels;
 pub mod presets_panel;
 pub mod saves;
 pub mod saves_panel;
+pub mod schedule_panel;
 pub mod screenshot;
 pub mod timed;
 pub mod traces;

@@ -55,6 +55,16 @@ impl StudioMode {
         self != StudioMode::MpcSimulator
     }
 
+    /// Whether the mode learns a dynamics model.
+    pub fn learns_model(self) -> bool {
+        matches!(self, StudioMode::MpcLearned | StudioMode::Demorl)
+    }
+
+    /// Whether the mode trains SAC.
+    pub fn trains_sac(self) -> bool {
+        matches!(self, StudioMode::Sac | StudioMode::Demorl)
+    }
+
     /// Whether a planner chooses the actions (and the planner widgets apply).
     pub fn plans(self) -> bool {
         self != StudioMode::Sac

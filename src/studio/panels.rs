@@ -14,6 +14,7 @@ use super::input::{HelpOverlay, SHORTCUTS};
 use super::mode::StudioMode;
 use super::presets_panel::{PresetUi, preset_controls};
 use super::saves_panel::{SavesUi, saves_panel};
+use super::schedule_panel::schedule_controls;
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
 use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PlannerSettings, VarianceShift};
@@ -87,6 +88,13 @@ fn panels_system(
                 egui::CollapsingHeader::new("Saves and exports").default_open(true).show(ui, |ui| {
                     saves_panel(ui, &mut experiment, &mut saves);
                 });
+                if experiment.mode.is_learning() {
+                    ui.separator();
+                    egui::CollapsingHeader::new("Learning schedule").default_open(false).show(ui, |ui| {
+                        let mode = experiment.mode;
+                        schedule_controls(ui, &mut experiment.train, mode);
+                    });
+                }
                 ui.separator();
                 ui.heading("Planner");
                 if experiment.mode.plans() {

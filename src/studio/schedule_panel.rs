@@ -1,0 +1,72 @@
+//! The learning-schedule panel: warm-up, update ratio, evaluations, model refits and SAC's rates
+//! for the learning modes. Edits change `Experiment::train` and apply at the next "reset
+//! training" (a schedule changed mid-run would make the run unrepeatable).
+
+use bevy_egui::egui;
+
+use super::mode::StudioMode;
+use super::panels::WidgetRects;
+use crate::agent::TrainSettings;
+
+/// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
+/// construction. Returns the rects of the named widgets.
+pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: StudioMode) -> WidgetRects {
+    let mut rects = WidgetRects::new();
+    let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
+        rects.insert(name, ui.add(widget).on_hover_text(tip).rect);
+    };
+    slider(
+        ui,
+        "warmup_steps",
+        egui::Slider::new(&mut train.warmup_steps, 0..=5000).text("warm-up steps"),
+        "Env steps with uniform random actions before the agent acts and learns.",
+    );
+    slider(
+        ui,
+        "eval_every",
+        egui::Slider::new(&mut train.eval_every, 10..=5000).logarithmic(true).text("evaluate every"),
+        "Env steps between evaluations on a separate environment (also one at step 0).",
+    );
+    slider(
+        ui,
+        "eval_episodes",
+        egui::Slider::new(&mut train.eval_episodes, 1..=20).text("eval episodes"),
+        "Deterministic episodes averaged per evaluation.",
+    );
+    if mode.learns_model() {
+        slider(
+            ui,
+            "model_train_every",
+            egui::Slider::new(&mut train.model_train_every, 10..=5000).logarithmic(true).text("refit model every"),
+            "Env steps between refits of the dynamics ensemble on the replay buffer.",
+        );
+    }
+    if mode.trains_sac() {
+        slider(
+            ui,
+            "updates_per_step",
+            egui::Slider::new(&mut train.updates_per_step, 1..=20).text("SAC updates / step"),
+            "Gradient updates of actor, critics and temperature per env step after warm-up.",
+        );
+        slider(
+            ui,
+            "batch_size",
+            egui::Slider::new(&mut train.sac.batch_size, 16..=1024).logarithmic(true).text("SAC batch"),
+            "Transitions drawn from the replay buffer per SAC update.",
+        );
+        slider(
+            ui,
+            "actor_lr",
+            egui::Slider::new(&mut train.sac.actor_lr, 1e-5..=1e-2).logarithmic(true).text("actor lr"),
+            "Adam learning rate of the policy network.",
+        );
+        slider(
+            ui,
+            "critic_lr",
+            egui::Slider::new(&mut train.sac.critic_lr, 1e-5..=1e-2).logarithmic(true).text("critic lr"),
+            "Adam learning rate of the twin Q networks.",
+        );
+    }
+    ui.label("Applies at the next reset training.");
+    rects
+}
