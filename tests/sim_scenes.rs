@@ -192,7 +192,7 @@ fn planar_robots_stay_in_their_plane() {
 
 #[test]
 fn drawn_points_follow_from_the_observation_where_it_fixes_them() {
-    use demorl_studio::plan::{ObservationKinematics, ObservationPoints};
+    use demorl_studio::plan::{ObservationKinematics, ObservationPoints, RootTrack};
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     for name in ["pendulum", "leg2r"] {
         let scene = load_scene(Path::new(&format!("scenes/{name}.ron"))).unwrap();
@@ -205,7 +205,7 @@ fn drawn_points_follow_from_the_observation_where_it_fixes_them() {
             env.step(&random_actions(&mut rng, env.action_dim()));
             drawn.clear();
             env.drawn_points_into(&mut drawn);
-            decoder.points_into(&env.observation(), &mut decoded);
+            decoder.points_into(&env.observation(), &mut RootTrack::default(), &mut decoded);
             assert_eq!(drawn.len(), decoded.len());
             for (a, b) in drawn.iter().zip(&decoded) {
                 // Rapier's joints are soft by a hair, so the bodies sit within ~1 mm of exact kinematics.
@@ -213,9 +213,54 @@ fn drawn_points_follow_from_the_observation_where_it_fixes_them() {
             }
         }
     }
-    // A moving base is not observed (no x position): no decoder.
-    for name in ["hopper", "cheetah", "quadruped"] {
+    let leg = load_scene(Path::new("scenes/leg2r.ron")).unwrap();
+    let decoder = ObservationKinematics::new(Env::new(&leg).robot().clone()).unwrap();
+    assert_eq!(decoder.floating_root(), None, "a fixed base has no floating root");
+}
+
+#[test]
+fn a_floating_robot_is_placed_from_observed_height_orientation_and_dead_reckoned_velocity() {
+    use demorl_studio::plan::{ObservationKinematics, ObservationPoints, RootTrack};
+    use demorl_studio::sim::measure::link_pose;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for (name, steps) in [("quadruped", 100), ("cheetah", 200), ("hopper", 60)] {
         let scene = load_scene(Path::new(&format!("scenes/{name}.ron"))).unwrap();
-        assert!(ObservationKinematics::new(Env::new(&scene).robot().clone()).is_none(), "{name}");
+        let mut env = Env::new(&scene);
+        env.reset(2);
+        let decoder =
+            ObservationKinematics::new(env.robot().clone()).expect("height, orientation and velocity observed");
+        let torso = env.robot().links.iter().position(|l| l.name == "torso").unwrap();
+        assert_eq!(decoder.floating_root(), Some(torso), "{name}");
+        let start = link_pose(env.physics(), env.robot(), torso).translation;
+        // One track along the trajectory, as the learned model's rollouts use it.
+        let mut track = RootTrack::default();
+        let (mut drawn, mut decoded) = (Vec::new(), vec![[0.0; 3]; decoder.point_count()]);
+        let mut worst_horizontal = 0.0f32;
+        for step in 0..=steps {
+            if step > 0 && env.step(&random_actions(&mut rng, env.action_dim())).done() {
+                break;
+            }
+            drawn.clear();
+            env.drawn_points_into(&mut drawn);
+            decoder.points_into(&env.observation(), &mut track, &mut decoded);
+            for (a, b) in drawn.iter().zip(&decoded) {
+                let b = [b[0] + start.x, b[1], b[2] + start.z];
+                // Height and orientation are observed: exact up to Rapier's soft joints.
+                assert!((a[1] - b[1]).abs() < 3e-3, "{name} step {step}: {a:?} vs {b:?}");
+                let horizontal = (a[0] - b[0]).hypot(a[2] - b[2]);
+                if step == 0 {
+                    assert!(horizontal < 3e-3, "{name}: the start is exact, {a:?} vs {b:?}");
+                }
+                worst_horizontal = worst_horizontal.max(horizontal);
+            }
+        }
+        // Dead reckoning drifts by a small fraction of the distance travelled (measured: the
+        // cheetah 2.4 cm over 55 cm in 10 s; without it the error would be the whole distance).
+        let moved = link_pose(env.physics(), env.robot(), torso).translation - start;
+        let moved = moved.x.hypot(moved.z);
+        assert!(worst_horizontal < 0.015 + 0.1 * moved, "{name}: drift {worst_horizontal} m over {moved} m");
+        if name == "cheetah" {
+            assert!(moved > 0.3, "the cheetah must travel for this check to mean something: {moved} m");
+        }
     }
 }

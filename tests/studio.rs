@@ -402,17 +402,23 @@ fn an_evaluation_row_arrives_after_eval_every_steps() {
 }
 
 #[test]
-fn a_floating_base_scene_plans_with_the_learned_model_but_draws_no_plans() {
-    // The hopper's observation has no x position, so predicted observations cannot be placed.
+fn a_floating_base_scene_draws_learned_model_plans_from_where_the_robot_stands() {
+    // The hopper's observation has no x position: plans are dead-reckoned from its velocity and
+    // placed at the torso's position when the plan was made.
     let mut e = learning_experiment_on("scenes/hopper.ron", StudioMode::MpcLearned, 1);
     for n in 1..=25 {
         e.advance(0.0);
         assert_eq!(e.env_steps, n);
     }
     let trace = e.last_trace.as_ref().expect("plans after the warm-up");
-    assert_eq!(trace.point_count, 0);
-    assert!(plan_strips(trace, &TraceOptions::default()).is_empty());
-    assert!(e.ghost().is_none_or(|g| g.iter().all(Vec::is_empty)));
+    let pc = trace.point_count;
+    assert_eq!(pc, e.env.robot().drawn_sites.len());
+    assert!(!plan_strips(trace, &TraceOptions::default()).is_empty());
+    // Step 0 of the mean plan is the state the plan started from: the executed points before the last step.
+    let before = &e.executed[e.executed.len() - 2];
+    for (a, b) in trace.mean_points[..pc].iter().zip(before) {
+        assert!((0..3).all(|k| (a[k] - b[k]).abs() < 3e-3), "{a:?} vs {b:?}");
+    }
 }
 
 // ---- Divergence, saves and exports ----

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::infer::{FastEnsemble, InferScratch};
-use crate::plan::{Model, ObservationPoints, RolloutBatch, SequenceBatch};
+use crate::plan::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 
 /// Whether particles follow the predicted means or samples around them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -94,14 +94,15 @@ impl EnsembleModel {
         self.drawing = Some(drawing);
     }
 
-    /// Writes the drawn points of particle 0 of every sequence, from the current lane states, as step `h`.
-    fn draw_step(&self, out: &mut RolloutBatch, particles: usize, h: usize) {
+    /// Writes the drawn points of particle 0 of every sequence, from the current lane states, as
+    /// step `h`; `tracks` (one per sequence) carry floating roots along the trajectories.
+    fn draw_step(&self, out: &mut RolloutBatch, particles: usize, h: usize, tracks: &mut [RootTrack]) {
         let Some(drawing) = &self.drawing else { return };
         let (pc, od) = (out.point_count, self.obs_dim);
-        for n in 0..out.count {
+        for (n, track) in tracks.iter_mut().enumerate().take(out.count) {
             let lane = n * particles;
-            drawing
-                .points_into(&self.state[lane * od..(lane + 1) * od], &mut out.points_of_mut(n)[h * pc..(h + 1) * pc]);
+            let points = &mut out.points_of_mut(n)[h * pc..(h + 1) * pc];
+            drawing.points_into(&self.state[lane * od..(lane + 1) * od], track, points);
         }
     }
 
@@ -178,10 +179,11 @@ impl Model for EnsembleModel {
         for _ in 0..lanes {
             self.state.extend_from_slice(&self.start);
         }
-        self.draw_step(out, p, 0);
+        let mut tracks = vec![RootTrack::default(); if self.drawing.is_some() { out.count } else { 0 }];
+        self.draw_step(out, p, 0, &mut tracks);
         let Some(net) = self.net.clone() else {
             // No members yet: nothing moves.
-            (1..=horizon).for_each(|h| self.draw_step(out, p, h));
+            (1..=horizon).for_each(|h| self.draw_step(out, p, h, &mut tracks));
             return;
         };
         assert_eq!(batch.action_dim, self.act_dim, "action width");
@@ -227,7 +229,7 @@ impl Model for EnsembleModel {
                     }
                 }
             }
-            self.draw_step(out, p, h + 1);
+            self.draw_step(out, p, h + 1, &mut tracks);
         }
     }
 }

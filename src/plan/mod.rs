@@ -20,7 +20,7 @@ pub mod weights;
 
 pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
-pub use model::{Model, ObservationPoints, RolloutBatch, SequenceBatch};
+pub use model::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner, PlannerState};
 pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset};

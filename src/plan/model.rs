@@ -149,8 +149,22 @@ impl RolloutBatch {
 pub trait ObservationPoints: Send + Sync {
     /// Points per observation (the scene's drawn sites).
     fn point_count(&self) -> usize;
-    /// Writes the points of the state `obs` describes into `out` (`point_count` long).
-    fn points_into(&self, obs: &[f32], out: &mut [[f32; 3]]);
+    /// Writes the points of the state `obs` describes into `out` (`point_count` long). `track`
+    /// carries a floating robot's horizontal position along one predicted trajectory (call with
+    /// the trajectory's observations in order, starting from `RootTrack::default()`); robots
+    /// with fixed roots ignore it.
+    fn points_into(&self, obs: &[f32], track: &mut RootTrack, out: &mut [[f32; 3]]);
+}
+
+/// Horizontal position of a floating root along one predicted trajectory, dead-reckoned from
+/// the predicted velocities (observations carry height, orientation and velocity, never the
+/// horizontal position). It starts at (0, 0): points are relative to where the root stood.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RootTrack {
+    pub x: f32,
+    pub z: f32,
+    /// Horizontal velocity of the previous observation, if any.
+    pub velocity: Option<[f32; 2]>,
 }
 
 /// Predicts the outcome of action sequences from a start state the implementer sets.

@@ -9,9 +9,10 @@ use bevy::prelude::Resource;
 use super::mode::StudioMode;
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
 use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, TrainSettings, episode_seed};
-use crate::plan::{PlanTrace, PlannerSettings};
+use crate::plan::{ObservationKinematics, PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
+use crate::sim::measure::link_pose;
 
 /// How many recent values the time-series plots keep.
 const PLOT_WINDOW: usize = 600;
@@ -128,6 +129,9 @@ pub struct Experiment {
     pub learning: LearningMetrics,
     /// An evaluation announced by the loop whose row has not arrived yet.
     pub evaluating: bool,
+    /// The floating root link whose horizontal position at plan time places learned-model plan
+    /// points (a learned model predicts observations, which lack that position).
+    learned_plan_origin: Option<usize>,
     pub last_trace: Option<PlanTrace>,
     /// Drawn points after each executed step (oldest first).
     pub executed: VecDeque<Vec<[f32; 3]>>,
@@ -213,7 +217,13 @@ impl Experiment {
     /// same state as the driver's.
     pub(super) fn from_driver(run: Run<'_>, env: Env, driver: Driver) -> Experiment {
         let Run { scene_path, scene, mode, settings, train, seed, threads } = run;
+        let learned_plan_origin = if mode.learns_model() {
+            ObservationKinematics::new(env.robot().clone()).and_then(|k| k.floating_root())
+        } else {
+            None
+        };
         Experiment {
+            learned_plan_origin,
             scene_path: scene_path.to_path_buf(),
             scene,
             env,
@@ -408,6 +418,11 @@ impl Experiment {
             self.sent_settings = self.settings.clone();
         }
         let observation = self.env.observation();
+        let mut trace = record.trace;
+        if let (Some(root), Some(trace)) = (self.learned_plan_origin, trace.as_mut()) {
+            let at = link_pose(self.env.physics(), self.env.robot(), root).translation;
+            shift_points(trace, [at.x, 0.0, at.z]);
+        }
         let outcome = self.env.step(&record.action);
         self.sim_time += self.control_dt();
         self.env_steps += 1;
@@ -421,9 +436,9 @@ impl Experiment {
         let mut points = Vec::new();
         self.env.drawn_points_into(&mut points);
         push_capped(&mut self.executed, points, PATH_WINDOW);
-        let planned = record.trace.as_ref().map(|t| t.mean_actions.get(..t.action_dim).unwrap_or_default().to_vec());
+        let planned = trace.as_ref().map(|t| t.mean_actions.get(..t.action_dim).unwrap_or_default().to_vec());
         self.episode_log.push(LoggedStep { observation, action: record.action, reward: outcome.reward, planned });
-        if let Some(trace) = record.trace {
+        if let Some(trace) = trace {
             self.record_plan(trace, record.plan_ms);
         } else {
             // Random warm-up and SAC actions have no plan to draw.
@@ -584,4 +599,13 @@ fn reward_term_sums(steps: &[Vec<f32>]) -> Vec<f64> {
         }
     }
     sums
+}
+
+/// Moves every predicted point of `trace` by `offset` (root-relative learned-model plans to world).
+fn shift_points(trace: &mut PlanTrace, offset: [f32; 3]) {
+    for point in trace.points.iter_mut().chain(trace.mean_points.iter_mut()) {
+        for (coordinate, delta) in point.iter_mut().zip(offset) {
+            *coordinate += delta;
+        }
+    }
 }
