@@ -798,3 +798,28 @@ fn the_schedule_panel_edits_the_warm_up_and_reset_training_applies_it() {
     advance_to(&mut e, 40);
     assert_eq!(e.learning.updates, 0, "still warming up for {warmup} steps");
 }
+
+#[test]
+fn a_seed_typed_in_the_panel_restarts_the_run_from_that_seed() {
+    let ctx = egui::Context::default();
+    let mut e = Experiment::new(Path::new("scenes/leg2r.ron"), 3, 1).unwrap();
+    e.blocking = true;
+    for _ in 0..5 {
+        e.advance(0.0);
+    }
+    let rects = ui_frame(&ctx, vec![], |ui| mode_controls(ui, &mut e));
+    assert!(rects.contains_key("seed") && !rects.contains_key("restart_seed"), "no restart offered for the same seed");
+    e.next_seed = 11;
+    click(&ctx, &mut e, "restart_seed");
+    assert_eq!((e.seed, e.env_steps, e.episode), (11, 0, 0));
+    let scene = demorl_studio::scene::load_scene(Path::new("scenes/leg2r.ron")).unwrap();
+    let mut fresh = Env::new(&scene);
+    fresh.reset(episode_seed(11, 0));
+    assert_eq!(e.env.observation(), fresh.observation());
+    // The restarted run is the run of seed 11: its first plan equals a fresh experiment's.
+    let mut reference = Experiment::new(Path::new("scenes/leg2r.ron"), 11, 1).unwrap();
+    reference.blocking = true;
+    e.advance(0.0);
+    reference.advance(0.0);
+    assert_eq!(e.metrics.executed_action, reference.metrics.executed_action);
+}

@@ -105,6 +105,8 @@ pub struct Experiment {
     pub settings: PlannerSettings,
     sent_settings: PlannerSettings,
     pub seed: u64,
+    /// Seed typed in the panel for the next run (applied by `restart_with_seed`).
+    pub next_seed: u64,
     /// Rollout threads of the planner.
     pub threads: usize,
     pub paused: bool,
@@ -233,6 +235,7 @@ impl Experiment {
             sent_settings: settings.clone(),
             settings,
             seed,
+            next_seed: seed,
             threads,
             paused: false,
             pending_steps: 0,
@@ -281,6 +284,16 @@ impl Experiment {
     /// replay buffer, episode 0 (the "reset training" button).
     pub fn reset_training(&mut self) -> anyhow::Result<()> {
         self.restart(self.mode, self.settings.clone(), self.train.clone())
+    }
+
+    /// Restarts the current mode from step 0 with `seed` (the same seed replays the same run).
+    pub fn restart_with_seed(&mut self, seed: u64) -> anyhow::Result<()> {
+        let previous = std::mem::replace(&mut self.seed, seed);
+        let restarted = self.restart(self.mode, self.settings.clone(), self.train.clone());
+        if restarted.is_err() {
+            self.seed = previous;
+        }
+        restarted
     }
 
     fn restart(&mut self, mode: StudioMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {

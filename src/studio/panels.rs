@@ -249,6 +249,21 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
             report(e, |e| e.reset_training());
         }
     }
+    ui.horizontal(|ui| {
+        let seed = ui.add(egui::DragValue::new(&mut e.next_seed).prefix("seed ")).on_hover_text(
+            "Seed of the run: episode k starts from seed × 1000003 + k, so the same seed replays the same run.",
+        );
+        rects.insert("seed", seed.rect);
+        if e.next_seed != e.seed {
+            let restart =
+                ui.button("restart with this seed").on_hover_text("Start the run again from step 0 with this seed.");
+            rects.insert("restart_seed", restart.rect);
+            if restart.clicked() {
+                let seed = e.next_seed;
+                report(e, |e| e.restart_with_seed(seed));
+            }
+        }
+    });
     if let Some(mode) = wanted.filter(|m| *m != current) {
         report(e, |e| e.switch_mode(mode));
     }
@@ -279,8 +294,6 @@ fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
     ui.add(egui::Slider::new(&mut experiment.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed")).on_hover_text(
         "Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).",
     );
-    ui.label(format!("seed {}", experiment.seed))
-        .on_hover_text("Episode k starts from seed × 1000003 + k: the same seed replays the same run.");
 }
 
 /// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
