@@ -131,15 +131,16 @@ impl ObservationKinematics {
         }
         track.velocity = Some(velocity);
         let zero = self.robot.links[root.link].zero_pose;
-        let (relative, z_base) = match root.orientation {
+        let relative = match root.orientation {
             OrientationField::Euler(o) => {
                 let (roll, pitch, yaw) = (obs[o], obs[o + 1], obs[o + 2]);
-                (Rotation::from_euler(glamx::EulerRot::YZX, yaw, pitch, roll), 0.0)
+                Rotation::from_euler(glamx::EulerRot::YZX, yaw, pitch, roll)
             }
-            // A planar robot stays in its plane: z is the zero pose's.
-            OrientationField::Planar(o) => (Rotation::from_rotation_z(obs[o]), zero.translation.z),
+            OrientationField::Planar(o) => Rotation::from_rotation_z(obs[o]),
         };
-        let translation = Vector::new(track.x, obs[root.height], z_base + track.z);
+        // Relative to the root's horizontal start; a planar robot's z velocity is zero, so it
+        // stays in its plane.
+        let translation = Vector::new(track.x, obs[root.height], track.z);
         Pose::from_parts(translation, relative * zero.rotation)
     }
 }

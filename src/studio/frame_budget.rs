@@ -1,7 +1,7 @@
 //! Frame budget: how often the window redraws and whether the ground is a shaded plane with
-//! shadows or grid lines only. On a software
-//! renderer every frame is CPU time taken from the control loop's planning threads, so there
-//! the studio caps the frame rate and draws the grid only, unless the user asks otherwise.
+//! shadows or grid lines only. On a software renderer every frame is CPU time taken from the
+//! control loop's planning threads, so there the studio caps the frame rate and draws the grid
+//! only, unless the user asks otherwise.
 
 use std::time::Duration;
 
@@ -14,8 +14,8 @@ use super::panels::WidgetRects;
 use super::view::Ground;
 
 /// Frame cap used on a software (CPU) renderer when the user did not choose one. Measured on
-/// 2 cores with llvmpipe at 1280x720 (docs/BENCHMARKS.md): the pendulum's planning keeps 82% of
-/// its headless speed at 6 fps, 78% at 8 and 70% at 10. Input wakes the window at once, so the
+/// 2 cores with llvmpipe at 1280x720 (docs/BENCHMARKS.md): the pendulum's planning keeps
+/// 83-85% of its headless speed at 6 fps, 79% at 8 and 69% at 10. Input wakes the window at once, so the
 /// cap only applies while the user watches.
 pub const SOFTWARE_MAX_FPS: f32 = 6.0;
 
