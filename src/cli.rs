@@ -566,7 +566,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let figures = match args.what {
         BenchKind::Env => crate::bench::env_figures(&args.scenes, args.threads, args.seconds)?,
         BenchKind::Planner => crate::bench::planner_figures(&args.scenes, &["pendulum", "cheetah"], args.threads, 20)?,
-        BenchKind::Learning => crate::bench::learning_figures(20, 200)?,
+        BenchKind::Learning => crate::bench::learning_figures(20, 200, args.threads)?,
     };
     crate::bench::print(&figures, args.json);
     Ok(())

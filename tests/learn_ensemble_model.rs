@@ -144,6 +144,32 @@ fn sampled_noise_is_reproducible_per_start() {
 }
 
 #[test]
+fn rollouts_are_identical_on_one_and_two_threads_points_included() {
+    use demorl_studio::plan::ObservationKinematics;
+    let (ens, _, start) = fitted_ensemble();
+    let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
+    let drawing = std::sync::Arc::new(ObservationKinematics::new(Env::new(&scene).robot().clone()).unwrap());
+    let mut batch = SequenceBatch::new(7, 6, 1);
+    batch.actions.iter_mut().enumerate().for_each(|(i, a)| *a = (i as f32 * 0.61).cos());
+    let roll = |threads: usize| {
+        let mut model = EnsembleModel::new(3, 1, ModelNoise::Sampled, 4);
+        model.set_members(ens.fast_elites());
+        model.set_drawing(drawing.clone());
+        model.set_threads(threads).unwrap();
+        model.set_start(&start);
+        let mut out = RolloutBatch::default();
+        // Twice: the second rollout reuses the scratch of the first.
+        model.rollout(&batch, 4, &mut out);
+        model.rollout(&batch, 4, &mut out);
+        out
+    };
+    let (one, two) = (roll(1), roll(2));
+    assert_eq!(one, two);
+    assert!(one.points.iter().any(|p| p[1] != one.points[0][1]), "the drawn tip moves");
+    assert!(one.rewards.iter().all(|r| r.is_finite() && *r != 0.0));
+}
+
+#[test]
 fn planner_with_learned_model_reproduces_its_trace_scores() {
     let (ens, _, start) = fitted_ensemble();
     let mut model = EnsembleModel::new(3, 1, ModelNoise::Sampled, 4);

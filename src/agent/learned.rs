@@ -117,6 +117,11 @@ impl LearnedPlannerAgent {
         })
     }
 
+    /// Shares the learned model's rollouts out on `threads` threads (the plans do not change).
+    pub fn set_rollout_threads(&mut self, threads: usize) -> anyhow::Result<()> {
+        self.model.set_threads(threads).map_err(|e| anyhow::anyhow!("cannot start {threads} rollout threads: {e}"))
+    }
+
     /// Refits the ensemble on the whole replay buffer and loads its elites into the model.
     /// Returns the mean elite hold-out MSE and the epochs run.
     pub fn refit_model(&mut self) -> (f32, usize) {

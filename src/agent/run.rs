@@ -79,7 +79,10 @@ pub fn learning_agent(
         ("sac", _) => Box::new(SacAgent::new(obs_dim, act_dim, train, config.seed)),
         ("mpc", "learned") | ("demorl", "learned") => {
             let with_sac = config.mode == "demorl";
-            Box::new(LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?)
+            let mut agent =
+                LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?;
+            agent.set_rollout_threads(config.threads)?;
+            Box::new(agent)
         }
         (mode, model) => bail!("--mode {mode} --model {model} is not available for learning runs"),
     })

@@ -49,13 +49,100 @@ pub struct EnsembleModel {
     drawing: Option<Arc<dyn ObservationPoints>>,
     start: Vec<f32>,
     start_key: u64,
-    // Scratch reused between rollouts.
+    /// One work item per member slot, reused between rollouts.
+    slots: Vec<SlotWork>,
+    /// Threads the slots are shared out on (`None`: the calling thread alone).
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// One member slot's share of a rollout: the lanes (sequence × particle) its member drives,
+/// advanced on their own for the whole horizon, so slots can run on different threads. Every
+/// value depends only on the lane, so the result does not depend on the thread count.
+#[derive(Default)]
+struct SlotWork {
+    /// Global lane indices, ascending.
+    lanes: Vec<usize>,
+    /// Current observation of each lane, rows × obs_dim.
     state: Vec<f32>,
-    lanes: Vec<Vec<usize>>,
+    /// Predicted reward of each lane and step, rows × horizon.
+    rewards: Vec<f32>,
+    /// Observation before the last step, rows × obs_dim.
+    before_last: Vec<f32>,
+    /// Every predicted observation of the lanes that are drawn, [drawn row][step 0..=H][obs].
+    history: Vec<f32>,
     x: Vec<f32>,
     scratch: InferScratch,
     mean: Vec<f32>,
     logvar: Vec<f32>,
+}
+
+/// What every slot of one rollout shares.
+struct SlotShared<'a> {
+    net: &'a FastEnsemble,
+    batch: &'a SequenceBatch,
+    start: &'a [f32],
+    start_key: u64,
+    particles: usize,
+    sampled: bool,
+    /// Keep the history of lanes that are particle 0 of their sequence.
+    draw: bool,
+}
+
+impl SlotWork {
+    /// Advances this slot's lanes (member slot `k`) over the whole horizon.
+    fn run(&mut self, k: usize, shared: &SlotShared<'_>) {
+        let SlotShared { net, batch, start, start_key, particles, sampled, draw } = *shared;
+        let (od, horizon, rows) = (start.len(), batch.horizon, self.lanes.len());
+        let (din, dout) = (net.in_dim(), net.out_dim());
+        let (in_mean, in_std) = (net.input_normalizer().mean(), net.input_normalizer().std());
+        let (out_mean, out_std) = (net.output_normalizer().mean(), net.output_normalizer().std());
+        self.state.clear();
+        (0..rows).for_each(|_| self.state.extend_from_slice(start));
+        self.before_last.clone_from(&self.state);
+        self.rewards.clear();
+        self.rewards.resize(rows * horizon, 0.0);
+        self.history.clear();
+        let drawn = |l: usize| draw && l.is_multiple_of(particles);
+        let record = |history: &mut Vec<f32>, state: &[f32], lanes: &[usize]| {
+            for (r, &l) in lanes.iter().enumerate() {
+                if drawn(l) {
+                    history.extend_from_slice(&state[r * od..(r + 1) * od]);
+                }
+            }
+        };
+        record(&mut self.history, &self.state, &self.lanes);
+        for h in 0..horizon {
+            if h + 1 == horizon {
+                self.before_last.clone_from(&self.state);
+            }
+            self.x.clear();
+            for (r, &l) in self.lanes.iter().enumerate() {
+                let s = &self.state[r * od..(r + 1) * od];
+                for (j, v) in s.iter().chain(batch.action(l / particles, h)).enumerate() {
+                    self.x.push((v - in_mean[j]) / in_std[j]);
+                }
+            }
+            debug_assert_eq!(self.x.len(), rows * din);
+            net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
+            for (r, &l) in self.lanes.iter().enumerate() {
+                let lane_key = splitmix(start_key ^ splitmix(l as u64));
+                for j in 0..dout {
+                    let mut z = self.mean[r * dout + j];
+                    if sampled {
+                        let key = splitmix(lane_key ^ (((h as u64) << 32) | j as u64));
+                        z += (0.5 * self.logvar[r * dout + j]).exp() * gaussian(key);
+                    }
+                    let y = z * out_std[j] + out_mean[j];
+                    if j == 0 {
+                        self.rewards[r * horizon + h] = y;
+                    } else {
+                        self.state[r * od + j - 1] += y;
+                    }
+                }
+            }
+            record(&mut self.history, &self.state, &self.lanes);
+        }
+    }
 }
 
 impl EnsembleModel {
@@ -71,12 +158,8 @@ impl EnsembleModel {
             drawing: None,
             start: vec![0.0; obs_dim],
             start_key: 0,
-            state: Vec::new(),
-            lanes: Vec::new(),
-            x: Vec::new(),
-            scratch: InferScratch::default(),
-            mean: Vec::new(),
-            logvar: Vec::new(),
+            slots: Vec::new(),
+            pool: None,
         }
     }
 
@@ -88,22 +171,21 @@ impl EnsembleModel {
         self.net = Some(Arc::new(net));
     }
 
+    /// Shares the member slots of each rollout out on `threads` threads (1: the calling thread).
+    /// Results do not depend on it.
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), rayon::ThreadPoolBuildError> {
+        self.pool = if threads > 1 {
+            Some(Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
     /// Rollouts from now on carry the points `drawing` computes from each predicted observation
     /// (particle 0 of every sequence), so the studio can draw learned-model plans.
     pub fn set_drawing(&mut self, drawing: Arc<dyn ObservationPoints>) {
         self.drawing = Some(drawing);
-    }
-
-    /// Writes the drawn points of particle 0 of every sequence, from the current lane states, as
-    /// step `h`; `tracks` (one per sequence) carry floating roots along the trajectories.
-    fn draw_step(&self, out: &mut RolloutBatch, particles: usize, h: usize, tracks: &mut [RootTrack]) {
-        let Some(drawing) = &self.drawing else { return };
-        let (pc, od) = (out.point_count, self.obs_dim);
-        for (n, track) in tracks.iter_mut().enumerate().take(out.count) {
-            let lane = n * particles;
-            let points = &mut out.points_of_mut(n)[h * pc..(h + 1) * pc];
-            drawing.points_into(&self.state[lane * od..(lane + 1) * od], track, points);
-        }
     }
 
     /// The members in use, if any.
@@ -175,62 +257,69 @@ impl Model for EnsembleModel {
         for lane in out.final_obs.chunks_exact_mut(od.max(1)) {
             lane.copy_from_slice(&self.start);
         }
-        self.state.clear();
-        for _ in 0..lanes {
-            self.state.extend_from_slice(&self.start);
-        }
-        let mut tracks = vec![RootTrack::default(); if self.drawing.is_some() { out.count } else { 0 }];
-        self.draw_step(out, p, 0, &mut tracks);
         let Some(net) = self.net.clone() else {
             // No members yet: nothing moves.
-            (1..=horizon).for_each(|h| self.draw_step(out, p, h, &mut tracks));
+            out.rewards.fill(0.0);
+            if let Some(drawing) = &self.drawing {
+                let states = vec![self.start.as_slice(); horizon + 1];
+                for n in 0..count {
+                    draw_trajectory(drawing.as_ref(), &states, out.points_of_mut(n));
+                }
+            }
             return;
         };
         assert_eq!(batch.action_dim, self.act_dim, "action width");
         let slots = net.members().min(p);
-        self.lanes.resize_with(slots, Vec::new);
-        for (k, list) in self.lanes.iter_mut().enumerate() {
-            list.clear();
-            list.extend((0..lanes).filter(|l| (l % p) % slots == k));
+        self.slots.resize_with(slots, SlotWork::default);
+        for (k, slot) in self.slots.iter_mut().enumerate() {
+            slot.lanes.clear();
+            slot.lanes.extend((0..lanes).filter(|l| (l % p) % slots == k));
         }
-        let (din, dout) = (net.in_dim(), net.out_dim());
-        let (in_mean, in_std) = (net.input_normalizer().mean(), net.input_normalizer().std());
-        let (out_mean, out_std) = (net.output_normalizer().mean(), net.output_normalizer().std());
-        for h in 0..horizon {
-            if h + 1 == horizon {
-                out.final_obs.copy_from_slice(&self.state);
+        let shared = SlotShared {
+            net: &net,
+            batch,
+            start: &self.start,
+            start_key: self.start_key,
+            particles: p,
+            sampled: self.noise == ModelNoise::Sampled,
+            draw: self.drawing.is_some(),
+        };
+        let work = &mut self.slots;
+        match &self.pool {
+            Some(pool) => {
+                use rayon::prelude::*;
+                pool.install(|| work.par_iter_mut().enumerate().for_each(|(k, slot)| slot.run(k, &shared)));
             }
-            for (k, list) in self.lanes.iter().enumerate() {
-                let rows = list.len();
-                self.x.clear();
-                for &l in list {
-                    let s = &self.state[l * od..(l + 1) * od];
-                    let a = batch.action(l / p, h);
-                    for (j, v) in s.iter().chain(a).enumerate() {
-                        self.x.push((v - in_mean[j]) / in_std[j]);
-                    }
-                }
-                debug_assert_eq!(self.x.len(), rows * din);
-                net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
-                for (r, &l) in list.iter().enumerate() {
-                    let lane_key = splitmix(self.start_key ^ splitmix(l as u64));
-                    for j in 0..dout {
-                        let mut z = self.mean[r * dout + j];
-                        if self.noise == ModelNoise::Sampled {
-                            let key = splitmix(lane_key ^ (((h as u64) << 32) | j as u64));
-                            z += (0.5 * self.logvar[r * dout + j]).exp() * gaussian(key);
-                        }
-                        let y = z * out_std[j] + out_mean[j];
-                        if j == 0 {
-                            out.rewards[l * horizon + h] = y;
-                        } else {
-                            self.state[l * od + j - 1] += y;
-                        }
-                    }
+            None => work.iter_mut().enumerate().for_each(|(k, slot)| slot.run(k, &shared)),
+        }
+        for slot in &self.slots {
+            for (r, &l) in slot.lanes.iter().enumerate() {
+                out.rewards[l * horizon..(l + 1) * horizon]
+                    .copy_from_slice(&slot.rewards[r * horizon..(r + 1) * horizon]);
+                if horizon > 0 {
+                    out.final_obs[l * od..(l + 1) * od].copy_from_slice(&slot.before_last[r * od..(r + 1) * od]);
                 }
             }
-            self.draw_step(out, p, h + 1, &mut tracks);
         }
+        if let Some(drawing) = &self.drawing {
+            // Particle 0 of sequence n is lane n·p, which slot 0 drives; its drawn rows are in lane order.
+            let history = &self.slots[0].history;
+            let per_lane = (horizon + 1) * od;
+            for n in 0..count {
+                let lane_history = &history[n * per_lane..(n + 1) * per_lane];
+                let states: Vec<&[f32]> = lane_history.chunks_exact(od).collect();
+                draw_trajectory(drawing.as_ref(), &states, out.points_of_mut(n));
+            }
+        }
+    }
+}
+
+/// The drawn points of one predicted trajectory (its observations in order), step by step.
+fn draw_trajectory(drawing: &dyn ObservationPoints, states: &[&[f32]], points: &mut [[f32; 3]]) {
+    let pc = drawing.point_count();
+    let mut track = RootTrack::default();
+    for (h, obs) in states.iter().enumerate() {
+        drawing.points_into(obs, &mut track, &mut points[h * pc..(h + 1) * pc]);
     }
 }
 
