@@ -53,7 +53,7 @@ pub enum Command {
         /// The model mpc plans with (default: simulator).
         #[arg(long, value_enum)]
         model: Option<ModelKind>,
-        /// Redraw at most this many frames per second (0: no cap). Default: 10 on a software
+        /// Redraw at most this many frames per second (0: no cap). Default: 5 on a software
         /// renderer (whose frames take CPU from planning), no cap on a GPU.
         #[arg(long)]
         max_fps: Option<f32>,
