@@ -168,6 +168,7 @@ impl SequenceGaussian {
         &self,
         sampling_variance: &[f32],
         correlation: f32,
+        noise_state: &mut Vec<f32>,
         rng: &mut R,
         out: &mut [f32],
     ) {
@@ -178,7 +179,9 @@ impl SequenceGaussian {
         debug_assert_eq!(out.len() % len, 0);
         debug_assert_eq!(sampling_variance.len(), len);
         let innovation = (1.0 - correlation * correlation).max(0.0).sqrt();
-        let mut previous = vec![0.0f32; self.action_dim];
+        // Caller-owned scratch, so steady-state planning does not allocate.
+        noise_state.resize(self.action_dim, 0.0);
+        let previous = noise_state;
         for sequence in out.chunks_exact_mut(len) {
             for (t, step) in sequence.chunks_exact_mut(self.action_dim).enumerate() {
                 let offset = t * self.action_dim;
@@ -242,7 +245,7 @@ mod tests {
         g.sampling_variance(&mut var);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = vec![0.0; 8 * 500];
-        g.sample_into(&var, 0.0, &mut rng, &mut out);
+        g.sample_into(&var, 0.0, &mut Vec::new(), &mut rng, &mut out);
         for s in out.chunks_exact(8) {
             for ((&u, &m), &v) in s.iter().zip(g.mean()).zip(&var) {
                 assert!((-1.0..=1.0).contains(&u));
@@ -271,14 +274,14 @@ mod tests {
         let var = vec![0.01f32; h * da];
         let n = 20_000;
         let mut white = vec![0.0; h * da * n];
-        g.sample_into(&var, 0.0, &mut ChaCha8Rng::seed_from_u64(5), &mut white);
+        g.sample_into(&var, 0.0, &mut Vec::new(), &mut ChaCha8Rng::seed_from_u64(5), &mut white);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let independent: Vec<f32> = (0..h * da * n).map(|_| 0.1 * truncated_normal(&mut rng)).collect();
         assert_eq!(white, independent);
 
         let c = 0.8f32;
         let mut smooth = vec![0.0; h * da * n];
-        g.sample_into(&var, c, &mut ChaCha8Rng::seed_from_u64(5), &mut smooth);
+        g.sample_into(&var, c, &mut Vec::new(), &mut ChaCha8Rng::seed_from_u64(5), &mut smooth);
         let z = |x: &[f32], s: usize, t: usize, d: usize| x[s * h * da + t * da + d] as f64 / 0.1;
         // Variance of a standard normal truncated to [-2, 2].
         let truncated_variance = 0.7737;

@@ -49,6 +49,8 @@ pub struct Planner {
     mean_rollout: RolloutBatch,
     prior: Vec<f32>,
     sampling_variance: Vec<f32>,
+    /// The correlated noise's running state per action dimension (scratch).
+    noise_state: Vec<f32>,
     scores: Vec<f32>,
     mean_score: Vec<f32>,
     coefficients: Vec<f32>,
@@ -76,6 +78,7 @@ impl Planner {
             mean_rollout: RolloutBatch::default(),
             prior: Vec::new(),
             sampling_variance: Vec::new(),
+            noise_state: Vec::new(),
             scores: Vec::new(),
             mean_score: Vec::new(),
             coefficients: Vec::new(),
@@ -209,6 +212,7 @@ impl Planner {
             self.dist.sample_into(
                 &self.sampling_variance,
                 s.noise_correlation,
+                &mut self.noise_state,
                 &mut self.rng,
                 &mut self.batch.actions[..n * len],
             );
