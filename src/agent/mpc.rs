@@ -54,10 +54,9 @@ pub struct EpisodeSummary {
 
 /// Adds the last step's weighted reward terms of `env` to `sums`.
 pub fn accumulate_reward_terms(env: &Env, sums: &mut Vec<f64>) {
-    let terms = &env.robot().scene.task.reward;
-    sums.resize(terms.len(), 0.0);
-    for ((sum, value), term) in sums.iter_mut().zip(env.reward_terms()).zip(terms) {
-        *sum += f64::from(value * term.weight);
+    sums.resize(env.reward_terms().len(), 0.0);
+    for (sum, value) in sums.iter_mut().zip(env.weighted_reward_terms()) {
+        *sum += f64::from(value);
     }
 }
 

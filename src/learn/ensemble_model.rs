@@ -66,7 +66,7 @@ struct SlotWork {
     state: Vec<f32>,
     /// Predicted reward of each lane and step, rows × horizon.
     rewards: Vec<f32>,
-    /// Observation before the last step, rows × obs_dim.
+    /// Observation before the last step, rows × obs_dim (written at step H − 1; unused when H = 0).
     before_last: Vec<f32>,
     /// Every predicted observation of the lanes that are drawn, [drawn row][step 0..=H][obs].
     history: Vec<f32>,
@@ -98,7 +98,6 @@ impl SlotWork {
         let (out_mean, out_std) = (net.output_normalizer().mean(), net.output_normalizer().std());
         self.state.clear();
         (0..rows).for_each(|_| self.state.extend_from_slice(start));
-        self.before_last.clone_from(&self.state);
         self.rewards.clear();
         self.rewards.resize(rows * horizon, 0.0);
         self.history.clear();
@@ -258,12 +257,11 @@ impl Model for EnsembleModel {
             lane.copy_from_slice(&self.start);
         }
         let Some(net) = self.net.clone() else {
-            // No members yet: nothing moves.
-            out.rewards.fill(0.0);
+            // No members yet: nothing moves (`resize` left zero rewards).
             if let Some(drawing) = &self.drawing {
-                let states = vec![self.start.as_slice(); horizon + 1];
                 for n in 0..count {
-                    draw_trajectory(drawing.as_ref(), &states, out.points_of_mut(n));
+                    let states = std::iter::repeat_n(self.start.as_slice(), horizon + 1);
+                    draw_trajectory(drawing.as_ref(), states, out.points_of_mut(n));
                 }
             }
             return;
@@ -306,19 +304,22 @@ impl Model for EnsembleModel {
             let history = &self.slots[0].history;
             let per_lane = (horizon + 1) * od;
             for n in 0..count {
-                let lane_history = &history[n * per_lane..(n + 1) * per_lane];
-                let states: Vec<&[f32]> = lane_history.chunks_exact(od).collect();
-                draw_trajectory(drawing.as_ref(), &states, out.points_of_mut(n));
+                let states = history[n * per_lane..(n + 1) * per_lane].chunks_exact(od);
+                draw_trajectory(drawing.as_ref(), states, out.points_of_mut(n));
             }
         }
     }
 }
 
 /// The drawn points of one predicted trajectory (its observations in order), step by step.
-fn draw_trajectory(drawing: &dyn ObservationPoints, states: &[&[f32]], points: &mut [[f32; 3]]) {
+fn draw_trajectory<'a>(
+    drawing: &dyn ObservationPoints,
+    states: impl Iterator<Item = &'a [f32]>,
+    points: &mut [[f32; 3]],
+) {
     let pc = drawing.point_count();
     let mut track = RootTrack::default();
-    for (h, obs) in states.iter().enumerate() {
+    for (h, obs) in states.enumerate() {
         drawing.points_into(obs, &mut track, &mut points[h * pc..(h + 1) * pc]);
     }
 }

@@ -133,6 +133,11 @@ impl Env {
         &self.reward_terms
     }
 
+    /// Reward terms of the last step times their weights, in the scene's order.
+    pub fn weighted_reward_terms(&self) -> impl Iterator<Item = f32> + '_ {
+        self.reward_terms.iter().zip(&self.robot.scene.task.reward).map(|(v, term)| v * term.weight)
+    }
+
     /// Torques applied by each actuator during the last step (N·m).
     pub fn effort(&self) -> &[f32] {
         &self.effort

@@ -443,8 +443,7 @@ impl Experiment {
         self.episode_plan_ms += record.plan_ms;
         let m = &mut self.metrics;
         m.step_rewards.push(outcome.reward);
-        let weights = self.scene.task.reward.iter().map(|t| t.weight);
-        m.reward_terms.push(self.env.reward_terms().iter().zip(weights).map(|(v, w)| v * w).collect());
+        m.reward_terms.push(self.env.weighted_reward_terms().collect());
         push_window(&mut m.executed_action, record.action.clone());
         let mut points = Vec::new();
         self.env.drawn_points_into(&mut points);
