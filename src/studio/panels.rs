@@ -296,13 +296,17 @@ fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
     );
 }
 
+/// Adds `widget` with its one-sentence tooltip and records its rect under `name`.
+pub fn named_slider(ui: &mut egui::Ui, rects: &mut WidgetRects, name: &'static str, widget: egui::Slider, tip: &str) {
+    rects.insert(name, ui.add(widget).on_hover_text(tip).rect);
+}
+
 /// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
 /// the named widgets. Values stay inside their valid ranges by construction.
 pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRects {
     let mut rects = WidgetRects::new();
     let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
-        let response = ui.add(widget).on_hover_text(tip);
-        rects.insert(name, response.rect);
+        named_slider(ui, &mut rects, name, widget, tip)
     };
     slider(
         ui,

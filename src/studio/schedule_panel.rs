@@ -5,7 +5,7 @@
 use bevy_egui::egui;
 
 use super::mode::StudioMode;
-use super::panels::WidgetRects;
+use super::panels::{WidgetRects, named_slider};
 use crate::agent::TrainSettings;
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
@@ -13,7 +13,7 @@ use crate::agent::TrainSettings;
 pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: StudioMode) -> WidgetRects {
     let mut rects = WidgetRects::new();
     let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
-        rects.insert(name, ui.add(widget).on_hover_text(tip).rect);
+        named_slider(ui, &mut rects, name, widget, tip)
     };
     slider(
         ui,
