@@ -133,8 +133,8 @@ pub fn planner_figures(
 /// 7 × 4 × 200 Swish ensemble, 5 elites, 4 particles, `reference` preset; SAC 256×256, batch 256;
 /// random weights), with the GEMM ceiling of the same kernel on the same layer shapes.
 /// `threads`: rollout threads of the learned-model planner step (its member slots are shared out);
-/// the SAC updates run on one thread.
-pub fn learning_figures(plans: usize, updates: usize, threads: usize) -> anyhow::Result<Vec<Figure>> {
+/// the SAC updates run on one thread. The planner step is timed over about `seconds`.
+pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow::Result<Vec<Figure>> {
     let threads = threads.max(1);
     use crate::learn::{
         EnsembleModel, EnsembleSettings, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, SacSettings, StepEnd,
@@ -156,8 +156,10 @@ pub fn learning_figures(plans: usize, updates: usize, threads: usize) -> anyhow:
     };
     plan_once(&mut planner, &mut model, &mut rng); // warm-up
     let started = Instant::now();
-    for _ in 0..plans {
+    let mut plans = 0usize;
+    while plans < 5 || started.elapsed().as_secs_f64() < seconds {
         plan_once(&mut planner, &mut model, &mut rng);
+        plans += 1;
     }
     let ms = 1e3 * started.elapsed().as_secs_f64() / plans as f64;
     // Particle p runs on elite p mod K, so with P ≤ K each member used sees N + M rows per step.

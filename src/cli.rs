@@ -232,7 +232,7 @@ pub struct BenchArgs {
     /// Folder of scene files.
     #[arg(long, default_value = "scenes")]
     pub scenes: PathBuf,
-    /// Seconds per env figure.
+    /// Seconds per env figure, and for the learned-model planner step.
     #[arg(long, default_value_t = 1.0)]
     pub seconds: f64,
 }
@@ -566,7 +566,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     let figures = match args.what {
         BenchKind::Env => crate::bench::env_figures(&args.scenes, args.threads, args.seconds)?,
         BenchKind::Planner => crate::bench::planner_figures(&args.scenes, &["pendulum", "cheetah"], args.threads, 20)?,
-        BenchKind::Learning => crate::bench::learning_figures(20, 200, args.threads)?,
+        BenchKind::Learning => crate::bench::learning_figures(args.seconds, 200, args.threads)?,
     };
     crate::bench::print(&figures, args.json);
     Ok(())

@@ -186,7 +186,9 @@ fn learned_runs_are_deterministic_and_evaluate_separately() {
 }
 
 /// A PETS-style planner (CEM, horizon 15) over a small learned model swings the pendulum up
-/// within 1000 env steps, alone and as DeMoRL (critic terminal value, actor prior).
+/// within 1000 env steps, alone and as DeMoRL (critic terminal value, actor prior). One seed of
+/// 1000 steps is a noisy measure (PETS alone improved by 500 to 1100 across seeds), so the check
+/// is on four seeds: every one improves, and by 600 on average.
 fn learned_model_planning_improves_pendulum(mode: &str) {
     let scene = pendulum();
     let train = TrainSettings {
@@ -225,14 +227,15 @@ fn learned_model_planning_improves_pendulum(mode: &str) {
         "mpc" => PlannerSettings { samples: 100, iterations: 3, particles: 4, ..planner },
         _ => planner,
     };
-    {
+    let mut gains = Vec::new();
+    for seed in 0..4u64 {
         let t = std::time::Instant::now();
         let cfg = RunConfig {
             scene: "scenes/pendulum.ron".into(),
             mode: mode.into(),
             model: "learned".into(),
             preset: "test".into(),
-            seed: 0,
+            seed,
             steps: 1000,
             threads: 1,
             train: train.clone(),
@@ -241,13 +244,15 @@ fn learned_model_planning_improves_pendulum(mode: &str) {
         let out = run_learning(&cfg, &scene, None, |_| {}, |_| {}).unwrap();
         let curve: Vec<f64> = out.evals.iter().map(|r| r.eval_return_mean).collect();
         println!(
-            "{mode} learned, pendulum: eval {curve:.1?} at {:?} steps; {:.1} s, {:.2} ms per plan",
+            "{mode} learned, pendulum, seed {seed}: eval {curve:.1?} at {:?} steps; {:.1} s, {:.2} ms per plan",
             out.evals.iter().map(|r| r.env_steps).collect::<Vec<_>>(),
             t.elapsed().as_secs_f64(),
             out.summary.mean_plan_ms
         );
-        assert!(curve[curve.len() - 1] > curve[0] + 600.0, "{mode}: {curve:?}");
+        gains.push(curve[curve.len() - 1] - curve[0]);
     }
+    let mean_gain = gains.iter().sum::<f64>() / gains.len() as f64;
+    assert!(gains.iter().all(|&g| g > 300.0) && mean_gain > 600.0, "{mode}: gains {gains:.1?}");
 }
 
 #[test]

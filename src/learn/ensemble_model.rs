@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use super::infer::{FastEnsemble, InferScratch};
+use super::simd::{self, Kernel, splitmix};
 use crate::plan::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 
 /// Whether particles follow the predicted means or samples around them.
@@ -20,22 +21,6 @@ pub enum ModelNoise {
     Mean,
     /// Each particle samples from its member's predicted Gaussian (PETS TS-∞).
     Sampled,
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A standard normal drawn from a key (Box–Muller on two hashed uniforms).
-fn gaussian(key: u64) -> f32 {
-    let a = splitmix(key);
-    let b = splitmix(a ^ 0x6a09_e667_f3bc_c909);
-    let u1 = ((a >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    let u2 = (b >> 11) as f64 / (1u64 << 53) as f64;
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
 }
 
 /// Plans through the learned dynamics.
@@ -116,30 +101,70 @@ impl SlotWork {
             }
             self.x.clear();
             for (r, &l) in self.lanes.iter().enumerate() {
-                let s = &self.state[r * od..(r + 1) * od];
-                for (j, v) in s.iter().chain(batch.action(l / particles, h)).enumerate() {
-                    self.x.push((v - in_mean[j]) / in_std[j]);
-                }
+                self.x.extend_from_slice(&self.state[r * od..(r + 1) * od]);
+                self.x.extend_from_slice(batch.action(l / particles, h));
             }
             debug_assert_eq!(self.x.len(), rows * din);
+            simd::wide(Standardise { values: &mut self.x, mean: in_mean, std: in_std });
             net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
-            for (r, &l) in self.lanes.iter().enumerate() {
-                let lane_key = splitmix(start_key ^ splitmix(l as u64));
-                for j in 0..dout {
-                    let mut z = self.mean[r * dout + j];
-                    if sampled {
-                        let key = splitmix(lane_key ^ (((h as u64) << 32) | j as u64));
-                        z += (0.5 * self.logvar[r * dout + j]).exp() * gaussian(key);
-                    }
-                    let y = z * out_std[j] + out_mean[j];
-                    if j == 0 {
-                        self.rewards[r * horizon + h] = y;
-                    } else {
-                        self.state[r * od + j - 1] += y;
-                    }
-                }
+            simd::wide(PredictionToData {
+                mean: &mut self.mean,
+                logvar: &self.logvar,
+                lanes: &self.lanes,
+                noise: sampled.then_some((start_key, h as u64)),
+                out_mean,
+                out_std,
+            });
+            for (r, y) in self.mean.chunks_exact(dout).enumerate() {
+                self.rewards[r * horizon + h] = y[0];
+                self.state[r * od..(r + 1) * od].iter_mut().zip(&y[1..]).for_each(|(s, dy)| *s += dy);
             }
             record(&mut self.history, &self.state, &self.lanes);
+        }
+    }
+}
+
+/// `v ← (v − mean) / std` over rows of `mean.len()` values.
+struct Standardise<'a> {
+    values: &'a mut [f32],
+    mean: &'a [f32],
+    std: &'a [f32],
+}
+
+impl Kernel for Standardise<'_> {
+    #[inline(always)]
+    fn run(self) {
+        for row in self.values.chunks_exact_mut(self.mean.len()) {
+            row.iter_mut().zip(self.mean).zip(self.std).for_each(|((v, m), s)| *v = (*v - m) / s);
+        }
+    }
+}
+
+/// Turns each lane's standardised prediction `[reward, Δobs]` into data units in place:
+/// `y = (μ + σ·ε)·std + mean`, with ε a normal hashed from (start key, lane, step, output) when
+/// sampling (`noise` holds the start key and the step), else 0.
+struct PredictionToData<'a> {
+    mean: &'a mut [f32],
+    logvar: &'a [f32],
+    lanes: &'a [usize],
+    noise: Option<(u64, u64)>,
+    out_mean: &'a [f32],
+    out_std: &'a [f32],
+}
+
+impl Kernel for PredictionToData<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let d = self.out_mean.len();
+        let rows = self.mean.chunks_exact_mut(d).zip(self.logvar.chunks_exact(d)).zip(self.lanes);
+        for ((mean, logvar), &lane) in rows {
+            if let Some((start_key, step)) = self.noise {
+                let lane_key = splitmix(start_key ^ splitmix(lane as u64));
+                for (j, (m, lv)) in mean.iter_mut().zip(logvar).enumerate() {
+                    *m += simd::exp(0.5 * lv) * simd::gaussian(lane_key ^ ((step << 32) | j as u64));
+                }
+            }
+            mean.iter_mut().zip(self.out_std).zip(self.out_mean).for_each(|((m, s), mu)| *m = *m * s + mu);
         }
     }
 }
@@ -321,19 +346,5 @@ fn draw_trajectory<'a>(
     let mut track = RootTrack::default();
     for (h, obs) in states.enumerate() {
         drawing.points_into(obs, &mut track, &mut points[h * pc..(h + 1) * pc]);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gaussian;
-
-    #[test]
-    fn hashed_gaussian_has_unit_moments() {
-        let n = 20_000;
-        let z: Vec<f64> = (0..n).map(|k| f64::from(gaussian(k))).collect();
-        let mean = z.iter().sum::<f64>() / n as f64;
-        let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
     }
 }

@@ -6,6 +6,7 @@
 
 use super::net::Activation;
 use super::normalizer::Normalizer;
+use super::simd::{self, Kernel};
 
 /// One layer of every kept member: weights `[K, in, out]`, biases `[K, out]`.
 #[derive(Clone, Debug)]
@@ -38,16 +39,14 @@ pub struct FastEnsemble {
     output_norm: Normalizer,
 }
 
-/// `dst[rows, n] = bias + lhs[rows, k] · rhs[k, n]`, all row-major.
-fn affine(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], rows: usize, k: usize, n: usize) {
-    assert!(dst.len() >= rows * n && lhs.len() >= rows * k && rhs.len() >= k * n && bias.len() == n);
-    for row in dst[..rows * n].chunks_exact_mut(n) {
-        row.copy_from_slice(bias);
-    }
-    if rows == 0 {
+/// `dst[rows, n] = lhs[rows, k] · rhs[k, n]`, all row-major. The bias is added by the
+/// elementwise pass that follows, so the product is written once and read once.
+fn matmul(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize, n: usize) {
+    assert!(dst.len() >= rows * n && lhs.len() >= rows * k && rhs.len() >= k * n);
+    if rows == 0 || n == 0 {
         return;
     }
-    // SAFETY: the asserts above bound every index the row-major strides reach.
+    // SAFETY: the assert above bounds every index the row-major strides reach.
     unsafe {
         gemm::gemm(
             rows,
@@ -56,14 +55,14 @@ fn affine(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], rows: usize, 
             dst.as_mut_ptr(),
             1,
             n as isize,
-            true,
+            false,
             lhs.as_ptr(),
             1,
             k as isize,
             rhs.as_ptr(),
             1,
             n as isize,
-            1.0f32,
+            0.0f32,
             1.0f32,
             false,
             false,
@@ -73,43 +72,75 @@ fn affine(dst: &mut [f32], lhs: &[f32], rhs: &[f32], bias: &[f32], rows: usize, 
     }
 }
 
-/// GFLOP/s of the same affine kernel the inference path uses, on a chain of layers of the given
-/// sizes with `rows` rows, repeated for about `seconds`: the ceiling the planner's inference can
-/// reach at these shapes (`bench learning` reports the fraction achieved).
+/// `v ← act(v + bias)` over rows of `bias.len()` values.
+struct BiasActivation<'a> {
+    values: &'a mut [f32],
+    bias: &'a [f32],
+    activation: Activation,
+}
+
+impl Kernel for BiasActivation<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let Self { values, bias, activation } = self;
+        for row in values.chunks_exact_mut(bias.len()) {
+            match activation {
+                Activation::Swish => row.iter_mut().zip(bias).for_each(|(v, b)| {
+                    let x = *v + b;
+                    *v = x / (1.0 + simd::exp(-x));
+                }),
+                Activation::Relu => row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).max(0.0)),
+            }
+        }
+    }
+}
+
+/// The output layer's bias, then the split of each row into the mean and the log-variance,
+/// soft-clamped between `[lo, hi]`: `hi − softplus(hi − raw)`, then `lo + softplus(· − lo)`.
+struct OutputHead<'a> {
+    raw: &'a [f32],
+    bias: &'a [f32],
+    hi: &'a [f32],
+    lo: &'a [f32],
+    mean: &'a mut [f32],
+    logvar: &'a mut [f32],
+}
+
+impl Kernel for OutputHead<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let Self { raw, bias, hi, lo, mean, logvar } = self;
+        let d = hi.len();
+        let rows = raw.chunks_exact(2 * d).zip(mean.chunks_exact_mut(d)).zip(logvar.chunks_exact_mut(d));
+        for ((row, mean), logvar) in rows {
+            mean.iter_mut().zip(&row[..d]).zip(&bias[..d]).for_each(|((m, v), b)| *m = v + b);
+            for j in 0..d {
+                let v = hi[j] - simd::softplus(hi[j] - (row[d + j] + bias[d + j]));
+                logvar[j] = lo[j] + simd::softplus(v - lo[j]);
+            }
+        }
+    }
+}
+
+/// GFLOP/s of the same multiply kernel the inference path uses, on a chain of layers of the
+/// given sizes with `rows` rows, repeated for about `seconds`: the ceiling the planner's
+/// inference can reach at these shapes (`bench learning` reports the fraction achieved).
 pub fn affine_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f64 {
     let widest = sizes.iter().copied().max().unwrap_or(1);
     let weights: Vec<Vec<f32>> =
         sizes.windows(2).map(|w| (0..w[0] * w[1]).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect()).collect();
-    let biases: Vec<Vec<f32>> = sizes.windows(2).map(|w| vec![0.01; w[1]]).collect();
     let (mut a, mut b) = (vec![0.1f32; rows * widest], vec![0.0f32; rows * widest]);
     let flops_per_pass: usize = sizes.windows(2).map(|w| 2 * rows * w[0] * w[1]).sum();
     let started = std::time::Instant::now();
     let mut passes = 0usize;
     while started.elapsed().as_secs_f64() < seconds {
         for (layer, w) in sizes.windows(2).enumerate() {
-            affine(&mut b, &a, &weights[layer], &biases[layer], rows, w[0], w[1]);
+            matmul(&mut b, &a, &weights[layer], rows, w[0], w[1]);
             std::mem::swap(&mut a, &mut b);
         }
         passes += 1;
     }
     (passes * flops_per_pass) as f64 / started.elapsed().as_secs_f64() / 1e9
-}
-
-/// `e^x` to about 1e-7 relative error, written so the compiler can vectorise loops over it
-/// (the libm `expf` call cannot be, and dominated Swish at planner sizes).
-#[inline(always)]
-fn fast_exp(x: f32) -> f32 {
-    let t = x.clamp(-87.0, 88.0) * std::f32::consts::LOG2_E;
-    // Round to nearest with the 1.5·2^23 trick (no libm `roundf` call).
-    const MAGIC: f32 = 12_582_912.0;
-    let n = (t + MAGIC) - MAGIC;
-    let y = (t - n) * std::f32::consts::LN_2;
-    let p = 1.0 + y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
-fn softplus(x: f32) -> f32 {
-    if x > 20.0 { x } else { x.exp().ln_1p() }
 }
 
 impl FastEnsemble {
@@ -198,26 +229,23 @@ impl FastEnsemble {
             let bias = &layer.bias[k * fo..(k + 1) * fo];
             let src: &[f32] = if i == 0 { &x[..rows * fi] } else { &cur[..rows * fi] };
             next.resize(rows * fo, 0.0);
-            affine(&mut next, src, w, bias, rows, fi, fo);
+            matmul(&mut next, src, w, rows, fi, fo);
             if i < last {
-                match self.activation {
-                    Activation::Swish => next.iter_mut().for_each(|v| *v /= 1.0 + fast_exp(-*v)),
-                    Activation::Relu => next.iter_mut().for_each(|v| *v = v.max(0.0)),
-                }
+                simd::wide(BiasActivation { values: &mut next[..rows * fo], bias, activation: self.activation });
+            } else {
+                let d = self.out_dim;
+                mean.resize(rows * d, 0.0);
+                logvar.resize(rows * d, 0.0);
+                simd::wide(OutputHead {
+                    raw: &next[..rows * fo],
+                    bias,
+                    hi: &self.max_logvar[k * d..(k + 1) * d],
+                    lo: &self.min_logvar[k * d..(k + 1) * d],
+                    mean,
+                    logvar,
+                });
             }
             std::mem::swap(&mut cur, &mut next);
-        }
-        let out = &cur;
-        let d = self.out_dim;
-        mean.clear();
-        logvar.clear();
-        let (hi, lo) = (&self.max_logvar[k * d..(k + 1) * d], &self.min_logvar[k * d..(k + 1) * d]);
-        for row in out[..rows * 2 * d].chunks_exact(2 * d) {
-            mean.extend_from_slice(&row[..d]);
-            for j in 0..d {
-                let v = hi[j] - softplus(hi[j] - row[d + j]);
-                logvar.push(lo[j] + softplus(v - lo[j]));
-            }
         }
         scratch.a = cur;
         scratch.b = next;
@@ -233,22 +261,5 @@ impl FastEnsemble {
         let mut var: Vec<f32> = logvar.iter().map(|l| l.exp()).collect();
         self.output_norm.denormalize_variance_in_place(&mut var);
         (mean, var)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fast_exp;
-
-    #[test]
-    fn fast_exp_is_accurate() {
-        let mut worst = 0.0f32;
-        for i in -8700..=8800 {
-            let x = i as f32 * 0.01;
-            worst = worst.max((fast_exp(x) - x.exp()).abs() / x.exp());
-        }
-        assert!(worst < 1e-5, "{worst}");
-        assert_eq!(fast_exp(-1000.0), (-87.0f32).exp().max(fast_exp(-1000.0)));
-        assert!(fast_exp(1000.0).is_finite());
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod record_file;
 pub mod replay;
 pub mod replay_file;
 pub mod sac;
+mod simd;
 
 pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
