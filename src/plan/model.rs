@@ -175,5 +175,7 @@ pub trait Model: Send {
     /// Particles this model will actually use when `requested` are asked for (a deterministic simulator returns 1).
     fn particles(&self, requested: usize) -> usize;
     /// Predicts every sequence of `batch` from the model's current start state (set by the implementer's own API).
+    /// The model shapes `out` itself (`RolloutBatch::resize` with the particles it uses), so callers
+    /// pass the same buffers every time and never size them.
     fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch);
 }

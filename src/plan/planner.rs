@@ -187,7 +187,7 @@ impl Planner {
         let m = if prior.is_some() { s.prior_count() } else { 0 };
         let total = n + m;
         let particles = model.particles(s.particles).max(1);
-        let (obs_dim, point_count) = (model.obs_dim(), model.point_count());
+        let point_count = model.point_count();
         self.batch.resize(total, horizon, da);
 
         // The prior is asked once per plan and stays fixed over the iterations.
@@ -221,7 +221,6 @@ impl Planner {
                 self.batch.actions[..len].copy_from_slice(self.dist.mean());
             }
             let t1 = Instant::now();
-            self.rollout.resize(total, particles, horizon, obs_dim, point_count);
             model.rollout(&self.batch, particles, &mut self.rollout);
             self.scorer.score(&self.batch, &self.rollout, s.discount, reborrow(&mut value), &mut self.scores);
             let t2 = Instant::now();
@@ -255,7 +254,6 @@ impl Planner {
         // Roll out the final mean so the trace can draw the plan that is executed.
         self.mean_batch.resize(1, horizon, da);
         self.mean_batch.actions.copy_from_slice(self.dist.mean());
-        self.mean_rollout.resize(1, particles, horizon, obs_dim, point_count);
         model.rollout(&self.mean_batch, particles, &mut self.mean_rollout);
         self.scorer.score(&self.mean_batch, &self.mean_rollout, s.discount, reborrow(&mut value), &mut self.mean_score);
 
