@@ -112,12 +112,14 @@ pub struct TrainArgs {
     /// Episodes to run (MPC with the simulator).
     #[arg(long, default_value_t = 10)]
     pub episodes: usize,
-    /// Random seed: the same seed and settings give the same run.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Rollout threads for planning.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Random seed: the same seed and settings give the same run [default: 0; with --settings:
+    /// the recorded run's seed unless given; a resumed run keeps its own].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Rollout threads for planning [default: 1; with --settings or --resume: the recorded run's
+    /// unless given]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Output folder for eval.csv and summary.json (learning modes add train.csv and settings.ron).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -127,8 +129,9 @@ pub struct TrainArgs {
     pub steps: Option<u64>,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
-    /// Rerun from a settings.ron written by an earlier run (its scene, mode, seed, steps and
-    /// settings; --out and the options given here still apply).
+    /// Rerun from a settings.ron written by an earlier run (its scene, mode, model, preset and
+    /// settings; --seed, --threads, --steps, --eval-every, --eval-episodes, --warmup and --out
+    /// given here still apply).
     #[arg(long)]
     pub settings: Option<PathBuf>,
     /// Take a checkpoint (weights, optimiser and RNG states, replay buffer, metrics) at the first
@@ -143,6 +146,18 @@ pub struct TrainArgs {
     /// multiple of the evaluation interval.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The seed of a fresh run.
+    fn seed_or_default(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+
+    /// The rollout threads of a fresh run.
+    fn threads_or_default(&self) -> usize {
+        self.threads.unwrap_or(1)
+    }
 }
 
 const COMPARE_ABOUT: &str =
@@ -287,6 +302,9 @@ pub fn load(path: &Path) -> anyhow::Result<Scene> {
 
 /// `train`: loads and validates the scene, runs the chosen mode, prints returns, writes outputs.
 pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
     let learning = matches!((args.mode, args.model), (Mode::Sac | Mode::Demorl, _) | (Mode::Mpc, ModelKind::Learned));
     if learning || args.settings.is_some() || args.resume.is_some() {
         return train_learning(args);
@@ -296,9 +314,6 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         Some(name) => (name.clone(), preset_or_error(name)?),
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
-    if args.threads == 0 {
-        bail!("--threads must be at least 1");
-    }
     match (args.mode, args.model) {
         (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random, _) => {}
         (mode, model) => bail!(
@@ -329,7 +344,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let episodes: Vec<EpisodeSummary> = if args.mode == Mode::Mpc {
         // The same experiment systems as the studio, in a window-less app, one control step per update.
-        let experiment = Experiment::with_settings(&args.scene, scene.clone(), settings, args.seed, args.threads)?;
+        let experiment = Experiment::with_settings(
+            &args.scene,
+            scene.clone(),
+            settings,
+            args.seed_or_default(),
+            args.threads_or_default(),
+        )?;
         let mut app = headless_app(experiment);
         let mut printed = 0;
         while printed < args.episodes {
@@ -343,10 +364,12 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         app.world().resource::<Experiment>().finished[..args.episodes].to_vec()
     } else {
         let mut env = Env::new(&scene);
-        let mut baseline = if args.mode == Mode::Random { Baseline::random(args.seed) } else { Baseline::Zero };
+        let mut baseline =
+            if args.mode == Mode::Random { Baseline::random(args.seed_or_default()) } else { Baseline::Zero };
         (0..args.episodes)
             .map(|k| {
-                let summary = run_baseline_episode(&mut env, &mut baseline, episode_seed(args.seed, k as u64));
+                let summary =
+                    run_baseline_episode(&mut env, &mut baseline, episode_seed(args.seed_or_default(), k as u64));
                 print(k, &summary);
                 summary
             })
@@ -362,7 +385,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             mode: mode_name(args.mode).to_string(),
             model: if args.mode == Mode::Mpc { "simulator".into() } else { "none".into() },
             preset: preset_name,
-            seed: args.seed,
+            seed: args.seed_or_default(),
             env_steps: episodes.iter().map(|e| u64::from(e.length)).sum(),
             episodes: episodes.len(),
             eval_return_mean: mean,
@@ -410,11 +433,28 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
                 },
                 preset: args.preset.as_deref(),
             };
-            learning_config(&args.scene, &scene, &choice, args.seed, DEFAULT_LEARNING_STEPS, args.threads)?
+            learning_config(
+                &args.scene,
+                &scene,
+                &choice,
+                args.seed_or_default(),
+                DEFAULT_LEARNING_STEPS,
+                args.threads_or_default(),
+            )?
         }
     };
     if let Some(steps) = args.steps {
         config.steps = steps;
+    }
+    if let Some(seed) = args.seed {
+        // A resumed run continues its own random streams; another seed would be another run.
+        if args.resume.is_some() && seed != config.seed {
+            bail!("--seed {seed} cannot change a resumed run's seed ({})", config.seed);
+        }
+        config.seed = seed;
+    }
+    if let Some(threads) = args.threads {
+        config.threads = threads;
     }
     let schedule = args.schedule.overrides();
     // A resumed run keeps its schedule, or it would not continue the same run.

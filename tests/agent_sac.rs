@@ -138,8 +138,8 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         model: ModelKind::Simulator,
         preset: None,
         episodes: 1,
-        seed: 9,
-        threads: 1,
+        seed: Some(9),
+        threads: None,
         out: Some(out.to_path_buf()),
         steps: Some(120),
         schedule: ScheduleArgs { eval_every: Some(60), eval_episodes: Some(1), warmup: Some(50) },
@@ -159,7 +159,8 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["env_steps"], 120);
     assert_eq!(summary["mode"], "sac");
-    train(&args(rerun, Some(out.join("settings.ron")))).unwrap();
+    // The recorded seed and threads apply when none are given.
+    train(&TrainArgs { seed: None, ..args(rerun, Some(out.join("settings.ron"))) }).unwrap();
     for f in ["eval.csv", "train.csv", "settings.ron"] {
         assert_eq!(
             std::fs::read_to_string(out.join(f)).unwrap(),
@@ -167,6 +168,17 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
             "{f}"
         );
     }
+    // A seed or thread count given with --settings applies: the same settings, another run.
+    let reseeded = Path::new("/tmp/demorl-agent-sac-cli-reseeded");
+    train(&TrainArgs { seed: Some(10), threads: Some(2), ..args(reseeded, Some(out.join("settings.ron"))) }).unwrap();
+    let cfg10 = read_run_config(&reseeded.join("settings.ron")).unwrap();
+    assert_eq!((cfg10.seed, cfg10.threads), (10, 2));
+    assert_eq!((cfg10.mode.as_str(), cfg10.steps, cfg10.train.eval_every), ("sac", 120, 60));
+    assert_ne!(
+        std::fs::read_to_string(out.join("eval.csv")).unwrap(),
+        std::fs::read_to_string(reseeded.join("eval.csv")).unwrap(),
+        "another seed gives another run"
+    );
 }
 
 #[test]

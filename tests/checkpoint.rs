@@ -249,8 +249,8 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         model: ModelKind::Simulator,
         preset: None,
         episodes: 1,
-        seed: 4,
-        threads: 1,
+        seed: Some(4),
+        threads: None,
         out: Some(folder.path().join(out)),
         steps: Some(steps),
         schedule: ScheduleArgs { eval_every: Some(200), eval_episodes: Some(1), warmup: Some(100) },
@@ -273,7 +273,10 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         let read = |run: &str| std::fs::read_to_string(folder.path().join(run).join(file)).unwrap();
         assert_eq!(read("resumed"), read("whole"), "{file}");
     }
-    // Changing the schedule of a resumed run is refused.
+    // Changing the seed or the schedule of a resumed run is refused.
+    let other_seed = TrainArgs { seed: Some(5), ..resume };
+    let error = train(&other_seed).unwrap_err();
+    assert!(error.to_string().contains("--seed 5 cannot change a resumed run's seed (4)"), "{error}");
     let error = train(&TrainArgs { resume: Some(save), ..args(600, "refused") }).unwrap_err();
     assert!(error.to_string().contains("resumed"), "{error}");
 }
