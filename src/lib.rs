@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod compare;
 pub mod learn;
+pub mod malloc_tuning;
 pub mod plan;
 pub mod scene;
 pub mod sim;

@@ -5,6 +5,7 @@ use demorl_studio::cli::{self, Cli, Command};
 use demorl_studio::studio::StudioMode;
 
 fn main() -> std::process::ExitCode {
+    demorl_studio::malloc_tuning::fix_malloc_thresholds();
     let cli = Cli::parse();
     let result = match &cli.command {
         None => cli::studio(cli.scene.as_deref(), None, 1, 1.0, StudioMode::default(), None),
