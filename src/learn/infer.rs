@@ -112,11 +112,15 @@ impl Kernel for OutputHead<'_> {
         let Self { raw, bias, hi, lo, mean, logvar } = self;
         let d = hi.len();
         let rows = raw.chunks_exact(2 * d).zip(mean.chunks_exact_mut(d)).zip(logvar.chunks_exact_mut(d));
+        let (mean_bias, logvar_bias) = bias.split_at(d);
         for ((row, mean), logvar) in rows {
-            mean.iter_mut().zip(&row[..d]).zip(&bias[..d]).for_each(|((m, v), b)| *m = v + b);
-            for j in 0..d {
-                let v = hi[j] - simd::softplus(hi[j] - (row[d + j] + bias[d + j]));
-                logvar[j] = lo[j] + simd::softplus(v - lo[j]);
+            let (raw_mean, raw_logvar) = row.split_at(d);
+            mean.iter_mut().zip(raw_mean).zip(mean_bias).for_each(|((m, v), b)| *m = v + b);
+            // Zipped rather than indexed, so the loop has no bounds checks and vectorises.
+            let bounds = hi.iter().zip(lo);
+            for (((out, raw), b), (&hi, &lo)) in logvar.iter_mut().zip(raw_logvar).zip(logvar_bias).zip(bounds) {
+                let v = hi - simd::softplus(hi - (raw + b));
+                *out = lo + simd::softplus(v - lo);
             }
         }
     }
