@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use super::infer::{FastEnsemble, InferScratch};
+use super::normalizer::Normalizer;
 use super::simd::{self, Kernel, splitmix};
 use crate::plan::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 
@@ -79,8 +80,6 @@ impl SlotWork {
         let SlotShared { net, batch, start, start_key, particles, sampled, draw } = *shared;
         let (od, horizon, rows) = (start.len(), batch.horizon, self.lanes.len());
         let (din, dout) = (net.in_dim(), net.out_dim());
-        let (in_mean, in_std) = (net.input_normalizer().mean(), net.input_normalizer().std());
-        let (out_mean, out_std) = (net.output_normalizer().mean(), net.output_normalizer().std());
         self.state.clear();
         (0..rows).for_each(|_| self.state.extend_from_slice(start));
         self.rewards.clear();
@@ -105,15 +104,14 @@ impl SlotWork {
                 self.x.extend_from_slice(batch.action(l / particles, h));
             }
             debug_assert_eq!(self.x.len(), rows * din);
-            simd::wide(Standardise { values: &mut self.x, mean: in_mean, std: in_std });
+            simd::wide(Standardise { values: &mut self.x, norm: net.input_normalizer() });
             net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
             simd::wide(PredictionToData {
                 mean: &mut self.mean,
                 logvar: &self.logvar,
                 lanes: &self.lanes,
                 noise: sampled.then_some((start_key, h as u64)),
-                out_mean,
-                out_std,
+                norm: net.output_normalizer(),
             });
             for (r, y) in self.mean.chunks_exact(dout).enumerate() {
                 self.rewards[r * horizon + h] = y[0];
@@ -124,19 +122,16 @@ impl SlotWork {
     }
 }
 
-/// `v ← (v − mean) / std` over rows of `mean.len()` values.
+/// The network inputs standardised in place.
 struct Standardise<'a> {
     values: &'a mut [f32],
-    mean: &'a [f32],
-    std: &'a [f32],
+    norm: &'a Normalizer,
 }
 
 impl Kernel for Standardise<'_> {
     #[inline(always)]
     fn run(self) {
-        for row in self.values.chunks_exact_mut(self.mean.len()) {
-            row.iter_mut().zip(self.mean).zip(self.std).for_each(|((v, m), s)| *v = (*v - m) / s);
-        }
+        self.norm.normalize_in_place(self.values);
     }
 }
 
@@ -148,24 +143,23 @@ struct PredictionToData<'a> {
     logvar: &'a [f32],
     lanes: &'a [usize],
     noise: Option<(u64, u64)>,
-    out_mean: &'a [f32],
-    out_std: &'a [f32],
+    norm: &'a Normalizer,
 }
 
 impl Kernel for PredictionToData<'_> {
     #[inline(always)]
     fn run(self) {
-        let d = self.out_mean.len();
-        let rows = self.mean.chunks_exact_mut(d).zip(self.logvar.chunks_exact(d)).zip(self.lanes);
-        for ((mean, logvar), &lane) in rows {
-            if let Some((start_key, step)) = self.noise {
+        if let Some((start_key, step)) = self.noise {
+            let d = self.norm.dim();
+            let rows = self.mean.chunks_exact_mut(d).zip(self.logvar.chunks_exact(d)).zip(self.lanes);
+            for ((mean, logvar), &lane) in rows {
                 let lane_key = splitmix(start_key ^ splitmix(lane as u64));
                 for (j, (m, lv)) in mean.iter_mut().zip(logvar).enumerate() {
                     *m += simd::exp(0.5 * lv) * simd::gaussian(lane_key ^ ((step << 32) | j as u64));
                 }
             }
-            mean.iter_mut().zip(self.out_std).zip(self.out_mean).for_each(|((m, s), mu)| *m = *m * s + mu);
         }
+        self.norm.denormalize_in_place(self.mean);
     }
 }
 
@@ -278,8 +272,11 @@ impl Model for EnsembleModel {
         let p = particles.max(1);
         out.resize(count, p, horizon, od, self.point_count());
         let lanes = count * p;
-        for lane in out.final_obs.chunks_exact_mut(od.max(1)) {
-            lane.copy_from_slice(&self.start);
+        if horizon == 0 || self.net.is_none() {
+            // Nothing is predicted, so every lane ends where it starts (the slots write it otherwise).
+            for lane in out.final_obs.chunks_exact_mut(od.max(1)) {
+                lane.copy_from_slice(&self.start);
+            }
         }
         let Some(net) = self.net.clone() else {
             // No members yet: nothing moves (`resize` left zero rewards).

@@ -61,7 +61,9 @@ impl Normalizer {
         &self.std
     }
 
-    /// Standardises rows of `data` in place.
+    /// Standardises rows of `data` in place. Always inlined so the planner's rollout can run it
+    /// compiled for wide SIMD (`learn::simd`).
+    #[inline(always)]
     pub fn normalize_in_place(&self, data: &mut [f32]) {
         for row in data.chunks_exact_mut(self.dim()) {
             for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
@@ -77,7 +79,8 @@ impl Normalizer {
         out
     }
 
-    /// Maps standardised rows back to data units in place.
+    /// Maps standardised rows back to data units in place (always inlined, as `normalize_in_place`).
+    #[inline(always)]
     pub fn denormalize_in_place(&self, data: &mut [f32]) {
         for row in data.chunks_exact_mut(self.dim()) {
             for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {

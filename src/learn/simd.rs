@@ -43,15 +43,24 @@ pub(crate) fn detected_level() -> SimdLevel {
 /// Runs `kernel` compiled for the widest instruction set the CPU has.
 #[inline(always)]
 pub(crate) fn wide(kernel: impl Kernel) {
-    wide_at(detected_level(), kernel);
+    // SAFETY: the level is the one the CPU reports.
+    unsafe { run_at(detected_level(), kernel) }
 }
 
-/// Runs `kernel` compiled for `level`, which must not exceed [`detected_level`]. Every level
-/// gives bit-identical results: Rust never fuses a multiply and an add on its own, so the wider
-/// code does the same IEEE operations in the same order per element.
-#[inline(always)]
+/// Runs `kernel` compiled for `level`, which must not exceed [`detected_level`] (checked). Every
+/// level gives bit-identical results: Rust never fuses a multiply and an add on its own, so the
+/// wider code does the same IEEE operations in the same order per element.
+#[cfg(test)]
 pub(crate) fn wide_at(level: SimdLevel, kernel: impl Kernel) {
     assert!(level <= detected_level(), "{level:?} is not supported by this CPU");
+    // SAFETY: asserted just above.
+    unsafe { run_at(level, kernel) }
+}
+
+/// # Safety
+/// The CPU must support `level`.
+#[inline(always)]
+unsafe fn run_at(level: SimdLevel, kernel: impl Kernel) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
@@ -63,7 +72,7 @@ pub(crate) fn wide_at(level: SimdLevel, kernel: impl Kernel) {
             kernel.run();
         }
         match level {
-            // SAFETY (both): the CPU has every feature the function is compiled for (asserted above).
+            // SAFETY (both): the caller guarantees the CPU has `level`'s features.
             SimdLevel::Avx512 => return unsafe { avx512(kernel) },
             SimdLevel::Avx2 => return unsafe { avx2(kernel) },
             SimdLevel::Baseline => {}
