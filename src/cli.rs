@@ -102,12 +102,14 @@ pub enum ModelKind {
 pub struct TrainArgs {
     /// Scene file.
     pub scene: PathBuf,
-    #[arg(long, value_enum, default_value = "mpc")]
+    // A recorded run (--settings, --resume) carries its mode, model and preset: giving them as
+    // well is refused rather than silently overridden.
+    #[arg(long, value_enum, default_value = "mpc", conflicts_with_all = ["settings", "resume"])]
     pub mode: Mode,
-    #[arg(long, value_enum, default_value = "simulator")]
+    #[arg(long, value_enum, default_value = "simulator", conflicts_with_all = ["settings", "resume"])]
     pub model: ModelKind,
     /// Planner preset (reference, paper-cem, mppi, mirror-descent); default: the scene's own settings.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["settings", "resume"])]
     pub preset: Option<String>,
     /// Episodes to run (MPC with the simulator).
     #[arg(long, default_value_t = 10)]

@@ -205,3 +205,26 @@ fn physics_blow_ups_end_episodes_without_reaching_the_replay_buffer() {
         "every step but the blown-up ones was stored (episodes here end only by blowing up)"
     );
 }
+
+#[test]
+fn cli_refuses_mode_model_or_preset_beside_a_recorded_run() {
+    use clap::Parser;
+    use demorl_studio::cli::{Cli, Command};
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["demorl-studio", "train", "scenes/pendulum.ron"];
+        args.extend_from_slice(extra);
+        Cli::try_parse_from(args)
+    };
+    for recorded in [["--settings", "runs/x/settings.ron"], ["--resume", "saves/x"]] {
+        for given in [["--mode", "sac"], ["--model", "learned"], ["--preset", "reference"]] {
+            let error = parse(&[recorded[0], recorded[1], given[0], given[1]]).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict, "{given:?} with {recorded:?}");
+        }
+        // The options a recorded run does not fix still parse, and the defaults do not conflict.
+        let ok = parse(&[recorded[0], recorded[1], "--seed", "3", "--threads", "2", "--out", "o"]).unwrap();
+        match ok.command {
+            Some(Command::Train(args)) => assert_eq!((args.seed, args.threads), (Some(3), Some(2))),
+            other => panic!("parsed {other:?}"),
+        }
+    }
+}
