@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::infer::FastEnsemble;
 use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
+use super::restandardise::carry_over_standardisation;
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 
 /// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
@@ -284,6 +285,11 @@ impl ProbabilisticEnsemble {
         self.net.to_host().concat()
     }
 
+    /// Caps the epochs of later fits (0: a fit only refits the statistics and re-selects elites).
+    pub fn set_max_epochs(&mut self, epochs: usize) {
+        self.settings.max_epochs = epochs;
+    }
+
     /// Multiplies every parameter of member `m` by `factor`. A diagnostic / test hook: it lets a
     /// test degrade one member mid-fit and check that its best snapshot comes back.
     pub fn scale_member(&mut self, m: usize, factor: f32) {
@@ -374,7 +380,14 @@ impl ProbabilisticEnsemble {
         loss
     }
 
-    /// Refits the standardisation and trains on (`inputs`, `targets`), row-major
+    /// Whether a fit has run (or a fitted ensemble was loaded): before that the hold-out errors
+    /// are infinite and the weights are the random initialisation.
+    pub fn is_fitted(&self) -> bool {
+        self.holdout_mse.iter().any(|m| m.is_finite())
+    }
+
+    /// Refits the standardisation (carrying a fitted network over to the new statistics, so the
+    /// refit starts from the same predictions) and trains on (`inputs`, `targets`), row-major
     /// `n × in_dim` / `n × out_dim`, with hold-out early stopping; restores each member's best
     /// snapshot and re-selects the elites.
     pub fn fit(&mut self, inputs: &[f32], targets: &[f32]) -> FitReport {
@@ -407,8 +420,22 @@ impl ProbabilisticEnsemble {
         gather_rows(targets, dout, train_idx, &mut yt);
         gather_rows(inputs, din, hold_idx, &mut xh);
         gather_rows(targets, dout, hold_idx, &mut yh);
-        self.input_norm = Normalizer::fit(&xt, din, self.settings.std_floor);
-        self.output_norm = Normalizer::fit(&yt, dout, self.settings.std_floor);
+        let new_in = Normalizer::fit(&xt, din, self.settings.std_floor);
+        let new_out = Normalizer::fit(&yt, dout, self.settings.std_floor);
+        if self.is_fitted() {
+            // Warm start: keep what the network predicts in data units under the new statistics.
+            let mut host = self.net.to_host();
+            carry_over_standardisation(
+                &mut host,
+                self.net.mlp.layers.len(),
+                e,
+                (&self.input_norm, &new_in),
+                (&self.output_norm, &new_out),
+            );
+            self.net = self.net.clone().load_host(&host);
+        }
+        self.input_norm = new_in;
+        self.output_norm = new_out;
         self.input_norm.normalize_in_place(&mut xt);
         self.output_norm.normalize_in_place(&mut yt);
         self.input_norm.normalize_in_place(&mut xh);

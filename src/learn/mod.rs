@@ -13,6 +13,7 @@ pub mod normalizer;
 pub(crate) mod record_file;
 pub mod replay;
 pub mod replay_file;
+mod restandardise;
 pub mod sac;
 mod simd;
 
