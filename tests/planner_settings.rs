@@ -32,6 +32,7 @@ fn each_invalid_value_names_its_field() {
         ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: -1.0 }),
         ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: f32::NAN }),
         ("planner.loss.temperature", |s| s.loss = Loss::Mppi { temperature: f32::INFINITY }),
+        ("planner.loss.temperature", |s| s.loss = Loss::MppiRelative { temperature: 0.0 }),
         ("planner.mean_step", |s| s.mean_step = 0.0),
         ("planner.mean_step", |s| s.mean_step = 1.5),
         ("planner.mean_step", |s| s.mean_step = f32::NAN),

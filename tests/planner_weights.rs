@@ -113,6 +113,7 @@ fn weights_sum_to_one_and_ess_is_in_range() {
         Loss::Mppi { temperature: 0.01 },
         Loss::Mppi { temperature: 1.0 },
         Loss::Mppi { temperature: 1e3 },
+        Loss::MppiRelative { temperature: 0.3 },
         Loss::ExpectedCost,
     ];
     for loss in losses {

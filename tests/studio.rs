@@ -200,6 +200,23 @@ fn dragging_the_elite_fraction_slider_changes_the_planner_settings() {
 }
 
 #[test]
+fn choosing_relative_mppi_in_the_panel_sets_that_loss_and_its_slider_drives_it() {
+    let ctx = egui::Context::default();
+    let mut settings = PlannerSettings { loss: Loss::Cem { elite_fraction: 0.1 }, ..PlannerSettings::default() };
+    let button = controls_frame(&ctx, &mut settings, vec![])["loss_mppi_relative"].center();
+    controls_frame(&ctx, &mut settings, vec![egui::Event::PointerMoved(button), press_at(button, true)]);
+    controls_frame(&ctx, &mut settings, vec![press_at(button, false)]);
+    assert_eq!(settings.loss, Loss::MppiRelative { temperature: 0.5 });
+    let rect = controls_frame(&ctx, &mut settings, vec![])["temperature"];
+    let target = egui::pos2(rect.left() + 0.9 * ctx.global_style().spacing.slider_width, rect.center().y);
+    controls_frame(&ctx, &mut settings, vec![egui::Event::PointerMoved(target), press_at(target, true)]);
+    controls_frame(&ctx, &mut settings, vec![press_at(target, false)]);
+    let Loss::MppiRelative { temperature } = settings.loss else { panic!("loss changed kind: {:?}", settings.loss) };
+    assert!(temperature > 2.0, "temperature {temperature}");
+    settings.validate().expect("widgets keep values valid");
+}
+
+#[test]
 fn every_planner_widget_is_laid_out() {
     let ctx = egui::Context::default();
     let mut settings = PlannerSettings::default();

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::infer::FastEnsemble;
 use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
-use super::restandardise::carry_over_standardisation;
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
+use super::restandardise::carry_over_standardisation;
 
 /// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
 /// values.

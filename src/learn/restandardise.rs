@@ -112,7 +112,12 @@ mod tests {
             k += 1;
             ((k as f32 * 0.618).fract() - 0.5) * 0.8
         };
-        sizes.windows(2).flat_map(|w| [(0..members * w[0] * w[1]).map(|_| next()).collect(), (0..members * w[1]).map(|_| next()).collect()]).collect()
+        sizes
+            .windows(2)
+            .flat_map(|w| {
+                [(0..members * w[0] * w[1]).map(|_| next()).collect(), (0..members * w[1]).map(|_| next()).collect()]
+            })
+            .collect()
     }
 
     fn stats(mean: &[f32], std: &[f32]) -> Normalizer {
@@ -127,19 +132,22 @@ mod tests {
         for sizes in [vec![3, 5, 4], vec![3, 4]] {
             let members = 2;
             let mut p = params(members, &sizes);
-            let (old_in, new_in) = (stats(&[0.0, 1.0, -2.0], &[1.0, 0.5, 2.0]), stats(&[0.3, 0.0, 1.0], &[3.0, 0.4, 1.0]));
+            let (old_in, new_in) =
+                (stats(&[0.0, 1.0, -2.0], &[1.0, 0.5, 2.0]), stats(&[0.3, 0.0, 1.0], &[3.0, 0.4, 1.0]));
             let (old_out, new_out) = (stats(&[0.5, -1.0], &[2.0, 0.1]), stats(&[0.0, 4.0], &[1.0, 1.5]));
             let x = [0.7f32, -0.2, 1.9];
-            let before: Vec<Vec<f32>> = (0..members)
-                .map(|m| forward(&p, members, &sizes, m, &old_in.normalize(&x)))
-                .collect();
+            let before: Vec<Vec<f32>> =
+                (0..members).map(|m| forward(&p, members, &sizes, m, &old_in.normalize(&x))).collect();
             carry_over_standardisation(&mut p, sizes.len() - 1, members, (&old_in, &new_in), (&old_out, &new_out));
             for (m, before) in before.iter().enumerate() {
                 let after = forward(&p, members, &sizes, m, &new_in.normalize(&x));
                 for j in 0..2 {
                     let mean_before = old_out.mean()[j] + old_out.std()[j] * before[j];
                     let mean_after = new_out.mean()[j] + new_out.std()[j] * after[j];
-                    assert!((mean_before - mean_after).abs() < 1e-4, "member {m} mean {j}: {mean_before} vs {mean_after}");
+                    assert!(
+                        (mean_before - mean_after).abs() < 1e-4,
+                        "member {m} mean {j}: {mean_before} vs {mean_after}"
+                    );
                     // Variance in data units: τ² e^{logvar}.
                     let var_before = old_out.std()[j].powi(2) * before[2 + j].exp();
                     let var_after = new_out.std()[j].powi(2) * after[2 + j].exp();

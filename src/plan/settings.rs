@@ -28,6 +28,15 @@ pub enum Loss {
         /// Temperature lambda > 0: small values trust only the best sequences, large values average widely.
         temperature: f32,
     },
+    /// MPPI with the temperature in units of the score spread: weight proportional to
+    /// exp(score / (temperature · std of the scores)). The weights then do not depend on the
+    /// reward's scale (which grows as a learned critic's values grow), so one temperature
+    /// transfers between tasks.
+    MppiRelative {
+        /// Temperature in standard deviations of the scores, > 0 (0.5: weights fall by e² per
+        /// standard deviation below the best score).
+        temperature: f32,
+    },
     /// Plain mirror descent on the expected cost: a score-function gradient normalised by the spread of the scores.
     ExpectedCost,
 }
@@ -203,7 +212,7 @@ impl PlannerSettings {
         check_count(e, "planner.iterations", self.iterations, MAX_ITERATIONS);
         match self.loss {
             Loss::Cem { elite_fraction } => check_unit_open_closed(e, "planner.loss.elite_fraction", elite_fraction),
-            Loss::Mppi { temperature } => {
+            Loss::Mppi { temperature } | Loss::MppiRelative { temperature } => {
                 if !(temperature > 0.0 && temperature.is_finite()) {
                     e.push(out_of_range("planner.loss.temperature", temperature, "finite and > 0"));
                 }

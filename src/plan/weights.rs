@@ -43,7 +43,7 @@ pub enum CoefficientKind {
 impl CoefficientKind {
     pub fn of(loss: &Loss) -> Self {
         match loss {
-            Loss::Cem { .. } | Loss::Mppi { .. } => Self::Weights,
+            Loss::Cem { .. } | Loss::Mppi { .. } | Loss::MppiRelative { .. } => Self::Weights,
             Loss::ExpectedCost => Self::Gradient,
         }
     }
@@ -113,35 +113,16 @@ impl Weighting {
                 summary.elite_count = k;
             }
             Loss::Mppi { temperature } => {
-                let lambda = temperature as f64;
-                let mut z = 0.0f64;
-                for (c, &s) in coefficients.iter_mut().zip(scores) {
-                    if s.is_finite() {
-                        let w = ((s as f64 - best as f64) / lambda).exp();
-                        *c = w as f32;
-                        z += w;
-                    }
-                }
-                // z >= 1 because the best score contributes exp(0).
-                let mut sum_sq = 0.0f64;
-                let uniform = 1.0 / total as f32;
-                let mut elites = 0;
-                for (c, e) in coefficients.iter_mut().zip(elite.iter_mut()) {
-                    *c = (*c as f64 / z) as f32;
-                    sum_sq += (*c as f64) * (*c as f64);
-                    if *c >= uniform {
-                        *e = true;
-                        elites += 1;
-                    }
-                }
-                summary.elite_threshold = (best as f64 + lambda * (z / total as f64).ln()) as f32;
-                summary.effective_sample_size = clamp_ess(1.0 / sum_sq, valid);
-                summary.elite_count = elites;
+                exponential_weights(temperature as f64, scores, coefficients, elite, &mut summary);
+            }
+            Loss::MppiRelative { temperature } => {
+                // A zero spread makes every weight equal whatever the temperature.
+                let spread = score_std(scores, mean, valid);
+                let lambda = if spread > 0.0 && spread.is_finite() { temperature as f64 * spread } else { 1.0 };
+                exponential_weights(lambda, scores, coefficients, elite, &mut summary);
             }
             Loss::ExpectedCost => {
-                let var = scores.iter().filter(|s| s.is_finite()).map(|&s| (s as f64 - mean).powi(2)).sum::<f64>()
-                    / valid as f64;
-                let std = var.sqrt();
+                let std = score_std(scores, mean, valid);
                 summary.elite_threshold = mean as f32;
                 let mut elites = 0;
                 let (mut sum_abs, mut sum_sq) = (0.0f64, 0.0f64);
@@ -167,6 +148,47 @@ impl Weighting {
         }
         summary
     }
+}
+
+/// Standard deviation of the finite scores around their `mean`.
+fn score_std(scores: &[f32], mean: f64, valid: usize) -> f64 {
+    let var = scores.iter().filter(|s| s.is_finite()).map(|&s| (s as f64 - mean).powi(2)).sum::<f64>() / valid as f64;
+    var.sqrt()
+}
+
+/// MPPI's weights exp((score − best) / lambda), normalised; non-finite scores get 0. Sequences
+/// with at least the uniform weight 1/N are flagged elite.
+fn exponential_weights(
+    lambda: f64,
+    scores: &[f32],
+    coefficients: &mut [f32],
+    elite: &mut [bool],
+    summary: &mut WeightSummary,
+) {
+    let (total, best) = (scores.len(), summary.best as f64);
+    let mut z = 0.0f64;
+    for (c, &s) in coefficients.iter_mut().zip(scores) {
+        if s.is_finite() {
+            let w = ((s as f64 - best) / lambda).exp();
+            *c = w as f32;
+            z += w;
+        }
+    }
+    // z >= 1 because the best score contributes exp(0).
+    let mut sum_sq = 0.0f64;
+    let uniform = 1.0 / total as f32;
+    let mut elites = 0;
+    for (c, e) in coefficients.iter_mut().zip(elite.iter_mut()) {
+        *c = (*c as f64 / z) as f32;
+        sum_sq += (*c as f64) * (*c as f64);
+        if *c >= uniform {
+            *e = true;
+            elites += 1;
+        }
+    }
+    summary.elite_threshold = (best + lambda * (z / total as f64).ln()) as f32;
+    summary.effective_sample_size = clamp_ess(1.0 / sum_sq, summary.valid);
+    summary.elite_count = elites;
 }
 
 /// Rounding can push 1 / sum w^2 a hair outside its mathematical range [1, n].
@@ -218,7 +240,13 @@ mod tests {
         let mut w = Weighting::default();
         let (mut c, mut e) = (Vec::new(), Vec::new());
         let scores = [f32::NAN, 1.0, f32::INFINITY, 0.5];
-        for loss in [Loss::Cem { elite_fraction: 1.0 }, Loss::Mppi { temperature: 1.0 }, Loss::ExpectedCost] {
+        let losses = [
+            Loss::Cem { elite_fraction: 1.0 },
+            Loss::Mppi { temperature: 1.0 },
+            Loss::MppiRelative { temperature: 0.5 },
+            Loss::ExpectedCost,
+        ];
+        for loss in losses {
             let s = w.compute(&loss, &scores, &mut c, &mut e);
             assert_eq!(s.valid, 2);
             assert_eq!(c[0], 0.0);
@@ -248,6 +276,37 @@ mod tests {
         let s = w.compute(&Loss::ExpectedCost, &[2.0, 2.0], &mut c, &mut e);
         assert_eq!(c, [0.0, 0.0]);
         assert_eq!(s.effective_sample_size, 2.0);
+    }
+
+    #[test]
+    fn relative_mppi_scales_the_temperature_by_the_score_spread() {
+        let mut w = Weighting::default();
+        let (mut c, mut e) = (Vec::new(), Vec::new());
+        // Scores 0 and 1: std 0.5, so temperature 0.5 means λ = 0.25 and w1 / w0 = e⁴.
+        w.compute(&Loss::MppiRelative { temperature: 0.5 }, &[0.0, 1.0], &mut c, &mut e);
+        let expected = 1.0 / (1.0 + (-4.0f64).exp());
+        assert!((c[1] as f64 - expected).abs() < 1e-6, "{c:?}");
+        // Plain MPPI with that λ gives the same weights.
+        let (mut plain, mut pe) = (Vec::new(), Vec::new());
+        w.compute(&Loss::Mppi { temperature: 0.25 }, &[0.0, 1.0], &mut plain, &mut pe);
+        assert_eq!(c, plain);
+        // Invariant under an affine change of the reward scale (plain MPPI is not).
+        let scores = [3.0f32, -1.0, 0.5, 2.0, 2.5];
+        let scaled: Vec<f32> = scores.iter().map(|s| 40.0 * s + 7.0).collect();
+        let a = w.compute(&Loss::MppiRelative { temperature: 0.7 }, &scores, &mut c, &mut e);
+        let (mut c2, mut e2) = (Vec::new(), Vec::new());
+        let b = w.compute(&Loss::MppiRelative { temperature: 0.7 }, &scaled, &mut c2, &mut e2);
+        for (x, y) in c.iter().zip(&c2) {
+            assert!((x - y).abs() < 1e-6, "{c:?} vs {c2:?}");
+        }
+        assert_eq!(e, e2);
+        assert!((a.effective_sample_size - b.effective_sample_size).abs() < 1e-4);
+        let p = w.compute(&Loss::Mppi { temperature: 0.7 }, &scores, &mut plain, &mut pe);
+        let q = w.compute(&Loss::Mppi { temperature: 0.7 }, &scaled, &mut plain, &mut pe);
+        assert!(q.effective_sample_size < p.effective_sample_size - 0.5);
+        // Equal scores: uniform weights.
+        w.compute(&Loss::MppiRelative { temperature: 0.5 }, &[2.0; 4], &mut c, &mut e);
+        assert_eq!(c, [0.25; 4]);
     }
 
     #[test]

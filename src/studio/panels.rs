@@ -330,20 +330,38 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         Loss::Cem { .. } => 0,
         Loss::Mppi { .. } => 1,
         Loss::ExpectedCost => 2,
+        Loss::MppiRelative { .. } => 3,
     };
     let mut chosen = kind;
-    ui.horizontal(|ui| {
+    const LOSSES: [(usize, &str, &str, &str); 4] = [
+        (0, "loss_cem", "CEM", "Equal weight on the best fraction of samples (the elites)."),
+        (1, "loss_mppi", "MPPI", "Weights proportional to exp(score / temperature)."),
+        (
+            3,
+            "loss_mppi_relative",
+            "MPPI (relative λ)",
+            "MPPI with the temperature in standard deviations of the scores: the weights do not depend on the reward's scale.",
+        ),
+        (
+            2,
+            "loss_expected_cost",
+            "expected cost",
+            "Plain mirror descent on the expected cost (a score-function gradient).",
+        ),
+    ];
+    // Kept aside: `slider` holds `rects` until the last slider; merged before returning.
+    let mut loss_rects = Vec::new();
+    ui.horizontal_wrapped(|ui| {
         ui.label("loss").on_hover_text("How scores become update weights.");
-        ui.selectable_value(&mut chosen, 0, "CEM")
-            .on_hover_text("Equal weight on the best fraction of samples (the elites).");
-        ui.selectable_value(&mut chosen, 1, "MPPI").on_hover_text("Weights proportional to exp(score / temperature).");
-        ui.selectable_value(&mut chosen, 2, "expected cost")
-            .on_hover_text("Plain mirror descent on the expected cost (a score-function gradient).");
+        for (value, name, label, tip) in LOSSES {
+            loss_rects.push((name, ui.selectable_value(&mut chosen, value, label).on_hover_text(tip).rect));
+        }
     });
     if chosen != kind {
         s.loss = match chosen {
             0 => Loss::Cem { elite_fraction: 0.1 },
             1 => Loss::Mppi { temperature: 1.0 },
+            3 => Loss::MppiRelative { temperature: 0.5 },
             _ => Loss::ExpectedCost,
         };
     }
@@ -359,6 +377,12 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
             "temperature",
             egui::Slider::new(temperature, 0.001..=100.0).logarithmic(true).text("temperature λ"),
             "Small λ trusts only the best samples; large λ averages widely.",
+        ),
+        Loss::MppiRelative { temperature } => slider(
+            ui,
+            "temperature",
+            egui::Slider::new(temperature, 0.01..=10.0).logarithmic(true).text("temperature λ (score std)"),
+            "In standard deviations of the scores: 0.5 makes a sample one std below the best weigh e² less.",
         ),
         Loss::ExpectedCost => {}
     }
@@ -453,6 +477,7 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean")
             .on_hover_text("First action of the mean plan.");
     });
+    rects.extend(loss_rects);
     rects
 }
 
