@@ -160,6 +160,22 @@ fn refit_starts_from_the_same_predictions_under_new_statistics() {
 }
 
 #[test]
+fn held_out_rows_stay_held_out_as_the_data_grow() {
+    let (x, y) = dataset(1000, 9);
+    let settings = EnsembleSettings { max_epochs: 1, ..small_settings() };
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 12);
+    let first = ens.fit(&x[..400], &y[..400]);
+    let second = ens.fit(&x, &y);
+    // About a fifth held out each time, and every row held out before is held out again: a
+    // refit is never judged on rows an earlier fit trained on.
+    assert!((60..=100).contains(&first.holdout_size), "{}", first.holdout_size);
+    assert!((160..=240).contains(&second.holdout_size), "{}", second.holdout_size);
+    assert!(first.holdout_indices.iter().all(|i| second.holdout_indices.contains(i)));
+    assert_eq!(second.holdout_indices.iter().filter(|&&i| i < 400).count(), first.holdout_size);
+    assert_eq!(first.train_size + first.holdout_size, 400);
+}
+
+#[test]
 fn same_seed_gives_bit_identical_weights() {
     let (x, y) = dataset(600, 6);
     let settings = EnsembleSettings { max_epochs: 3, ..small_settings() };

@@ -19,6 +19,7 @@ use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 use super::restandardise::carry_over_standardisation;
+use super::simd::splitmix;
 
 /// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
 /// values.
@@ -175,6 +176,9 @@ impl EnsembleNet {
     }
 }
 
+/// Salt mixed into the seed for the hold-out split's key (independent of the weight draws).
+const SPLIT_SALT: u64 = 0x686f_6c64_6f75_74;
+
 /// The `k` members with the lowest hold-out error, best first (ties keep the lower index).
 pub fn select_elites(holdout_mse: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..holdout_mse.len()).collect();
@@ -207,6 +211,8 @@ pub struct ProbabilisticEnsemble {
     input_norm: Normalizer,
     output_norm: Normalizer,
     rng: ChaCha8Rng,
+    /// Hashed with a row's position to decide, once for all fits, whether it is held out.
+    split_key: u64,
     holdout_mse: Vec<f32>,
     elites: Vec<usize>,
 }
@@ -237,6 +243,7 @@ impl ProbabilisticEnsemble {
             input_norm: Normalizer::identity(in_dim),
             output_norm: Normalizer::identity(out_dim),
             rng,
+            split_key: splitmix(seed ^ SPLIT_SALT),
             holdout_mse: vec![f32::INFINITY; e],
             elites: (0..settings.elites).collect(),
             settings,
@@ -380,6 +387,35 @@ impl ProbabilisticEnsemble {
         loss
     }
 
+    /// Splits row positions `0..n` into hold-out and training rows. Membership is a fixed hash
+    /// of the position, so as the data grow (the agent's buffer lists rows oldest first) a row
+    /// stays on its side in every fit: a warm-started refit is never judged on rows it was
+    /// trained on before, which would make the old weights look better than they are and stop
+    /// training early. At least one row lands on each side. Beyond `max_holdout` a random
+    /// subset is evaluated; the other held-out rows stay out of training too.
+    fn holdout_split(&mut self, n: usize) -> (Vec<usize>, Vec<usize>) {
+        let key = self.split_key;
+        let draw = |i: usize| {
+            (splitmix(key ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let fraction = self.settings.holdout_fraction as f64;
+        let (mut hold, mut train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| draw(i) < fraction);
+        let by_draw = |a: &usize, b: &usize| draw(*a).total_cmp(&draw(*b));
+        if hold.is_empty() {
+            let k = train.iter().enumerate().min_by(|a, b| by_draw(a.1, b.1)).map(|(k, _)| k).expect("n >= 2");
+            hold.push(train.remove(k));
+        } else if train.is_empty() {
+            let k = hold.iter().enumerate().max_by(|a, b| by_draw(a.1, b.1)).map(|(k, _)| k).expect("n >= 2");
+            train.push(hold.remove(k));
+        }
+        if hold.len() > self.settings.max_holdout.max(1) {
+            shuffle(&mut hold, &mut self.rng);
+            hold.truncate(self.settings.max_holdout.max(1));
+            hold.sort_unstable();
+        }
+        (hold, train)
+    }
+
     /// Whether a fit has run (or a fitted ensemble was loaded): before that the hold-out errors
     /// are infinite and the weights are the random initialisation.
     pub fn is_fitted(&self) -> bool {
@@ -409,12 +445,9 @@ impl ProbabilisticEnsemble {
         assert!(n >= 2, "need at least two rows to hold one out");
 
         // Hold-out split, then standardisation fitted on the training rows only.
-        let mut perm: Vec<usize> = (0..n).collect();
-        shuffle(&mut perm, &mut self.rng);
-        let n_hold = ((n as f32 * self.settings.holdout_fraction).round() as usize)
-            .min(self.settings.max_holdout)
-            .clamp(1, n - 1);
-        let (hold_idx, train_idx) = perm.split_at(n_hold);
+        let (hold_idx, train_idx) = self.holdout_split(n);
+        let (hold_idx, train_idx) = (hold_idx.as_slice(), train_idx.as_slice());
+        let n_hold = hold_idx.len();
         let (mut xt, mut yt, mut xh, mut yh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         gather_rows(inputs, din, train_idx, &mut xt);
         gather_rows(targets, dout, train_idx, &mut yt);
@@ -529,6 +562,9 @@ struct EnsembleState {
     rng: ChaCha8Rng,
     holdout_mse: Vec<f32>,
     elites: Vec<usize>,
+    /// Key of the hold-out split (saves written before it existed get 0: another fixed split).
+    #[serde(default)]
+    split_key: u64,
 }
 
 impl ProbabilisticEnsemble {
@@ -541,6 +577,7 @@ impl ProbabilisticEnsemble {
             input_norm: self.input_norm.clone(),
             output_norm: self.output_norm.clone(),
             rng: self.rng.clone(),
+            split_key: self.split_key,
             holdout_mse: self.holdout_mse.clone(),
             elites: self.elites.clone(),
         };
@@ -565,6 +602,7 @@ impl ProbabilisticEnsemble {
         ensemble.input_norm = state.input_norm;
         ensemble.output_norm = state.output_norm;
         ensemble.rng = state.rng;
+        ensemble.split_key = state.split_key;
         ensemble.holdout_mse = state.holdout_mse;
         ensemble.elites = state.elites;
         Ok(ensemble)
