@@ -176,6 +176,18 @@ fn held_out_rows_stay_held_out_as_the_data_grow() {
 }
 
 #[test]
+fn every_refit_takes_a_trained_epoch_not_the_weights_it_started_from() {
+    let (x, y) = dataset(600, 10);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, ..small_settings() }, 13);
+    ens.fit(&x, &y);
+    // A second fit on the same data starts from weights already fitted to it (on the same clean
+    // hold-out): they would often score best, and the model would never move again.
+    let again = ens.fit(&x, &y);
+    assert!(again.best_epoch.iter().all(|&b| b >= 1), "best epochs {:?}", again.best_epoch);
+    assert!(again.best_holdout_mse.iter().all(|m| m.is_finite()));
+}
+
+#[test]
 fn same_seed_gives_bit_identical_weights() {
     let (x, y) = dataset(600, 6);
     let settings = EnsembleSettings { max_epochs: 3, ..small_settings() };

@@ -107,7 +107,7 @@ pub struct FitReport {
     pub holdout_indices: Vec<usize>,
     /// Per member: hold-out MSE (standardised targets) of the restored snapshot.
     pub best_holdout_mse: Vec<f32>,
-    /// Per member: the epoch of the restored snapshot (0 = the weights before this fit).
+    /// Per member: the epoch of the restored snapshot (≥ 1; 0 only for a fit with no epochs).
     pub best_epoch: Vec<usize>,
     /// Hold-out MSE per member after every epoch; entry 0 is before training.
     pub holdout_history: Vec<Vec<f32>>,
@@ -486,14 +486,18 @@ impl ProbabilisticEnsemble {
             })
             .collect();
 
-        let mut best = self.mse_standardised(&xh, &yh, n_hold);
+        let before = self.mse_standardised(&xh, &yh, n_hold);
+        // The weights before the fit are not a candidate (unless no epoch runs): every refit takes
+        // its best trained epoch, so new data always get learnt. Kept as a candidate, the
+        // carried-over weights often won on noise and froze the model for a whole refit.
+        let mut best = if self.settings.max_epochs > 0 { vec![f32::INFINITY; e] } else { before.clone() };
         let mut snapshot = self.net.to_host();
         let mut report = FitReport {
             train_size: n_train,
             holdout_size: n_hold,
             holdout_indices: hold_idx.to_vec(),
             best_epoch: vec![0; e],
-            holdout_history: vec![best.clone()],
+            holdout_history: vec![before],
             ..Default::default()
         };
         let batch = self.settings.batch_size.max(1);
@@ -525,7 +529,8 @@ impl ProbabilisticEnsemble {
             let mut current = None;
             let mut improved = false;
             for m in 0..e {
-                if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
+                let first = best[m].is_infinite() && mse[m].is_finite();
+                if first || (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
                     best[m] = mse[m];
                     report.best_epoch[m] = epoch;
                     let current = current.get_or_insert_with(|| self.net.to_host());

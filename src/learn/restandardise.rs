@@ -6,8 +6,7 @@
 //! grows tenfold, the first layer sees inputs ten times too large and the refit starts from a
 //! broken network (seen on the cheetah: one refit's hold-out error jumped 0.044 → 0.44 and the
 //! planner exploited it). Folding the change of statistics into the first and last layers keeps
-//! the function, so the fit starts from the old model and its best-snapshot restore can never
-//! leave a member worse on the hold-out data than it was before the refit.
+//! the function, so the fit starts from the old model instead of a distorted copy of it.
 
 use super::normalizer::Normalizer;
 
