@@ -177,7 +177,7 @@ impl EnsembleNet {
 }
 
 /// Salt mixed into the seed for the hold-out split's key (independent of the weight draws).
-const SPLIT_SALT: u64 = 0x686f_6c64_6f75_74;
+const SPLIT_SALT: u64 = 0x0068_6f6c_646f_7574;
 
 /// The `k` members with the lowest hold-out error, best first (ties keep the lower index).
 pub fn select_elites(holdout_mse: &[f32], k: usize) -> Vec<usize> {
