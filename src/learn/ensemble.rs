@@ -18,8 +18,6 @@ use super::infer::FastEnsemble;
 use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
-use super::restandardise::carry_over_standardisation;
-use super::simd::splitmix;
 
 /// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
 /// values.
@@ -107,7 +105,7 @@ pub struct FitReport {
     pub holdout_indices: Vec<usize>,
     /// Per member: hold-out MSE (standardised targets) of the restored snapshot.
     pub best_holdout_mse: Vec<f32>,
-    /// Per member: the epoch of the restored snapshot (≥ 1; 0 only for a fit with no epochs).
+    /// Per member: the epoch of the restored snapshot (0 = the weights before this fit).
     pub best_epoch: Vec<usize>,
     /// Hold-out MSE per member after every epoch; entry 0 is before training.
     pub holdout_history: Vec<Vec<f32>>,
@@ -176,9 +174,6 @@ impl EnsembleNet {
     }
 }
 
-/// Salt mixed into the seed for the hold-out split's key (independent of the weight draws).
-const SPLIT_SALT: u64 = 0x0068_6f6c_646f_7574;
-
 /// The `k` members with the lowest hold-out error, best first (ties keep the lower index).
 pub fn select_elites(holdout_mse: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..holdout_mse.len()).collect();
@@ -211,8 +206,6 @@ pub struct ProbabilisticEnsemble {
     input_norm: Normalizer,
     output_norm: Normalizer,
     rng: ChaCha8Rng,
-    /// Hashed with a row's position to decide, once for all fits, whether it is held out.
-    split_key: u64,
     holdout_mse: Vec<f32>,
     elites: Vec<usize>,
 }
@@ -243,7 +236,6 @@ impl ProbabilisticEnsemble {
             input_norm: Normalizer::identity(in_dim),
             output_norm: Normalizer::identity(out_dim),
             rng,
-            split_key: splitmix(seed ^ SPLIT_SALT),
             holdout_mse: vec![f32::INFINITY; e],
             elites: (0..settings.elites).collect(),
             settings,
@@ -290,11 +282,6 @@ impl ProbabilisticEnsemble {
     /// (`E × out_dim` each).
     pub fn parameters(&self) -> Vec<f32> {
         self.net.to_host().concat()
-    }
-
-    /// Caps the epochs of later fits (0: a fit only refits the statistics and re-selects elites).
-    pub fn set_max_epochs(&mut self, epochs: usize) {
-        self.settings.max_epochs = epochs;
     }
 
     /// Multiplies every parameter of member `m` by `factor`. A diagnostic / test hook: it lets a
@@ -387,43 +374,7 @@ impl ProbabilisticEnsemble {
         loss
     }
 
-    /// Splits row positions `0..n` into hold-out and training rows. Membership is a fixed hash
-    /// of the position, so as the data grow (the agent's buffer lists rows oldest first) a row
-    /// stays on its side in every fit: a warm-started refit is never judged on rows it was
-    /// trained on before, which would make the old weights look better than they are and stop
-    /// training early. At least one row lands on each side. Beyond `max_holdout` a random
-    /// subset is evaluated; the other held-out rows stay out of training too.
-    fn holdout_split(&mut self, n: usize) -> (Vec<usize>, Vec<usize>) {
-        let key = self.split_key;
-        let draw = |i: usize| {
-            (splitmix(key ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let fraction = self.settings.holdout_fraction as f64;
-        let (mut hold, mut train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| draw(i) < fraction);
-        let by_draw = |a: &usize, b: &usize| draw(*a).total_cmp(&draw(*b));
-        if hold.is_empty() {
-            let k = train.iter().enumerate().min_by(|a, b| by_draw(a.1, b.1)).map(|(k, _)| k).expect("n >= 2");
-            hold.push(train.remove(k));
-        } else if train.is_empty() {
-            let k = hold.iter().enumerate().max_by(|a, b| by_draw(a.1, b.1)).map(|(k, _)| k).expect("n >= 2");
-            train.push(hold.remove(k));
-        }
-        if hold.len() > self.settings.max_holdout.max(1) {
-            shuffle(&mut hold, &mut self.rng);
-            hold.truncate(self.settings.max_holdout.max(1));
-            hold.sort_unstable();
-        }
-        (hold, train)
-    }
-
-    /// Whether a fit has run (or a fitted ensemble was loaded): before that the hold-out errors
-    /// are infinite and the weights are the random initialisation.
-    pub fn is_fitted(&self) -> bool {
-        self.holdout_mse.iter().any(|m| m.is_finite())
-    }
-
-    /// Refits the standardisation (carrying a fitted network over to the new statistics, so the
-    /// refit starts from the same predictions) and trains on (`inputs`, `targets`), row-major
+    /// Refits the standardisation and trains on (`inputs`, `targets`), row-major
     /// `n × in_dim` / `n × out_dim`, with hold-out early stopping; restores each member's best
     /// snapshot and re-selects the elites.
     pub fn fit(&mut self, inputs: &[f32], targets: &[f32]) -> FitReport {
@@ -445,30 +396,19 @@ impl ProbabilisticEnsemble {
         assert!(n >= 2, "need at least two rows to hold one out");
 
         // Hold-out split, then standardisation fitted on the training rows only.
-        let (hold_idx, train_idx) = self.holdout_split(n);
-        let (hold_idx, train_idx) = (hold_idx.as_slice(), train_idx.as_slice());
-        let n_hold = hold_idx.len();
+        let mut perm: Vec<usize> = (0..n).collect();
+        shuffle(&mut perm, &mut self.rng);
+        let n_hold = ((n as f32 * self.settings.holdout_fraction).round() as usize)
+            .min(self.settings.max_holdout)
+            .clamp(1, n - 1);
+        let (hold_idx, train_idx) = perm.split_at(n_hold);
         let (mut xt, mut yt, mut xh, mut yh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         gather_rows(inputs, din, train_idx, &mut xt);
         gather_rows(targets, dout, train_idx, &mut yt);
         gather_rows(inputs, din, hold_idx, &mut xh);
         gather_rows(targets, dout, hold_idx, &mut yh);
-        let new_in = Normalizer::fit(&xt, din, self.settings.std_floor);
-        let new_out = Normalizer::fit(&yt, dout, self.settings.std_floor);
-        if self.is_fitted() {
-            // Warm start: keep what the network predicts in data units under the new statistics.
-            let mut host = self.net.to_host();
-            carry_over_standardisation(
-                &mut host,
-                self.net.mlp.layers.len(),
-                e,
-                (&self.input_norm, &new_in),
-                (&self.output_norm, &new_out),
-            );
-            self.net = self.net.clone().load_host(&host);
-        }
-        self.input_norm = new_in;
-        self.output_norm = new_out;
+        self.input_norm = Normalizer::fit(&xt, din, self.settings.std_floor);
+        self.output_norm = Normalizer::fit(&yt, dout, self.settings.std_floor);
         self.input_norm.normalize_in_place(&mut xt);
         self.output_norm.normalize_in_place(&mut yt);
         self.input_norm.normalize_in_place(&mut xh);
@@ -486,18 +426,14 @@ impl ProbabilisticEnsemble {
             })
             .collect();
 
-        let before = self.mse_standardised(&xh, &yh, n_hold);
-        // The weights before the fit are not a candidate (unless no epoch runs): every refit takes
-        // its best trained epoch, so new data always get learnt. Kept as a candidate, the
-        // carried-over weights often won on noise and froze the model for a whole refit.
-        let mut best = if self.settings.max_epochs > 0 { vec![f32::INFINITY; e] } else { before.clone() };
+        let mut best = self.mse_standardised(&xh, &yh, n_hold);
         let mut snapshot = self.net.to_host();
         let mut report = FitReport {
             train_size: n_train,
             holdout_size: n_hold,
             holdout_indices: hold_idx.to_vec(),
             best_epoch: vec![0; e],
-            holdout_history: vec![before],
+            holdout_history: vec![best.clone()],
             ..Default::default()
         };
         let batch = self.settings.batch_size.max(1);
@@ -529,8 +465,7 @@ impl ProbabilisticEnsemble {
             let mut current = None;
             let mut improved = false;
             for m in 0..e {
-                let first = best[m].is_infinite() && mse[m].is_finite();
-                if first || (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
+                if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
                     best[m] = mse[m];
                     report.best_epoch[m] = epoch;
                     let current = current.get_or_insert_with(|| self.net.to_host());
@@ -567,9 +502,6 @@ struct EnsembleState {
     rng: ChaCha8Rng,
     holdout_mse: Vec<f32>,
     elites: Vec<usize>,
-    /// Key of the hold-out split (saves written before it existed get 0: another fixed split).
-    #[serde(default)]
-    split_key: u64,
 }
 
 impl ProbabilisticEnsemble {
@@ -582,7 +514,6 @@ impl ProbabilisticEnsemble {
             input_norm: self.input_norm.clone(),
             output_norm: self.output_norm.clone(),
             rng: self.rng.clone(),
-            split_key: self.split_key,
             holdout_mse: self.holdout_mse.clone(),
             elites: self.elites.clone(),
         };
@@ -607,7 +538,6 @@ impl ProbabilisticEnsemble {
         ensemble.input_norm = state.input_norm;
         ensemble.output_norm = state.output_norm;
         ensemble.rng = state.rng;
-        ensemble.split_key = state.split_key;
         ensemble.holdout_mse = state.holdout_mse;
         ensemble.elites = state.elites;
         Ok(ensemble)

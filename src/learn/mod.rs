@@ -13,7 +13,6 @@ pub mod normalizer;
 pub(crate) mod record_file;
 pub mod replay;
 pub mod replay_file;
-mod restandardise;
 pub mod sac;
 mod simd;
 
