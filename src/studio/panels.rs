@@ -301,6 +301,30 @@ pub fn named_slider(ui: &mut egui::Ui, rects: &mut WidgetRects, name: &'static s
     rects.insert(name, ui.add(widget).on_hover_text(tip).rect);
 }
 
+/// The loss picker's choices: the loss a click switches to (with its starting parameter), the
+/// widget's name in the returned rects, its label and its tooltip.
+const LOSS_CHOICES: [(Loss, &str, &str, &str); 4] = [
+    (
+        Loss::Cem { elite_fraction: 0.1 },
+        "loss_cem",
+        "CEM",
+        "Equal weight on the best fraction of samples (the elites).",
+    ),
+    (Loss::Mppi { temperature: 1.0 }, "loss_mppi", "MPPI", "Weights proportional to exp(score / temperature)."),
+    (
+        Loss::MppiRelative { temperature: 0.5 },
+        "loss_mppi_relative",
+        "MPPI (relative λ)",
+        "MPPI with the temperature in standard deviations of the scores: the weights do not depend on the reward's scale.",
+    ),
+    (
+        Loss::ExpectedCost,
+        "loss_expected_cost",
+        "expected cost",
+        "Plain mirror descent on the expected cost (a score-function gradient).",
+    ),
+];
+
 /// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
 /// the named widgets. Values stay inside their valid ranges by construction.
 pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRects {
@@ -326,44 +350,20 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         egui::Slider::new(&mut s.iterations, 1..=20).text("iterations I"),
         "How many sample-score-update rounds refine the plan each step.",
     );
-    let kind = match s.loss {
-        Loss::Cem { .. } => 0,
-        Loss::Mppi { .. } => 1,
-        Loss::ExpectedCost => 2,
-        Loss::MppiRelative { .. } => 3,
-    };
+    // Which choice is active is decided by the loss's variant, not its parameter.
+    let same_kind = |l: &Loss| std::mem::discriminant(l) == std::mem::discriminant(&s.loss);
+    let kind = LOSS_CHOICES.iter().position(|(l, ..)| same_kind(l)).expect("every loss has a choice");
     let mut chosen = kind;
-    const LOSSES: [(usize, &str, &str, &str); 4] = [
-        (0, "loss_cem", "CEM", "Equal weight on the best fraction of samples (the elites)."),
-        (1, "loss_mppi", "MPPI", "Weights proportional to exp(score / temperature)."),
-        (
-            3,
-            "loss_mppi_relative",
-            "MPPI (relative λ)",
-            "MPPI with the temperature in standard deviations of the scores: the weights do not depend on the reward's scale.",
-        ),
-        (
-            2,
-            "loss_expected_cost",
-            "expected cost",
-            "Plain mirror descent on the expected cost (a score-function gradient).",
-        ),
-    ];
     // Kept aside: `slider` holds `rects` until the last slider; merged before returning.
     let mut loss_rects = Vec::new();
     ui.horizontal_wrapped(|ui| {
         ui.label("loss").on_hover_text("How scores become update weights.");
-        for (value, name, label, tip) in LOSSES {
-            loss_rects.push((name, ui.selectable_value(&mut chosen, value, label).on_hover_text(tip).rect));
+        for (i, &(_, name, label, tip)) in LOSS_CHOICES.iter().enumerate() {
+            loss_rects.push((name, ui.selectable_value(&mut chosen, i, label).on_hover_text(tip).rect));
         }
     });
     if chosen != kind {
-        s.loss = match chosen {
-            0 => Loss::Cem { elite_fraction: 0.1 },
-            1 => Loss::Mppi { temperature: 1.0 },
-            3 => Loss::MppiRelative { temperature: 0.5 },
-            _ => Loss::ExpectedCost,
-        };
+        s.loss = LOSS_CHOICES[chosen].0;
     }
     match &mut s.loss {
         Loss::Cem { elite_fraction } => slider(
