@@ -88,6 +88,9 @@ pub enum Mode {
     Zero,
     /// Baseline: uniform random actions.
     Random,
+    /// Baseline: the planner's nominal schedule (a gait, `nominal` in the planner settings)
+    /// played open loop, without planning.
+    Nominal,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,7 +320,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
     match (args.mode, args.model) {
-        (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random, _) => {}
+        (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random | Mode::Nominal, _) => {}
         (mode, model) => bail!(
             "--mode {mode:?} --model {model:?} is not available yet: this build plans with the simulator model only \
              (use --mode mpc --model simulator, or the zero / random baselines)"
@@ -366,8 +369,17 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         app.world().resource::<Experiment>().finished[..args.episodes].to_vec()
     } else {
         let mut env = Env::new(&scene);
-        let mut baseline =
-            if args.mode == Mode::Random { Baseline::random(args.seed_or_default()) } else { Baseline::Zero };
+        let mut baseline = match args.mode {
+            Mode::Random => Baseline::random(args.seed_or_default()),
+            Mode::Nominal => match settings.nominal.clone() {
+                Some(schedule) => Baseline::Nominal(schedule),
+                None => bail!(
+                    "--mode nominal needs a nominal schedule, and the planner settings ({preset_name}) have none: \
+                     add `nominal: Some((period_steps: …, amplitude: […]))` to the scene's planner section"
+                ),
+            },
+            _ => Baseline::Zero,
+        };
         (0..args.episodes)
             .map(|k| {
                 let summary =
@@ -415,6 +427,7 @@ pub fn mode_name(mode: Mode) -> &'static str {
         Mode::Demorl => "demorl",
         Mode::Zero => "zero",
         Mode::Random => "random",
+        Mode::Nominal => "nominal",
     }
 }
 

@@ -2,7 +2,9 @@
 
 mod planner_common;
 
-use demorl_studio::plan::{ActionChoice, ActionMode, Loss, MirrorMap, Planner, PlannerSettings, TerminalChoice};
+use demorl_studio::plan::{
+    ActionChoice, ActionMode, Loss, MirrorMap, PeriodicNominal, Planner, PlannerSettings, TerminalChoice,
+};
 use planner_common::Lqr;
 
 const HORIZON: usize = 15;
@@ -117,5 +119,24 @@ fn more_iterations_never_hurt_on_average() {
             assert!(w[1] <= w[0] * 1.02 + 1e-3, "{name}: average gap rose with more iterations: {costs:?}");
         }
         assert!(costs[2] < costs[0], "{name}: 20 iterations did not improve on 2: {costs:?}");
+    }
+}
+
+/// A nominal schedule only moves where the search starts: planning around a schedule far
+/// from the optimum still ends at the LQR optimum (given twice the iterations, as the start
+/// is further away than the zero plan).
+#[test]
+fn a_nominal_schedule_does_not_bias_the_optimum() {
+    let schedule = PeriodicNominal { period_steps: 5.0, amplitude: vec![0.6], phase: vec![0.1], offset: vec![-0.2] };
+    let model = problem();
+    let mut start = Vec::new();
+    schedule.window_into(0, HORIZON, 1, &mut start);
+    let (_, optimum) = model.optimum(HORIZON);
+    assert!(model.cost_f32(&start) > 2.0 * optimum, "the schedule must start far from the optimum");
+    for (name, s) in cases() {
+        let s = PlannerSettings { nominal: Some(schedule.clone()), ..s };
+        let gaps = relative_gaps(&s, 2 * s.iterations);
+        let worst = gaps.iter().cloned().fold(0.0, f64::max);
+        assert!(worst <= 0.05, "{name} around a schedule: {:.2}% above the optimum (worst seed)", worst * 100.0);
     }
 }

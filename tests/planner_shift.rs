@@ -3,10 +3,9 @@
 mod planner_common;
 
 use demorl_studio::plan::{
-    ActionMode, LastBlock, Loss, Model, Planner, PlannerSettings, RolloutBatch, SequenceBatch, SequenceGaussian,
-    ShiftRule, VarianceShift,
+    ActionMode, LastBlock, Loss, Planner, PlannerSettings, SequenceGaussian, ShiftRule, VarianceShift,
 };
-use planner_common::Lqr;
+use planner_common::{Breakable, Lqr};
 
 /// H = 4, da = 2: mean block h is (h + 0.1, -(h + 0.1)) / 10, variance block h is 0.01 (h + 1).
 fn numbered() -> SequenceGaussian {
@@ -61,34 +60,6 @@ fn reset_restores_episode_start() {
     g.reset();
     assert_eq!(g.mean(), &[0.0; 8]);
     assert_eq!(g.variance(), &[0.25; 8]);
-}
-
-/// Optimises normally while `broken` is false; afterwards every score is NaN, so the
-/// planner cannot update and its distribution shows the shift alone.
-struct Breakable {
-    inner: Lqr,
-    broken: bool,
-}
-
-impl Model for Breakable {
-    fn action_dim(&self) -> usize {
-        1
-    }
-    fn obs_dim(&self) -> usize {
-        2
-    }
-    fn point_count(&self) -> usize {
-        1
-    }
-    fn particles(&self, _: usize) -> usize {
-        1
-    }
-    fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch) {
-        self.inner.rollout(batch, particles, out);
-        if self.broken {
-            out.rewards.fill(f32::NAN);
-        }
-    }
 }
 
 #[test]

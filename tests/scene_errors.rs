@@ -181,3 +181,21 @@ fn missing_and_non_utf8_files_name_the_file() {
     assert!(e.message.contains("UTF-8"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn nominal_schedule_for_more_actions_than_the_robot_has() {
+    let text = mutate(
+        "        horizon: 20,",
+        "        nominal: Some((period_steps: 8.0, amplitude: [0.1, 0.2])),\n        horizon: 20,",
+    );
+    assert_error(&text, "planner.nominal", "nominal: Some(", "at most the robot's 1 actions");
+}
+
+#[test]
+fn nominal_schedule_with_a_bad_period() {
+    let text = mutate(
+        "        horizon: 20,",
+        "        nominal: Some((period_steps: -3.0, amplitude: [0.1])),\n        horizon: 20,",
+    );
+    assert_error(&text, "planner.nominal.period_steps", "period_steps: -3.0", "[1, 100000]");
+}

@@ -10,6 +10,7 @@ use demorl_studio::plan::PresetStore;
 use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings, preset};
 use demorl_studio::sim::Env;
 use demorl_studio::studio::colormap::viridis;
+use demorl_studio::studio::gait_panel::gait_controls;
 use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls};
 use demorl_studio::studio::presets_panel::{PresetUi, preset_controls};
 use demorl_studio::studio::saves_panel::{SavesUi, saves_panel, utc_minutes};
@@ -214,6 +215,43 @@ fn choosing_relative_mppi_in_the_panel_sets_that_loss_and_its_slider_drives_it()
     let Loss::MppiRelative { temperature } = settings.loss else { panic!("loss changed kind: {:?}", settings.loss) };
     assert!(temperature > 2.0, "temperature {temperature}");
     settings.validate().expect("widgets keep values valid");
+}
+
+/// The quadruped's gait: ticking the box brings it back after a preset dropped it, and the
+/// amplitude slider rescales every joint's swing in proportion.
+#[test]
+fn the_gait_box_restores_the_scene_gait_and_its_slider_scales_it() {
+    let scene = demorl_studio::scene::load_scene(Path::new("scenes/quadruped.ron")).unwrap();
+    let gait = scene.planner.nominal.clone().expect("the quadruped plans around a trot");
+    let ctx = egui::Context::default();
+    let mut settings = preset("reference").unwrap();
+    let frame =
+        |settings: &mut PlannerSettings, events| ui_frame(&ctx, events, |ui| gait_controls(ui, settings, Some(&gait)));
+    let rects = frame(&mut settings, vec![]);
+    assert!(!rects.contains_key("gait_amplitude"), "no sliders while the gait is off");
+    let tick = rects["gait_toggle"].left_center() + egui::vec2(8.0, 0.0);
+    frame(&mut settings, vec![egui::Event::PointerMoved(tick), press_at(tick, true)]);
+    frame(&mut settings, vec![press_at(tick, false)]);
+    assert_eq!(settings.nominal.as_ref(), Some(&gait));
+
+    let rect = frame(&mut settings, vec![])["gait_amplitude"];
+    let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
+    frame(&mut settings, vec![egui::Event::PointerMoved(target), press_at(target, true)]);
+    frame(&mut settings, vec![press_at(target, false)]);
+    let edited = settings.nominal.clone().unwrap();
+    let scale = edited.amplitude[0] / gait.amplitude[0];
+    assert!(scale > 2.0, "amplitude {:?}", edited.amplitude);
+    for (a, b) in edited.amplitude.iter().zip(&gait.amplitude) {
+        assert!((a - b * scale).abs() < 1e-6, "{:?} is not {scale} x {:?}", edited.amplitude, gait.amplitude);
+    }
+    settings.validate().expect("widgets keep values valid");
+
+    // Unticking drops the schedule; a scene without one shows no gait widgets at all.
+    frame(&mut settings, vec![egui::Event::PointerMoved(tick), press_at(tick, true)]);
+    frame(&mut settings, vec![press_at(tick, false)]);
+    assert_eq!(settings.nominal, None);
+    let mut plain = preset("reference").unwrap();
+    assert!(ui_frame(&ctx, vec![], |ui| gait_controls(ui, &mut plain, None)).is_empty());
 }
 
 #[test]

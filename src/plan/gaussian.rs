@@ -90,6 +90,23 @@ impl SequenceGaussian {
         }
     }
 
+    /// From a correction to absolute actions: adds the nominal schedule `nominal` ([step][dim],
+    /// `len()` values) to the mean and clips the sum to [-1, 1].
+    pub fn add_nominal(&mut self, nominal: &[f32]) {
+        assert_eq!(nominal.len(), self.mean.len(), "nominal window has the wrong length");
+        for (m, &g) in self.mean.iter_mut().zip(nominal) {
+            *m = (*m + g).clamp(-1.0, 1.0);
+        }
+    }
+
+    /// The inverse of [`SequenceGaussian::add_nominal`] (no clipping: a correction may reach 2).
+    pub fn remove_nominal(&mut self, nominal: &[f32]) {
+        assert_eq!(nominal.len(), self.mean.len(), "nominal window has the wrong length");
+        for (m, &g) in self.mean.iter_mut().zip(nominal) {
+            *m -= g;
+        }
+    }
+
     /// Episode start: mean 0, initial variance everywhere.
     pub fn reset(&mut self) {
         self.mean.fill(0.0);

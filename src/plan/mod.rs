@@ -8,6 +8,7 @@
 pub mod gaussian;
 pub mod hooks;
 pub mod model;
+pub mod nominal;
 pub mod obs_points;
 pub mod planner;
 pub mod preset_store;
@@ -21,6 +22,7 @@ pub mod weights;
 pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
 pub use model::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
+pub use nominal::PeriodicNominal;
 pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner, PlannerState};
 pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset};

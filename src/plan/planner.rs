@@ -31,6 +31,9 @@ pub struct PlannerState {
     pub rng: ChaCha8Rng,
     pub dist: SequenceGaussian,
     pub shift_next: bool,
+    /// Control steps since the episode started (the nominal schedule's clock).
+    #[serde(default)]
+    pub step: u64,
 }
 
 /// A DMD-MPC planner. All randomness comes from one seeded ChaCha8 stream, so the same
@@ -42,6 +45,10 @@ pub struct Planner {
     dist: SequenceGaussian,
     /// False right after construction or `reset`: the first plan of an episode does not shift.
     shift_next: bool,
+    /// Control steps since the episode started: the nominal schedule's clock.
+    step: u64,
+    /// The nominal schedule over the current horizon (scratch).
+    nominal_window: Vec<f32>,
     // Buffers reused across iterations and plans.
     batch: SequenceBatch,
     rollout: RolloutBatch,
@@ -64,7 +71,7 @@ impl Planner {
     /// A planner at episode start. `action_dim` is only the initial shape: each plan adopts
     /// the model's action dimension.
     pub fn new(settings: PlannerSettings, action_dim: usize, seed: u64) -> Result<Self, SettingsError> {
-        settings.validate()?;
+        validate_for(&settings, action_dim)?;
         let dist = SequenceGaussian::new(settings.horizon, action_dim, settings.initial_std, settings.min_std);
         Ok(Self {
             settings,
@@ -72,6 +79,8 @@ impl Planner {
             rng: ChaCha8Rng::seed_from_u64(seed),
             dist,
             shift_next: false,
+            step: 0,
+            nominal_window: Vec::new(),
             batch: SequenceBatch::default(),
             rollout: RolloutBatch::default(),
             mean_batch: SequenceBatch::default(),
@@ -101,7 +110,7 @@ impl Planner {
 
     /// Validates `settings` and queues them for the next plan (never applied mid-plan).
     pub fn set_settings(&mut self, settings: PlannerSettings) -> Result<(), SettingsError> {
-        settings.validate()?;
+        validate_for(&settings, self.dist.action_dim())?;
         self.pending = Some(settings);
         Ok(())
     }
@@ -110,6 +119,7 @@ impl Planner {
     pub fn reset(&mut self) {
         self.dist.reset();
         self.shift_next = false;
+        self.step = 0;
     }
 
     /// What a checkpoint keeps of the planner: settings, the sampling distribution and the RNG.
@@ -120,6 +130,7 @@ impl Planner {
             rng: self.rng.clone(),
             dist: self.dist.clone(),
             shift_next: self.shift_next,
+            step: self.step,
         }
     }
 
@@ -134,6 +145,7 @@ impl Planner {
         self.rng = state.rng;
         self.dist = state.dist;
         self.shift_next = state.shift_next;
+        self.step = state.step;
         Ok(())
     }
 
@@ -142,7 +154,8 @@ impl Planner {
         self.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
-    /// The current sampling distribution.
+    /// The current sampling distribution. With a nominal schedule its mean is the correction
+    /// to the schedule, not the actions themselves (those are in the last plan's trace).
     pub fn distribution(&self) -> &SequenceGaussian {
         &self.dist
     }
@@ -180,8 +193,16 @@ impl Planner {
         self.dist.resize(horizon, da);
         if self.shift_next {
             self.dist.shift(&s.shift);
+            self.step += 1;
         }
         self.shift_next = true;
+        // Between plans the Gaussian holds the correction to the nominal schedule; during the
+        // plan it holds absolute actions, so sampling, bounds and updates work as without one.
+        let nominal = s.nominal.as_ref();
+        if let Some(schedule) = nominal {
+            schedule.window_into(self.step, horizon, da, &mut self.nominal_window);
+            self.dist.add_nominal(&self.nominal_window);
+        }
 
         let n = s.samples;
         let m = if prior.is_some() { s.prior_count() } else { 0 };
@@ -318,7 +339,19 @@ impl Planner {
             elite_count: last.elite_count,
             any_all_invalid: trace.iterations.iter().any(|it| it.all_invalid),
         };
+        if nominal.is_some() {
+            self.dist.remove_nominal(&self.nominal_window);
+        }
         trace.total_ms = ms(started.elapsed());
+    }
+}
+
+/// Settings checked on their own and against the robot's action dimension.
+fn validate_for(settings: &PlannerSettings, action_dim: usize) -> Result<(), SettingsError> {
+    settings.validate()?;
+    match &settings.nominal {
+        Some(nominal) => nominal.fits(action_dim),
+        None => Ok(()),
     }
 }
 

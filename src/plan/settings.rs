@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nominal::PeriodicNominal;
+
 /// Largest planning horizon accepted.
 pub const MAX_HORIZON: usize = 1000;
 /// Largest number of sampled sequences per iteration.
@@ -150,6 +152,10 @@ pub struct PlannerSettings {
     pub training_action: ActionChoice,
     /// Which critic the agent uses as terminal value at the end of the horizon.
     pub terminal_value: TerminalChoice,
+    /// A periodic action schedule (a gait) to plan around: the Gaussian then holds a correction
+    /// to it, so `Reset` shifts bring in the schedule's next step and a zero mean follows it.
+    /// Robot-specific; the built-in presets have none.
+    pub nominal: Option<PeriodicNominal>,
 }
 
 impl Default for PlannerSettings {
@@ -259,6 +265,9 @@ impl PlannerSettings {
         if !(0.0..1.0).contains(&self.policy_fraction) {
             e.push(out_of_range("planner.policy_fraction", self.policy_fraction, "in [0, 1)"));
         }
+        if let Some(nominal) = &self.nominal {
+            nominal.errors(e);
+        }
         // Only meaningful once the individual counts are sane.
         if errors.is_empty() {
             let steps = (self.samples + self.prior_count()) * self.particles * self.horizon;
@@ -317,6 +326,7 @@ fn reference() -> PlannerSettings {
         policy_fraction: 0.05,
         training_action: ActionChoice::SampleByWeight,
         terminal_value: TerminalChoice::FirstCritic,
+        nominal: None,
     }
 }
 

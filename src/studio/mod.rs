@@ -5,6 +5,7 @@ pub mod camera;
 pub mod colormap;
 pub mod experiment;
 pub mod frame_budget;
+pub mod gait_panel;
 pub mod input;
 pub mod mode;
 pub mod panels;

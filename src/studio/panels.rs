@@ -10,6 +10,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::experiment::Experiment;
 use super::frame_budget::{FrameBudget, budget_controls};
+use super::gait_panel::gait_controls;
 use super::input::{HelpOverlay, SHORTCUTS};
 use super::mode::StudioMode;
 use super::presets_panel::{PresetUi, preset_controls};
@@ -100,6 +101,8 @@ fn panels_system(
                 if experiment.mode.plans() {
                     preset_controls(ui, &mut experiment.settings, &mut presets);
                     planner_controls(ui, &mut experiment.settings);
+                    let scene_gait = experiment.scene.planner.nominal.clone();
+                    gait_controls(ui, &mut experiment.settings, scene_gait.as_ref());
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
                 }

@@ -182,3 +182,31 @@ impl Model for Scripted {
         }
     }
 }
+
+/// Optimises normally while `broken` is false; afterwards every score is NaN, so the
+/// planner cannot update and its distribution shows the shift (and any nominal schedule) alone.
+pub struct Breakable {
+    pub inner: Lqr,
+    pub broken: bool,
+}
+
+impl Model for Breakable {
+    fn action_dim(&self) -> usize {
+        1
+    }
+    fn obs_dim(&self) -> usize {
+        2
+    }
+    fn point_count(&self) -> usize {
+        1
+    }
+    fn particles(&self, _: usize) -> usize {
+        1
+    }
+    fn rollout(&mut self, batch: &SequenceBatch, particles: usize, out: &mut RolloutBatch) {
+        self.inner.rollout(batch, particles, out);
+        if self.broken {
+            out.rewards.fill(f32::NAN);
+        }
+    }
+}
