@@ -323,7 +323,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random | Mode::Nominal, _) => {}
         (mode, model) => bail!(
             "--mode {mode:?} --model {model:?} is not available yet: this build plans with the simulator model only \
-             (use --mode mpc --model simulator, or the zero / random baselines)"
+             (use --mode mpc --model simulator, or the zero / random / nominal baselines)"
         ),
     }
     if let Some(out) = &args.out {
