@@ -119,8 +119,12 @@ fn a_schedule_for_more_actions_than_the_robot_has_is_refused() {
     assert!(Planner::new(s.clone(), 3, 0).is_ok());
     // Also when the schedule arrives as a live settings change.
     let mut planner = Planner::new(PlannerSettings::default(), 2, 0).unwrap();
-    assert!(planner.set_settings(s).is_err());
+    assert!(planner.set_settings(s.clone()).is_err());
     assert!(planner.pending_settings().is_none());
+    // And when a saved planner state carries it.
+    let mut state = planner.state();
+    state.settings = s;
+    assert!(planner.restore(state).unwrap_err().to_string().contains("planner.nominal"));
 }
 
 #[test]

@@ -136,9 +136,10 @@ impl Planner {
 
     /// Continues from a saved state (settings are validated again).
     pub fn restore(&mut self, state: PlannerState) -> Result<(), SettingsError> {
-        state.settings.validate()?;
+        let action_dim = state.dist.action_dim();
+        validate_for(&state.settings, action_dim)?;
         if let Some(pending) = &state.pending {
-            pending.validate()?;
+            validate_for(pending, action_dim)?;
         }
         self.settings = state.settings;
         self.pending = state.pending;
