@@ -176,6 +176,20 @@ pub enum Actuator {
     Position { stiffness: f32, damping: f32, max_force: f32 },
 }
 
+impl Actuator {
+    /// Whether the joint takes a component of the action vector.
+    pub fn is_actuated(&self) -> bool {
+        !matches!(self, Actuator::None)
+    }
+}
+
+impl Robot {
+    /// Length of the action vector: one component per actuated joint, in joint order.
+    pub fn action_dim(&self) -> usize {
+        self.joints.iter().filter(|j| j.actuator.is_actuated()).count()
+    }
+}
+
 /// A named point on a link (a foot, a torso centre), used by rewards and drawn in plan traces.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -111,11 +111,10 @@ pub fn validate(scene: &Scene) -> Vec<Problem> {
             other => c.fail("planner", other.to_string()),
         }
     }
-    if let Some(nominal) = &scene.planner.nominal {
-        let actions = scene.robot.joints.iter().filter(|j| !matches!(j.actuator, Actuator::None)).count();
-        if let Err(error) = nominal.fits(actions) {
-            c.fail("planner.nominal", error.to_string());
-        }
+    if let Some(nominal) = &scene.planner.nominal
+        && let Err(error) = nominal.fits(scene.robot.action_dim())
+    {
+        c.fail("planner.nominal", error.to_string());
     }
     c.problems
 }

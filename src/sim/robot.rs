@@ -170,7 +170,7 @@ impl Robot {
         }
         let joint_order = topological_order(&joints);
         let has_torque_actuators = joints.iter().any(|j| matches!(j.actuator, Actuator::Torque { .. }));
-        let actuated = (0..joints.len()).filter(|&j| !matches!(joints[j].actuator, Actuator::None)).collect();
+        let actuated = (0..joints.len()).filter(|&j| joints[j].actuator.is_actuated()).collect();
         let sites: Vec<(usize, Vector)> =
             scene.robot.sites.iter().map(|s| (index_of(&s.link), vec3(s.offset))).collect();
         let site_index =

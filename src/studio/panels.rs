@@ -101,8 +101,8 @@ fn panels_system(
                 if experiment.mode.plans() {
                     preset_controls(ui, &mut experiment.settings, &mut presets);
                     planner_controls(ui, &mut experiment.settings);
-                    let scene_gait = experiment.scene.planner.nominal.clone();
-                    gait_controls(ui, &mut experiment.settings, scene_gait.as_ref());
+                    let Experiment { settings, scene, .. } = &mut *experiment;
+                    gait_controls(ui, settings, scene.planner.nominal.as_ref());
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
                 }
