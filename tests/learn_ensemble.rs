@@ -130,6 +130,77 @@ fn elites_are_the_members_with_lowest_holdout_error() {
     assert!(mse[1] > worst_elite && mse[3] > worst_elite);
 }
 
+/// The first fit's data plus 3000 noise-free rows of the same function crowded into
+/// x ∈ [0.7, 1]: the input and output statistics move a lot, yet the first model still predicts
+/// the new rows well.
+fn grown_dataset() -> (Vec<f32>, Vec<f32>) {
+    let (mut x, mut y) = dataset(1000, 7);
+    let mut rng = ChaCha8Rng::seed_from_u64(70);
+    for _ in 0..3000 {
+        let xi: f32 = rng.random_range(0.7..1.0);
+        x.push(xi);
+        y.push((3.0 * xi).sin());
+    }
+    (x, y)
+}
+
+/// Fits on the first data, then refits on the grown data with every member wiped after every
+/// training epoch, so the refit can only end at its epoch-0 snapshot (the old weights under the
+/// new standardisation) or worse. Returns the grid predictions before and after the refit.
+fn sabotaged_refit(refit_guard: Option<f32>) -> (Vec<f32>, Vec<f32>, ProbabilisticEnsemble, bool) {
+    let settings = EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() };
+    let (x, y) = dataset(1000, 7);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 8);
+    ens.fit(&x, &y);
+    let grid: Vec<f32> = (0..21).map(|i| -0.9 + 0.09 * i as f32).collect();
+    let before = ens.predict(&grid).mean;
+    let (xg, yg) = grown_dataset();
+    let report = ens.fit_observed(&xg, &yg, |_, ens| (0..5).for_each(|m| ens.scale_member(m, 0.0)));
+    let hx: Vec<f32> = report.holdout_indices.iter().map(|&i| xg[i]).collect();
+    let hy: Vec<f32> = report.holdout_indices.iter().map(|&i| yg[i]).collect();
+    let elite_mse = |mse: &[f32]| report.elites.iter().map(|&m| mse[m]).sum::<f32>() / report.elites.len() as f32;
+    println!(
+        "guard {refit_guard:?}: kept previous {}, elite hold-out MSE {:.4} (re-evaluated {:.4})",
+        report.kept_previous,
+        elite_mse(&report.best_holdout_mse),
+        elite_mse(&ens.evaluate_mse(&hx, &hy))
+    );
+    (before, ens.predict(&grid).mean, ens, report.kept_previous)
+}
+
+#[test]
+fn refit_guard_keeps_the_previous_model_when_a_refit_is_much_worse() {
+    // Without the guard the sabotaged refit replaces a good model with a broken one.
+    let (before, after, _, kept) = sabotaged_refit(None);
+    assert!(!kept);
+    let moved = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(moved > 0.2, "the sabotaged refit hardly changed the predictions ({moved}): the scenario tests nothing");
+
+    // With it, the previous weights and standardisation come back: the same predictions, bit
+    // for bit, and the reported errors are the previous model's on the new hold-out rows.
+    let (before, after, ens, kept) = sabotaged_refit(Some(2.0));
+    assert!(kept, "the guard accepted a refit that was much worse");
+    assert_eq!(before, after);
+    let (xg, yg) = grown_dataset();
+    let worst_elite = ens.elites().iter().map(|&m| ens.holdout_mse()[m]).fold(0.0f32, f32::max);
+    let whole = ens.evaluate_mse(&xg, &yg);
+    assert!(worst_elite < 0.5 && ens.elites().iter().all(|&m| whole[m] < 0.5), "kept model {worst_elite} {whole:?}");
+}
+
+#[test]
+fn refit_guard_accepts_a_refit_that_is_not_much_worse() {
+    let settings = EnsembleSettings { max_epochs: 60, refit_guard: Some(2.0), ..small_settings() };
+    let (x, y) = dataset(1000, 7);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 8);
+    ens.fit(&x, &y);
+    let before = ens.parameters();
+    let (xg, yg) = grown_dataset();
+    let report = ens.fit(&xg, &yg);
+    assert!(!report.kept_previous);
+    assert_ne!(before, ens.parameters());
+    assert_eq!(ens.holdout_mse(), report.best_holdout_mse.as_slice());
+}
+
 #[test]
 fn same_seed_gives_bit_identical_weights() {
     let (x, y) = dataset(600, 6);

@@ -9,6 +9,7 @@ mod mpc;
 mod record;
 mod run;
 mod sac;
+mod settings_check;
 mod train;
 
 pub use baseline::{Baseline, run_baseline_episode};
@@ -26,6 +27,7 @@ pub use record::{
 };
 pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;
+pub use settings_check::{check_train_settings, train_settings_problems};
 pub use train::{
     EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, TrainStep, Trainer, TrainerState,
     Transition,

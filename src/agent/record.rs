@@ -6,6 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::EpisodeSummary;
+use super::settings_check::check_train_settings;
 use super::train::{EvalRow, RunConfig, TrainRow};
 
 /// What `summary.json` holds.
@@ -119,5 +120,7 @@ pub fn write_run_config(path: &Path, config: &RunConfig) -> anyhow::Result<()> {
 /// Reads a `settings.ron` written by [`write_run_config`].
 pub fn read_run_config(path: &Path) -> anyhow::Result<RunConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    ron::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+    let config: RunConfig = ron::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
+    check_train_settings(&config.train).with_context(|| format!("in {}", path.display()))?;
+    Ok(config)
 }

@@ -9,6 +9,7 @@ use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint};
 use super::learned::LearnedPlannerAgent;
 use super::record::{RunSummary, write_eval_rows_csv, write_run_config, write_summary_json, write_train_csv};
 use super::sac::SacAgent;
+use super::settings_check::check_train_settings;
 use super::train::{EvalRow, Progress, RunConfig, TrainAgent, Trainer};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -74,6 +75,7 @@ pub fn learning_agent(
     obs_dim: usize,
     act_dim: usize,
 ) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
+    check_train_settings(&config.train)?;
     let train = config.train.clone();
     Ok(match (config.mode.as_str(), config.model.as_str()) {
         ("sac", _) => Box::new(SacAgent::new(obs_dim, act_dim, train, config.seed)),

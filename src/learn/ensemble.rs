@@ -62,6 +62,12 @@ pub struct EnsembleSettings {
     pub bootstrap: bool,
     /// Floor of the input/output standard deviations used for standardisation (1e-3).
     pub std_floor: f32,
+    /// Refit guard: keep the previous model (weights, standardisation, elites) when the refit's
+    /// elites are more than this many times worse than it on the new hold-out rows. A refit
+    /// recomputes the standardisation, so a warm start can begin far from the old predictions
+    /// and stop early in a worse place; the planner then exploits the broken model. `None`
+    /// (default) accepts every refit, as PETS does.
+    pub refit_guard: Option<f32>,
 }
 
 impl Default for EnsembleSettings {
@@ -86,6 +92,7 @@ impl Default for EnsembleSettings {
             logvar_bound_penalty: 0.01,
             bootstrap: true,
             std_floor: DEFAULT_STD_FLOOR,
+            refit_guard: None,
         }
     }
 }
@@ -113,6 +120,9 @@ pub struct FitReport {
     pub train_loss: Vec<f32>,
     /// Elite members, best first.
     pub elites: Vec<usize>,
+    /// The refit guard kept the previous model; `best_holdout_mse` then holds the previous
+    /// model's errors on this fit's hold-out rows (in this fit's standardised units).
+    pub kept_previous: bool,
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
@@ -402,6 +412,16 @@ impl ProbabilisticEnsemble {
             .min(self.settings.max_holdout)
             .clamp(1, n - 1);
         let (hold_idx, train_idx) = perm.split_at(n_hold);
+        // The model before this fit, for the refit guard (only once there has been a fit).
+        let previous =
+            (self.settings.refit_guard.is_some() && self.holdout_mse.iter().all(|m| m.is_finite())).then(|| {
+                PreviousModel {
+                    net: self.net.to_host(),
+                    input_norm: self.input_norm.clone(),
+                    output_norm: self.output_norm.clone(),
+                    elites: self.elites.clone(),
+                }
+            });
         let (mut xt, mut yt, mut xh, mut yh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         gather_rows(inputs, din, train_idx, &mut xt);
         gather_rows(targets, dout, train_idx, &mut yt);
@@ -483,11 +503,83 @@ impl ProbabilisticEnsemble {
 
         // Restore every member's best snapshot (the reference implementation forgets to).
         self.net = self.net.clone().load_host(&snapshot);
-        self.elites = select_elites(&best, self.settings.elites);
+        let mut elites = select_elites(&best, self.settings.elites);
+        if let (Some(ratio), Some(previous)) = (self.settings.refit_guard, previous) {
+            let (mut hx, mut hy) = (Vec::new(), Vec::new());
+            gather_rows(inputs, din, hold_idx, &mut hx);
+            gather_rows(targets, dout, hold_idx, &mut hy);
+            if let Some(kept) = self.keep_previous_if_much_better(previous, ratio, &hx, &hy, &elites) {
+                (best, elites) = kept;
+                report.kept_previous = true;
+            }
+        }
+        self.elites = elites;
         self.holdout_mse = best.clone();
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
         report
+    }
+}
+
+/// The fitted state a refit replaces, kept for the refit guard.
+struct PreviousModel {
+    net: Vec<Vec<f32>>,
+    input_norm: Normalizer,
+    output_norm: Normalizer,
+    elites: Vec<usize>,
+}
+
+impl ProbabilisticEnsemble {
+    /// The refit guard: compares the freshly fitted model (elites `new_elites`) with `previous`
+    /// on the raw hold-out rows, both in the new standardised units. If the new elites' mean
+    /// error exceeds `ratio` times the previous elites', the previous model is reinstated and its
+    /// per-member errors and elites are returned; otherwise nothing changes.
+    fn keep_previous_if_much_better(
+        &mut self,
+        previous: PreviousModel,
+        ratio: f32,
+        hold_x: &[f32],
+        hold_y: &[f32],
+        new_elites: &[usize],
+    ) -> Option<(Vec<f32>, Vec<usize>)> {
+        let units = self.output_norm.clone();
+        let new_mse = self.mse_in_units(hold_x, hold_y, &units);
+        let fitted = (
+            self.net.to_host(),
+            std::mem::replace(&mut self.input_norm, previous.input_norm),
+            std::mem::replace(&mut self.output_norm, previous.output_norm),
+        );
+        self.net = self.net.clone().load_host(&previous.net);
+        let old_mse = self.mse_in_units(hold_x, hold_y, &units);
+        let elite_mean =
+            |mse: &[f32], elites: &[usize]| elites.iter().map(|&m| mse[m]).sum::<f32>() / elites.len() as f32;
+        // NaN on the new side (a diverged fit) also keeps the previous model.
+        let new_err = elite_mean(&new_mse, new_elites);
+        if new_err.is_nan() || new_err > ratio * elite_mean(&old_mse, &previous.elites) {
+            return Some((old_mse, previous.elites));
+        }
+        self.net = self.net.clone().load_host(&fitted.0);
+        (self.input_norm, self.output_norm) = (fitted.1, fitted.2);
+        None
+    }
+
+    /// Per-member MSE of the predicted means on raw rows, standardised by `units`' deviations,
+    /// so models with different standardisations can be compared.
+    fn mse_in_units(&self, inputs: &[f32], targets: &[f32], units: &Normalizer) -> Vec<f32> {
+        let p = self.predict(inputs);
+        let (n, d) = (p.n, p.out_dim);
+        (0..p.members)
+            .map(|m| {
+                let mean = &p.mean[m * n * d..(m + 1) * n * d];
+                let sum: f64 = mean
+                    .iter()
+                    .zip(targets)
+                    .enumerate()
+                    .map(|(k, (mu, y))| (((mu - y) / units.std()[k % d]) as f64).powi(2))
+                    .sum();
+                (sum / (n * d) as f64) as f32
+            })
+            .collect()
     }
 }
 

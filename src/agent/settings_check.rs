@@ -1,0 +1,106 @@
+//! Range checks of a learning run's settings (`train.*`), so a bad settings file or studio edit
+//! is an error naming every offending field instead of a panic deep inside a learner.
+
+use super::train::TrainSettings;
+use crate::learn::{EnsembleSettings, SacSettings};
+
+/// Collects "`field` = value: requirement" lines.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn require(&mut self, ok: bool, field: &str, value: impl std::fmt::Display, requirement: &str) {
+        if !ok {
+            self.0.push(format!("{field} = {value}: {requirement}"));
+        }
+    }
+
+    fn positive_count(&mut self, field: &str, value: usize) {
+        self.require(value >= 1, field, value, "must be at least 1");
+    }
+
+    fn positive(&mut self, field: &str, value: f64) {
+        self.require(value.is_finite() && value > 0.0, field, value, "must be a finite number above 0");
+    }
+
+    fn non_negative(&mut self, field: &str, value: f64) {
+        self.require(value.is_finite() && value >= 0.0, field, value, "must be a finite number, 0 or more");
+    }
+
+    fn finite(&mut self, field: &str, value: f64) {
+        self.require(value.is_finite(), field, value, "must be a finite number");
+    }
+}
+
+/// Every problem of `settings`, one line each, fields named by their path in `settings.ron`
+/// (`train.ensemble.elites`). Empty when the settings can run.
+pub fn train_settings_problems(settings: &TrainSettings) -> Vec<String> {
+    let mut p = Problems::default();
+    p.positive_count("train.replay_capacity", settings.replay_capacity);
+    p.positive_count("train.eval_episodes", settings.eval_episodes);
+    p.require(settings.log_every >= 1, "train.log_every", settings.log_every, "must be at least 1");
+    p.require(
+        settings.model_train_every >= 1,
+        "train.model_train_every",
+        settings.model_train_every,
+        "must be at least 1",
+    );
+    check_sac(&mut p, &settings.sac);
+    check_ensemble(&mut p, &settings.ensemble);
+    p.0
+}
+
+fn check_sac(p: &mut Problems, s: &SacSettings) {
+    let hidden = format!("{:?}", s.hidden);
+    p.require(s.hidden.iter().all(|&w| w >= 1), "train.sac.hidden", &hidden, "every layer needs at least 1 unit");
+    p.positive_count("train.sac.batch_size", s.batch_size);
+    let unit = |v: f32| (0.0..=1.0).contains(&v);
+    p.require(unit(s.discount), "train.sac.discount", s.discount, "must be between 0 and 1");
+    p.require(unit(s.polyak), "train.sac.polyak", s.polyak, "must be between 0 and 1");
+    p.positive("train.sac.actor_lr", s.actor_lr);
+    p.positive("train.sac.critic_lr", s.critic_lr);
+    p.positive("train.sac.alpha_lr", s.alpha_lr);
+    p.positive("train.sac.initial_alpha", s.initial_alpha as f64);
+    if let Some(entropy) = s.target_entropy {
+        p.finite("train.sac.target_entropy", entropy as f64);
+    }
+    p.finite("train.sac.log_std_min", s.log_std_min as f64);
+    p.finite("train.sac.log_std_max", s.log_std_max as f64);
+    p.require(s.log_std_min < s.log_std_max, "train.sac.log_std_min", s.log_std_min, "must be below log_std_max");
+}
+
+fn check_ensemble(p: &mut Problems, s: &EnsembleSettings) {
+    p.positive_count("train.ensemble.members", s.members);
+    let elites_ok = s.elites >= 1 && s.elites <= s.members;
+    let members = format!("must be between 1 and train.ensemble.members ({})", s.members);
+    p.require(elites_ok, "train.ensemble.elites", s.elites, &members);
+    p.positive_count("train.ensemble.hidden_layers", s.hidden_layers);
+    p.positive_count("train.ensemble.hidden_width", s.hidden_width);
+    p.positive("train.ensemble.learning_rate", s.learning_rate);
+    p.positive_count("train.ensemble.batch_size", s.batch_size);
+    p.non_negative("train.ensemble.weight_decay", s.weight_decay as f64);
+    let fraction_ok = s.holdout_fraction > 0.0 && s.holdout_fraction < 1.0;
+    p.require(fraction_ok, "train.ensemble.holdout_fraction", s.holdout_fraction, "must be above 0 and below 1");
+    p.positive_count("train.ensemble.max_holdout", s.max_holdout);
+    p.positive_count("train.ensemble.patience", s.patience);
+    p.non_negative("train.ensemble.min_improvement", s.min_improvement as f64);
+    p.positive_count("train.ensemble.max_epochs", s.max_epochs);
+    p.finite("train.ensemble.max_logvar", s.max_logvar as f64);
+    p.finite("train.ensemble.min_logvar", s.min_logvar as f64);
+    p.require(s.min_logvar < s.max_logvar, "train.ensemble.min_logvar", s.min_logvar, "must be below max_logvar");
+    p.non_negative("train.ensemble.logvar_bound_penalty", s.logvar_bound_penalty as f64);
+    p.positive("train.ensemble.std_floor", s.std_floor as f64);
+    if let Some(ratio) = s.refit_guard {
+        let ok = ratio.is_finite() && ratio >= 1.0;
+        p.require(ok, "train.ensemble.refit_guard", ratio, "must be a finite ratio of 1 or more (or None)");
+    }
+}
+
+/// [`train_settings_problems`] as an error listing every problem.
+pub fn check_train_settings(settings: &TrainSettings) -> anyhow::Result<()> {
+    let problems = train_settings_problems(settings);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!("invalid learning settings:\n  {}", problems.join("\n  "))
+}
