@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
-    LearnedPlannerAgent, RunConfig, SacAgent, TrainAgent, TrainSettings, Trainer, list_checkpoints, read_checkpoint,
-    restore_checkpoint, save_checkpoint,
+    LearnedPlannerAgent, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings, Trainer,
+    list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::learn::{EnsembleSettings, ReplayBuffer, SacSettings, StepEnd};
 use demorl_studio::plan::{PlannerSettings, preset};
@@ -340,22 +340,20 @@ fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
     assert!(error.contains("SAC"), "{error}");
 }
 
-/// SAC whose losses turn to NaN from a given env step on: a stand-in for a diverging learner,
-/// so the test controls exactly when it happens.
-struct DivergingAgent {
+/// SAC whose step statistics the test rewrites (`tamper(env_steps, stats)`): a stand-in for a
+/// diverging learner or for rejected model refits, so the test controls exactly when they happen.
+struct TamperedAgent {
     inner: SacAgent,
-    from_step: u64,
+    tamper: fn(u64, &mut StepStats),
 }
 
-impl TrainAgent for DivergingAgent {
+impl TrainAgent for TamperedAgent {
     fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
         self.inner.act(obs, env_steps)
     }
-    fn observe(&mut self, t: demorl_studio::agent::Transition<'_>, env_steps: u64) -> demorl_studio::agent::StepStats {
+    fn observe(&mut self, t: demorl_studio::agent::Transition<'_>, env_steps: u64) -> StepStats {
         let mut stats = self.inner.observe(t, env_steps);
-        if env_steps >= self.from_step {
-            stats.sac.iter_mut().for_each(|l| l.critic = f32::NAN);
-        }
+        (self.tamper)(env_steps, &mut stats);
         stats
     }
     fn episode_start(&mut self) {
@@ -378,7 +376,12 @@ impl TrainAgent for DivergingAgent {
 #[test]
 fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
     let scene = scene();
-    let agent = DivergingAgent { inner: SacAgent::new(3, 1, settings(), SEED), from_step: 321 };
+    let tamper: fn(u64, &mut StepStats) = |step, stats| {
+        if step >= 321 {
+            stats.sac.iter_mut().for_each(|l| l.critic = f32::NAN);
+        }
+    };
+    let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
     let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("run");
@@ -416,4 +419,37 @@ fn a_real_divergence_from_an_absurd_learning_rate_is_caught() {
     let message = trainer.diverged().expect("NaN or infinity must be detected");
     assert!(message.contains("SAC") || message.contains("observation"), "{message}");
     assert!(trainer.env_steps < 2000, "stopped early");
+}
+
+#[test]
+fn rejected_model_refits_are_counted_in_train_rows_and_checkpoints() {
+    // A refit every 100 steps; the refit guard rejects the ones at multiples of 300.
+    let tamper: fn(u64, &mut StepStats) = |step, stats| {
+        if step.is_multiple_of(100) {
+            let kept_previous = step.is_multiple_of(300);
+            stats.model_fit = Some(ModelFit { holdout_mse: 0.1, epochs: 4, kept_previous });
+        }
+    };
+    let scene = scene();
+    let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
+    let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
+    trainer.run(1000, |_| {}, |_| {});
+    let counts: Vec<(u64, usize, usize)> =
+        trainer.rows.iter().map(|r| (r.env_steps, r.model_fits, r.model_fits_rejected)).collect();
+    assert_eq!(counts[2], (300, 3, 1));
+    assert_eq!(*counts.last().unwrap(), (1000, 10, 3));
+
+    let folder = tempfile::tempdir().unwrap();
+    let csv = folder.path().join("train.csv");
+    demorl_studio::agent::write_train_csv(&csv, &trainer.rows).unwrap();
+    let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
+    assert!(header.contains(",model_fits,model_fits_rejected,"), "{header}");
+
+    let state = trainer.state();
+    assert_eq!(state.model_fits_rejected, 3);
+    let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
+    let mut resumed = Trainer::new(&scene, agent, settings(), SEED);
+    resumed.restore(state);
+    resumed.run(200, |_| {}, |_| {});
+    assert_eq!(resumed.rows.last().unwrap().model_fits_rejected, 4, "1200 is a multiple of 300");
 }

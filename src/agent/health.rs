@@ -21,10 +21,10 @@ pub fn divergence(env_steps: u64, next_obs: &[f32], stats: &StepStats) -> Option
             }
         }
     }
-    if let Some((mse, _)) = stats.model_fit
-        && !mse.is_finite()
+    if let Some(fit) = stats.model_fit
+        && !fit.holdout_mse.is_finite()
     {
-        return Some(format!("dynamics-model hold-out error is {mse} at env step {env_steps}"));
+        return Some(format!("dynamics-model hold-out error is {} at env step {env_steps}", fit.holdout_mse));
     }
     None
 }
@@ -32,18 +32,24 @@ pub fn divergence(env_steps: u64, next_obs: &[f32], stats: &StepStats) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::ModelFit;
     use crate::learn::SacLosses;
 
     #[test]
     fn finite_steps_pass_and_each_kind_of_non_finite_value_is_named() {
-        let fine = StepStats { sac: vec![SacLosses::default()], model_fit: Some((0.1, 3)), plan: None };
+        let fine = StepStats {
+            sac: vec![SacLosses::default()],
+            model_fit: Some(ModelFit { holdout_mse: 0.1, epochs: 3, kept_previous: false }),
+            plan: None,
+        };
         assert_eq!(divergence(5, &[0.0, 1.0], &fine), None);
         let message = divergence(7, &[0.0, f32::NAN], &fine).unwrap();
         assert!(message.contains("observation[1]") && message.contains("step 7"), "{message}");
         let bad_loss =
             StepStats { sac: vec![SacLosses { critic: f32::INFINITY, ..SacLosses::default() }], ..fine.clone() };
         assert!(divergence(1, &[0.0], &bad_loss).unwrap().contains("critic loss is inf"));
-        let bad_fit = StepStats { model_fit: Some((f32::NAN, 2)), ..fine };
+        let nan_fit = ModelFit { holdout_mse: f32::NAN, epochs: 2, kept_previous: false };
+        let bad_fit = StepStats { model_fit: Some(nan_fit), ..fine };
         assert!(divergence(1, &[0.0], &bad_fit).unwrap().contains("hold-out"));
     }
 }

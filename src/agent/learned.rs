@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
-use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
+use super::train::{ModelFit, StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
 use crate::plan::{
@@ -123,13 +123,12 @@ impl LearnedPlannerAgent {
     }
 
     /// Refits the ensemble on the whole replay buffer and loads its elites into the model.
-    /// Returns the mean elite hold-out MSE and the epochs run.
-    pub fn refit_model(&mut self) -> (f32, usize) {
+    pub fn refit_model(&mut self) -> ModelFit {
         let (x, y) = self.replay.model_dataset();
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
         let mse = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32;
-        (mse, report.epochs)
+        ModelFit { holdout_mse: mse, epochs: report.epochs, kept_previous: report.kept_previous }
     }
 
     /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).

@@ -29,6 +29,6 @@ pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_le
 pub use sac::SacAgent;
 pub use settings_check::{check_train_settings, train_settings_problems};
 pub use train::{
-    EvalRow, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, TrainStep, Trainer, TrainerState,
-    Transition,
+    EvalRow, ModelFit, Progress, RunConfig, StepStats, TrainAgent, TrainRow, TrainSettings, TrainStep, Trainer,
+    TrainerState, Transition,
 };

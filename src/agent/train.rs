@@ -86,13 +86,24 @@ pub struct Transition<'a> {
     pub end: StepEnd,
 }
 
+/// What one dynamics-model refit reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ModelFit {
+    /// Mean elite hold-out MSE of the model in use after the refit (standardised units).
+    pub holdout_mse: f32,
+    /// Training epochs run.
+    pub epochs: usize,
+    /// The refit guard rejected the refit and kept the previous model.
+    pub kept_previous: bool,
+}
+
 /// What learning did during one env step.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepStats {
     /// Losses of every SAC update done in this step.
     pub sac: Vec<SacLosses>,
-    /// Set when the dynamics model was refitted: mean elite hold-out MSE and epochs.
-    pub model_fit: Option<(f32, usize)>,
+    /// Set when the dynamics model was refitted.
+    pub model_fit: Option<ModelFit>,
     /// Summary of the plan that chose this step's action (planning agents after warm-up).
     pub plan: Option<PlanSummary>,
 }
@@ -217,6 +228,9 @@ pub struct TrainRow {
     /// Mean elite hold-out MSE of the last model fit (standardised units; NaN before any).
     pub model_holdout_mse: f32,
     pub model_fits: usize,
+    /// Refits the refit guard rejected so far (the previous model was kept).
+    #[serde(default)]
+    pub model_fits_rejected: usize,
     /// Plans made in the window and means of their statistics (NaN without plans).
     pub plans: usize,
     pub plan_best_score: f32,
@@ -236,6 +250,8 @@ pub struct TrainerState {
     pub plans: Vec<PlanSummary>,
     pub model_mse: f32,
     pub model_fits: usize,
+    #[serde(default)]
+    pub model_fits_rejected: usize,
 }
 
 /// Progress figures for a progress bar.
@@ -274,6 +290,7 @@ pub struct Trainer<A: TrainAgent> {
     plans: Vec<PlanSummary>,
     model_mse: f32,
     model_fits: usize,
+    model_fits_rejected: usize,
     /// Why learning stopped (a non-finite observation, loss or model error), if it did.
     diverged: Option<String>,
     started: Instant,
@@ -301,6 +318,7 @@ impl<A: TrainAgent> Trainer<A> {
             plans: Vec::new(),
             model_mse: f32::NAN,
             model_fits: 0,
+            model_fits_rejected: 0,
             diverged: None,
             started: Instant::now(),
         };
@@ -345,9 +363,10 @@ impl<A: TrainAgent> Trainer<A> {
         self.diverged = divergence(self.env_steps, &[], &stats);
         self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
-        if let Some((mse, _)) = stats.model_fit {
-            self.model_mse = mse;
+        if let Some(fit) = stats.model_fit {
+            self.model_mse = fit.holdout_mse;
             self.model_fits += 1;
+            self.model_fits_rejected += usize::from(fit.kept_previous);
         }
         let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
@@ -398,6 +417,7 @@ impl<A: TrainAgent> Trainer<A> {
             entropy: mean(|l| l.entropy),
             model_holdout_mse: self.model_mse,
             model_fits: self.model_fits,
+            model_fits_rejected: self.model_fits_rejected,
             plans: self.plans.len(),
             plan_best_score: plan_mean(&self.plans, |p| p.best_score),
             plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
@@ -513,6 +533,7 @@ impl<A: TrainAgent> Trainer<A> {
             plans: self.plans.clone(),
             model_mse: self.model_mse,
             model_fits: self.model_fits,
+            model_fits_rejected: self.model_fits_rejected,
         }
     }
 
@@ -528,6 +549,7 @@ impl<A: TrainAgent> Trainer<A> {
         self.plans = state.plans;
         self.model_mse = state.model_mse;
         self.model_fits = state.model_fits;
+        self.model_fits_rejected = state.model_fits_rejected;
         self.episode_return = 0.0;
         self.train_env.reset(episode_seed(self.seed, self.episode));
         self.obs = self.train_env.observation();
