@@ -569,10 +569,8 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
         );
     }
     if e.mode.plans() {
-        let title = match l.model_fits.len() {
-            0 => "Model hold-out error (first fit at the end of warm-up)".to_string(),
-            n => format!("Model hold-out error ({n} fits, last {:.1} s)", l.last_fit_ms / 1e3),
-        };
+        let rejected = l.rows.last().map_or(0, |r| r.model_fits_rejected);
+        let title = model_error_title(l.model_fits.len(), rejected, l.last_fit_ms);
         curve_plot(
             ui,
             "model-error",
@@ -729,4 +727,30 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
             ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(240, 200, 120)));
         }
     });
+}
+
+/// The model plot's title: how many refits, how many the refit guard rejected, the last one's time.
+fn model_error_title(fits: usize, rejected: usize, last_fit_ms: f64) -> String {
+    match (fits, rejected) {
+        (0, _) => "Model hold-out error (first fit at the end of warm-up)".to_string(),
+        (n, 0) => format!("Model hold-out error ({n} fits, last {:.1} s)", last_fit_ms / 1e3),
+        (n, k) => {
+            format!("Model hold-out error ({n} fits, {k} rejected by the refit guard, last {:.1} s)", last_fit_ms / 1e3)
+        }
+    }
+}
+
+#[cfg(test)]
+mod model_title_tests {
+    use super::model_error_title;
+
+    #[test]
+    fn the_title_counts_fits_and_rejected_refits() {
+        assert_eq!(model_error_title(0, 0, 0.0), "Model hold-out error (first fit at the end of warm-up)");
+        assert_eq!(model_error_title(4, 0, 2500.0), "Model hold-out error (4 fits, last 2.5 s)");
+        assert_eq!(
+            model_error_title(9, 2, 1200.0),
+            "Model hold-out error (9 fits, 2 rejected by the refit guard, last 1.2 s)"
+        );
+    }
 }
