@@ -427,7 +427,8 @@ fn rejected_model_refits_are_counted_in_train_rows_and_checkpoints() {
     let tamper: fn(u64, &mut StepStats) = |step, stats| {
         if step.is_multiple_of(100) {
             let kept_previous = step.is_multiple_of(300);
-            stats.model_fit = Some(ModelFit { holdout_mse: 0.1, epochs: 4, kept_previous });
+            let holdout_mse_per_output = vec![0.05, 0.125];
+            stats.model_fit = Some(ModelFit { holdout_mse: 0.1, epochs: 4, kept_previous, holdout_mse_per_output });
         }
     };
     let scene = scene();
@@ -443,7 +444,9 @@ fn rejected_model_refits_are_counted_in_train_rows_and_checkpoints() {
     let csv = folder.path().join("train.csv");
     demorl_studio::agent::write_train_csv(&csv, &trainer.rows).unwrap();
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
-    assert!(header.contains(",model_fits,model_fits_rejected,"), "{header}");
+    assert!(header.contains(",model_fits,model_fits_rejected,model_holdout_mse_per_output,"), "{header}");
+    assert_eq!(trainer.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
+    assert_eq!(trainer.rows[0].model_holdout_mse_per_output, "0.0500;0.1250", "the fit at step 100 is in its row");
 
     let state = trainer.state();
     assert_eq!(state.model_fits_rejected, 3);

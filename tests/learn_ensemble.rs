@@ -202,6 +202,31 @@ fn refit_guard_accepts_a_refit_that_is_not_much_worse() {
 }
 
 #[test]
+fn per_output_holdout_error_names_the_unpredictable_output() {
+    // Output 0 is sin(3x) with a little noise; output 1 is pure noise, independent of x, so no
+    // model can beat its mean: its standardised MSE must be about 1, output 0's near 0.
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..2000 {
+        let xi: f32 = rng.random_range(-1.0..1.0);
+        let (z0, z1): (f32, f32) = (StandardNormal.sample(&mut rng), StandardNormal.sample(&mut rng));
+        x.push(xi);
+        y.extend([(3.0 * xi).sin() + 0.05 * z0, 2.0 * z1]);
+    }
+    let mut ens = ProbabilisticEnsemble::new(1, 2, EnsembleSettings { max_epochs: 60, ..small_settings() }, 22);
+    let report = ens.fit(&x, &y);
+    let per_output = &report.holdout_mse_per_output;
+    println!("per-output hold-out MSE {per_output:?}");
+    assert_eq!(per_output.len(), 2);
+    assert!(per_output[0] < 0.05, "the predictable output: {}", per_output[0]);
+    assert!((0.8..1.4).contains(&per_output[1]), "the noise output: {}", per_output[1]);
+    // Their mean is the elites' mean hold-out MSE (the number train.csv records).
+    let elite_mean = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / 3.0;
+    let mean = (per_output[0] + per_output[1]) / 2.0;
+    assert!((mean - elite_mean).abs() < 1e-3 * elite_mean, "{mean} vs {elite_mean}");
+}
+
+#[test]
 fn same_seed_gives_bit_identical_weights() {
     let (x, y) = dataset(600, 6);
     let settings = EnsembleSettings { max_epochs: 3, ..small_settings() };

@@ -21,7 +21,7 @@ pub fn divergence(env_steps: u64, next_obs: &[f32], stats: &StepStats) -> Option
             }
         }
     }
-    if let Some(fit) = stats.model_fit
+    if let Some(fit) = &stats.model_fit
         && !fit.holdout_mse.is_finite()
     {
         return Some(format!("dynamics-model hold-out error is {} at env step {env_steps}", fit.holdout_mse));
@@ -39,7 +39,7 @@ mod tests {
     fn finite_steps_pass_and_each_kind_of_non_finite_value_is_named() {
         let fine = StepStats {
             sac: vec![SacLosses::default()],
-            model_fit: Some(ModelFit { holdout_mse: 0.1, epochs: 3, kept_previous: false }),
+            model_fit: Some(ModelFit { holdout_mse: 0.1, epochs: 3, ..ModelFit::default() }),
             plan: None,
         };
         assert_eq!(divergence(5, &[0.0, 1.0], &fine), None);
@@ -48,7 +48,7 @@ mod tests {
         let bad_loss =
             StepStats { sac: vec![SacLosses { critic: f32::INFINITY, ..SacLosses::default() }], ..fine.clone() };
         assert!(divergence(1, &[0.0], &bad_loss).unwrap().contains("critic loss is inf"));
-        let nan_fit = ModelFit { holdout_mse: f32::NAN, epochs: 2, kept_previous: false };
+        let nan_fit = ModelFit { holdout_mse: f32::NAN, epochs: 2, ..ModelFit::default() };
         let bad_fit = StepStats { model_fit: Some(nan_fit), ..fine };
         assert!(divergence(1, &[0.0], &bad_fit).unwrap().contains("hold-out"));
     }

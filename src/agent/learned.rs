@@ -128,7 +128,12 @@ impl LearnedPlannerAgent {
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
         let mse = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32;
-        ModelFit { holdout_mse: mse, epochs: report.epochs, kept_previous: report.kept_previous }
+        ModelFit {
+            holdout_mse: mse,
+            epochs: report.epochs,
+            kept_previous: report.kept_previous,
+            holdout_mse_per_output: report.holdout_mse_per_output,
+        }
     }
 
     /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).

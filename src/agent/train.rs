@@ -87,7 +87,7 @@ pub struct Transition<'a> {
 }
 
 /// What one dynamics-model refit reported.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelFit {
     /// Mean elite hold-out MSE of the model in use after the refit (standardised units).
     pub holdout_mse: f32,
@@ -95,6 +95,8 @@ pub struct ModelFit {
     pub epochs: usize,
     /// The refit guard rejected the refit and kept the previous model.
     pub kept_previous: bool,
+    /// Hold-out MSE per output, reward first (see `FitReport::holdout_mse_per_output`).
+    pub holdout_mse_per_output: Vec<f32>,
 }
 
 /// What learning did during one env step.
@@ -231,6 +233,9 @@ pub struct TrainRow {
     /// Refits the refit guard rejected so far (the previous model was kept).
     #[serde(default)]
     pub model_fits_rejected: usize,
+    /// The last fit's hold-out MSE per output, reward first, `;`-separated (empty before any).
+    #[serde(default)]
+    pub model_holdout_mse_per_output: String,
     /// Plans made in the window and means of their statistics (NaN without plans).
     pub plans: usize,
     pub plan_best_score: f32,
@@ -252,6 +257,8 @@ pub struct TrainerState {
     pub model_fits: usize,
     #[serde(default)]
     pub model_fits_rejected: usize,
+    #[serde(default)]
+    pub model_mse_per_output: String,
 }
 
 /// Progress figures for a progress bar.
@@ -291,6 +298,7 @@ pub struct Trainer<A: TrainAgent> {
     model_mse: f32,
     model_fits: usize,
     model_fits_rejected: usize,
+    model_mse_per_output: String,
     /// Why learning stopped (a non-finite observation, loss or model error), if it did.
     diverged: Option<String>,
     started: Instant,
@@ -319,6 +327,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_mse: f32::NAN,
             model_fits: 0,
             model_fits_rejected: 0,
+            model_mse_per_output: String::new(),
             diverged: None,
             started: Instant::now(),
         };
@@ -363,10 +372,12 @@ impl<A: TrainAgent> Trainer<A> {
         self.diverged = divergence(self.env_steps, &[], &stats);
         self.window.extend(stats.sac.iter().copied());
         self.plans.extend(stats.plan);
-        if let Some(fit) = stats.model_fit {
+        if let Some(fit) = &stats.model_fit {
             self.model_mse = fit.holdout_mse;
             self.model_fits += 1;
             self.model_fits_rejected += usize::from(fit.kept_previous);
+            let per_output: Vec<String> = fit.holdout_mse_per_output.iter().map(|e| format!("{e:.4}")).collect();
+            self.model_mse_per_output = per_output.join(";");
         }
         let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
@@ -418,6 +429,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_holdout_mse: self.model_mse,
             model_fits: self.model_fits,
             model_fits_rejected: self.model_fits_rejected,
+            model_holdout_mse_per_output: self.model_mse_per_output.clone(),
             plans: self.plans.len(),
             plan_best_score: plan_mean(&self.plans, |p| p.best_score),
             plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
@@ -534,6 +546,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_mse: self.model_mse,
             model_fits: self.model_fits,
             model_fits_rejected: self.model_fits_rejected,
+            model_mse_per_output: self.model_mse_per_output.clone(),
         }
     }
 
@@ -550,6 +563,7 @@ impl<A: TrainAgent> Trainer<A> {
         self.model_mse = state.model_mse;
         self.model_fits = state.model_fits;
         self.model_fits_rejected = state.model_fits_rejected;
+        self.model_mse_per_output = state.model_mse_per_output;
         self.episode_return = 0.0;
         self.train_env.reset(episode_seed(self.seed, self.episode));
         self.obs = self.train_env.observation();

@@ -123,6 +123,10 @@ pub struct FitReport {
     /// The refit guard kept the previous model; `best_holdout_mse` then holds the previous
     /// model's errors on this fit's hold-out rows (in this fit's standardised units).
     pub kept_previous: bool,
+    /// Per output (reward first, then each Δstate dimension): the elites' mean hold-out MSE of
+    /// the model in use after the fit, standardised by that model's own output statistics. Shows
+    /// which outputs the model gets wrong.
+    pub holdout_mse_per_output: Vec<f32>,
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
@@ -504,10 +508,10 @@ impl ProbabilisticEnsemble {
         // Restore every member's best snapshot (the reference implementation forgets to).
         self.net = self.net.clone().load_host(&snapshot);
         let mut elites = select_elites(&best, self.settings.elites);
+        let (mut hx, mut hy) = (Vec::new(), Vec::new());
+        gather_rows(inputs, din, hold_idx, &mut hx);
+        gather_rows(targets, dout, hold_idx, &mut hy);
         if let (Some(ratio), Some(previous)) = (self.settings.refit_guard, previous) {
-            let (mut hx, mut hy) = (Vec::new(), Vec::new());
-            gather_rows(inputs, din, hold_idx, &mut hx);
-            gather_rows(targets, dout, hold_idx, &mut hy);
             if let Some(kept) = self.keep_previous_if_much_better(previous, ratio, &hx, &hy, &elites) {
                 (best, elites) = kept;
                 report.kept_previous = true;
@@ -517,6 +521,7 @@ impl ProbabilisticEnsemble {
         self.holdout_mse = best.clone();
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
+        report.holdout_mse_per_output = self.per_output_mse(&hx, &hy, &self.elites);
         report
     }
 }
@@ -561,6 +566,21 @@ impl ProbabilisticEnsemble {
         self.net = self.net.clone().load_host(&fitted.0);
         (self.input_norm, self.output_norm) = (fitted.1, fitted.2);
         None
+    }
+
+    /// Mean over `members` of each output's MSE on raw rows, in the model's own standardisation.
+    fn per_output_mse(&self, inputs: &[f32], targets: &[f32], members: &[usize]) -> Vec<f32> {
+        let p = self.predict(inputs);
+        let (n, d) = (p.n, p.out_dim);
+        let std = self.output_norm.std();
+        let mut sums = vec![0.0f64; d];
+        for &m in members {
+            let mean = &p.mean[m * n * d..(m + 1) * n * d];
+            for (k, (mu, y)) in mean.iter().zip(targets).enumerate() {
+                sums[k % d] += (((mu - y) / std[k % d]) as f64).powi(2);
+            }
+        }
+        sums.iter().map(|s| (s / (n * members.len()) as f64) as f32).collect()
     }
 
     /// Per-member MSE of the predicted means on raw rows, standardised by `units`' deviations,

@@ -510,7 +510,7 @@ impl Experiment {
         let l = &mut self.learning;
         l.updates += record.stats.sac.len() as u64;
         let steps = record.env_steps as f64;
-        if let Some(fit) = record.stats.model_fit {
+        if let Some(fit) = &record.stats.model_fit {
             l.model_fits.push([steps, f64::from(fit.holdout_mse)]);
             // A refit takes seconds: kept apart so it does not flatten the per-step timing plot.
             l.last_fit_ms = record.learn_ms;
