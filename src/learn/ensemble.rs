@@ -511,11 +511,11 @@ impl ProbabilisticEnsemble {
         let (mut hx, mut hy) = (Vec::new(), Vec::new());
         gather_rows(inputs, din, hold_idx, &mut hx);
         gather_rows(targets, dout, hold_idx, &mut hy);
-        if let (Some(ratio), Some(previous)) = (self.settings.refit_guard, previous) {
-            if let Some(kept) = self.keep_previous_if_much_better(previous, ratio, &hx, &hy, &elites) {
-                (best, elites) = kept;
-                report.kept_previous = true;
-            }
+        if let (Some(ratio), Some(previous)) = (self.settings.refit_guard, previous)
+            && let Some(kept) = self.keep_previous_if_much_better(previous, ratio, &hx, &hy, &elites)
+        {
+            (best, elites) = kept;
+            report.kept_previous = true;
         }
         self.elites = elites;
         self.holdout_mse = best.clone();
