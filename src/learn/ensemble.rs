@@ -124,8 +124,8 @@ pub struct FitReport {
     /// model's errors on this fit's hold-out rows (in this fit's standardised units).
     pub kept_previous: bool,
     /// Per output (reward first, then each Δstate dimension): the elites' mean hold-out MSE of
-    /// the model in use after the fit, standardised by that model's own output statistics. Shows
-    /// which outputs the model gets wrong.
+    /// the model in use after the fit, in this fit's standardised units (as `best_holdout_mse`).
+    /// Shows which outputs the model gets wrong.
     pub holdout_mse_per_output: Vec<f32>,
 }
 
@@ -511,17 +511,23 @@ impl ProbabilisticEnsemble {
         let (mut hx, mut hy) = (Vec::new(), Vec::new());
         gather_rows(inputs, din, hold_idx, &mut hx);
         gather_rows(targets, dout, hold_idx, &mut hy);
+        // One evaluation of the fitted model in its own standardisation serves the guard and the
+        // per-output report.
+        let units = self.output_norm.clone();
+        let mut errors = self.error_table(&hx, &hy, &units);
         if let (Some(ratio), Some(previous)) = (self.settings.refit_guard, previous)
-            && let Some(kept) = self.keep_previous_if_much_better(previous, ratio, &hx, &hy, &elites)
+            && let Some(kept) =
+                self.keep_previous_if_much_better(previous, ratio, (&hx, &hy), (&errors, &elites), &units)
         {
-            (best, elites) = kept;
+            (errors, elites) = kept;
+            best = errors.per_member();
             report.kept_previous = true;
         }
+        report.holdout_mse_per_output = errors.per_output(&elites);
         self.elites = elites;
         self.holdout_mse = best.clone();
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
-        report.holdout_mse_per_output = self.per_output_mse(&hx, &hy, &self.elites);
         report
     }
 }
@@ -535,71 +541,76 @@ struct PreviousModel {
 }
 
 impl ProbabilisticEnsemble {
-    /// The refit guard: compares the freshly fitted model (elites `new_elites`) with `previous`
-    /// on the raw hold-out rows, both in the new standardised units. If the new elites' mean
-    /// error exceeds `ratio` times the previous elites', the previous model is reinstated and its
-    /// per-member errors and elites are returned; otherwise nothing changes.
+    /// The refit guard: compares the freshly fitted model's elites (`new_elites`, errors
+    /// `new_errors`) with `previous` on the raw hold-out rows, both in the new standardised units
+    /// `units`. If the new elites' mean error exceeds `ratio` times the previous elites', the
+    /// previous model is reinstated and its error table and elites are returned; otherwise
+    /// nothing changes.
     fn keep_previous_if_much_better(
         &mut self,
         previous: PreviousModel,
         ratio: f32,
-        hold_x: &[f32],
-        hold_y: &[f32],
-        new_elites: &[usize],
-    ) -> Option<(Vec<f32>, Vec<usize>)> {
-        let units = self.output_norm.clone();
-        let new_mse = self.mse_in_units(hold_x, hold_y, &units);
+        (hold_x, hold_y): (&[f32], &[f32]),
+        (new_errors, new_elites): (&ErrorTable, &[usize]),
+        units: &Normalizer,
+    ) -> Option<(ErrorTable, Vec<usize>)> {
         let fitted = (
             self.net.to_host(),
             std::mem::replace(&mut self.input_norm, previous.input_norm),
             std::mem::replace(&mut self.output_norm, previous.output_norm),
         );
         self.net = self.net.clone().load_host(&previous.net);
-        let old_mse = self.mse_in_units(hold_x, hold_y, &units);
-        let elite_mean =
-            |mse: &[f32], elites: &[usize]| elites.iter().map(|&m| mse[m]).sum::<f32>() / elites.len() as f32;
+        let old_errors = self.error_table(hold_x, hold_y, units);
         // NaN on the new side (a diverged fit) also keeps the previous model.
-        let new_err = elite_mean(&new_mse, new_elites);
-        if new_err.is_nan() || new_err > ratio * elite_mean(&old_mse, &previous.elites) {
-            return Some((old_mse, previous.elites));
+        let new_err = new_errors.elite_mean(new_elites);
+        if new_err.is_nan() || new_err > ratio * old_errors.elite_mean(&previous.elites) {
+            return Some((old_errors, previous.elites));
         }
         self.net = self.net.clone().load_host(&fitted.0);
         (self.input_norm, self.output_norm) = (fitted.1, fitted.2);
         None
     }
 
-    /// Mean over `members` of each output's MSE on raw rows, in the model's own standardisation.
-    fn per_output_mse(&self, inputs: &[f32], targets: &[f32], members: &[usize]) -> Vec<f32> {
+    /// Every member's MSE per output of the predicted means on raw rows, standardised by
+    /// `units`' deviations, so models with different standardisations can be compared.
+    fn error_table(&self, inputs: &[f32], targets: &[f32], units: &Normalizer) -> ErrorTable {
         let p = self.predict(inputs);
         let (n, d) = (p.n, p.out_dim);
-        let std = self.output_norm.std();
-        let mut sums = vec![0.0f64; d];
-        for &m in members {
-            let mean = &p.mean[m * n * d..(m + 1) * n * d];
-            for (k, (mu, y)) in mean.iter().zip(targets).enumerate() {
-                sums[k % d] += (((mu - y) / std[k % d]) as f64).powi(2);
-            }
-        }
-        sums.iter().map(|s| (s / (n * members.len()) as f64) as f32).collect()
+        let mse = (0..p.members)
+            .map(|m| {
+                let mut sums = vec![0.0f64; d];
+                let mean = &p.mean[m * n * d..(m + 1) * n * d];
+                for (k, (mu, y)) in mean.iter().zip(targets).enumerate() {
+                    sums[k % d] += (((mu - y) / units.std()[k % d]) as f64).powi(2);
+                }
+                sums.iter().map(|s| s / n as f64).collect()
+            })
+            .collect();
+        ErrorTable { mse }
+    }
+}
+
+/// Hold-out MSE of every member (outer) and output (inner), in one standardisation.
+struct ErrorTable {
+    mse: Vec<Vec<f64>>,
+}
+
+impl ErrorTable {
+    /// Each member's MSE over all outputs.
+    fn per_member(&self) -> Vec<f32> {
+        self.mse.iter().map(|outputs| (outputs.iter().sum::<f64>() / outputs.len() as f64) as f32).collect()
     }
 
-    /// Per-member MSE of the predicted means on raw rows, standardised by `units`' deviations,
-    /// so models with different standardisations can be compared.
-    fn mse_in_units(&self, inputs: &[f32], targets: &[f32], units: &Normalizer) -> Vec<f32> {
-        let p = self.predict(inputs);
-        let (n, d) = (p.n, p.out_dim);
-        (0..p.members)
-            .map(|m| {
-                let mean = &p.mean[m * n * d..(m + 1) * n * d];
-                let sum: f64 = mean
-                    .iter()
-                    .zip(targets)
-                    .enumerate()
-                    .map(|(k, (mu, y))| (((mu - y) / units.std()[k % d]) as f64).powi(2))
-                    .sum();
-                (sum / (n * d) as f64) as f32
-            })
-            .collect()
+    /// Each output's MSE, averaged over `members`.
+    fn per_output(&self, members: &[usize]) -> Vec<f32> {
+        let d = self.mse.first().map_or(0, Vec::len);
+        (0..d).map(|k| (members.iter().map(|&m| self.mse[m][k]).sum::<f64>() / members.len() as f64) as f32).collect()
+    }
+
+    /// The mean over `members` of their MSE over all outputs.
+    fn elite_mean(&self, members: &[usize]) -> f32 {
+        let per_member = self.per_member();
+        members.iter().map(|&m| per_member[m]).sum::<f32>() / members.len() as f32
     }
 }
 
