@@ -5,7 +5,7 @@ use std::path::Path;
 use demorl_studio::agent::{
     ActorPrior, CriticValue, LearnedPlannerAgent, RunConfig, TrainAgent, TrainSettings, Trainer, run_learning,
 };
-use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::learn::{EnsembleSettings, SacSettings, StateDelta};
 use demorl_studio::plan::{
     ActionMode, PlannerSettings, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalChoice, TerminalValue,
     preset,
@@ -96,7 +96,8 @@ fn critic_value_and_actor_prior_hooks() {
     let start = [1.0f32, 0.0, 0.5];
     let (count, horizon) = (3, 4);
     let mut seqs = vec![0.0; count * horizon];
-    ActorPrior { sac, members: members.clone(), start: &start }.propose(count, horizon, 1, &mut seqs);
+    ActorPrior { sac, members: members.clone(), start: &start, state_delta: &StateDelta::plain() }
+        .propose(count, horizon, 1, &mut seqs);
     for n in 0..count {
         let mut s = start.to_vec();
         for h in 0..horizon {
@@ -122,7 +123,7 @@ fn demorl_plan_scores_reproduce_with_critic_terminal_value() {
     let sac = agent.sac.as_ref().unwrap();
     let members = agent.model.members().unwrap().clone();
     let mut value = CriticValue { sac, choice: TerminalChoice::FirstCritic };
-    let mut prior = ActorPrior { sac, members, start: &obs };
+    let mut prior = ActorPrior { sac, members, start: &obs, state_delta: &StateDelta::plain() };
     let plan = agent.eval_planner.plan(&mut agent.model, Some(&mut prior), Some(&mut value), ActionMode::Evaluation);
     let trace = &plan.trace;
     let mut batch = SequenceBatch::new(trace.sequence_count(), trace.horizon, 1);

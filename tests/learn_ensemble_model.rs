@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use demorl_studio::learn::{EnsembleModel, EnsembleSettings, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StepEnd};
+use demorl_studio::learn::{
+    EnsembleModel, EnsembleSettings, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd,
+};
 use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, Scorer, SequenceBatch, preset};
 use demorl_studio::scene::load_scene;
 use demorl_studio::sim::Env;
@@ -42,7 +44,7 @@ fn fitted_ensemble() -> (ProbabilisticEnsemble, ReplayBuffer, Vec<f32>) {
         ..Default::default()
     };
     let mut ens = ProbabilisticEnsemble::new(4, 4, settings, 3);
-    let (x, y) = buf.model_dataset();
+    let (x, y) = buf.model_dataset(&StateDelta::plain());
     ens.fit(&x, &y);
     env.reset(77);
     (ens, buf, env.observation())
@@ -51,7 +53,7 @@ fn fitted_ensemble() -> (ProbabilisticEnsemble, ReplayBuffer, Vec<f32>) {
 #[test]
 fn fast_inference_matches_burn_forward() {
     let (ens, buf, _) = fitted_ensemble();
-    let (x, _) = buf.model_dataset();
+    let (x, _) = buf.model_dataset(&StateDelta::plain());
     let x = &x[..50 * 4];
     let burn = ens.predict(x);
     let all: Vec<usize> = (0..4).collect();

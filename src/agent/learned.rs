@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
 use super::train::{ModelFit, StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::record_file::{load_state, save_state};
-use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac};
+use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StateDelta};
 use crate::plan::{
     ActionMode, Model, ObservationPoints, PlanOutput, PlanSummary, Planner, PlannerSettings, PlannerState, PolicyPrior,
     SettingsError, TerminalChoice, TerminalValue,
 };
+use crate::sim::Env;
 
 const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
 const PLANNER_SEED: u64 = 0x91a7_7e25;
@@ -47,6 +48,8 @@ pub struct ActorPrior<'a> {
     pub sac: &'a Sac,
     pub members: Arc<FastEnsemble>,
     pub start: &'a [f32],
+    /// How the members' Δstate moves an observation (the model's own rule).
+    pub state_delta: &'a StateDelta,
 }
 
 impl PolicyPrior for ActorPrior<'_> {
@@ -63,7 +66,7 @@ impl PolicyPrior for ActorPrior<'_> {
                     let s = &mut states[n * od..(n + 1) * od];
                     let input: Vec<f32> = s.iter().chain(a).copied().collect();
                     let (mean, _) = self.members.predict(n % k, &input);
-                    s.iter_mut().zip(&mean[1..]).for_each(|(x, d)| *x += d);
+                    self.state_delta.advance(s, &mean[1..]);
                 }
             }
         }
@@ -117,14 +120,34 @@ impl LearnedPlannerAgent {
         })
     }
 
+    /// [`new`](Self::new) sized for `env`, with its wrapped-angle observations declared
+    /// ([`set_wrapped_angles`](Self::set_wrapped_angles)): how `train` and the studio build it.
+    pub fn for_env(
+        env: &Env,
+        settings: TrainSettings,
+        planner: PlannerSettings,
+        with_sac: bool,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let mut agent = Self::new(env.obs_dim(), env.action_dim(), settings, planner, with_sac, seed)?;
+        agent.set_wrapped_angles(env.wrapped_angle_dims());
+        Ok(agent)
+    }
+
     /// Shares the learned model's rollouts out on `threads` threads (the plans do not change).
     pub fn set_rollout_threads(&mut self, threads: usize) -> anyhow::Result<()> {
         self.model.set_threads(threads).map_err(|e| anyhow::anyhow!("cannot start {threads} rollout threads: {e}"))
     }
 
+    /// Observation dimensions `wrapped` are angles in (−π, π] (`Env::wrapped_angle_dims`): the
+    /// model learns and predicts their change the short way round the circle.
+    pub fn set_wrapped_angles(&mut self, wrapped: Vec<usize>) {
+        self.model.set_state_delta(StateDelta::with_wrapped_angles(wrapped));
+    }
+
     /// Refits the ensemble on the whole replay buffer and loads its elites into the model.
     pub fn refit_model(&mut self) -> ModelFit {
-        let (x, y) = self.replay.model_dataset();
+        let (x, y) = self.replay.model_dataset(self.model.state_delta());
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
         let mse = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32;
@@ -148,7 +171,9 @@ impl LearnedPlannerAgent {
         let choice = planner.pending_settings().unwrap_or(planner.settings()).terminal_value;
         let mut value = sac.filter(|_| choice != TerminalChoice::None).map(|sac| CriticValue { sac, choice });
         let members = model.members().cloned();
-        let mut prior = sac.zip(members).map(|(sac, members)| ActorPrior { sac, members, start: obs });
+        let state_delta = model.state_delta().clone();
+        let mut prior =
+            sac.zip(members).map(|(sac, members)| ActorPrior { sac, members, start: obs, state_delta: &state_delta });
         planner.plan(
             model as &mut dyn Model,
             prior.as_mut().map(|p| p as &mut dyn PolicyPrior),

@@ -56,7 +56,7 @@ pub fn run_learning_with(
 ) -> anyhow::Result<RunOutput> {
     config.planner.validate()?;
     let env = Env::new(scene);
-    let agent = learning_agent(config, env.obs_dim(), env.action_dim())?;
+    let agent = learning_agent(config, &env)?;
     let output = drive(config, scene, agent, checkpoints, on_progress, on_eval)?;
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -68,21 +68,16 @@ pub fn run_learning_with(
     Ok(output)
 }
 
-/// The learning agent `config` asks for (`sac`; `mpc` or `demorl` with the learned model),
-/// shared by `train` and the studio.
-pub fn learning_agent(
-    config: &RunConfig,
-    obs_dim: usize,
-    act_dim: usize,
-) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
+/// The learning agent `config` asks for (`sac`; `mpc` or `demorl` with the learned model) on
+/// `env`'s observation and actions, shared by `train` and the studio.
+pub fn learning_agent(config: &RunConfig, env: &Env) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
     check_train_settings(&config.train)?;
     let train = config.train.clone();
     Ok(match (config.mode.as_str(), config.model.as_str()) {
-        ("sac", _) => Box::new(SacAgent::new(obs_dim, act_dim, train, config.seed)),
+        ("sac", _) => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),
         ("mpc", "learned") | ("demorl", "learned") => {
             let with_sac = config.mode == "demorl";
-            let mut agent =
-                LearnedPlannerAgent::new(obs_dim, act_dim, train, config.planner.clone(), with_sac, config.seed)?;
+            let mut agent = LearnedPlannerAgent::for_env(env, train, config.planner.clone(), with_sac, config.seed)?;
             agent.set_rollout_threads(config.threads)?;
             Box::new(agent)
         }

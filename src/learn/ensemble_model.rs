@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::infer::{FastEnsemble, InferScratch};
 use super::normalizer::Normalizer;
 use super::simd::{self, Kernel, splitmix};
+use super::state_delta::StateDelta;
 use crate::plan::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 
 /// Whether particles follow the predicted means or samples around them.
@@ -31,6 +32,8 @@ pub struct EnsembleModel {
     act_dim: usize,
     noise: ModelNoise,
     seed: u64,
+    /// How a predicted Δstate moves an observation (wrapped angles stay in (−π, π]).
+    state_delta: StateDelta,
     /// Turns predicted observations into drawable points (none: rollouts carry no points).
     drawing: Option<Arc<dyn ObservationPoints>>,
     start: Vec<f32>,
@@ -70,6 +73,7 @@ struct SlotShared<'a> {
     start_key: u64,
     particles: usize,
     sampled: bool,
+    state_delta: &'a StateDelta,
     /// Keep the history of lanes that are particle 0 of their sequence.
     draw: bool,
 }
@@ -77,7 +81,7 @@ struct SlotShared<'a> {
 impl SlotWork {
     /// Advances this slot's lanes (member slot `k`) over the whole horizon.
     fn run(&mut self, k: usize, shared: &SlotShared<'_>) {
-        let SlotShared { net, batch, start, start_key, particles, sampled, draw } = *shared;
+        let SlotShared { net, batch, start, start_key, particles, sampled, state_delta, draw } = *shared;
         let (od, horizon, rows) = (start.len(), batch.horizon, self.lanes.len());
         let (din, dout) = (net.in_dim(), net.out_dim());
         self.state.clear();
@@ -115,7 +119,7 @@ impl SlotWork {
             });
             for (r, y) in self.mean.chunks_exact(dout).enumerate() {
                 self.rewards[r * horizon + h] = y[0];
-                self.state[r * od..(r + 1) * od].iter_mut().zip(&y[1..]).for_each(|(s, dy)| *s += dy);
+                state_delta.advance(&mut self.state[r * od..(r + 1) * od], &y[1..]);
             }
             record(&mut self.history, &self.state, &self.lanes);
         }
@@ -173,6 +177,7 @@ impl EnsembleModel {
             act_dim,
             noise,
             seed,
+            state_delta: StateDelta::plain(),
             drawing: None,
             start: vec![0.0; obs_dim],
             start_key: 0,
@@ -187,6 +192,18 @@ impl EnsembleModel {
         assert_eq!(net.in_dim(), self.obs_dim + self.act_dim, "model input must be [obs, action]");
         assert_eq!(net.out_dim(), 1 + self.obs_dim, "model output must be [reward, Δobs]");
         self.net = Some(Arc::new(net));
+    }
+
+    /// Predicted changes of the observation dimensions `step` names as wrapped angles are added
+    /// and wrapped back into (−π, π], as the members were trained (`ReplayBuffer::model_dataset`).
+    pub fn set_state_delta(&mut self, step: StateDelta) {
+        assert!(step.fits(self.obs_dim), "wrapped angle dimension beyond the observation");
+        self.state_delta = step;
+    }
+
+    /// How predicted changes move an observation.
+    pub fn state_delta(&self) -> &StateDelta {
+        &self.state_delta
     }
 
     /// Shares the member slots of each rollout out on `threads` threads (1: the calling thread).
@@ -302,6 +319,7 @@ impl Model for EnsembleModel {
             start_key: self.start_key,
             particles: p,
             sampled: self.noise == ModelNoise::Sampled,
+            state_delta: &self.state_delta,
             draw: self.drawing.is_some(),
         };
         let work = &mut self.slots;

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod replay_file;
 pub mod sac;
 mod simd;
+pub mod state_delta;
 
 pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
@@ -24,3 +25,4 @@ pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 pub use replay::{Batch, ReplayBuffer, StepEnd};
 pub use replay_file::{REPLAY_FORMAT_VERSION, ReplayFileError};
 pub use sac::{Sac, SacLosses, SacSettings};
+pub use state_delta::StateDelta;

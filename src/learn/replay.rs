@@ -8,6 +8,8 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::state_delta::StateDelta;
+
 /// How an environment step ended, as seen by the learner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepEnd {
@@ -188,8 +190,9 @@ impl ReplayBuffer {
     }
 
     /// Dynamics-model training data, oldest first: inputs `[obs, action]` (`len × (obs+act)`)
-    /// and targets `[reward, next_obs - obs]` (`len × (1+obs)`).
-    pub fn model_dataset(&self) -> (Vec<f32>, Vec<f32>) {
+    /// and targets `[reward, next_obs - obs]` (`len × (1+obs)`), the change of wrapped angles taken
+    /// the short way round (`step`).
+    pub fn model_dataset(&self, step: &StateDelta) -> (Vec<f32>, Vec<f32>) {
         let (od, ad) = (self.obs_dim, self.act_dim);
         let mut inputs = Vec::with_capacity(self.len * (od + ad));
         let mut targets = Vec::with_capacity(self.len * (1 + od));
@@ -200,7 +203,7 @@ impl ReplayBuffer {
             inputs.extend_from_slice(o);
             inputs.extend_from_slice(&self.actions[i * ad..(i + 1) * ad]);
             targets.push(self.rewards[i]);
-            targets.extend(no.iter().zip(o).map(|(n, o)| n - o));
+            step.push_delta(o, no, &mut targets);
         }
         (inputs, targets)
     }
@@ -282,7 +285,7 @@ mod tests {
     fn model_dataset_holds_reward_and_state_delta() {
         let mut buf = ReplayBuffer::new(2, 1, 8, 0);
         push_k(&mut buf, 2, StepEnd::Continues);
-        let (x, y) = buf.model_dataset();
+        let (x, y) = buf.model_dataset(&StateDelta::plain());
         assert_eq!(x, vec![2.0, -2.0, 1.0]);
         assert_eq!(y, vec![20.0, 1.0, -1.0]);
     }

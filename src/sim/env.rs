@@ -113,6 +113,17 @@ impl Env {
         self.robot.scene.task.observation.iter().map(|t| task::observation_len(t, &self.robot)).sum()
     }
 
+    /// Indices of the observation's values that are angles wrapped to (−π, π].
+    pub fn wrapped_angle_dims(&self) -> Vec<usize> {
+        let mut dims = Vec::new();
+        let mut offset = 0;
+        for term in &self.robot.scene.task.observation {
+            dims.extend(task::wrapped_angle_offsets(term, &self.robot).into_iter().map(|d| offset + d));
+            offset += task::observation_len(term, &self.robot);
+        }
+        dims
+    }
+
     /// Control steps taken in this episode.
     pub fn steps(&self) -> u32 {
         self.steps

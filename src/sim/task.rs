@@ -32,6 +32,24 @@ pub fn observation_len(term: &Observation, robot: &Robot) -> usize {
     }
 }
 
+/// Offsets, within an observation term's values, of the angles observed wrapped to (−π, π]:
+/// joint angles and a planar link angle; roll and yaw of an orientation (its pitch is bounded
+/// by ±π/2 and never wraps). Cos/sin pairs are continuous and not listed.
+pub fn wrapped_angle_offsets(term: &Observation, robot: &Robot) -> Vec<usize> {
+    match term {
+        Observation::JointAngles => (0..robot.joints.len()).collect(),
+        Observation::LinkPlanarAngle(_) => vec![0],
+        Observation::LinkOrientation(_) => vec![0, 2],
+        Observation::JointAnglesCosSin
+        | Observation::JointVelocities
+        | Observation::LinkHeight(_)
+        | Observation::LinkPlanarVelocity(_)
+        | Observation::LinkVelocity(_)
+        | Observation::LinkAngularVelocity(_)
+        | Observation::Phase => Vec::new(),
+    }
+}
+
 fn link(robot: &Robot, name: &str) -> usize {
     robot.link_index(name).expect("validated link name")
 }

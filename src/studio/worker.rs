@@ -22,7 +22,7 @@ pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
 /// scene's observation fixes its drawn points (only the studio draws, so headless runs skip it).
 pub fn learning_run(scene: &Scene, config: &RunConfig) -> anyhow::Result<LearningRun> {
     let env = Env::new(scene);
-    let mut agent = learning_agent(config, env.obs_dim(), env.action_dim())?;
+    let mut agent = learning_agent(config, &env)?;
     if let Some(drawing) = ObservationKinematics::new(env.robot().clone()) {
         agent.set_drawing(Arc::new(drawing));
     }
