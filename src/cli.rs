@@ -37,6 +37,7 @@ pub enum Command {
     /// Open the studio window (the default command).
     Studio {
         /// Scene file to open (default: scenes/pendulum.ron).
+        #[arg(conflicts_with = "settings")]
         scene: Option<PathBuf>,
         /// Close after this many seconds and print frame time, real-time factor and env steps/s.
         #[arg(long)]
@@ -48,11 +49,15 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f32,
         /// What runs: demorl (learns and plans), sac, or mpc (with --model).
-        #[arg(long, value_enum, default_value = "demorl")]
+        #[arg(long, value_enum, default_value = "demorl", conflicts_with = "settings")]
         mode: Mode,
         /// The model mpc plans with (default: simulator).
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, conflicts_with = "settings")]
         model: Option<ModelKind>,
+        /// Start the run a settings.ron records (written by `train`/`compare`, or one of
+        /// docs/settings): its scene, mode, model, seed, planner and learning settings.
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
         /// Redraw at most this many frames per second (0: no cap). Default: 5 on a software
         /// renderer (whose frames take CPU from planning), no cap on a GPU.
         #[arg(long)]
@@ -270,7 +275,8 @@ pub enum BenchKind {
 #[derive(Args, Debug)]
 pub struct ScreenshotArgs {
     /// Scene file.
-    pub scene: PathBuf,
+    #[arg(required_unless_present = "settings", conflicts_with = "settings")]
+    pub scene: Option<PathBuf>,
     /// Control steps to run before the picture is taken.
     #[arg(long, default_value_t = 50)]
     pub steps: u32,
@@ -282,11 +288,14 @@ pub struct ScreenshotArgs {
     pub size: String,
     /// What runs: mpc (with --model, the default: plans from the first step), sac or demorl.
     /// Learning modes act at random during warm-up (250 steps; 1000 for sac) and draw no plans.
-    #[arg(long, value_enum, default_value = "mpc")]
+    #[arg(long, value_enum, default_value = "mpc", conflicts_with = "settings")]
     pub mode: Mode,
     /// The model mpc plans with (default: simulator).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "settings")]
     pub model: Option<ModelKind>,
+    /// Run what a settings.ron records instead (its scene, mode, model, seed and settings).
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
 }
 
 /// The studio mode for `--mode` / `--model` (the baselines have no studio mode).
@@ -627,9 +636,11 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `studio`: opens the window on `scene` (default: the pendulum) in `mode`.
+/// `studio`: opens the window on `scene` (default: the pendulum) in `mode`, or on the run a
+/// settings file records.
 pub fn studio(
     scene: Option<&Path>,
+    recorded: Option<&Path>,
     seconds: Option<f64>,
     threads: usize,
     speed: f32,
@@ -647,6 +658,7 @@ pub fn studio(
         scene,
         mode,
         seed: 0,
+        recorded: recorded.map(Path::to_path_buf),
         threads,
         speed,
         run_seconds: seconds,
@@ -678,9 +690,10 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
     let plan = crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() };
     let mode = studio_mode(args.mode, args.model)?;
     crate::studio::run(crate::studio::StudioOptions {
-        scene: args.scene.clone(),
+        scene: args.scene.clone().unwrap_or_default(),
         mode,
         seed: 0,
+        recorded: args.settings.clone(),
         threads: 1,
         speed: 1.0,
         run_seconds: None,

@@ -8,10 +8,11 @@ fn main() -> std::process::ExitCode {
     demorl_studio::malloc_tuning::fix_malloc_thresholds();
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => cli::studio(cli.scene.as_deref(), None, 1, 1.0, StudioMode::default(), None),
-        Some(Command::Studio { scene, seconds, threads, speed, mode, model, max_fps }) => {
-            cli::studio_mode(*mode, *model)
-                .and_then(|m| cli::studio(scene.as_deref(), *seconds, *threads, *speed, m, *max_fps))
+        None => cli::studio(cli.scene.as_deref(), None, None, 1, 1.0, StudioMode::default(), None),
+        Some(Command::Studio { scene, seconds, threads, speed, mode, model, settings, max_fps }) => {
+            cli::studio_mode(*mode, *model).and_then(|m| {
+                cli::studio(scene.as_deref(), settings.as_deref(), *seconds, *threads, *speed, m, *max_fps)
+            })
         }
         Some(Command::Train(args)) => cli::train(args),
         Some(Command::Compare(args)) => cli::compare(args),

@@ -878,3 +878,28 @@ fn a_seed_typed_in_the_panel_restarts_the_run_from_that_seed() {
     reference.advance(0.0);
     assert_eq!(e.metrics.executed_action, reference.metrics.executed_action);
 }
+
+#[test]
+fn a_recorded_settings_file_starts_its_run_in_the_studio() {
+    let file = Path::new("docs/settings/pendulum-demorl-cem15-refit100-patience20.ron");
+    let config = demorl_studio::agent::read_run_config(file).unwrap();
+    let e = Experiment::from_recorded(&config, 2).unwrap();
+    assert_eq!(e.mode, StudioMode::Demorl);
+    assert_eq!((e.seed, e.threads), (config.seed, 2));
+    assert_eq!(e.scene_path, config.scene);
+    assert_eq!(e.settings, config.planner);
+    assert_eq!(e.train, config.train);
+    assert_eq!(e.train.ensemble.patience, 20, "the file's learning settings, not the studio's defaults");
+    assert_ne!(e.train, StudioMode::Demorl.default_train());
+
+    // A recorded baseline run has no studio mode; a bad planner value is named, not run.
+    let baseline = demorl_studio::agent::RunConfig { mode: "zero".into(), ..config.clone() };
+    let err = Experiment::from_recorded(&baseline, 1).err().expect("a baseline is refused").to_string();
+    assert!(err.contains("`zero`") && err.contains("not available in the studio"), "{err}");
+    let mut bad = config.clone();
+    bad.planner.horizon = 0;
+    assert!(Experiment::from_recorded(&bad, 1).is_err());
+    let missing = demorl_studio::agent::RunConfig { scene: "scenes/no-such.ron".into(), ..config };
+    let err = format!("{:#}", Experiment::from_recorded(&missing, 1).err().expect("a missing scene is refused"));
+    assert!(err.contains("no-such.ron"), "{err}");
+}

@@ -8,7 +8,7 @@ use bevy::prelude::Resource;
 
 use super::mode::StudioMode;
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
-use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, TrainSettings, episode_seed};
+use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, RunConfig, TrainRow, TrainSettings, episode_seed};
 use crate::plan::{ObservationKinematics, PlanTrace, PlannerSettings};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -174,6 +174,22 @@ impl Experiment {
         let scene = crate::cli::load(scene_path)?;
         let settings = mode.default_planner(&scene);
         Experiment::start(scene_path, scene, mode, settings, mode.default_train(), seed, threads)
+    }
+
+    /// Starts the run a settings file records (`train`'s `settings.ron`, or one of
+    /// `docs/settings`): its scene, mode, model, seed, planner and learning settings, on
+    /// `threads` rollout threads.
+    pub fn from_recorded(config: &RunConfig, threads: usize) -> anyhow::Result<Experiment> {
+        let mode = StudioMode::from_names(&config.mode, &config.model).ok_or_else(|| {
+            anyhow::anyhow!(
+                "mode `{}` with model `{}` is not available in the studio (use mpc, sac or demorl)",
+                config.mode,
+                config.model
+            )
+        })?;
+        let scene = crate::cli::load(&config.scene)?;
+        let (planner, train) = (config.planner.clone(), config.train.clone());
+        Experiment::start(&config.scene, scene, mode, planner, train, config.seed, threads)
     }
 
     /// Like `new`, with a loaded scene and planner settings other than the scene's own.

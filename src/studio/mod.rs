@@ -21,6 +21,7 @@ pub mod worker;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use bevy::prelude::*;
 use bevy::window::{PresentMode, WindowResolution};
 use bevy_egui::EguiPlugin;
@@ -35,6 +36,8 @@ pub struct StudioOptions {
     /// What the control loop runs.
     pub mode: StudioMode,
     pub seed: u64,
+    /// A recorded run's settings file: its scene, mode, seed and settings replace the three above.
+    pub recorded: Option<PathBuf>,
     /// Rollout threads of the planner (the render thread is separate).
     pub threads: usize,
     /// Initial simulation speed (simulated seconds per wall second).
@@ -53,7 +56,11 @@ pub struct StudioOptions {
 /// Opens the window and runs until it is closed (or the screenshot is saved).
 pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     // Load before opening a window, so a bad scene is a clear error rather than an empty window.
-    let mut experiment = Experiment::new_in_mode(&options.scene, options.mode, options.seed, options.threads)?;
+    let mut experiment = match &options.recorded {
+        Some(file) => Experiment::from_recorded(&crate::agent::read_run_config(file)?, options.threads)
+            .with_context(|| format!("cannot start the run {} records", file.display()))?,
+        None => Experiment::new_in_mode(&options.scene, options.mode, options.seed, options.threads)?,
+    };
     experiment.speed = options.speed;
     let mut app = App::new();
     app.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)))
