@@ -903,3 +903,28 @@ fn a_recorded_settings_file_starts_its_run_in_the_studio() {
     let err = format!("{:#}", Experiment::from_recorded(&missing, 1).err().expect("a missing scene is refused"));
     assert!(err.contains("no-such.ron"), "{err}");
 }
+
+#[test]
+fn the_schedule_panel_sets_model_patience_and_turns_the_refit_guard_on_and_off() {
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    assert_eq!(train.ensemble.refit_guard, None);
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, StudioMode::Sac));
+    assert!(!sac_rects.contains_key("refit_guard") && !sac_rects.contains_key("model_patience"));
+
+    let mode = StudioMode::Demorl;
+    let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert!(!rects.contains_key("refit_guard_ratio"), "no ratio while the guard is off");
+    click_widget(&ctx, "refit_guard", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.ensemble.refit_guard, Some(2.0));
+    assert!(ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode)).contains_key("refit_guard_ratio"));
+    click_widget(&ctx, "refit_guard", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.ensemble.refit_guard, None);
+
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["model_patience"];
+    let target = egui::pos2(rect.left() + 0.8 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    assert!((35..=45).contains(&train.ensemble.patience), "patience {}", train.ensemble.patience);
+    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+}

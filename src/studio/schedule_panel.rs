@@ -1,5 +1,5 @@
-//! The learning-schedule panel: warm-up, update ratio, evaluations, model refits and SAC's rates
-//! for the learning modes. Edits change `Experiment::train` and apply at the next "reset
+//! The learning-schedule panel: warm-up, evaluations, SAC's update ratio and rates, and the
+//! dynamics model's refits (interval, patience, refit guard) for the learning modes. Edits change `Experiment::train` and apply at the next "reset
 //! training" (a schedule changed mid-run would make the run unrepeatable).
 
 use bevy_egui::egui;
@@ -33,14 +33,6 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
         egui::Slider::new(&mut train.eval_episodes, 1..=20).text("eval episodes"),
         "Deterministic episodes averaged per evaluation.",
     );
-    if mode.learns_model() {
-        slider(
-            ui,
-            "model_train_every",
-            egui::Slider::new(&mut train.model_train_every, 10..=5000).logarithmic(true).text("refit model every"),
-            "Env steps between refits of the dynamics ensemble on the replay buffer.",
-        );
-    }
     if mode.trains_sac() {
         slider(
             ui,
@@ -67,6 +59,39 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
             "Adam learning rate of the twin Q networks.",
         );
     }
+    if mode.learns_model() {
+        slider(
+            ui,
+            "model_train_every",
+            egui::Slider::new(&mut train.model_train_every, 10..=5000).logarithmic(true).text("refit model every"),
+            "Env steps between refits of the dynamics ensemble on the replay buffer.",
+        );
+        slider(
+            ui,
+            "model_patience",
+            egui::Slider::new(&mut train.ensemble.patience, 1..=50).text("model patience"),
+            "Epochs without a hold-out improvement before a refit stops (PETS: 5; the recorded 2R-leg settings: 20).",
+        );
+        refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
+    }
     ui.label("Applies at the next reset training.");
     rects
+}
+
+/// The refit guard: off, or on with the ratio of new to previous hold-out error it tolerates.
+fn refit_guard_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, guard: &mut Option<f32>) {
+    ui.horizontal(|ui| {
+        let mut on = guard.is_some();
+        let tip = "Keep the previous dynamics model when a refit is worse by more than this ratio on the new \
+                   hold-out rows.";
+        let response = ui.checkbox(&mut on, "refit guard").on_hover_text(tip);
+        rects.insert("refit_guard", response.rect);
+        if response.changed() {
+            *guard = on.then_some(2.0);
+        }
+        if let Some(ratio) = guard {
+            let widget = egui::Slider::new(ratio, 1.0..=10.0).logarithmic(true).text("× worse");
+            named_slider(ui, rects, "refit_guard_ratio", widget, tip);
+        }
+    });
 }
