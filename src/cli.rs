@@ -521,8 +521,10 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
             // `suspend` rather than `bar.println`: the latter prints nothing when the bar is hidden.
             bar.suspend(|| {
                 println!(
-                    "eval @ {:>7} steps: return {:>9.2} ± {:<8.2} (train episodes {})",
-                    row.env_steps, row.eval_return_mean, row.eval_return_std, row.train_episodes
+                    "eval @ {:>7} steps: {} (train episodes {})",
+                    row.env_steps,
+                    row.return_text(),
+                    row.train_episodes
                 )
             })
         },

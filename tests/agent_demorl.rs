@@ -11,6 +11,7 @@ use demorl_studio::plan::{
     preset,
 };
 use demorl_studio::scene::{Scene, load_scene};
+use demorl_studio::sim::Env;
 
 fn pendulum() -> Scene {
     load_scene(Path::new("scenes/pendulum.ron")).unwrap()
@@ -264,4 +265,45 @@ fn pets_mpc_improves_pendulum() {
 #[test]
 fn demorl_improves_pendulum() {
     learned_model_planning_improves_pendulum("demorl");
+}
+
+/// DeMoRL's evaluations also play the same episodes with SAC's actor alone: the recorded figure
+/// is exactly what the actor's mean action scores on those seeds. PETS has no actor, so its rows
+/// carry NaN.
+#[test]
+fn demorl_evaluations_also_score_the_actor_alone() {
+    let mut t = trainer(true, 3);
+    for _ in 0..150 {
+        t.step();
+    }
+    let row = t.evaluate();
+    let episodes = small_train().eval_episodes;
+    let sac = t.agent.sac.as_ref().unwrap();
+    let returns: Vec<f64> = (0..episodes)
+        .map(|k| {
+            let mut env = Env::new(&pendulum());
+            env.reset(t.eval_seed(k));
+            let mut total = 0.0;
+            loop {
+                let outcome = env.step(&sac.actor_mean(&env.observation()));
+                total += f64::from(outcome.reward);
+                if outcome.done() {
+                    break total;
+                }
+            }
+        })
+        .collect();
+    let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+    assert!(row.actor_return_mean.is_finite());
+    assert!((row.actor_return_mean - mean).abs() < 1e-9, "{} vs {mean}", row.actor_return_mean);
+    assert_ne!(row.actor_return_mean, row.eval_return_mean, "the planner's figure is a different measurement");
+    assert!(row.return_text().contains("actor alone"), "{}", row.return_text());
+
+    let mut pets = trainer(false, 3);
+    for _ in 0..150 {
+        pets.step();
+    }
+    let row = pets.evaluate();
+    assert!(row.actor_return_mean.is_nan() && row.eval_return_mean.is_finite());
+    assert!(!row.return_text().contains("actor alone"));
 }

@@ -230,6 +230,10 @@ impl TrainAgent for LearnedPlannerAgent {
         self.eval_planner.reset();
     }
 
+    fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {
+        self.sac.as_ref().map(|sac| sac.actor_mean(obs))
+    }
+
     fn plan_ms(&self) -> f64 {
         1e3 * self.plan_seconds / self.plans.max(1) as f64
     }

@@ -124,3 +124,31 @@ pub fn read_run_config(path: &Path) -> anyhow::Result<RunConfig> {
     check_train_settings(&config.train).with_context(|| format!("in {}", path.display()))?;
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_eval_csv_from_before_the_actor_columns_reads_them_as_nan() {
+        let dir = std::env::temp_dir().join(format!("demorl-old-eval-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("eval.csv");
+        std::fs::write(
+            &path,
+            "env_steps,eval_return_mean,eval_return_std,eval_return_min,eval_return_max,eval_length_mean,\
+             train_episodes,last_train_return\n2000,-149.4,11.3,-158.6,-133.6,1000.0,2,-140.9\n",
+        )
+        .unwrap();
+        let rows = read_eval_rows_csv(&path).unwrap();
+        assert_eq!(rows[0].env_steps, 2000);
+        assert!(rows[0].actor_return_mean.is_nan() && rows[0].actor_return_std.is_nan());
+        // Written back, the new columns round-trip.
+        let mut row = rows[0].clone();
+        row.actor_return_mean = 12.5;
+        row.actor_return_std = 0.5;
+        write_eval_rows_csv(&path, std::slice::from_ref(&row)).unwrap();
+        assert_eq!(read_eval_rows_csv(&path).unwrap(), vec![row]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -123,6 +123,11 @@ pub trait TrainAgent {
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32>;
     /// An evaluation episode starts.
     fn eval_episode_start(&mut self);
+    /// The learned actor's own deterministic action, for agents that plan on top of one
+    /// (DeMoRL): evaluations then also run the actor alone, to tell planner from learner.
+    fn actor_eval_act(&mut self, _obs: &[f32]) -> Option<Vec<f32>> {
+        None
+    }
     /// Mean wall milliseconds per plan so far (0 for agents that do not plan).
     fn plan_ms(&self) -> f64 {
         0.0
@@ -163,6 +168,9 @@ impl TrainAgent for Box<dyn TrainAgent + Send> {
     }
     fn eval_episode_start(&mut self) {
         (**self).eval_episode_start()
+    }
+    fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {
+        (**self).actor_eval_act(obs)
     }
     fn plan_ms(&self) -> f64 {
         (**self).plan_ms()
@@ -216,6 +224,28 @@ pub struct EvalRow {
     pub train_episodes: usize,
     /// Return of the last finished training episode (NaN before the first).
     pub last_train_return: f64,
+    /// DeMoRL: mean and std of the same episodes played by SAC's actor alone, without the
+    /// planner (NaN for agents without an actor under a planner).
+    #[serde(default = "not_measured")]
+    pub actor_return_mean: f64,
+    #[serde(default = "not_measured")]
+    pub actor_return_std: f64,
+}
+
+impl EvalRow {
+    /// `return M ± S`, and the actor-alone figures when they were measured (logs, messages).
+    pub fn return_text(&self) -> String {
+        let mut text = format!("return {:.2} ± {:.2}", self.eval_return_mean, self.eval_return_std);
+        if self.actor_return_mean.is_finite() {
+            text += &format!("; actor alone {:.2} ± {:.2}", self.actor_return_mean, self.actor_return_std);
+        }
+        text
+    }
+}
+
+/// Rows written before a column existed read it as NaN.
+fn not_measured() -> f64 {
+    f64::NAN
 }
 
 /// One `train.csv` row: means over the last `log_every` env steps (NaN if nothing happened).
@@ -444,27 +474,11 @@ impl<A: TrainAgent> Trainer<A> {
         episode_seed(self.seed.wrapping_add(EVAL_SEED_OFFSET), k as u64)
     }
 
-    /// Runs the deterministic evaluation episodes on `eval_env` and records a row.
+    /// Runs the deterministic evaluation episodes on `eval_env` and records a row; agents with
+    /// an actor under their planner play the same episodes again with the actor alone.
     pub fn evaluate(&mut self) -> EvalRow {
-        let mut returns = Vec::with_capacity(self.settings.eval_episodes);
-        let mut lengths = 0u64;
-        for k in 0..self.settings.eval_episodes {
-            let seed = self.eval_seed(k);
-            self.eval_env.reset(seed);
-            self.agent.eval_episode_start();
-            let mut total = 0.0f64;
-            loop {
-                let obs = self.eval_env.observation();
-                let action = self.agent.eval_act(&obs);
-                let outcome = self.eval_env.step(&action);
-                total += f64::from(outcome.reward);
-                if outcome.done() {
-                    break;
-                }
-            }
-            lengths += u64::from(self.eval_env.steps());
-            returns.push(total);
-        }
+        let (returns, lengths) = self.eval_episodes(false).expect("every agent has an evaluation action");
+        let (actor_mean, actor_std) = self.eval_episodes(true).map_or((f64::NAN, f64::NAN), |(r, _)| mean_std(&r));
         let (mean, std) = mean_std(&returns);
         let row = EvalRow {
             env_steps: self.env_steps,
@@ -475,9 +489,36 @@ impl<A: TrainAgent> Trainer<A> {
             eval_length_mean: lengths as f64 / returns.len().max(1) as f64,
             train_episodes: self.episode_returns.len(),
             last_train_return: self.episode_returns.last().copied().unwrap_or(f64::NAN),
+            actor_return_mean: actor_mean,
+            actor_return_std: actor_std,
         };
         self.evals.push(row.clone());
         row
+    }
+
+    /// The evaluation episodes' returns and total length, played by the agent's evaluation
+    /// action or (`actor_only`) its actor alone; `None` if it has no such actor.
+    fn eval_episodes(&mut self, actor_only: bool) -> Option<(Vec<f64>, u64)> {
+        let mut returns = Vec::with_capacity(self.settings.eval_episodes);
+        let mut lengths = 0u64;
+        for k in 0..self.settings.eval_episodes {
+            let seed = self.eval_seed(k);
+            self.eval_env.reset(seed);
+            self.agent.eval_episode_start();
+            let mut total = 0.0f64;
+            loop {
+                let obs = self.eval_env.observation();
+                let action = if actor_only { self.agent.actor_eval_act(&obs)? } else { self.agent.eval_act(&obs) };
+                let outcome = self.eval_env.step(&action);
+                total += f64::from(outcome.reward);
+                if outcome.done() {
+                    break;
+                }
+            }
+            lengths += u64::from(self.eval_env.steps());
+            returns.push(total);
+        }
+        Some((returns, lengths))
     }
 
     /// Runs `steps` env steps with an evaluation at step 0, every `eval_every` steps and at the

@@ -67,12 +67,7 @@ fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow:
     if run.dir.join("summary.json").is_file() {
         log(&format!("{name}: {} holds a run with other settings, retraining", run.dir.display()));
     }
-    let on_eval = |row: &EvalRow| {
-        log(&format!(
-            "{name}: eval @ {:>7} steps: return {:>9.2} ± {:.2}",
-            row.env_steps, row.eval_return_mean, row.eval_return_std
-        ))
-    };
+    let on_eval = |row: &EvalRow| log(&format!("{name}: eval @ {:>7} steps: {}", row.env_steps, row.return_text()));
     let output = run_learning(&run.config, scene, Some(&run.dir), |_| {}, on_eval)?;
     let s = &output.summary;
     log(&format!(

@@ -415,10 +415,7 @@ impl Experiment {
             Report::Step(record) => self.apply(*record),
             Report::Eval(row) => {
                 self.evaluating = false;
-                self.message = Some(format!(
-                    "evaluation at {} steps: return {:.1} ± {:.1}",
-                    row.env_steps, row.eval_return_mean, row.eval_return_std
-                ));
+                self.message = Some(format!("evaluation at {} steps: {}", row.env_steps, row.return_text()));
                 self.learning.evals.push(row);
                 false
             }

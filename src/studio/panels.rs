@@ -541,15 +541,20 @@ fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(
 /// Learning curves against env steps: returns, SAC losses and α, model error, timing.
 fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
     let l = &e.learning;
+    let actor = xy(l.evals.iter().map(|r| [r.env_steps as f64, r.actor_return_mean]));
     curve_plot(
         ui,
         "learning-returns",
         "Returns vs env steps",
-        "Return of every training episode (exploring) and the mean of each deterministic evaluation.",
+        "Return of every training episode (exploring), the mean of each deterministic evaluation and, \
+         for DeMoRL, of the same episodes played by SAC's actor without the planner.",
         vec![
             ("train episode", xy(l.train_returns.iter().copied())),
             ("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
-        ],
+        ]
+        .into_iter()
+        .chain((!actor.is_empty()).then_some(("actor alone", actor)))
+        .collect(),
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
     if e.mode != StudioMode::MpcLearned {
