@@ -499,6 +499,10 @@ impl<A: TrainAgent> Trainer<A> {
     /// The evaluation episodes' returns and total length, played by the agent's evaluation
     /// action or (`actor_only`) its actor alone; `None` if it has no such actor.
     fn eval_episodes(&mut self, actor_only: bool) -> Option<(Vec<f64>, u64)> {
+        // Asked before any reset, so an agent without an actor leaves the evaluation env as is.
+        if actor_only && self.agent.actor_eval_act(&self.eval_env.observation()).is_none() {
+            return None;
+        }
         let mut returns = Vec::with_capacity(self.settings.eval_episodes);
         let mut lengths = 0u64;
         for k in 0..self.settings.eval_episodes {
