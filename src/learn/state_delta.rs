@@ -7,14 +7,23 @@
 //! fit, and one that stays in the replay buffer for every later refit. Wrapping applies only where
 //! a value leaves (−π, π], so rows that never cross ±π give bit-identical targets and rollouts.
 
-use crate::sim::measure::wrap_angle;
 use std::f32::consts::PI;
+use std::sync::Arc;
 
-/// Which observation dimensions are wrapped angles.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+use crate::sim::measure::wrap_angle;
+
+/// Which observation dimensions are wrapped angles. Cloning shares the list (no allocation), so
+/// every plan can hand it to the actor prior.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateDelta {
     /// Indices into the observation of angles observed in (−π, π], ascending.
-    wrapped: Vec<usize>,
+    wrapped: Arc<[usize]>,
+}
+
+impl Default for StateDelta {
+    fn default() -> Self {
+        Self { wrapped: Arc::from(Vec::new()) }
+    }
 }
 
 /// `angle` unchanged when it already lies in (−π, π], else wrapped into it.
@@ -32,7 +41,7 @@ impl StateDelta {
     pub fn with_wrapped_angles(mut wrapped: Vec<usize>) -> Self {
         wrapped.sort_unstable();
         wrapped.dedup();
-        Self { wrapped }
+        Self { wrapped: wrapped.into() }
     }
 
     /// The wrapped dimensions, ascending.
@@ -49,7 +58,7 @@ impl StateDelta {
     pub fn push_delta(&self, obs: &[f32], next: &[f32], out: &mut Vec<f32>) {
         let start = out.len();
         out.extend(next.iter().zip(obs).map(|(n, o)| n - o));
-        for &d in &self.wrapped {
+        for &d in self.wrapped.iter() {
             out[start + d] = into_circle(out[start + d]);
         }
     }
@@ -57,7 +66,7 @@ impl StateDelta {
     /// Moves `state` by a predicted change `delta` (one observation each).
     pub fn advance(&self, state: &mut [f32], delta: &[f32]) {
         state.iter_mut().zip(delta).for_each(|(s, d)| *s += d);
-        for &d in &self.wrapped {
+        for &d in self.wrapped.iter() {
             state[d] = into_circle(state[d]);
         }
     }
