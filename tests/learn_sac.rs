@@ -1,4 +1,4 @@
-//! SAC: a one-step continuous bandit, batched critic/actor queries, determinism.
+//! SAC: a one-step continuous bandit, batched critic/actor queries, determinism, behaviour cloning.
 
 use demorl_studio::learn::{ReplayBuffer, Sac, SacSettings, StepEnd};
 use rand::{RngExt, SeedableRng};
@@ -137,6 +137,37 @@ fn target_critics_follow_by_polyak_averaging() {
         let expected = settings.polyak * t0 + (1.0 - settings.polyak) * c;
         assert!((t - expected).abs() <= 1e-6, "target {t} vs {expected}");
     }
+}
+
+/// Deterministic actions at observations ±1 after training on one-step episodes whose reward is
+/// −1 whatever the action (so the critic gives the actor no direction), with stored actions
+/// spread ±0.2 around 0.6 at obs +1 and around −0.4 at obs −1. A tiny fixed α keeps the
+/// entropy term (whose tanh Jacobian favours actions near 0) out of the answer.
+fn cloned_actions(behaviour_cloning: f32) -> (f32, f32) {
+    let settings = SacSettings { behaviour_cloning, learn_alpha: false, initial_alpha: 1e-4, ..small_settings() };
+    let mut sac = Sac::new(1, 1, settings.clone(), 9);
+    let mut buf = ReplayBuffer::new(1, 1, 1000, 9);
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    for k in 0..1000 {
+        let (obs, centre) = if k % 2 == 0 { (1.0, 0.6) } else { (-1.0, -0.4) };
+        let a = centre + rng.random_range(-0.2..0.2);
+        buf.push(&[obs], &[a], -1.0, &[obs], StepEnd::Terminated);
+    }
+    for _ in 0..1500 {
+        sac.update(&buf.sample(settings.batch_size));
+    }
+    (sac.actor_mean(&[1.0])[0], sac.actor_mean(&[-1.0])[0])
+}
+
+#[test]
+fn behaviour_cloning_pulls_the_mean_action_to_the_stored_actions_mean() {
+    // argmin over m of E[(m − a)²] is E[a]: with a flat critic the cloned mean is the behaviour
+    // policy's mean in each state. Without the term nothing pulls the actor there.
+    let (plus, minus) = cloned_actions(1.0);
+    let (plain_plus, plain_minus) = cloned_actions(0.0);
+    println!("cloned: {plus:.3} at +1 (expect 0.6), {minus:.3} at −1 (expect −0.4); plain: {plain_plus:.3}, {plain_minus:.3}");
+    assert!((plus - 0.6).abs() < 0.02 && (minus + 0.4).abs() < 0.02, "cloned {plus} {minus}");
+    assert!((plain_plus - 0.6).abs() > 0.2 || (plain_minus + 0.4).abs() > 0.2, "plain {plain_plus} {plain_minus}");
 }
 
 /// Throughput at cheetah sizes (obs 17, act 6, 256×256, batch 256). Run with `--ignored`.

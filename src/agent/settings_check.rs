@@ -67,6 +67,7 @@ fn check_sac(p: &mut Problems, s: &SacSettings) {
     p.finite("train.sac.log_std_min", s.log_std_min as f64);
     p.finite("train.sac.log_std_max", s.log_std_max as f64);
     p.require(s.log_std_min < s.log_std_max, "train.sac.log_std_min", s.log_std_min, "must be below log_std_max");
+    p.non_negative("train.sac.behaviour_cloning", s.behaviour_cloning as f64);
 }
 
 fn check_ensemble(p: &mut Problems, s: &EnsembleSettings) {

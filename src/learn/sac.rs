@@ -47,6 +47,12 @@ pub struct SacSettings {
     pub log_std_min: f32,
     /// See `log_std_min`.
     pub log_std_max: f32,
+    /// Weight β of a behaviour-cloning term in the actor loss (0: plain SAC). The actor's mean
+    /// action is pulled toward the stored action (in DeMoRL, the planner's) by
+    /// `β · mean|Q| · Σ_j (tanh μ_j(s) − a_j)²`; scaling by the batch's mean |Q| (no gradient)
+    /// keeps β's meaning as returns grow, as in TD3+BC. It lets the actor, and through the
+    /// critic's targets the critic, follow what the planner executes.
+    pub behaviour_cloning: f32,
 }
 
 impl Default for SacSettings {
@@ -64,6 +70,7 @@ impl Default for SacSettings {
             target_entropy: None,
             log_std_min: -20.0,
             log_std_max: 2.0,
+            behaviour_cloning: 0.0,
         }
     }
 }
@@ -73,7 +80,7 @@ impl Default for SacSettings {
 pub struct SacLosses {
     /// `½ (MSE(Q1, y) + MSE(Q2, y))`.
     pub critic: f32,
-    /// `E[α log π(a|s) − min Q(s, a)]`.
+    /// `E[α log π(a|s) − min Q(s, a)]`, plus the behaviour-cloning term when it is on.
     pub actor: f32,
     /// The temperature α used in this update (before its own step).
     pub alpha: f32,
@@ -198,6 +205,11 @@ impl Sac {
     /// Reparameterised squashed sample `a = tanh(μ + σ ε)` and its log-density `[n, 1]`.
     fn sample_action(&self, actor: &StackedMlp, obs: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let (mean, log_std) = self.actor_head(actor, obs);
+        Self::squashed_sample(mean, log_std, eps)
+    }
+
+    /// `tanh(μ + σ ε)` and its log-density `[n, 1]` from an actor head's output.
+    fn squashed_sample(mean: Tensor<2>, log_std: Tensor<2>, eps: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let u = mean + log_std.clone().exp() * eps.clone();
         let gauss = (eps.square().mul_scalar(-0.5) - log_std).add_scalar(-0.5 * (2.0 * std::f32::consts::PI).ln());
         let logp = (gauss - log_tanh_jacobian(u.clone())).sum_dim(1);
@@ -228,16 +240,22 @@ impl Sac {
         // Critic step: mean over both critics of (Q − y)² equals ½ (MSE₁ + MSE₂).
         let obs = Self::rows(&batch.obs, n, od, &self.device);
         let act = Self::rows(&batch.actions, n, ad, &self.device);
-        let q = Self::critic_values(&self.critic, obs.clone(), act);
+        let q = Self::critic_values(&self.critic, obs.clone(), act.clone());
         let critic_loss = (q - y.unsqueeze_dim::<3>(0)).square().mean();
         let grads = GradientsParams::from_grads(critic_loss.backward(), &self.critic);
         self.critic = self.critic_optim.step(s.critic_lr, self.critic.clone(), grads);
 
         // Actor step through a constant copy of the updated critics (gradient flows to the action).
         let eps = Self::rows(&self.noise(n), n, ad, &self.device);
-        let (a_pi, logp) = self.sample_action(&self.actor, obs.clone(), eps);
+        let (mean, log_std) = self.actor_head(&self.actor, obs.clone());
+        let (a_pi, logp) = Self::squashed_sample(mean.clone(), log_std, eps);
         let q_pi = Self::critic_values(&self.critic.valid(), obs, a_pi).min_dim(0).squeeze_dim::<2>(0);
-        let actor_loss = (logp.clone().mul_scalar(alpha) - q_pi).mean();
+        let mut actor_loss = (logp.clone().mul_scalar(alpha) - q_pi.clone()).mean();
+        if s.behaviour_cloning > 0.0 {
+            let q_scale = q_pi.detach().abs().mean().into_scalar::<f32>();
+            let gap = (mean.tanh() - act).square().sum_dim(1).mean();
+            actor_loss = actor_loss + gap.mul_scalar(s.behaviour_cloning * q_scale);
+        }
         let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
         self.actor = self.actor_optim.step(s.actor_lr, self.actor.clone(), grads);
 
