@@ -70,6 +70,7 @@ fn demorl_stores_planner_actions_and_learns_on_schedule() {
     let last = t.rows.last().unwrap();
     assert_eq!((last.env_steps, last.model_fits), (150, 2), "fits at 100 and then every 50 steps");
     assert!(last.model_holdout_mse.is_finite() && last.critic_loss.is_finite());
+    assert!(last.actor_action_gap > 0.0 && last.actor_action_gap.is_finite(), "{last:?}");
     assert_eq!(last.plans, 50, "every planned step is logged");
     assert!(last.plan_effective_sample_size >= 1.0 && last.plan_best_score.is_finite(), "{last:?}");
     assert!(t.agent.plan_ms() > 0.0);

@@ -170,6 +170,19 @@ fn behaviour_cloning_pulls_the_mean_action_to_the_stored_actions_mean() {
     assert!((plain_plus - 0.6).abs() > 0.2 || (plain_minus + 0.4).abs() > 0.2, "plain {plain_plus} {plain_minus}");
 }
 
+#[test]
+fn the_reported_action_gap_is_the_actors_distance_to_the_stored_actions() {
+    let mut sac = Sac::new(1, 1, small_settings(), 11);
+    let mut buf = bandit_buffer(200, 12);
+    for _ in 0..3 {
+        let batch = buf.sample(32);
+        let means = sac.actor_mean(&batch.obs); // before the update, as the loss sees them
+        let expected = means.iter().zip(&batch.actions).map(|(m, a)| (m - a).powi(2)).sum::<f32>() / 32.0;
+        let reported = sac.update(&batch).actor_action_gap;
+        assert!((reported - expected).abs() < 1e-5, "reported {reported} vs {expected}");
+    }
+}
+
 /// Throughput at cheetah sizes (obs 17, act 6, 256×256, batch 256). Run with `--ignored`.
 #[test]
 #[ignore]

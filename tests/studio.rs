@@ -928,3 +928,21 @@ fn the_schedule_panel_sets_model_patience_and_turns_the_refit_guard_on_and_off()
     assert!((35..=45).contains(&train.ensemble.patience), "patience {}", train.ensemble.patience);
     demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
 }
+
+#[test]
+fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    for mode in [StudioMode::Sac, StudioMode::MpcLearned] {
+        let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+        assert!(!rects.contains_key("behaviour_cloning"), "{mode:?} has no planner to clone");
+    }
+    let mode = StudioMode::Demorl;
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["behaviour_cloning"];
+    let target = egui::pos2(rect.left() + 0.3 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    let beta = train.sac.behaviour_cloning;
+    assert!((0.25..=0.35).contains(&beta), "β {beta}");
+    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+}

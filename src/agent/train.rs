@@ -257,6 +257,10 @@ pub struct TrainRow {
     pub actor_loss: f32,
     pub alpha: f32,
     pub entropy: f32,
+    /// Mean over updates of `Σ_j (tanh μ_j(s) − a_j)²` between the actor's mean action and the
+    /// executed (planner's) actions of the batch (NaN in rows written before it existed).
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub actor_action_gap: f32,
     /// Mean elite hold-out MSE of the last model fit (standardised units; NaN before any).
     pub model_holdout_mse: f32,
     pub model_fits: usize,
@@ -456,6 +460,7 @@ impl<A: TrainAgent> Trainer<A> {
             actor_loss: mean(|l| l.actor),
             alpha: mean(|l| l.alpha),
             entropy: mean(|l| l.entropy),
+            actor_action_gap: mean(|l| l.actor_action_gap),
             model_holdout_mse: self.model_mse,
             model_fits: self.model_fits,
             model_fits_rejected: self.model_fits_rejected,

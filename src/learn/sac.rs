@@ -86,6 +86,15 @@ pub struct SacLosses {
     pub alpha: f32,
     /// Policy entropy estimate `−E[log π(a|s)]` on the batch.
     pub entropy: f32,
+    /// `E[Σ_j (tanh μ_j(s) − a_j)²]`: how far the actor's mean action is from the stored actions
+    /// (in DeMoRL, the planner's), whether or not the behaviour-cloning term is on.
+    #[serde(default = "f32_not_measured")]
+    pub actor_action_gap: f32,
+}
+
+/// Records written before a figure existed read it as NaN (also used by `train.csv` rows).
+pub(crate) fn f32_not_measured() -> f32 {
+    f32::NAN
 }
 
 /// The learnable temperature, `log α` (a module so Adam can own its state).
@@ -251,9 +260,10 @@ impl Sac {
         let (a_pi, logp) = Self::squashed_sample(mean.clone(), log_std, eps);
         let q_pi = Self::critic_values(&self.critic.valid(), obs, a_pi).min_dim(0).squeeze_dim::<2>(0);
         let mut actor_loss = (logp.clone().mul_scalar(alpha) - q_pi.clone()).mean();
+        let gap = (mean.tanh() - act).square().sum_dim(1).mean();
+        let actor_action_gap = gap.clone().detach().into_scalar::<f32>();
         if s.behaviour_cloning > 0.0 {
             let q_scale = q_pi.detach().abs().mean().into_scalar::<f32>();
-            let gap = (mean.tanh() - act).square().sum_dim(1).mean();
             actor_loss = actor_loss + gap.mul_scalar(s.behaviour_cloning * q_scale);
         }
         let grads = GradientsParams::from_grads(actor_loss.backward(), &self.actor);
@@ -275,6 +285,7 @@ impl Sac {
             actor: actor_loss.into_scalar::<f32>(),
             alpha,
             entropy: -mean_logp,
+            actor_action_gap,
         }
     }
 

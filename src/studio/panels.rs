@@ -573,6 +573,16 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
             vec![("α", row(|r| r.alpha))],
         );
     }
+    if e.mode == StudioMode::Demorl {
+        curve_plot(
+            ui,
+            "actor-planner-gap",
+            "Actor ↔ planner action gap",
+            "Σ over action dimensions of (actor's mean action − planner's executed action)², averaged over SAC's \
+             batches: how closely the actor follows what the planner does.",
+            vec![("gap", row(|r| r.actor_action_gap))],
+        );
+    }
     if e.mode.plans() {
         let rejected = l.rows.last().map_or(0, |r| r.model_fits_rejected);
         let title = model_error_title(l.model_fits.len(), rejected, l.last_fit_ms);

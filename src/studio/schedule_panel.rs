@@ -1,6 +1,7 @@
-//! The learning-schedule panel: warm-up, evaluations, SAC's update ratio and rates, and the
-//! dynamics model's refits (interval, patience, refit guard) for the learning modes. Edits change `Experiment::train` and apply at the next "reset
-//! training" (a schedule changed mid-run would make the run unrepeatable).
+//! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
+//! behaviour cloning, and the dynamics model's refits (interval, patience, refit guard) for the
+//! learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
+//! schedule changed mid-run would make the run unrepeatable).
 
 use bevy_egui::egui;
 
@@ -57,6 +58,15 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
             "critic_lr",
             egui::Slider::new(&mut train.sac.critic_lr, 1e-5..=1e-2).logarithmic(true).text("critic lr"),
             "Adam learning rate of the twin Q networks.",
+        );
+    }
+    if mode == StudioMode::Demorl {
+        slider(
+            ui,
+            "behaviour_cloning",
+            egui::Slider::new(&mut train.sac.behaviour_cloning, 0.0..=1.0).text("actor → planner (BC)"),
+            "Weight of the actor loss term that pulls SAC's mean action toward the planner's executed actions \
+             (scaled by the batch's mean |Q|; 0 = plain SAC).",
         );
     }
     if mode.learns_model() {
