@@ -187,6 +187,37 @@ fn refit_guard_keeps_the_previous_model_when_a_refit_is_much_worse() {
     assert!(worst_elite < 0.5 && ens.elites().iter().all(|&m| whole[m] < 0.5), "kept model {worst_elite} {whole:?}");
 }
 
+/// The Adam state file of a fit, then of a sabotaged refit of it (guard `refit_guard`), and
+/// whether the refit was rejected.
+fn optimiser_state_around_a_sabotaged_refit(refit_guard: Option<f32>) -> (Vec<u8>, Vec<u8>, bool) {
+    let scratch = std::env::temp_dir().join(format!("demorl-guard-optim-{}-{refit_guard:?}", std::process::id()));
+    let mut ens = ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() }, 8);
+    let (x, y) = dataset(1000, 7);
+    ens.fit(&x, &y);
+    let mut saved = |ens: &ProbabilisticEnsemble, name: &str| {
+        let dir = scratch.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        ens.save_to(&dir).unwrap();
+        std::fs::read(dir.join("ensemble_optim.bpk")).unwrap()
+    };
+    let before = saved(&ens, "before");
+    let (xg, yg) = grown_dataset();
+    let report = ens.fit_observed(&xg, &yg, |_, ens| (0..5).for_each(|m| ens.scale_member(m, 0.0)));
+    let after = saved(&ens, "after");
+    std::fs::remove_dir_all(&scratch).ok();
+    (before, after, report.kept_previous)
+}
+
+#[test]
+fn a_rejected_refit_leaves_the_optimiser_state_as_it_was() {
+    let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(Some(2.0));
+    assert!(kept, "the guard accepted the sabotaged refit");
+    assert!(before == after, "the rejected refit's Adam moments were kept");
+    // An accepted refit does change the state, so the comparison can tell.
+    let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(None);
+    assert!(!kept && before != after);
+}
+
 #[test]
 fn refit_guard_accepts_a_refit_that_is_not_much_worse() {
     let settings = EnsembleSettings { max_epochs: 60, refit_guard: Some(2.0), ..small_settings() };

@@ -421,6 +421,7 @@ impl ProbabilisticEnsemble {
             (self.settings.refit_guard.is_some() && self.holdout_mse.iter().all(|m| m.is_finite())).then(|| {
                 PreviousModel {
                     net: self.net.to_host(),
+                    optim: self.optim.clone(),
                     input_norm: self.input_norm.clone(),
                     output_norm: self.output_norm.clone(),
                     elites: self.elites.clone(),
@@ -535,6 +536,8 @@ impl ProbabilisticEnsemble {
 /// The fitted state a refit replaces, kept for the refit guard.
 struct PreviousModel {
     net: Vec<Vec<f32>>,
+    /// Adam's moments before the fit, so a rejected fit leaves no trace in the next one.
+    optim: ModuleOptimizer,
     input_norm: Normalizer,
     output_norm: Normalizer,
     elites: Vec<usize>,
@@ -564,6 +567,7 @@ impl ProbabilisticEnsemble {
         // NaN on the new side (a diverged fit) also keeps the previous model.
         let new_err = new_errors.elite_mean(new_elites);
         if new_err.is_nan() || new_err > ratio * old_errors.elite_mean(&previous.elites) {
+            self.optim = previous.optim;
             return Some((old_errors, previous.elites));
         }
         self.net = self.net.clone().load_host(&fitted.0);
