@@ -92,6 +92,13 @@ fn critic_value_and_actor_prior_hooks() {
     assert_eq!(out.to_vec(), q1);
     CriticValue { sac, choice: TerminalChoice::MinCritic }.values(&obs, 3, &act, 1, &mut out);
     assert_eq!(out.to_vec(), q1.iter().zip(&q2).map(|(a, b)| a.min(*b)).collect::<Vec<_>>());
+    // At the actor's action: the planned last actions are ignored.
+    let (q_actor, _) = sac.q_values(&obs, &sac.actor_mean(&obs));
+    for planned in [act, [-0.9, 0.9]] {
+        CriticValue { sac, choice: TerminalChoice::ActorCritic }.values(&obs, 3, &planned, 1, &mut out);
+        assert_eq!(out.to_vec(), q_actor);
+    }
+    assert_ne!(q_actor, q1, "the actor's actions differ from the planned ones, so the test can tell");
 
     // The prior's sequences are the actor's mean actions along each elite's mean rollout.
     let members = agent.model.members().unwrap().clone();

@@ -25,7 +25,8 @@ const PLANNER_SEED: u64 = 0x91a7_7e25;
 const EVAL_PLANNER_SEED: u64 = 0xe7a1_91a7;
 const MODEL_NOISE_SEED: u64 = 0x4015_e5ee;
 
-/// SAC's critic as the planner's terminal value: the first critic or the minimum of both.
+/// SAC's critic as the planner's terminal value: the first critic or the minimum of both at the
+/// planned last action, or the first critic at the actor's mean action.
 pub struct CriticValue<'a> {
     pub sac: &'a Sac,
     pub choice: TerminalChoice,
@@ -33,6 +34,11 @@ pub struct CriticValue<'a> {
 
 impl TerminalValue for CriticValue<'_> {
     fn values(&mut self, obs: &[f32], _obs_dim: usize, actions: &[f32], _action_dim: usize, out: &mut [f32]) {
+        if self.choice == TerminalChoice::ActorCritic {
+            let (q1, _) = self.sac.q_values(obs, &self.sac.actor_mean(obs));
+            out.copy_from_slice(&q1);
+            return;
+        }
         let (q1, q2) = self.sac.q_values(obs, actions);
         match self.choice {
             TerminalChoice::MinCritic => out.iter_mut().zip(q1.iter().zip(&q2)).for_each(|(o, (a, b))| *o = a.min(*b)),

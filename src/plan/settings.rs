@@ -108,6 +108,11 @@ pub enum TerminalChoice {
     FirstCritic,
     /// The minimum of the twin critics (the pessimistic choice).
     MinCritic,
+    /// The first critic at the actor's mean action in s_{H-1}, `Q1(s, tanh μ(s))`, instead of
+    /// at the planned a_{H-1}. The planner then cannot pick a last action for a high Q (where
+    /// SAC's critic is least trained: off its actor's actions); it optimises a_0..a_{H-2}
+    /// through the model, and the plan's last action is never scored.
+    ActorCritic,
 }
 
 /// Every knob of the planner; the default is the `reference` preset.
