@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
-    LearnedPlannerAgent, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings, Trainer,
+    LearnedPlannerAgent, ModelDataSettings, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings, Trainer,
     list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::learn::{EnsembleSettings, ReplayBuffer, SacSettings, StepEnd};
@@ -299,38 +299,47 @@ fn demorl_settings() -> TrainSettings {
     }
 }
 
-fn demorl_trainer(scene: &Scene) -> Trainer<LearnedPlannerAgent> {
+fn demorl_trainer(scene: &Scene, settings: &TrainSettings) -> Trainer<LearnedPlannerAgent> {
     let planner = PlannerSettings { horizon: 5, samples: 16, iterations: 2, ..preset("reference").unwrap() };
-    let agent = LearnedPlannerAgent::new(3, 1, demorl_settings(), planner, true, SEED).unwrap();
-    Trainer::new(scene, agent, demorl_settings(), SEED)
+    let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner, true, SEED).unwrap();
+    Trainer::new(scene, agent, settings.clone(), SEED)
 }
 
-#[test]
-fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
+/// Runs 400 DeMoRL steps whole, and 200 + checkpoint + resume + 200, and asserts both end the
+/// same; returns the checkpoint (its folder guard and path) and its manifest's file list.
+fn assert_demorl_resume_is_bit_identical(settings: &TrainSettings) -> (tempfile::TempDir, PathBuf, Vec<String>) {
     let scene = scene();
     let fingerprint = |t: &Trainer<LearnedPlannerAgent>| {
         let sac: Vec<u32> = t.agent.sac.as_ref().unwrap().parameters().iter().map(|v| v.to_bits()).collect();
         (format!("{:?} {:?} {:?}", t.evals, t.rows, t.episode_returns), sac, t.agent.planner.state())
     };
-    let mut whole = demorl_trainer(&scene);
+    let mut whole = demorl_trainer(&scene, settings);
     whole.run(400, |_| {}, |_| {});
 
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("demorl");
-    let mut first = demorl_trainer(&scene);
+    let mut first = demorl_trainer(&scene, settings);
     first.run(200, |_| {}, |_| {});
-    let config = RunConfig { mode: "demorl".into(), model: "learned".into(), train: demorl_settings(), ..config() };
+    let config = RunConfig { mode: "demorl".into(), model: "learned".into(), train: settings.clone(), ..config() };
     save_checkpoint(&dir, &config, &first).unwrap();
     drop(first);
     let manifest = read_checkpoint(&dir).unwrap();
-    for file in ["agent/ensemble/ensemble.bpk", "agent/ensemble/ensemble_optim.bpk", "agent/sac/critic.bpk"] {
-        assert!(manifest.files.iter().any(|f| f.path == file), "{file} missing from {:?}", manifest.files);
-    }
-    let mut resumed = demorl_trainer(&scene);
+    let mut resumed = demorl_trainer(&scene, settings);
     restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
     resumed.run(200, |_| {}, |_| {});
     assert!(whole.agent.plan_ms() > 0.0, "the planner ran");
     assert!(fingerprint(&resumed) == fingerprint(&whole), "resumed DeMoRL run differs");
+    (folder, dir, manifest.files.iter().map(|f| f.path.clone()).collect())
+}
+
+#[test]
+fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
+    let scene = scene();
+    let (_folder, dir, files) = assert_demorl_resume_is_bit_identical(&demorl_settings());
+    for file in ["agent/ensemble/ensemble.bpk", "agent/ensemble/ensemble_optim.bpk", "agent/sac/critic.bpk"] {
+        assert!(files.iter().any(|f| f == file), "{file} missing from {files:?}");
+    }
+    let manifest = read_checkpoint(&dir).unwrap();
 
     // A PETS agent (no SAC) cannot load a DeMoRL checkpoint: refused, naming the folder.
     let planner = preset("reference").unwrap();
@@ -338,6 +347,16 @@ fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
     let mut wrong = Trainer::new(&scene, pets, demorl_settings(), SEED);
     let error = format!("{:#}", restore_checkpoint(&dir, &manifest, &mut wrong).unwrap_err());
     assert!(error.contains("SAC"), "{error}");
+}
+
+#[test]
+fn resumed_demorl_run_with_model_data_is_bit_identical() {
+    let settings = TrainSettings {
+        model_data: ModelDataSettings { per_step: 20, keep_steps: 50, ..Default::default() },
+        ..demorl_settings()
+    };
+    let (_folder, _dir, files) = assert_demorl_resume_is_bit_identical(&settings);
+    assert!(files.iter().any(|f| f == "agent/model_replay.bin"), "generated transitions not saved: {files:?}");
 }
 
 /// SAC whose step statistics the test rewrites (`tamper(env_steps, stats)`): a stand-in for a

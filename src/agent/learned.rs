@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::model_data::ModelData;
 use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
 use super::train::{ModelFit, StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::record_file::{load_state, save_state};
@@ -24,6 +25,7 @@ const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
 const PLANNER_SEED: u64 = 0x91a7_7e25;
 const EVAL_PLANNER_SEED: u64 = 0xe7a1_91a7;
 const MODEL_NOISE_SEED: u64 = 0x4015_e5ee;
+const MODEL_DATA_SEED: u64 = 0xda7a_9e11;
 
 /// SAC's critic as the planner's terminal value: the first critic or the minimum of both at the
 /// planned last action, or the first critic at the actor's mean action.
@@ -89,6 +91,8 @@ pub struct LearnedPlannerAgent {
     pub replay: ReplayBuffer,
     /// SAC in DeMoRL mode; `None` for PETS-like MPC.
     pub sac: Option<Sac>,
+    /// Model-generated transitions for SAC (DeMoRL with `model_data.per_step > 0`).
+    pub model_data: Option<ModelData>,
     settings: TrainSettings,
     rng: ChaCha8Rng,
     plan_seconds: f64,
@@ -117,6 +121,8 @@ impl LearnedPlannerAgent {
             ensemble,
             replay: ReplayBuffer::new(obs_dim, act_dim, settings.replay_capacity, seed ^ REPLAY_SEED),
             sac: with_sac.then(|| Sac::new(obs_dim, act_dim, settings.sac.clone(), seed)),
+            model_data: ModelData::new(obs_dim, act_dim, settings.model_data.clone(), seed ^ MODEL_DATA_SEED)
+                .filter(|_| with_sac),
             rng: ChaCha8Rng::seed_from_u64(seed ^ WARMUP_SEED),
             settings,
             plan_seconds: 0.0,
@@ -206,8 +212,13 @@ impl TrainAgent for LearnedPlannerAgent {
 
     fn observe(&mut self, t: Transition<'_>, env_steps: u64) -> StepStats {
         self.replay.push(t.obs, t.action, t.reward, t.next_obs, t.end);
+        if let (Some(sac), Some(data), Some(members)) = (self.sac.as_mut(), self.model_data.as_mut(), self.model.members())
+            && env_steps > self.settings.warmup_steps
+        {
+            data.generate(&mut self.replay, sac, members, self.model.state_delta());
+        }
         let mut stats = match self.sac.as_mut() {
-            Some(sac) => sac_updates(sac, &mut self.replay, &self.settings, env_steps),
+            Some(sac) => sac_updates(sac, &mut self.replay, &self.settings, env_steps, self.model_data.as_mut()),
             None => StepStats::default(),
         };
         stats.plan = self.unreported_plan.take();
@@ -266,12 +277,16 @@ impl TrainAgent for LearnedPlannerAgent {
             rng: self.rng.clone(),
             model_ready: self.model.is_ready(),
             with_sac: self.sac.is_some(),
+            model_data_rng: self.model_data.as_ref().map(|d| d.rng.clone()),
         };
         save_state(dir, "agent.ron", &state)?;
         let ensemble_dir = dir.join("ensemble");
         std::fs::create_dir_all(&ensemble_dir)?;
         self.ensemble.save_to(&ensemble_dir)?;
         write_replay(&dir.join("replay.bin"), &self.replay)?;
+        if let Some(data) = &self.model_data {
+            write_replay(&dir.join("model_replay.bin"), &data.buffer)?;
+        }
         if let Some(sac) = &self.sac {
             let sac_dir = dir.join("sac");
             std::fs::create_dir_all(&sac_dir)?;
@@ -295,6 +310,15 @@ impl TrainAgent for LearnedPlannerAgent {
         let replay = read_replay(&dir.join("replay.bin"))?;
         check_sizes(dir, (replay.obs_dim(), replay.act_dim()), scene_sizes)?;
         let sac = if state.with_sac { Some(Sac::load_from(&dir.join("sac"))?) } else { None };
+        let generated = match (&self.model_data, state.model_data_rng) {
+            (Some(_), Some(rng)) => {
+                let buffer = read_replay(&dir.join("model_replay.bin"))?;
+                check_sizes(dir, (buffer.obs_dim(), buffer.act_dim()), scene_sizes)?;
+                Some((buffer, rng))
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("{}: saved with other model_data settings than this run's", dir.display()),
+        };
         self.planner.restore(state.planner).map_err(|e| anyhow::anyhow!("{}: planner: {e}", dir.display()))?;
         self.eval_planner
             .restore(state.eval_planner)
@@ -303,6 +327,9 @@ impl TrainAgent for LearnedPlannerAgent {
             self.model.set_members(ensemble.fast_elites());
         }
         (self.ensemble, self.replay, self.sac, self.rng) = (ensemble, replay, sac, state.rng);
+        if let (Some(data), Some((buffer, rng))) = (self.model_data.as_mut(), generated) {
+            (data.buffer, data.rng) = (buffer, rng);
+        }
         Ok(())
     }
 }
@@ -316,4 +343,8 @@ struct LearnedAgentState {
     /// Whether the ensemble had been fitted (its elites drive the planner's model).
     model_ready: bool,
     with_sac: bool,
+    /// The model-data noise RNG when the run generates transitions (their buffer is
+    /// `model_replay.bin`); absent in checkpoints from before the option.
+    #[serde(default)]
+    model_data_rng: Option<ChaCha8Rng>,
 }

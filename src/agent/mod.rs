@@ -5,6 +5,7 @@ mod checkpoint;
 mod config;
 mod health;
 mod learned;
+mod model_data;
 mod mpc;
 mod record;
 mod run;
@@ -20,6 +21,7 @@ pub use checkpoint::{
 pub use config::{LearningChoice, ScheduleOverrides, learning_config};
 pub use health::divergence;
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
+pub use model_data::{ModelData, ModelDataSettings};
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_policy_episode};
 pub use record::{
     RunSummary, mean_std, read_eval_rows_csv, read_run_config, write_eval_csv, write_eval_rows_csv, write_run_config,

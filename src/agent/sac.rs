@@ -7,6 +7,7 @@ use anyhow::Context;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::model_data::ModelData;
 use super::train::{StepStats, TrainAgent, TrainSettings, Transition};
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{ReplayBuffer, Sac};
@@ -46,18 +47,22 @@ impl SacAgent {
 }
 
 /// Runs the SAC updates one env step owes: `updates_per_step` once past warm-up and once the
-/// buffer holds a batch.
+/// buffer holds a batch; with `model_data`, each batch mixes in generated transitions.
 pub(crate) fn sac_updates(
     sac: &mut Sac,
     replay: &mut ReplayBuffer,
     settings: &TrainSettings,
     env_steps: u64,
+    mut model_data: Option<&mut ModelData>,
 ) -> StepStats {
     let mut stats = StepStats::default();
     let batch = settings.sac.batch_size;
     if env_steps > settings.warmup_steps && replay.len() >= batch {
         for _ in 0..settings.updates_per_step {
-            let b = replay.sample(batch);
+            let b = match model_data.as_deref_mut() {
+                Some(generated) => generated.mixed_batch(replay, batch),
+                None => replay.sample(batch),
+            };
             stats.sac.push(sac.update(&b));
         }
     }
@@ -75,7 +80,7 @@ impl TrainAgent for SacAgent {
 
     fn observe(&mut self, t: Transition<'_>, env_steps: u64) -> StepStats {
         self.replay.push(t.obs, t.action, t.reward, t.next_obs, t.end);
-        sac_updates(&mut self.sac, &mut self.replay, &self.settings, env_steps)
+        sac_updates(&mut self.sac, &mut self.replay, &self.settings, env_steps, None)
     }
 
     fn episode_start(&mut self) {}

@@ -46,6 +46,12 @@ pub fn train_settings_problems(settings: &TrainSettings) -> Vec<String> {
         "must be at least 1",
     );
     check_sac(&mut p, &settings.sac);
+    let data = &settings.model_data;
+    let fraction_ok = data.real_fraction > 0.0 && data.real_fraction <= 1.0;
+    p.require(fraction_ok, "train.model_data.real_fraction", data.real_fraction, "must be above 0 and at most 1");
+    if data.per_step > 0 {
+        p.positive_count("train.model_data.keep_steps", data.keep_steps);
+    }
     check_ensemble(&mut p, &settings.ensemble);
     p.0
 }

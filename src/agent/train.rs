@@ -11,6 +11,7 @@ use super::health::divergence;
 use super::mpc::episode_seed;
 use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
+use super::model_data::ModelDataSettings;
 use crate::plan::{ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
 use crate::sim::{EndReason, Env};
@@ -40,6 +41,8 @@ pub struct TrainSettings {
     pub sac: SacSettings,
     /// Dynamics-ensemble hyper-parameters.
     pub ensemble: EnsembleSettings,
+    /// Model-generated transitions for SAC (DeMoRL only; off by default).
+    pub model_data: ModelDataSettings,
 }
 
 impl Default for TrainSettings {
@@ -54,6 +57,7 @@ impl Default for TrainSettings {
             model_train_every: 250,
             sac: SacSettings::default(),
             ensemble: EnsembleSettings::default(),
+            model_data: ModelDataSettings::default(),
         }
     }
 }

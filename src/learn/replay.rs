@@ -46,6 +46,18 @@ pub struct Batch {
     pub terminals: Vec<f32>,
 }
 
+impl Batch {
+    /// Appends `other`'s rows after this batch's.
+    pub fn extend(&mut self, other: &Batch) {
+        self.n += other.n;
+        self.obs.extend_from_slice(&other.obs);
+        self.actions.extend_from_slice(&other.actions);
+        self.rewards.extend_from_slice(&other.rewards);
+        self.next_obs.extend_from_slice(&other.next_obs);
+        self.terminals.extend_from_slice(&other.terminals);
+    }
+}
+
 /// Ring buffer of transitions: once full, each push overwrites the oldest one.
 #[derive(Clone, Debug)]
 pub struct ReplayBuffer {

@@ -1,0 +1,101 @@
+//! Model-generated transitions for SAC (optional, Dyna / MBPO style): one-step predictions of the
+//! learned ensemble from replayed states under SAC's own actions, mixed into SAC's batches, so
+//! critic and actor see many more transitions than the env gave. Off unless `per_step > 0`.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::learn::{Batch, FastEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
+
+/// How many transitions the model generates and how SAC's batches mix them with real ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelDataSettings {
+    /// One-step model transitions generated per env step (0: off; MBPO uses 400).
+    pub per_step: usize,
+    /// Share of each SAC batch drawn from real transitions, the rest generated (MBPO: 0.05).
+    pub real_fraction: f32,
+    /// Env steps a generated transition stays available: the model buffer holds
+    /// `per_step × keep_steps` (MBPO keeps about one 1000-step epoch).
+    pub keep_steps: usize,
+}
+
+impl Default for ModelDataSettings {
+    fn default() -> Self {
+        Self { per_step: 0, real_fraction: 0.05, keep_steps: 1000 }
+    }
+}
+
+/// The generated transitions and the RNG of their model noise.
+pub struct ModelData {
+    pub settings: ModelDataSettings,
+    pub buffer: ReplayBuffer,
+    pub rng: ChaCha8Rng,
+    /// Reused per-member gather buffers: `[obs, action]` inputs and the rows they came from.
+    inputs: Vec<f32>,
+    rows: Vec<usize>,
+}
+
+impl ModelData {
+    /// `None` when the settings generate nothing.
+    pub fn new(obs_dim: usize, act_dim: usize, settings: ModelDataSettings, seed: u64) -> Option<Self> {
+        (settings.per_step > 0).then(|| Self {
+            buffer: ReplayBuffer::new(obs_dim, act_dim, settings.per_step * settings.keep_steps.max(1), seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            settings,
+            inputs: Vec::new(),
+            rows: Vec::new(),
+        })
+    }
+
+    /// Appends `per_step` transitions: start states drawn from `real`, actions sampled from SAC's
+    /// policy, reward and next state drawn from the Gaussian of elite `i mod K` (row `i`), the
+    /// state change applied by `step`. The model predicts no termination, so none is stored.
+    pub fn generate(&mut self, real: &mut ReplayBuffer, sac: &mut Sac, members: &FastEnsemble, step: &StateDelta) {
+        let n = self.settings.per_step;
+        let starts = real.sample(n);
+        let actions = sac.act(&starts.obs, false);
+        let (od, ad, k) = (real.obs_dim(), real.act_dim(), members.members().max(1));
+        let mut next = vec![0.0f32; od];
+        let mut draw = vec![0.0f32; 1 + od];
+        for m in 0..k {
+            self.rows.clear();
+            self.inputs.clear();
+            for i in (m..n).step_by(k) {
+                self.rows.push(i);
+                self.inputs.extend_from_slice(&starts.obs[i * od..(i + 1) * od]);
+                self.inputs.extend_from_slice(&actions[i * ad..(i + 1) * ad]);
+            }
+            if self.rows.is_empty() {
+                continue;
+            }
+            let (mean, var) = members.predict(m, &self.inputs);
+            for (j, &i) in self.rows.iter().enumerate() {
+                for (o, d) in draw.iter_mut().enumerate() {
+                    let eps: f32 = StandardNormal.sample(&mut self.rng);
+                    *d = mean[j * (1 + od) + o] + var[j * (1 + od) + o].max(0.0).sqrt() * eps;
+                }
+                let obs = &starts.obs[i * od..(i + 1) * od];
+                next.copy_from_slice(obs);
+                step.advance(&mut next, &draw[1..]);
+                self.buffer.push(obs, &actions[i * ad..(i + 1) * ad], draw[0], &next, StepEnd::Continues);
+            }
+        }
+    }
+
+    /// A SAC batch of `n` rows: `round(real_fraction · n)` (at least one) real rows first, then
+    /// generated ones; all real while nothing has been generated yet.
+    pub fn mixed_batch(&mut self, real: &mut ReplayBuffer, n: usize) -> Batch {
+        if self.buffer.is_empty() {
+            return real.sample(n);
+        }
+        let n_real = ((self.settings.real_fraction * n as f32).round() as usize).clamp(1, n);
+        let mut batch = real.sample(n_real);
+        if n_real < n {
+            batch.extend(&self.buffer.sample(n - n_real));
+        }
+        batch
+    }
+}
