@@ -194,7 +194,7 @@ fn optimiser_state_around_a_sabotaged_refit(refit_guard: Option<f32>) -> (Vec<u8
     let mut ens = ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() }, 8);
     let (x, y) = dataset(1000, 7);
     ens.fit(&x, &y);
-    let mut saved = |ens: &ProbabilisticEnsemble, name: &str| {
+    let saved = |ens: &ProbabilisticEnsemble, name: &str| {
         let dir = scratch.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         ens.save_to(&dir).unwrap();
