@@ -97,7 +97,14 @@ fn demorl_generates_on_schedule_and_keeps_a_bounded_window() {
         eval_episodes: 1,
         model_train_every: 50,
         sac: SacSettings { hidden: vec![32, 32], batch_size: 64, ..Default::default() },
-        ensemble: EnsembleSettings { members: 3, elites: 2, hidden_layers: 2, hidden_width: 32, max_epochs: 5, ..Default::default() },
+        ensemble: EnsembleSettings {
+            members: 3,
+            elites: 2,
+            hidden_layers: 2,
+            hidden_width: 32,
+            max_epochs: 5,
+            ..Default::default()
+        },
         model_data: ModelDataSettings { per_step: 30, keep_steps: 40, ..Default::default() },
         ..Default::default()
     };

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
-    LearnedPlannerAgent, ModelDataSettings, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings, Trainer,
-    list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
+    LearnedPlannerAgent, ModelDataSettings, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings,
+    Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::learn::{EnsembleSettings, ReplayBuffer, SacSettings, StepEnd};
 use demorl_studio::plan::{PlannerSettings, preset};

@@ -191,7 +191,8 @@ fn refit_guard_keeps_the_previous_model_when_a_refit_is_much_worse() {
 /// whether the refit was rejected.
 fn optimiser_state_around_a_sabotaged_refit(refit_guard: Option<f32>) -> (Vec<u8>, Vec<u8>, bool) {
     let scratch = std::env::temp_dir().join(format!("demorl-guard-optim-{}-{refit_guard:?}", std::process::id()));
-    let mut ens = ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() }, 8);
+    let mut ens =
+        ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() }, 8);
     let (x, y) = dataset(1000, 7);
     ens.fit(&x, &y);
     let saved = |ens: &ProbabilisticEnsemble, name: &str| {

@@ -165,7 +165,9 @@ fn behaviour_cloning_pulls_the_mean_action_to_the_stored_actions_mean() {
     // policy's mean in each state. Without the term nothing pulls the actor there.
     let (plus, minus) = cloned_actions(1.0);
     let (plain_plus, plain_minus) = cloned_actions(0.0);
-    println!("cloned: {plus:.3} at +1 (expect 0.6), {minus:.3} at −1 (expect −0.4); plain: {plain_plus:.3}, {plain_minus:.3}");
+    println!(
+        "cloned: {plus:.3} at +1 (expect 0.6), {minus:.3} at −1 (expect −0.4); plain: {plain_plus:.3}, {plain_minus:.3}"
+    );
     assert!((plus - 0.6).abs() < 0.02 && (minus + 0.4).abs() < 0.02, "cloned {plus} {minus}");
     assert!((plain_plus - 0.6).abs() > 0.2 || (plain_minus + 0.4).abs() > 0.2, "plain {plain_plus} {plain_minus}");
 }

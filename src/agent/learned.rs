@@ -212,7 +212,8 @@ impl TrainAgent for LearnedPlannerAgent {
 
     fn observe(&mut self, t: Transition<'_>, env_steps: u64) -> StepStats {
         self.replay.push(t.obs, t.action, t.reward, t.next_obs, t.end);
-        if let (Some(sac), Some(data), Some(members)) = (self.sac.as_mut(), self.model_data.as_mut(), self.model.members())
+        if let (Some(sac), Some(data), Some(members)) =
+            (self.sac.as_mut(), self.model_data.as_mut(), self.model.members())
             && env_steps > self.settings.warmup_steps
         {
             data.generate(&mut self.replay, sac, members, self.model.state_delta());

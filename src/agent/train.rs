@@ -8,10 +8,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::health::divergence;
+use super::model_data::ModelDataSettings;
 use super::mpc::episode_seed;
 use super::record::mean_std;
 use crate::learn::{EnsembleSettings, SacLosses, SacSettings, StepEnd};
-use super::model_data::ModelDataSettings;
 use crate::plan::{ObservationPoints, PlanOutput, PlanSummary, PlannerSettings, SettingsError};
 use crate::scene::Scene;
 use crate::sim::{EndReason, Env};
