@@ -946,3 +946,24 @@ fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
     assert!((0.25..=0.35).contains(&beta), "β {beta}");
     demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
 }
+
+#[test]
+fn the_schedule_panel_turns_model_generated_transitions_on_in_demorl() {
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, StudioMode::Sac));
+    assert!(!sac_rects.contains_key("model_data_per_step"));
+    let mode = StudioMode::Demorl;
+    let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert!(!rects.contains_key("model_data_real_fraction"), "no mix to set while generation is off");
+    let rect = rects["model_data_per_step"];
+    let target = egui::pos2(rect.left() + 0.4 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    let per_step = train.model_data.per_step;
+    assert!((350..=450).contains(&per_step), "per step {per_step}");
+    assert!(
+        ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode)).contains_key("model_data_real_fraction")
+    );
+    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+}

@@ -1,5 +1,5 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
-//! behaviour cloning, and the dynamics model's refits (interval, patience, refit guard) for the
+//! behaviour cloning and model-generated transitions, and the dynamics model's refits (interval, patience, refit guard) for the
 //! learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
 //! schedule changed mid-run would make the run unrepeatable).
 
@@ -68,6 +68,20 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
             "Weight of the actor loss term that pulls SAC's mean action toward the planner's executed actions \
              (scaled by the batch's mean |Q|; 0 = plain SAC).",
         );
+        slider(
+            ui,
+            "model_data_per_step",
+            egui::Slider::new(&mut train.model_data.per_step, 0..=1000).text("model transitions / step"),
+            "One-step transitions the learned model generates for SAC per env step (MBPO style; 0 = off).",
+        );
+        if train.model_data.per_step > 0 {
+            slider(
+                ui,
+                "model_data_real_fraction",
+                egui::Slider::new(&mut train.model_data.real_fraction, 0.01..=1.0).text("real share of SAC batch"),
+                "Fraction of each SAC batch drawn from real transitions; the rest are generated.",
+            );
+        }
     }
     if mode.learns_model() {
         slider(
