@@ -33,9 +33,8 @@ pub struct ModelData {
     pub settings: ModelDataSettings,
     pub buffer: ReplayBuffer,
     pub rng: ChaCha8Rng,
-    /// Reused per-member gather buffers: `[obs, action]` inputs and the rows they came from.
+    /// Reused per-member gather buffer of `[obs, action]` inputs.
     inputs: Vec<f32>,
-    rows: Vec<usize>,
 }
 
 impl ModelData {
@@ -46,7 +45,6 @@ impl ModelData {
             rng: ChaCha8Rng::seed_from_u64(seed),
             settings,
             inputs: Vec::new(),
-            rows: Vec::new(),
         })
     }
 
@@ -61,18 +59,18 @@ impl ModelData {
         let mut next = vec![0.0f32; od];
         let mut draw = vec![0.0f32; 1 + od];
         for m in 0..k {
-            self.rows.clear();
+            // Member m's rows are m, m + k, m + 2k, ...
+            let rows = (m..n).step_by(k);
             self.inputs.clear();
-            for i in (m..n).step_by(k) {
-                self.rows.push(i);
+            for i in rows.clone() {
                 self.inputs.extend_from_slice(&starts.obs[i * od..(i + 1) * od]);
                 self.inputs.extend_from_slice(&actions[i * ad..(i + 1) * ad]);
             }
-            if self.rows.is_empty() {
+            if self.inputs.is_empty() {
                 continue;
             }
             let (mean, var) = members.predict(m, &self.inputs);
-            for (j, &i) in self.rows.iter().enumerate() {
+            for (j, i) in rows.enumerate() {
                 for (o, d) in draw.iter_mut().enumerate() {
                     let eps: f32 = StandardNormal.sample(&mut self.rng);
                     *d = mean[j * (1 + od) + o] + var[j * (1 + od) + o].max(0.0).sqrt() * eps;
