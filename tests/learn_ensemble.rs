@@ -45,10 +45,11 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
     cov / (va * vb).sqrt()
 }
 
-#[test]
-fn fits_noisy_function_and_variance_tracks_noise() {
+/// Fits sin(3x) with heteroscedastic noise and checks the means, the predicted noise and the
+/// reported hold-out log-variance against the truth.
+fn fit_noisy_function_and_check_variance(settings: EnsembleSettings) {
     let (x, y) = dataset(3000, 1);
-    let mut ens = ProbabilisticEnsemble::new(1, 1, small_settings(), 11);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 11);
     let t = std::time::Instant::now();
     let report = ens.fit(&x, &y);
     let fit_time = t.elapsed();
@@ -67,9 +68,17 @@ fn fits_noisy_function_and_variance_tracks_noise() {
         (grid.iter().zip(&mean).map(|(&x, m)| (m - (3.0 * x).sin()).powi(2)).sum::<f32>() / grid.len() as f32).sqrt();
     let corr = pearson(&std, &truth_std);
     let ratios: Vec<f32> = std.iter().zip(&truth_std).map(|(p, t)| p / t).collect();
+    // The true mean log-variance of the hold-out rows' noise, in the targets' standardised
+    // units (the standardisation is fitted on the training rows; their spread is y's).
+    let n = y.len() as f32;
+    let y_mean = y.iter().sum::<f32>() / n;
+    let y_var = y.iter().map(|v| (v - y_mean).powi(2)).sum::<f32>() / n;
+    let hold = &report.holdout_indices;
+    let true_logvar = hold.iter().map(|&i| (noise_std(x[i]).powi(2) / y_var).ln()).sum::<f32>() / hold.len() as f32;
     println!(
-        "fit: epochs {} (early stop {}), {:.2?}; mean RMSE vs sin(3x) {rmse:.4}; std corr {corr:.3}",
-        report.epochs, report.early_stopped, fit_time
+        "fit: epochs {} (early stop {}), {:.2?}; mean RMSE vs sin(3x) {rmse:.4}; std corr {corr:.3}; \
+         hold-out log-variance {:.3} (true {true_logvar:.3})",
+        report.epochs, report.early_stopped, fit_time, report.holdout_mean_logvar
     );
     for i in (0..grid.len()).step_by(4) {
         println!("  x {:+.2}: predicted std {:.3}, true {:.3}", grid[i], std[i], truth_std[i]);
@@ -79,6 +88,19 @@ fn fits_noisy_function_and_variance_tracks_noise() {
     for (i, r) in ratios.iter().enumerate() {
         assert!((0.6..1.6).contains(r), "std ratio {r} at x = {}", grid[i]);
     }
+    let logvar_error = report.holdout_mean_logvar - true_logvar;
+    assert!(logvar_error.abs() < 0.3, "hold-out log-variance off by {logvar_error}");
+}
+
+#[test]
+fn fits_noisy_function_and_variance_tracks_noise() {
+    fit_noisy_function_and_check_variance(small_settings());
+}
+
+/// β-NLL reweights the elements but keeps the variance's optimum, so the noise is still learned.
+#[test]
+fn beta_nll_fits_the_noisy_function_and_its_noise() {
+    fit_noisy_function_and_check_variance(EnsembleSettings { nll_beta: 0.5, ..small_settings() });
 }
 
 #[test]

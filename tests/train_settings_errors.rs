@@ -43,6 +43,7 @@ fn every_bad_field_is_named_with_its_value() {
             patience: 0,
             min_logvar: 1.0,
             refit_guard: Some(0.5),
+            nll_beta: 1.5,
             ..Default::default()
         },
         ..Default::default()
@@ -59,6 +60,7 @@ fn every_bad_field_is_named_with_its_value() {
         "train.ensemble.patience = 0",
         "train.ensemble.min_logvar = 1: must be below max_logvar",
         "train.ensemble.refit_guard = 0.5",
+        "train.ensemble.nll_beta = 1.5: must be between 0 (plain NLL) and 1",
     ];
     for field in expected {
         assert!(problems.iter().any(|p| p.starts_with(field)), "no problem starting with {field:?}");

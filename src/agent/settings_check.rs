@@ -97,6 +97,8 @@ fn check_ensemble(p: &mut Problems, s: &EnsembleSettings) {
     p.require(s.min_logvar < s.max_logvar, "train.ensemble.min_logvar", s.min_logvar, "must be below max_logvar");
     p.non_negative("train.ensemble.logvar_bound_penalty", s.logvar_bound_penalty as f64);
     p.positive("train.ensemble.std_floor", s.std_floor as f64);
+    let beta_ok = (0.0..=1.0).contains(&s.nll_beta);
+    p.require(beta_ok, "train.ensemble.nll_beta", s.nll_beta, "must be between 0 (plain NLL) and 1");
     if let Some(ratio) = s.refit_guard {
         let ok = ratio.is_finite() && ratio >= 1.0;
         p.require(ok, "train.ensemble.refit_guard", ratio, "must be a finite ratio of 1 or more (or None)");

@@ -101,6 +101,8 @@ pub struct ModelFit {
     pub kept_previous: bool,
     /// Hold-out MSE per output, reward first (see `FitReport::holdout_mse_per_output`).
     pub holdout_mse_per_output: Vec<f32>,
+    /// The elites' mean predicted log-variance on the hold-out rows (`FitReport::holdout_mean_logvar`).
+    pub holdout_mean_logvar: f32,
 }
 
 /// What learning did during one env step.
@@ -274,6 +276,13 @@ pub struct TrainRow {
     /// The last fit's hold-out MSE per output, reward first, `;`-separated (empty before any).
     #[serde(default)]
     pub model_holdout_mse_per_output: String,
+    /// The last fit's elite mean predicted log-variance on its hold-out rows, standardised
+    /// (NaN before any fit and in rows written before it existed).
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub model_holdout_logvar: f32,
+    /// Training epochs of the last fit (0 before any).
+    #[serde(default)]
+    pub model_fit_epochs: usize,
     /// Plans made in the window and means of their statistics (NaN without plans).
     pub plans: usize,
     pub plan_best_score: f32,
@@ -297,6 +306,10 @@ pub struct TrainerState {
     pub model_fits_rejected: usize,
     #[serde(default)]
     pub model_mse_per_output: String,
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub model_logvar: f32,
+    #[serde(default)]
+    pub model_fit_epochs: usize,
 }
 
 /// Progress figures for a progress bar.
@@ -337,6 +350,8 @@ pub struct Trainer<A: TrainAgent> {
     model_fits: usize,
     model_fits_rejected: usize,
     model_mse_per_output: String,
+    model_logvar: f32,
+    model_fit_epochs: usize,
     /// Why learning stopped (a non-finite observation, loss or model error), if it did.
     diverged: Option<String>,
     started: Instant,
@@ -366,6 +381,8 @@ impl<A: TrainAgent> Trainer<A> {
             model_fits: 0,
             model_fits_rejected: 0,
             model_mse_per_output: String::new(),
+            model_logvar: f32::NAN,
+            model_fit_epochs: 0,
             diverged: None,
             started: Instant::now(),
         };
@@ -416,6 +433,8 @@ impl<A: TrainAgent> Trainer<A> {
             self.model_fits_rejected += usize::from(fit.kept_previous);
             let per_output: Vec<String> = fit.holdout_mse_per_output.iter().map(|e| format!("{e:.4}")).collect();
             self.model_mse_per_output = per_output.join(";");
+            self.model_logvar = fit.holdout_mean_logvar;
+            self.model_fit_epochs = fit.epochs;
         }
         let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
@@ -469,6 +488,8 @@ impl<A: TrainAgent> Trainer<A> {
             model_fits: self.model_fits,
             model_fits_rejected: self.model_fits_rejected,
             model_holdout_mse_per_output: self.model_mse_per_output.clone(),
+            model_holdout_logvar: self.model_logvar,
+            model_fit_epochs: self.model_fit_epochs,
             plans: self.plans.len(),
             plan_best_score: plan_mean(&self.plans, |p| p.best_score),
             plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
@@ -601,6 +622,8 @@ impl<A: TrainAgent> Trainer<A> {
             model_fits: self.model_fits,
             model_fits_rejected: self.model_fits_rejected,
             model_mse_per_output: self.model_mse_per_output.clone(),
+            model_logvar: self.model_logvar,
+            model_fit_epochs: self.model_fit_epochs,
         }
     }
 
@@ -618,6 +641,8 @@ impl<A: TrainAgent> Trainer<A> {
         self.model_fits = state.model_fits;
         self.model_fits_rejected = state.model_fits_rejected;
         self.model_mse_per_output = state.model_mse_per_output;
+        self.model_logvar = state.model_logvar;
+        self.model_fit_epochs = state.model_fit_epochs;
         self.episode_return = 0.0;
         self.train_env.reset(episode_seed(self.seed, self.episode));
         self.obs = self.train_env.observation();

@@ -68,6 +68,13 @@ pub struct EnsembleSettings {
     /// and stop early in a worse place; the planner then exploits the broken model. `None`
     /// (default) accepts every refit, as PETS does.
     pub refit_guard: Option<f32>,
+    /// β of the β-NLL loss (Seitzer et al. 2022): each element's Gaussian NLL is weighted by its
+    /// predicted variance to the power β, held constant in the gradient. 0 (default) is the
+    /// plain NLL of PETS; 0.5 is the paper's choice; 1 gives the means the gradient of a plain
+    /// MSE. Plain NLL lets a member explain a hard output by a large variance, which shrinks that
+    /// output's pull on the mean, and a fit can stall there; the weight undoes the shrinking.
+    /// The variance's optimum (the squared error) is the same for every β.
+    pub nll_beta: f32,
 }
 
 impl Default for EnsembleSettings {
@@ -93,6 +100,7 @@ impl Default for EnsembleSettings {
             bootstrap: true,
             std_floor: DEFAULT_STD_FLOOR,
             refit_guard: None,
+            nll_beta: 0.0,
         }
     }
 }
@@ -127,6 +135,11 @@ pub struct FitReport {
     /// the model in use after the fit, in this fit's standardised units (as `best_holdout_mse`).
     /// Shows which outputs the model gets wrong.
     pub holdout_mse_per_output: Vec<f32>,
+    /// The elites' mean predicted log-variance on the hold-out rows, over rows and outputs, in
+    /// the same standardised units. Far above the log of the hold-out MSE means the members
+    /// claim more noise than they show; level with it while the MSE stays high means they
+    /// explain their errors as noise, as a stalled NLL fit does.
+    pub holdout_mean_logvar: f32,
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
@@ -374,12 +387,13 @@ impl ProbabilisticEnsemble {
     }
 
     /// The training loss for one stacked minibatch (`x [E, B, in]`, `y [E, B, out]`): per member
-    /// `mean((μ−y)² e^{−logvar}) + mean(logvar)`, summed over members, plus the penalties.
+    /// `mean((μ−y)² e^{−logvar}) + mean(logvar)`, summed over members, plus the penalties;
+    /// with `nll_beta` β > 0 each element is weighted by the constant `e^{β·logvar}`.
     fn loss(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<1> {
         let s = &self.settings;
         let [_, b, d] = y.dims();
         let (mean, logvar) = self.net.forward(x, s.activation, s.learn_logvar_bounds);
-        let nll = ((mean - y).square() * logvar.clone().neg().exp() + logvar).sum().div_scalar((b * d) as f32);
+        let nll = gaussian_nll_sum(mean, logvar, y, s.nll_beta).div_scalar((b * d) as f32);
         let mut loss = nll + self.net.mlp.weight_square_sum().mul_scalar(0.5 * s.weight_decay);
         if s.learn_logvar_bounds {
             let spread = self.net.max_logvar.val().sum() - self.net.min_logvar.val().sum();
@@ -525,12 +539,20 @@ impl ProbabilisticEnsemble {
             report.kept_previous = true;
         }
         report.holdout_mse_per_output = errors.per_output(&elites);
+        report.holdout_mean_logvar = errors.mean_logvar(&elites);
         self.elites = elites;
         self.holdout_mse = best.clone();
         report.best_holdout_mse = best;
         report.elites = self.elites.clone();
         report
     }
+}
+
+/// `Σ w·((μ−y)² e^{−logvar} + logvar)` over all elements, with the β-NLL weight
+/// `w = e^{β·logvar}` held constant in the gradient (`w = 1` when β = 0).
+fn gaussian_nll_sum(mean: Tensor<3>, logvar: Tensor<3>, y: Tensor<3>, beta: f32) -> Tensor<1> {
+    let nll = (mean - y).square() * logvar.clone().neg().exp() + logvar.clone();
+    if beta > 0.0 { (nll * logvar.detach().mul_scalar(beta).exp()).sum() } else { nll.sum() }
 }
 
 /// The fitted state a refit replaces, kept for the refit guard.
@@ -580,23 +602,32 @@ impl ProbabilisticEnsemble {
     fn error_table(&self, inputs: &[f32], targets: &[f32], units: &Normalizer) -> ErrorTable {
         let p = self.predict(inputs);
         let (n, d) = (p.n, p.out_dim);
+        let member = |m: usize| m * n * d..(m + 1) * n * d;
         let mse = (0..p.members)
             .map(|m| {
                 let mut sums = vec![0.0f64; d];
-                let mean = &p.mean[m * n * d..(m + 1) * n * d];
-                for (k, (mu, y)) in mean.iter().zip(targets).enumerate() {
+                for (k, (mu, y)) in p.mean[member(m)].iter().zip(targets).enumerate() {
                     sums[k % d] += (((mu - y) / units.std()[k % d]) as f64).powi(2);
                 }
                 sums.iter().map(|s| s / n as f64).collect()
             })
             .collect();
-        ErrorTable { mse }
+        let logvar = (0..p.members)
+            .map(|m| {
+                let standardised =
+                    p.var[member(m)].iter().enumerate().map(|(k, v)| (v / units.std()[k % d].powi(2)) as f64);
+                standardised.map(f64::ln).sum::<f64>() / (n * d) as f64
+            })
+            .collect();
+        ErrorTable { mse, logvar }
     }
 }
 
 /// Hold-out MSE of every member (outer) and output (inner), in one standardisation.
 struct ErrorTable {
     mse: Vec<Vec<f64>>,
+    /// Each member's mean predicted log-variance over rows and outputs, same units.
+    logvar: Vec<f64>,
 }
 
 impl ErrorTable {
@@ -609,6 +640,11 @@ impl ErrorTable {
     fn per_output(&self, members: &[usize]) -> Vec<f32> {
         let d = self.mse.first().map_or(0, Vec::len);
         (0..d).map(|k| (members.iter().map(|&m| self.mse[m][k]).sum::<f64>() / members.len() as f64) as f32).collect()
+    }
+
+    /// The mean over `members` of their mean predicted log-variance.
+    fn mean_logvar(&self, members: &[usize]) -> f32 {
+        (members.iter().map(|&m| self.logvar[m]).sum::<f64>() / members.len() as f64) as f32
     }
 
     /// The mean over `members` of their MSE over all outputs.
@@ -682,6 +718,33 @@ mod tests {
         assert_eq!(EnsembleSettings { members: 3, elites: 2, activation: Activation::Relu, ..Default::default() }, s);
         let back: EnsembleSettings = ron::from_str(&ron::to_string(&s).unwrap()).unwrap();
         assert_eq!(back, s);
+    }
+
+    /// Closed-form gradients of the β-NLL element `w·(r² e^{−v} + v)`, `r = μ − y`, `w = e^{βv}`
+    /// constant: ∂/∂μ = 2r·e^{(β−1)v}, ∂/∂v = e^{βv}(1 − r² e^{−v}). β = 1 gives the means
+    /// the MSE gradient 2r whatever the variance; the variance's zero is at e^v = r² for every β.
+    #[test]
+    fn beta_nll_gradients_match_the_closed_form() {
+        let device = Device::flex().autodiff();
+        let (mu, v, y) = ([0.3f32, -1.2, 2.0, 0.5], [-1.0f32, 0.4, 1.5, -2.5], [0.1f32, 0.2, -0.5, 0.5]);
+        let tensor = |data: [f32; 4]| Tensor::<3>::from_data(TensorData::new(data.to_vec(), [1, 2, 2]), &device);
+        for beta in [0.0f32, 0.5, 1.0] {
+            let (mean, logvar) = (tensor(mu).require_grad(), tensor(v).require_grad());
+            let grads = gaussian_nll_sum(mean.clone(), logvar.clone(), tensor(y), beta).backward();
+            let d_mean = to_vec(mean.grad(&grads).unwrap());
+            let d_logvar = to_vec(logvar.grad(&grads).unwrap());
+            for k in 0..4 {
+                let r = mu[k] - y[k];
+                let want_mean = 2.0 * r * ((beta - 1.0) * v[k]).exp();
+                let want_logvar = (beta * v[k]).exp() * (1.0 - r * r * (-v[k]).exp());
+                assert!((d_mean[k] - want_mean).abs() < 1e-4 * want_mean.abs().max(1.0), "β {beta}, μ {k}: {d_mean:?}");
+                assert!((d_logvar[k] - want_logvar).abs() < 1e-4 * want_logvar.abs().max(1.0), "β {beta}, v {k}");
+            }
+            if beta == 1.0 {
+                let mse: Vec<f32> = (0..4).map(|k| 2.0 * (mu[k] - y[k])).collect();
+                assert!(d_mean.iter().zip(&mse).all(|(g, m)| (g - m).abs() < 1e-4), "{d_mean:?} vs {mse:?}");
+            }
+        }
     }
 
     #[test]
