@@ -386,6 +386,8 @@ fn n_updates_advance_exactly_n_env_steps_in_a_learning_mode() {
     }
     let e = experiment(&app);
     assert_eq!(e.learning.model_fits.len(), 1);
+    let [_, mse, predicted_variance] = e.learning.model_fits[0];
+    assert!(mse > 0.0 && predicted_variance > 0.0 && predicted_variance.is_finite(), "{mse} {predicted_variance}");
     assert!(e.learning.updates > 0, "SAC updates after warm-up");
     assert!(e.last_trace.is_some(), "plans after warm-up");
 }

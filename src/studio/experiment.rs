@@ -51,8 +51,9 @@ pub struct LearningMetrics {
     pub evals: Vec<EvalRow>,
     /// The trainer's `train.csv` rows: SAC losses and α averaged per `log_every` steps.
     pub rows: Vec<TrainRow>,
-    /// (env steps, mean elite hold-out MSE) of every model refit.
-    pub model_fits: Vec<[f64; 2]>,
+    /// (env steps, mean elite hold-out MSE, geometric mean of the elites' predicted variance on
+    /// the same rows) of every model refit, both in standardised units.
+    pub model_fits: Vec<[f64; 3]>,
     /// (env steps, ms choosing the action, ms learning) of recent steps without a refit.
     pub step_ms: VecDeque<[f64; 3]>,
     /// Wall ms of the last ensemble refit (the step it happened in).
@@ -524,7 +525,8 @@ impl Experiment {
         l.updates += record.stats.sac.len() as u64;
         let steps = record.env_steps as f64;
         if let Some(fit) = &record.stats.model_fit {
-            l.model_fits.push([steps, f64::from(fit.holdout_mse)]);
+            let predicted_variance = f64::from(fit.holdout_mean_logvar).exp();
+            l.model_fits.push([steps, f64::from(fit.holdout_mse), predicted_variance]);
             // A refit takes seconds: kept apart so it does not flatten the per-step timing plot.
             l.last_fit_ms = record.learn_ms;
         } else {
