@@ -71,9 +71,11 @@ pub struct EnsembleSettings {
     /// β of the β-NLL loss (Seitzer et al. 2022): each element's Gaussian NLL is weighted by its
     /// predicted variance to the power β, held constant in the gradient. 0 (default) is the
     /// plain NLL of PETS; 0.5 is the paper's choice; 1 gives the means the gradient of a plain
-    /// MSE. Plain NLL lets a member explain a hard output by a large variance, which shrinks that
-    /// output's pull on the mean, and a fit can stall there; the weight undoes the shrinking.
-    /// The variance's optimum (the squared error) is the same for every β.
+    /// MSE. Plain NLL scales each element's pull on the mean by its inverse predicted variance:
+    /// hard outputs with a large variance learn slowly, and an overconfident member meeting new
+    /// data gets a gradient blown up by its tiny variances (a warm-started refit can stall after
+    /// it). The weight evens both out. The variance's optimum (the squared error) is the same for
+    /// every β.
     pub nll_beta: f32,
 }
 
@@ -259,7 +261,7 @@ impl ProbabilisticEnsemble {
             out_dim,
             device,
             net,
-            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            optim: fresh_optimizer(),
             input_norm: Normalizer::identity(in_dim),
             output_norm: Normalizer::identity(out_dim),
             rng,
@@ -272,6 +274,26 @@ impl ProbabilisticEnsemble {
     /// The settings this ensemble was built with.
     pub fn settings(&self) -> &EnsembleSettings {
         &self.settings
+    }
+
+    /// Forgets Adam's moments, as if the next fit were the first (the weights stay).
+    pub fn reset_optimizer(&mut self) {
+        self.optim = fresh_optimizer();
+    }
+
+    /// Replaces the training settings used by later fits (loss, schedule, early stopping,
+    /// elites). The architecture is fixed by the weights: changing the member count, depth, width
+    /// or activation is refused.
+    pub fn set_training_settings(&mut self, settings: EnsembleSettings) -> anyhow::Result<()> {
+        let shape = |s: &EnsembleSettings| (s.members, s.hidden_layers, s.hidden_width, s.activation);
+        if shape(&settings) != shape(&self.settings) {
+            anyhow::bail!("the ensemble's members, hidden_layers, hidden_width and activation cannot change");
+        }
+        if settings.elites == 0 || settings.elites > settings.members {
+            anyhow::bail!("elites = {} must be between 1 and members ({})", settings.elites, settings.members);
+        }
+        self.settings = settings;
+        Ok(())
     }
 
     /// Input width.
@@ -546,6 +568,11 @@ impl ProbabilisticEnsemble {
         report.elites = self.elites.clone();
         report
     }
+}
+
+/// Adam with zero moments.
+fn fresh_optimizer() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-8).init()
 }
 
 /// `Σ w·((μ−y)² e^{−logvar} + logvar)` over all elements, with the β-NLL weight

@@ -591,8 +591,8 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
             "model-error",
             &title,
             "Mean elite hold-out MSE (standardised units) after each ensemble refit, and the variance the elites \
-             predict on the same rows (geometric mean): level with the error is calibrated; a high error the \
-             variance matches is a model explaining its errors as noise.",
+             predict on the same rows (geometric mean): level with the error is calibrated; far below it the \
+             model is overconfident, and a warm-started refit can then stall.",
             vec![
                 ("hold-out MSE", xy(l.model_fits.iter().map(|f| [f[0], f[1]]))),
                 ("predicted variance", xy(l.model_fits.iter().map(|f| [f[0], f[2]]))),
