@@ -1,45 +1,23 @@
 //! Learned-model MPC (PETS-like) and DeMoRL agents: hooks, stored actions, schedules, determinism.
 
+mod learning_common;
+
 use std::path::Path;
 
 use demorl_studio::agent::{
     ActorPrior, CriticValue, LearnedPlannerAgent, RunConfig, TrainAgent, TrainSettings, Trainer, run_learning,
 };
-use demorl_studio::learn::{EnsembleSettings, SacSettings, StateDelta};
+use demorl_studio::learn::{EnsembleSettings, StateDelta};
 use demorl_studio::plan::{
     ActionMode, PlannerSettings, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalChoice, TerminalValue,
     preset,
 };
 use demorl_studio::scene::{Scene, load_scene};
 use demorl_studio::sim::Env;
+use learning_common::{small_planner, small_train};
 
 fn pendulum() -> Scene {
     load_scene(Path::new("scenes/pendulum.ron")).unwrap()
-}
-
-fn small_train() -> TrainSettings {
-    TrainSettings {
-        warmup_steps: 100,
-        eval_every: 100,
-        eval_episodes: 1,
-        log_every: 50,
-        model_train_every: 50,
-        sac: SacSettings { hidden: vec![32, 32], batch_size: 64, ..Default::default() },
-        ensemble: EnsembleSettings {
-            members: 3,
-            elites: 2,
-            hidden_layers: 2,
-            hidden_width: 32,
-            batch_size: 64,
-            max_epochs: 5,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-fn small_planner() -> PlannerSettings {
-    PlannerSettings { samples: 20, iterations: 2, ..preset("reference").unwrap() }
 }
 
 fn trainer(with_sac: bool, seed: u64) -> Trainer<LearnedPlannerAgent> {

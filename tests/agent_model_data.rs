@@ -1,16 +1,19 @@
 //! Model-generated transitions for SAC: drawn from the right member's Gaussian, mixed into SAC's
 //! batches in the set proportion, and generated on schedule by the DeMoRL agent.
 
+mod learning_common;
+
 use std::path::Path;
 
 use demorl_studio::agent::{LearnedPlannerAgent, ModelData, ModelDataSettings, TrainSettings, Trainer};
 use demorl_studio::learn::{
     EnsembleSettings, ProbabilisticEnsemble, ReplayBuffer, Sac, SacSettings, StateDelta, StepEnd,
 };
-use demorl_studio::plan::{PlannerSettings, preset};
 use demorl_studio::scene::load_scene;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use learning_common::{small_planner, small_train};
 
 /// A buffer of a noisy 2-D system: r = s0 + a, s' = s + (0.1 a, −0.2 s1), with noise 0.05.
 fn system_buffer(n: usize, seed: u64) -> ReplayBuffer {
@@ -92,23 +95,11 @@ fn sac_batches_mix_real_and_generated_rows_in_the_set_proportion() {
 fn demorl_generates_on_schedule_and_keeps_a_bounded_window() {
     let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let settings = TrainSettings {
-        warmup_steps: 100,
         eval_every: 1000,
-        eval_episodes: 1,
-        model_train_every: 50,
-        sac: SacSettings { hidden: vec![32, 32], batch_size: 64, ..Default::default() },
-        ensemble: EnsembleSettings {
-            members: 3,
-            elites: 2,
-            hidden_layers: 2,
-            hidden_width: 32,
-            max_epochs: 5,
-            ..Default::default()
-        },
         model_data: ModelDataSettings { per_step: 30, keep_steps: 40, ..Default::default() },
-        ..Default::default()
+        ..small_train()
     };
-    let planner = PlannerSettings { samples: 20, iterations: 2, ..preset("reference").unwrap() };
+    let planner = small_planner();
     let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner.clone(), true, 8).unwrap();
     let mut t = Trainer::new(&scene, agent, settings.clone(), 8);
     for _ in 0..100 {
