@@ -2,15 +2,18 @@
 //! truncated, missing-file and other-version checkpoints are refused naming the file; nothing
 //! on disk is changed by a refused load.
 
+mod learning_common;
+
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
     LearnedPlannerAgent, ModelDataSettings, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings,
     Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
 };
-use demorl_studio::learn::{EnsembleSettings, ReplayBuffer, SacSettings, StepEnd};
+use demorl_studio::learn::{ReplayBuffer, SacSettings, StepEnd};
 use demorl_studio::plan::{PlannerSettings, preset};
 use demorl_studio::scene::{Scene, load_scene};
+use learning_common::small_ensemble;
 
 const SEED: u64 = 11;
 
@@ -284,19 +287,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
 /// DeMoRL at toy sizes: ensemble refits every 100 steps, a 2-iteration planner with the critic
 /// and the actor prior.
 fn demorl_settings() -> TrainSettings {
-    TrainSettings {
-        model_train_every: 100,
-        ensemble: EnsembleSettings {
-            members: 3,
-            elites: 2,
-            hidden_layers: 2,
-            hidden_width: 32,
-            batch_size: 64,
-            max_epochs: 5,
-            ..Default::default()
-        },
-        ..settings()
-    }
+    TrainSettings { model_train_every: 100, ensemble: small_ensemble(), ..settings() }
 }
 
 fn demorl_trainer(scene: &Scene, settings: &TrainSettings) -> Trainer<LearnedPlannerAgent> {

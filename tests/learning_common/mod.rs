@@ -1,5 +1,7 @@
 //! Small learning settings shared by the DeMoRL agent tests: networks and a planner small enough
 //! for a few hundred env steps in seconds.
+// Each test crate uses only some of these.
+#![allow(dead_code)]
 
 use demorl_studio::agent::TrainSettings;
 use demorl_studio::learn::{EnsembleSettings, SacSettings};
@@ -14,15 +16,20 @@ pub fn small_train() -> TrainSettings {
         log_every: 50,
         model_train_every: 50,
         sac: SacSettings { hidden: vec![32, 32], batch_size: 64, ..Default::default() },
-        ensemble: EnsembleSettings {
-            members: 3,
-            elites: 2,
-            hidden_layers: 2,
-            hidden_width: 32,
-            batch_size: 64,
-            max_epochs: 5,
-            ..Default::default()
-        },
+        ensemble: small_ensemble(),
+        ..Default::default()
+    }
+}
+
+/// Three members (two elites) of two 32-wide layers, at most 5 epochs per refit.
+pub fn small_ensemble() -> EnsembleSettings {
+    EnsembleSettings {
+        members: 3,
+        elites: 2,
+        hidden_layers: 2,
+        hidden_width: 32,
+        batch_size: 64,
+        max_epochs: 5,
         ..Default::default()
     }
 }
