@@ -66,10 +66,11 @@ fn main() -> anyhow::Result<()> {
         println!("epoch {epoch:3}: hold-out MSE best {best:.4} mean {mean:.4}; train loss {loss:.4}");
     }
     println!(
-        "restored: elite hold-out MSE {:.4} (best epochs {:?}); predicted log-variance {:.3}",
+        "restored: elite hold-out MSE {:.4} (best epochs {:?}); predicted log-variance {:.3}; restarted {}",
         report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32,
         report.best_epoch,
-        report.holdout_mean_logvar
+        report.holdout_mean_logvar,
+        report.restarted
     );
     Ok(())
 }

@@ -439,7 +439,15 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
             let kept_previous = step.is_multiple_of(300);
             let holdout_mse_per_output = vec![0.05, 0.125];
             let (holdout_mean_logvar, epochs) = (-1.5, step as usize / 100);
-            let fit = ModelFit { holdout_mse: 0.1, epochs, kept_previous, holdout_mse_per_output, holdout_mean_logvar };
+            let restarted = step.is_multiple_of(500);
+            let fit = ModelFit {
+                holdout_mse: 0.1,
+                epochs,
+                kept_previous,
+                holdout_mse_per_output,
+                holdout_mean_logvar,
+                restarted,
+            };
             stats.model_fit = Some(fit);
         }
     };
@@ -456,10 +464,11 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     let csv = folder.path().join("train.csv");
     demorl_studio::agent::write_train_csv(&csv, &trainer.rows).unwrap();
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
-    let columns = ",model_fits,model_fits_rejected,model_holdout_mse_per_output,model_holdout_logvar,model_fit_epochs,";
+    let columns = ",model_fits,model_fits_rejected,model_holdout_mse_per_output,model_holdout_logvar,model_fit_epochs,\
+                   model_fits_restarted,";
     assert!(header.contains(columns), "{header}");
     let last = trainer.rows.last().unwrap();
-    assert_eq!((last.model_holdout_logvar, last.model_fit_epochs), (-1.5, 10));
+    assert_eq!((last.model_holdout_logvar, last.model_fit_epochs, last.model_fits_restarted), (-1.5, 10, 2));
     assert_eq!(trainer.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
     assert_eq!(trainer.rows[0].model_holdout_mse_per_output, "0.0500;0.1250", "the fit at step 100 is in its row");
 
@@ -468,7 +477,8 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
     let mut resumed = Trainer::new(&scene, agent, settings(), SEED);
     resumed.restore(state);
-    assert_eq!((resumed.state().model_logvar, resumed.state().model_fit_epochs), (-1.5, 10));
+    let restored = resumed.state();
+    assert_eq!((restored.model_logvar, restored.model_fit_epochs, restored.model_fits_restarted), (-1.5, 10, 2));
     resumed.run(200, |_| {}, |_| {});
     assert_eq!(resumed.rows.last().unwrap().model_fits_rejected, 4, "1200 is a multiple of 300");
 }

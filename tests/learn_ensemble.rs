@@ -320,3 +320,79 @@ fn timing_cheetah_sized_training() {
     let _ = ens.predict(&x[..2000 * din]);
     println!("predict 2000 rows x 7 members: {:.2?}", t.elapsed());
 }
+
+/// The elites' hold-out MSE of a fit, as the report gives it.
+fn elite_holdout_mse(report: &demorl_studio::learn::FitReport) -> f32 {
+    report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32
+}
+
+/// A model fitted to y = sin(3x + ½), then refitted on y = sin(3x) with every member wiped after
+/// each of the first `stalled_epochs` epochs: a wiped member predicts a constant, worse than the
+/// old phase-shifted model, so once the patience runs out the warm-started refit has stalled.
+/// (A phase shift, because the refit's new standardisation would undo a change of scale.)
+/// Returns the refit's report and the RMSE of the elites' mean against sin(3x) on a grid.
+fn stalled_refit(restart_stalled: bool, stalled_epochs: usize) -> (demorl_studio::learn::FitReport, f32) {
+    let settings = EnsembleSettings { max_epochs: 150, restart_stalled, ..small_settings() };
+    let (x, y) = dataset(1000, 9);
+    let shifted: Vec<f32> = x.iter().map(|v| (3.0 * v + 0.5).sin()).collect();
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 10);
+    ens.fit(&x, &shifted);
+    let report = ens.fit_observed(&x, &y, |epoch, ens| {
+        if epoch <= stalled_epochs {
+            (0..5).for_each(|m| ens.scale_member(m, 0.0));
+        }
+    });
+    let grid: Vec<f32> = (0..21).map(|i| -0.9 + 0.09 * i as f32).collect();
+    let pred = ens.predict(&grid);
+    let elites = ens.elites();
+    let rmse = grid
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let mean = elites.iter().map(|&m| pred.mean[m * grid.len() + i]).sum::<f32>() / elites.len() as f32;
+            (mean - (3.0 * g).sin()).powi(2)
+        })
+        .sum::<f32>()
+        / grid.len() as f32;
+    (report, rmse.sqrt())
+}
+
+#[test]
+fn a_stalled_refit_restarts_from_fresh_weights_when_asked() {
+    // Patience 5: wiping the first 5 epochs stalls the warm start.
+    let (plain, plain_rmse) = stalled_refit(false, 5);
+    let (restarted, restarted_rmse) = stalled_refit(true, 5);
+    println!(
+        "stalled refit: plain {} epochs, RMSE {plain_rmse:.3}, hold-out {:.3}; restarted {} epochs, RMSE \
+         {restarted_rmse:.3}, hold-out {:.3}",
+        plain.epochs,
+        elite_holdout_mse(&plain),
+        restarted.epochs,
+        elite_holdout_mse(&restarted)
+    );
+    // Without the option the refit restores the old model, which predicts sin(3x + ½).
+    assert!(!plain.restarted && plain.best_epoch.iter().all(|&b| b == 0) && plain.epochs == 5);
+    assert!(plain_rmse > 0.25, "the stalled model should still predict the old function: {plain_rmse}");
+    // With it, fresh weights are trained after the 5 stalled epochs and kept.
+    assert!(restarted.restarted && restarted.epochs > 5);
+    assert!(restarted.best_epoch.iter().all(|&b| b > 5), "{:?}", restarted.best_epoch);
+    assert!(restarted_rmse < 0.1, "the fresh model fits sin(3x): {restarted_rmse}");
+    assert!(elite_holdout_mse(&restarted) < 0.3 * elite_holdout_mse(&plain));
+}
+
+#[test]
+fn a_refit_that_improves_does_not_restart() {
+    // Nothing wiped: the warm start improves on the old model, so there is no restart.
+    let (report, rmse) = stalled_refit(true, 0);
+    assert!(!report.restarted && report.best_epoch.iter().any(|&b| b > 0), "{:?}", report.best_epoch);
+    assert!(rmse < 0.1, "{rmse}");
+}
+
+#[test]
+fn a_restart_that_does_worse_keeps_the_stalled_model() {
+    // Every epoch wiped: the fresh weights never learn, so the stalled (old) model stays.
+    let (kept, _) = stalled_refit(true, usize::MAX);
+    let (plain, _) = stalled_refit(false, usize::MAX);
+    assert!(!kept.restarted && kept.best_epoch.iter().all(|&b| b == 0));
+    assert_eq!(kept.best_holdout_mse, plain.best_holdout_mse, "the old model's errors, unchanged");
+}

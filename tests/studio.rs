@@ -907,7 +907,7 @@ fn a_recorded_settings_file_starts_its_run_in_the_studio() {
 }
 
 #[test]
-fn the_schedule_panel_sets_model_patience_and_turns_the_refit_guard_on_and_off() {
+fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();
     let mut train = small_train();
@@ -928,6 +928,14 @@ fn the_schedule_panel_sets_model_patience_and_turns_the_refit_guard_on_and_off()
     let target = egui::pos2(rect.left() + 0.8 * ctx.global_style().spacing.slider_width, rect.center().y);
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
     assert!((35..=45).contains(&train.ensemble.patience), "patience {}", train.ensemble.patience);
+
+    assert!(!train.ensemble.restart_stalled);
+    click_widget(&ctx, "restart_stalled", |ui| schedule_controls(ui, &mut train, mode));
+    assert!(train.ensemble.restart_stalled);
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["model_nll_beta"];
+    let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    assert!((0.4..=0.6).contains(&train.ensemble.nll_beta), "β {}", train.ensemble.nll_beta);
     demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
 }
 

@@ -169,6 +169,7 @@ impl LearnedPlannerAgent {
             kept_previous: report.kept_previous,
             holdout_mse_per_output: report.holdout_mse_per_output,
             holdout_mean_logvar: report.holdout_mean_logvar,
+            restarted: report.restarted,
         }
     }
 

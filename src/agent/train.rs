@@ -103,6 +103,8 @@ pub struct ModelFit {
     pub holdout_mse_per_output: Vec<f32>,
     /// The elites' mean predicted log-variance on the hold-out rows (`FitReport::holdout_mean_logvar`).
     pub holdout_mean_logvar: f32,
+    /// The refit stalled and the model refitted from fresh weights was kept (`restart_stalled`).
+    pub restarted: bool,
 }
 
 /// What learning did during one env step.
@@ -283,6 +285,9 @@ pub struct TrainRow {
     /// Training epochs of the last fit (0 before any).
     #[serde(default)]
     pub model_fit_epochs: usize,
+    /// Stalled refits replaced by a fit from fresh weights so far (`restart_stalled`).
+    #[serde(default)]
+    pub model_fits_restarted: usize,
     /// Plans made in the window and means of their statistics (NaN without plans).
     pub plans: usize,
     pub plan_best_score: f32,
@@ -310,6 +315,8 @@ pub struct TrainerState {
     pub model_logvar: f32,
     #[serde(default)]
     pub model_fit_epochs: usize,
+    #[serde(default)]
+    pub model_fits_restarted: usize,
 }
 
 /// Progress figures for a progress bar.
@@ -352,6 +359,7 @@ pub struct Trainer<A: TrainAgent> {
     model_mse_per_output: String,
     model_logvar: f32,
     model_fit_epochs: usize,
+    model_fits_restarted: usize,
     /// Why learning stopped (a non-finite observation, loss or model error), if it did.
     diverged: Option<String>,
     started: Instant,
@@ -383,6 +391,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_mse_per_output: String::new(),
             model_logvar: f32::NAN,
             model_fit_epochs: 0,
+            model_fits_restarted: 0,
             diverged: None,
             started: Instant::now(),
         };
@@ -435,6 +444,7 @@ impl<A: TrainAgent> Trainer<A> {
             self.model_mse_per_output = per_output.join(";");
             self.model_logvar = fit.holdout_mean_logvar;
             self.model_fit_epochs = fit.epochs;
+            self.model_fits_restarted += usize::from(fit.restarted);
         }
         let mut row = None;
         if self.settings.log_every > 0 && self.env_steps.is_multiple_of(self.settings.log_every) {
@@ -490,6 +500,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_holdout_mse_per_output: self.model_mse_per_output.clone(),
             model_holdout_logvar: self.model_logvar,
             model_fit_epochs: self.model_fit_epochs,
+            model_fits_restarted: self.model_fits_restarted,
             plans: self.plans.len(),
             plan_best_score: plan_mean(&self.plans, |p| p.best_score),
             plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
@@ -624,6 +635,7 @@ impl<A: TrainAgent> Trainer<A> {
             model_mse_per_output: self.model_mse_per_output.clone(),
             model_logvar: self.model_logvar,
             model_fit_epochs: self.model_fit_epochs,
+            model_fits_restarted: self.model_fits_restarted,
         }
     }
 
@@ -643,6 +655,7 @@ impl<A: TrainAgent> Trainer<A> {
         self.model_mse_per_output = state.model_mse_per_output;
         self.model_logvar = state.model_logvar;
         self.model_fit_epochs = state.model_fit_epochs;
+        self.model_fits_restarted = state.model_fits_restarted;
         self.episode_return = 0.0;
         self.train_env.reset(episode_seed(self.seed, self.episode));
         self.obs = self.train_env.observation();

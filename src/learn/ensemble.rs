@@ -77,6 +77,13 @@ pub struct EnsembleSettings {
     /// it). The weight evens both out. The variance's optimum (the squared error) is the same for
     /// every β.
     pub nll_beta: f32,
+    /// When a warm-started refit changes nothing (every member's best snapshot is the model it
+    /// started from), refit once more from fresh weights and a fresh optimiser on the same split
+    /// and keep whichever model's elites do better on the hold-out rows. A model that fitted its
+    /// first few hundred rows overconfidently can otherwise restore itself unchanged, refit after
+    /// refit, for thousands of env steps (docs/RESULTS.md, "a stalled model"). Costs a fresh fit
+    /// only when a refit stalls. Off by default.
+    pub restart_stalled: bool,
 }
 
 impl Default for EnsembleSettings {
@@ -103,6 +110,7 @@ impl Default for EnsembleSettings {
             std_floor: DEFAULT_STD_FLOOR,
             refit_guard: None,
             nll_beta: 0.0,
+            restart_stalled: false,
         }
     }
 }
@@ -142,6 +150,9 @@ pub struct FitReport {
     /// claim more noise than they show; level with it while the MSE stays high means they
     /// explain their errors as noise, as a stalled NLL fit does.
     pub holdout_mean_logvar: f32,
+    /// The warm-started refit stalled and the model refitted from fresh weights was kept
+    /// (`restart_stalled`); the history then runs on through the fresh fit's epochs.
+    pub restarted: bool,
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
@@ -247,15 +258,7 @@ impl ProbabilisticEnsemble {
         let device = Device::flex().autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let e = settings.members;
-        let mut sizes = vec![in_dim];
-        sizes.extend(std::iter::repeat_n(settings.hidden_width, settings.hidden_layers));
-        sizes.push(2 * out_dim);
-        let bound = |v: f32| Param::from_data(TensorData::new(vec![v; e * out_dim], [e, 1, out_dim]), &device);
-        let net = EnsembleNet {
-            mlp: StackedMlp::new(e, &sizes, Init::TruncatedNormal, &mut rng, &device),
-            max_logvar: bound(settings.max_logvar),
-            min_logvar: bound(settings.min_logvar),
-        };
+        let net = fresh_net(in_dim, out_dim, &settings, &mut rng, &device);
         Self {
             in_dim,
             out_dim,
@@ -452,17 +455,16 @@ impl ProbabilisticEnsemble {
             .min(self.settings.max_holdout)
             .clamp(1, n - 1);
         let (hold_idx, train_idx) = perm.split_at(n_hold);
+        // Before this fit's end, `holdout_mse` is the previous fit's (infinite before any fit).
+        let warm_start = self.holdout_mse.iter().all(|m| m.is_finite());
         // The model before this fit, for the refit guard (only once there has been a fit).
-        let previous =
-            (self.settings.refit_guard.is_some() && self.holdout_mse.iter().all(|m| m.is_finite())).then(|| {
-                PreviousModel {
-                    net: self.net.to_host(),
-                    optim: self.optim.clone(),
-                    input_norm: self.input_norm.clone(),
-                    output_norm: self.output_norm.clone(),
-                    elites: self.elites.clone(),
-                }
-            });
+        let previous = (self.settings.refit_guard.is_some() && warm_start).then(|| PreviousModel {
+            net: self.net.to_host(),
+            optim: self.optim.clone(),
+            input_norm: self.input_norm.clone(),
+            output_norm: self.output_norm.clone(),
+            elites: self.elites.clone(),
+        });
         let (mut xt, mut yt, mut xh, mut yh) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         gather_rows(inputs, din, train_idx, &mut xt);
         gather_rows(targets, dout, train_idx, &mut yt);
@@ -487,8 +489,8 @@ impl ProbabilisticEnsemble {
             })
             .collect();
 
+        let split = Split { xt: &xt, yt: &yt, xh: &xh, yh: &yh };
         let mut best = self.mse_standardised(&xh, &yh, n_hold);
-        let mut snapshot = self.net.to_host();
         let mut report = FitReport {
             train_size: n_train,
             holdout_size: n_hold,
@@ -497,53 +499,10 @@ impl ProbabilisticEnsemble {
             holdout_history: vec![best.clone()],
             ..Default::default()
         };
-        let batch = self.settings.batch_size.max(1);
-        let mut stale_epochs = 0;
-        for epoch in 1..=self.settings.max_epochs {
-            member_idx.iter_mut().for_each(|idx| shuffle(idx, &mut self.rng));
-            let (mut loss_sum, mut steps) = (0.0f64, 0usize);
-            for start in (0..n_train).step_by(batch) {
-                let end = (start + batch).min(n_train);
-                let (mut xb, mut yb) = (Vec::new(), Vec::new());
-                for idx in &member_idx {
-                    gather_rows(&xt, din, &idx[start..end], &mut xb);
-                    gather_rows(&yt, dout, &idx[start..end], &mut yb);
-                }
-                let b = end - start;
-                let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
-                let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
-                let loss = self.loss(x, y);
-                let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-                loss_sum += loss.into_scalar::<f32>() as f64;
-                steps += 1;
-                self.net = self.optim.step(self.settings.learning_rate, self.net.clone(), grads);
-            }
-            report.train_loss.push((loss_sum / steps.max(1) as f64) as f32);
-            report.epochs = epoch;
-            after_epoch(epoch, self);
-
-            let mse = self.mse_standardised(&xh, &yh, n_hold);
-            let mut current = None;
-            let mut improved = false;
-            for m in 0..e {
-                if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
-                    best[m] = mse[m];
-                    report.best_epoch[m] = epoch;
-                    let current = current.get_or_insert_with(|| self.net.to_host());
-                    copy_member(&mut snapshot, current, e, m);
-                    improved = true;
-                }
-            }
-            report.holdout_history.push(mse);
-            stale_epochs = if improved { 0 } else { stale_epochs + 1 };
-            if stale_epochs >= self.settings.patience {
-                report.early_stopped = true;
-                break;
-            }
+        self.train_until_stale(&split, &mut member_idx, &mut best, &mut report, &mut after_epoch);
+        if self.settings.restart_stalled && warm_start && report.best_epoch.iter().all(|&b| b == 0) {
+            self.refit_from_fresh_weights(&split, &mut member_idx, &mut best, &mut report, &mut after_epoch);
         }
-
-        // Restore every member's best snapshot (the reference implementation forgets to).
-        self.net = self.net.clone().load_host(&snapshot);
         let mut elites = select_elites(&best, self.settings.elites);
         let (mut hx, mut hy) = (Vec::new(), Vec::new());
         gather_rows(inputs, din, hold_idx, &mut hx);
@@ -570,6 +529,26 @@ impl ProbabilisticEnsemble {
     }
 }
 
+/// Freshly initialised members mapping `in_dim` inputs to `out_dim` Gaussian outputs.
+fn fresh_net(
+    in_dim: usize,
+    out_dim: usize,
+    settings: &EnsembleSettings,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> EnsembleNet {
+    let e = settings.members;
+    let mut sizes = vec![in_dim];
+    sizes.extend(std::iter::repeat_n(settings.hidden_width, settings.hidden_layers));
+    sizes.push(2 * out_dim);
+    let bound = |v: f32| Param::from_data(TensorData::new(vec![v; e * out_dim], [e, 1, out_dim]), device);
+    EnsembleNet {
+        mlp: StackedMlp::new(e, &sizes, Init::TruncatedNormal, rng, device),
+        max_logvar: bound(settings.max_logvar),
+        min_logvar: bound(settings.min_logvar),
+    }
+}
+
 /// Adam with zero moments.
 fn fresh_optimizer() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-8).init()
@@ -580,6 +559,111 @@ fn fresh_optimizer() -> ModuleOptimizer {
 fn gaussian_nll_sum(mean: Tensor<3>, logvar: Tensor<3>, y: Tensor<3>, beta: f32) -> Tensor<1> {
     let nll = (mean - y).square() * logvar.clone().neg().exp() + logvar.clone();
     if beta > 0.0 { (nll * logvar.detach().mul_scalar(beta).exp()).sum() } else { nll.sum() }
+}
+
+/// One fit's standardised training and hold-out rows.
+struct Split<'a> {
+    xt: &'a [f32],
+    yt: &'a [f32],
+    xh: &'a [f32],
+    yh: &'a [f32],
+}
+
+impl ProbabilisticEnsemble {
+    /// Trains from the current weights until no member improves its hold-out MSE (`best`, per
+    /// member, updated) for `patience` epochs or `max_epochs` have run, then restores each
+    /// member's best snapshot. Epochs are numbered on from `report.epochs`.
+    fn train_until_stale(
+        &mut self,
+        split: &Split,
+        member_idx: &mut [Vec<usize>],
+        best: &mut [f32],
+        report: &mut FitReport,
+        after_epoch: &mut impl FnMut(usize, &mut Self),
+    ) {
+        let (din, dout, e) = (self.in_dim, self.out_dim, self.settings.members);
+        let (n_train, n_hold) = (split.xt.len() / din, split.xh.len() / din);
+        let mut snapshot = self.net.to_host();
+        let batch = self.settings.batch_size.max(1);
+        let first_epoch = report.epochs + 1;
+        let mut stale_epochs = 0;
+        for epoch in first_epoch..first_epoch + self.settings.max_epochs {
+            member_idx.iter_mut().for_each(|idx| shuffle(idx, &mut self.rng));
+            let (mut loss_sum, mut steps) = (0.0f64, 0usize);
+            for start in (0..n_train).step_by(batch) {
+                let end = (start + batch).min(n_train);
+                let (mut xb, mut yb) = (Vec::new(), Vec::new());
+                for idx in member_idx.iter() {
+                    gather_rows(split.xt, din, &idx[start..end], &mut xb);
+                    gather_rows(split.yt, dout, &idx[start..end], &mut yb);
+                }
+                let b = end - start;
+                let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
+                let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
+                let loss = self.loss(x, y);
+                let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+                loss_sum += loss.into_scalar::<f32>() as f64;
+                steps += 1;
+                self.net = self.optim.step(self.settings.learning_rate, self.net.clone(), grads);
+            }
+            report.train_loss.push((loss_sum / steps.max(1) as f64) as f32);
+            report.epochs = epoch;
+            after_epoch(epoch, self);
+
+            let mse = self.mse_standardised(split.xh, split.yh, n_hold);
+            let mut current = None;
+            let mut improved = false;
+            for m in 0..e {
+                if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
+                    best[m] = mse[m];
+                    report.best_epoch[m] = epoch;
+                    let current = current.get_or_insert_with(|| self.net.to_host());
+                    copy_member(&mut snapshot, current, e, m);
+                    improved = true;
+                }
+            }
+            report.holdout_history.push(mse);
+            stale_epochs = if improved { 0 } else { stale_epochs + 1 };
+            if stale_epochs >= self.settings.patience {
+                report.early_stopped = true;
+                break;
+            }
+        }
+        // Restore every member's best snapshot (the reference implementation forgets to).
+        self.net = self.net.clone().load_host(&snapshot);
+    }
+
+    /// `restart_stalled`: trains fresh weights with a fresh optimiser on the same split and keeps
+    /// them if their elites beat the stalled model's on the hold-out rows; otherwise puts the
+    /// stalled model (weights, optimiser, errors, best epochs) back.
+    fn refit_from_fresh_weights(
+        &mut self,
+        split: &Split,
+        member_idx: &mut [Vec<usize>],
+        best: &mut Vec<f32>,
+        report: &mut FitReport,
+        after_epoch: &mut impl FnMut(usize, &mut Self),
+    ) {
+        let stalled_net = self.net.to_host();
+        let stalled_optim = std::mem::replace(&mut self.optim, fresh_optimizer());
+        let stalled_best_epoch = report.best_epoch.clone();
+        let device = self.device.clone();
+        self.net = fresh_net(self.in_dim, self.out_dim, &self.settings, &mut self.rng, &device);
+        let mut fresh_best = self.mse_standardised(split.xh, split.yh, split.xh.len() / self.in_dim);
+        self.train_until_stale(split, member_idx, &mut fresh_best, report, after_epoch);
+        let elite_mean = |errors: &[f32]| {
+            let elites = select_elites(errors, self.settings.elites);
+            elites.iter().map(|&m| errors[m]).sum::<f32>() / elites.len() as f32
+        };
+        if elite_mean(&fresh_best) < elite_mean(best) {
+            *best = fresh_best;
+            report.restarted = true;
+        } else {
+            self.net = self.net.clone().load_host(&stalled_net);
+            self.optim = stalled_optim;
+            report.best_epoch = stalled_best_epoch;
+        }
+    }
 }
 
 /// The fitted state a refit replaces, kept for the refit guard.

@@ -1,5 +1,6 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
-//! behaviour cloning and model-generated transitions, and the dynamics model's refits (interval, patience, refit guard) for the
+//! behaviour cloning and model-generated transitions, and the dynamics model's refits (interval,
+//! patience, β-NLL, restarts of stalled refits, refit guard) for the
 //! learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
 //! schedule changed mid-run would make the run unrepeatable).
 
@@ -96,6 +97,17 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
             egui::Slider::new(&mut train.ensemble.patience, 1..=50).text("model patience"),
             "Epochs without a hold-out improvement before a refit stops (PETS: 5; the recorded 2R-leg settings: 20).",
         );
+        slider(
+            ui,
+            "model_nll_beta",
+            egui::Slider::new(&mut train.ensemble.nll_beta, 0.0..=1.0).text("model β-NLL"),
+            "β of the β-NLL loss: each element's NLL weighted by its predicted variance^β (0 = plain NLL, PETS; \
+             0.5 = the recorded cheetah settings).",
+        );
+        let tip = "When a warm-started refit improves no member, refit once more from fresh weights and keep the \
+                   better model.";
+        let response = ui.checkbox(&mut train.ensemble.restart_stalled, "restart stalled refits").on_hover_text(tip);
+        rects.insert("restart_stalled", response.rect);
         refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
     }
     ui.label("Applies at the next reset training.");
