@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "restored: elite hold-out MSE {:.4} (best epochs {:?}); predicted log-variance {:.3}; restarted {}",
-        report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32,
+        report.elite_holdout_mse(),
         report.best_epoch,
         report.holdout_mean_logvar,
         report.restarted

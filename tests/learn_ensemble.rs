@@ -321,11 +321,6 @@ fn timing_cheetah_sized_training() {
     println!("predict 2000 rows x 7 members: {:.2?}", t.elapsed());
 }
 
-/// The elites' hold-out MSE of a fit, as the report gives it.
-fn elite_holdout_mse(report: &demorl_studio::learn::FitReport) -> f32 {
-    report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32
-}
-
 /// A model fitted to y = sin(3x + ½), then refitted on y = sin(3x) with every member wiped after
 /// each of the first `stalled_epochs` epochs: a wiped member predicts a constant, worse than the
 /// old phase-shifted model, so once the patience runs out the warm-started refit has stalled.
@@ -366,9 +361,9 @@ fn a_stalled_refit_restarts_from_fresh_weights_when_asked() {
         "stalled refit: plain {} epochs, RMSE {plain_rmse:.3}, hold-out {:.3}; restarted {} epochs, RMSE \
          {restarted_rmse:.3}, hold-out {:.3}",
         plain.epochs,
-        elite_holdout_mse(&plain),
+        plain.elite_holdout_mse(),
         restarted.epochs,
-        elite_holdout_mse(&restarted)
+        restarted.elite_holdout_mse()
     );
     // Without the option the refit restores the old model, which predicts sin(3x + ½).
     assert!(!plain.restarted && plain.best_epoch.iter().all(|&b| b == 0) && plain.epochs == 5);
@@ -377,7 +372,7 @@ fn a_stalled_refit_restarts_from_fresh_weights_when_asked() {
     assert!(restarted.restarted && restarted.epochs > 5);
     assert!(restarted.best_epoch.iter().all(|&b| b > 5), "{:?}", restarted.best_epoch);
     assert!(restarted_rmse < 0.1, "the fresh model fits sin(3x): {restarted_rmse}");
-    assert!(elite_holdout_mse(&restarted) < 0.3 * elite_holdout_mse(&plain));
+    assert!(restarted.elite_holdout_mse() < 0.3 * plain.elite_holdout_mse());
 }
 
 #[test]

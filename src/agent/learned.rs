@@ -162,9 +162,8 @@ impl LearnedPlannerAgent {
         let (x, y) = self.replay.model_dataset(self.model.state_delta());
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
-        let mse = report.elites.iter().map(|&m| report.best_holdout_mse[m]).sum::<f32>() / report.elites.len() as f32;
         ModelFit {
-            holdout_mse: mse,
+            holdout_mse: report.elite_holdout_mse(),
             epochs: report.epochs,
             kept_previous: report.kept_previous,
             holdout_mse_per_output: report.holdout_mse_per_output,

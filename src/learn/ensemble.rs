@@ -82,7 +82,8 @@ pub struct EnsembleSettings {
     /// and keep whichever model's elites do better on the hold-out rows. A model that fitted its
     /// first few hundred rows overconfidently can otherwise restore itself unchanged, refit after
     /// refit, for thousands of env steps (docs/RESULTS.md, "a stalled model"). Costs a fresh fit
-    /// only when a refit stalls. Off by default.
+    /// whenever a refit stalls, and healthy late refits often improve no member either (4–12 of
+    /// 40 per recorded cheetah run). Off by default.
     pub restart_stalled: bool,
 }
 
@@ -146,13 +147,21 @@ pub struct FitReport {
     /// Shows which outputs the model gets wrong.
     pub holdout_mse_per_output: Vec<f32>,
     /// The elites' mean predicted log-variance on the hold-out rows, over rows and outputs, in
-    /// the same standardised units. Far above the log of the hold-out MSE means the members
-    /// claim more noise than they show; level with it while the MSE stays high means they
-    /// explain their errors as noise, as a stalled NLL fit does.
+    /// the same standardised units. Level with the log of the hold-out MSE is calibrated; far
+    /// below it the members are overconfident (the state cheetah seed 4's stalled refits kept,
+    /// docs/RESULTS.md); far above it they claim more noise than they show.
     pub holdout_mean_logvar: f32,
     /// The warm-started refit stalled and the model refitted from fresh weights was kept
-    /// (`restart_stalled`); the history then runs on through the fresh fit's epochs.
+    /// (`restart_stalled`). Whenever a restart was tried, kept or not, the epochs, losses and
+    /// hold-out history run on through the fresh fit's epochs.
     pub restarted: bool,
+}
+
+impl FitReport {
+    /// The elites' mean hold-out MSE: the model error `train.csv` records.
+    pub fn elite_holdout_mse(&self) -> f32 {
+        self.elites.iter().map(|&m| self.best_holdout_mse[m]).sum::<f32>() / self.elites.len() as f32
+    }
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
