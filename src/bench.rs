@@ -6,9 +6,10 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::plan::{ActionMode, PRESET_NAMES, PlannerSettings, preset};
+use crate::plan::ActionMode;
 use crate::scene::{load_scene, scene_files};
 use crate::sim::{Env, EnvBatch, StepOutcome};
+use crate::config::{EnsembleSettings, PRESET_NAMES, PlannerSettings, SacSettings, preset};
 
 /// One measured figure.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -136,10 +137,7 @@ pub fn planner_figures(
 /// the SAC updates run on one thread. The planner step is timed over about `seconds`.
 pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow::Result<Vec<Figure>> {
     let threads = threads.max(1);
-    use crate::learn::{
-        EnsembleModel, EnsembleSettings, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, SacSettings, StepEnd,
-        affine_gflops,
-    };
+    use crate::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StepEnd, affine_gflops};
     use crate::plan::Planner;
     let (obs_dim, act_dim) = (17, 6);
     let settings = preset("reference").expect("built-in preset");

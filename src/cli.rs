@@ -7,13 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::agent::{
-    Baseline, CheckpointOptions, EpisodeSummary, LearningChoice, RunSummary, ScheduleOverrides, episode_seed,
-    learning_config, run_baseline_episode, write_eval_csv, write_summary_json,
+    Baseline, CheckpointOptions, EpisodeSummary, RunSummary, ScheduleOverrides, episode_seed, learning_config,
+    run_baseline_episode, run_mpc_episodes, write_episodes_csv, write_summary_json,
 };
-use crate::plan::preset_or_error;
-use crate::scene::{Scene, load_scene};
+use crate::config::{RunMode, preset_or_error};
+use crate::scene::load_scene;
 use crate::sim::Env;
-use crate::studio::{Experiment, ExperimentPlugin, StudioMode};
 
 /// The scene the studio opens when none is given.
 pub const DEFAULT_SCENE: &str = "scenes/pendulum.ron";
@@ -98,6 +97,30 @@ pub enum Mode {
     Nominal,
 }
 
+impl Mode {
+    /// The run mode `--mode` names with `--model` (default: the simulator); `None` for the
+    /// baselines, which are episodes, not runs.
+    pub fn run_mode(self, model: Option<ModelKind>) -> Option<RunMode> {
+        let model = match model.unwrap_or(ModelKind::Simulator) {
+            ModelKind::Learned => "learned",
+            ModelKind::Simulator => "simulator",
+        };
+        RunMode::from_names(self.name(), model)
+    }
+
+    /// The lower-case name, as in `settings.ron` and `summary.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sac => "sac",
+            Mode::Mpc => "mpc",
+            Mode::Demorl => "demorl",
+            Mode::Zero => "zero",
+            Mode::Random => "random",
+            Mode::Nominal => "nominal",
+        }
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {
     /// A probabilistic ensemble learned from data.
@@ -116,7 +139,8 @@ pub struct TrainArgs {
     pub mode: Mode,
     #[arg(long, value_enum, default_value = "simulator", conflicts_with_all = ["settings", "resume"])]
     pub model: ModelKind,
-    /// Planner preset (reference, paper-cem, mppi, mirror-descent); default: the scene's own settings.
+    /// Planner preset (reference, paper-cem, mppi, mirror-descent, demorl-h15); default: the
+    /// scene's own settings for the mode (its `learning:` section, else the mode's generic ones).
     #[arg(long, conflicts_with_all = ["settings", "resume"])]
     pub preset: Option<String>,
     /// Episodes to run (MPC with the simulator).
@@ -130,11 +154,13 @@ pub struct TrainArgs {
     /// unless given]. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output folder for eval.csv and summary.json (learning modes add train.csv and settings.ron).
+    /// Output folder: episodes.csv and summary.json for MPC with the simulator and the baselines;
+    /// eval.csv, train.csv, summary.json and settings.ron for the learning modes.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Env steps of a learning run (sac, demorl, mpc with the learned model) [default: 10000;
-    /// with --settings or --resume: the recorded run's steps]. With --resume: the new total.
+    /// Env steps of a learning run (sac, demorl, mpc with the learned model) [default: the
+    /// scene's for the mode, else 10000; with --settings or --resume: the recorded run's steps].
+    /// With --resume: the new total.
     #[arg(long)]
     pub steps: Option<u64>,
     #[command(flatten)]
@@ -182,30 +208,27 @@ Resuming: a run whose folder already holds summary.json and a settings.ron equal
 not retrained but read back, so rerunning the same command continues an interrupted grid (and only redraws \
 the plot and table of a finished one). Results do not depend on --jobs.";
 
-/// A learning mode of a `compare` grid.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompareMode {
-    /// SAC alone.
-    Sac,
-    /// The planner with the learned model (PETS-like).
-    Mpc,
-    /// Planner with a learned model, SAC critic and actor prior.
-    Demorl,
+/// A learning mode of a `compare` grid by name: `sac`, `mpc` (the planner with the learned
+/// model, PETS-like) or `demorl`.
+fn parse_learning_mode(name: &str) -> Result<RunMode, String> {
+    RunMode::learning_from_name(name).ok_or_else(|| format!("`{name}` is not a learning mode: use sac, mpc or demorl"))
 }
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// Scene file.
     pub scene: PathBuf,
-    /// Modes to compare, comma-separated, in plot and table order.
-    #[arg(long, value_enum, value_delimiter = ',', required = true)]
-    pub modes: Vec<CompareMode>,
+    /// Modes to compare, comma-separated, in plot and table order: sac, mpc (with the learned
+    /// model), demorl.
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_learning_mode)]
+    pub modes: Vec<RunMode>,
     /// Seeds: 1..5 (both ends included), 7, or 1,2,7.
     #[arg(long, default_value = "1..5")]
     pub seeds: String,
-    /// Env steps of every run.
-    #[arg(long, default_value_t = 10_000)]
-    pub steps: u64,
+    /// Env steps of every run [default: each mode's own: the scene's, a --settings-for file's,
+    /// else 10000].
+    #[arg(long)]
+    pub steps: Option<u64>,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -232,7 +255,8 @@ pub struct ScheduleArgs {
     /// Deterministic episodes per evaluation (learning modes).
     #[arg(long)]
     pub eval_episodes: Option<usize>,
-    /// Random-action warm-up steps (learning modes; default 1000 for sac, 250 otherwise).
+    /// Random-action warm-up steps (learning modes; default: the scene's for the mode, else 1000
+    /// for sac and 250 otherwise).
     #[arg(long)]
     pub warmup: Option<u64>,
 }
@@ -299,19 +323,10 @@ pub struct ScreenshotArgs {
 }
 
 /// The studio mode for `--mode` / `--model` (the baselines have no studio mode).
-pub fn studio_mode(mode: Mode, model: Option<ModelKind>) -> anyhow::Result<StudioMode> {
-    let model = match model.unwrap_or(ModelKind::Simulator) {
-        ModelKind::Learned => "learned",
-        ModelKind::Simulator => "simulator",
-    };
-    let name = format!("{mode:?}").to_lowercase();
-    StudioMode::from_names(&name, model)
-        .ok_or_else(|| anyhow::anyhow!("--mode {name} is not available in the studio (use mpc, sac or demorl)"))
-}
-
-/// Loads a scene, turning its error into one readable message.
-pub fn load(path: &Path) -> anyhow::Result<Scene> {
-    load_scene(path).map_err(|e| anyhow::anyhow!("{e}"))
+pub fn studio_mode(mode: Mode, model: Option<ModelKind>) -> anyhow::Result<RunMode> {
+    mode.run_mode(model).ok_or_else(|| {
+        anyhow::anyhow!("--mode {} is not available in the studio (use mpc, sac or demorl)", mode.name())
+    })
 }
 
 /// `train`: loads and validates the scene, runs the chosen mode, prints returns, writes outputs.
@@ -319,22 +334,15 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
-    let learning = matches!((args.mode, args.model), (Mode::Sac | Mode::Demorl, _) | (Mode::Mpc, ModelKind::Learned));
-    if learning || args.settings.is_some() || args.resume.is_some() {
-        return train_learning(args);
+    let run_mode = args.mode.run_mode(Some(args.model));
+    if run_mode.is_some_and(RunMode::is_learning) || args.settings.is_some() || args.resume.is_some() {
+        return train_learning(args, run_mode);
     }
-    let scene = load(&args.scene)?;
+    let scene = load_scene(&args.scene)?;
     let (preset_name, settings) = match &args.preset {
         Some(name) => (name.clone(), preset_or_error(name)?),
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
-    match (args.mode, args.model) {
-        (Mode::Mpc, ModelKind::Simulator) | (Mode::Zero | Mode::Random | Mode::Nominal, _) => {}
-        (mode, model) => bail!(
-            "--mode {mode:?} --model {model:?} is not available yet: this build plans with the simulator model only \
-             (use --mode mpc --model simulator, or the zero / random / nominal baselines)"
-        ),
-    }
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
@@ -356,30 +364,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             .collect();
         println!("             reward terms: {}", terms.join(", "));
     };
-    let episodes: Vec<EpisodeSummary> = if args.mode == Mode::Mpc {
-        // The same experiment systems as the studio, in a window-less app, one control step per update.
-        let experiment = Experiment::with_settings(
-            &args.scene,
-            scene.clone(),
-            settings,
-            args.seed_or_default(),
-            args.threads_or_default(),
-        )?;
-        let mut app = headless_app(experiment);
-        let mut printed = 0;
-        while printed < args.episodes {
-            app.update();
-            let finished = &app.world().resource::<Experiment>().finished;
-            while printed < finished.len().min(args.episodes) {
-                print(printed, &finished[printed]);
-                printed += 1;
-            }
-        }
-        app.world().resource::<Experiment>().finished[..args.episodes].to_vec()
+    let (seed, threads) = (args.seed_or_default(), args.threads_or_default());
+    let mut env = Env::new(&scene);
+    let episodes: Vec<EpisodeSummary> = if run_mode == Some(RunMode::MpcSimulator) {
+        // The studio's loop runs the same episodes in lockstep (tests/studio.rs checks they agree).
+        run_mpc_episodes(&mut env, settings, seed, threads, args.episodes, print)?
     } else {
-        let mut env = Env::new(&scene);
         let mut baseline = match args.mode {
-            Mode::Random => Baseline::random(args.seed_or_default()),
+            Mode::Random => Baseline::random(seed),
             Mode::Nominal => match settings.nominal.clone() {
                 Some(schedule) => Baseline::Nominal(schedule),
                 None => bail!(
@@ -391,8 +383,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         };
         (0..args.episodes)
             .map(|k| {
-                let summary =
-                    run_baseline_episode(&mut env, &mut baseline, episode_seed(args.seed_or_default(), k as u64));
+                let summary = run_baseline_episode(&mut env, &mut baseline, episode_seed(seed, k as u64));
                 print(k, &summary);
                 summary
             })
@@ -402,13 +393,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let (mean, std) = crate::agent::mean_std(&returns);
     println!("mean return {mean:.2} ± {std:.2} over {} episodes", episodes.len());
     if let Some(out) = &args.out {
-        write_eval_csv(&out.join("eval.csv"), &episodes)?;
+        write_episodes_csv(&out.join("episodes.csv"), &episodes)?;
         let summary = RunSummary {
             scene: scene.name.clone(),
-            mode: mode_name(args.mode).to_string(),
+            mode: args.mode.name().to_string(),
             model: if args.mode == Mode::Mpc { "simulator".into() } else { "none".into() },
             preset: preset_name,
-            seed: args.seed_or_default(),
+            seed,
             env_steps: episodes.iter().map(|e| u64::from(e.length)).sum(),
             episodes: episodes.len(),
             eval_return_mean: mean,
@@ -420,53 +411,36 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
             steps_per_second: 0.0,
         };
         write_summary_json(&out.join("summary.json"), &summary)?;
-        println!("wrote {} and {}", out.join("eval.csv").display(), out.join("summary.json").display());
+        println!("wrote {} and {}", out.join("episodes.csv").display(), out.join("summary.json").display());
     }
     Ok(())
 }
 
-/// Env steps of a learning run when neither --steps nor a recorded run says.
-const DEFAULT_LEARNING_STEPS: u64 = 10_000;
-
-/// The lower-case name of a mode, as in `settings.ron` and `summary.json`.
-pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Sac => "sac",
-        Mode::Mpc => "mpc",
-        Mode::Demorl => "demorl",
-        Mode::Zero => "zero",
-        Mode::Random => "random",
-        Mode::Nominal => "nominal",
-    }
-}
-
 /// `train` for the learning modes (sac, demorl, mpc with the learned model): a progress bar,
 /// evaluation lines, and eval.csv, train.csv, summary.json and settings.ron in `--out`.
-fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
+fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result<()> {
     let mut config = match (&args.resume, &args.settings) {
         (Some(_), Some(_)) => bail!("--resume and --settings cannot be combined: a checkpoint carries its settings"),
         (Some(dir), None) => crate::agent::read_checkpoint(dir)?.config,
-        (None, Some(path)) => crate::agent::read_run_config(path)?,
+        (None, Some(path)) => crate::config::read_run_config(path)?,
         (None, None) => {
-            let scene = load(&args.scene)?;
-            let choice = LearningChoice {
-                mode: mode_name(args.mode),
-                model: match args.model {
-                    ModelKind::Learned => "learned",
-                    ModelKind::Simulator => "simulator",
-                },
-                preset: args.preset.as_deref(),
-            };
-            learning_config(
-                &args.scene,
-                &scene,
-                &choice,
-                args.seed_or_default(),
-                DEFAULT_LEARNING_STEPS,
-                args.threads_or_default(),
-            )?
+            let scene = load_scene(&args.scene)?;
+            let mode = run_mode.expect("train dispatches only learning modes here");
+            let (seed, threads) = (args.seed_or_default(), args.threads_or_default());
+            learning_config(&args.scene, &scene, mode, args.preset.as_deref(), seed, threads)?
         }
     };
+    // A recorded run carries its scene: naming another one is refused, not silently ignored.
+    if let Some(recorded) = args.resume.as_ref().or(args.settings.as_ref())
+        && !same_file(&args.scene, &config.scene)
+    {
+        bail!(
+            "{} records a run on {}, not {}: give that scene with --resume / --settings",
+            recorded.display(),
+            config.scene.display(),
+            args.scene.display()
+        );
+    }
     if let Some(steps) = args.steps {
         config.steps = steps;
     }
@@ -486,7 +460,7 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--eval-every, --eval-episodes and --warmup cannot change a resumed run's schedule");
     }
     schedule.apply(&mut config)?;
-    let scene = load(&config.scene)?;
+    let scene = load_scene(&config.scene)?;
     let bar = ProgressBar::new(config.steps);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} env steps  {msg}  [{elapsed_precise}]")
@@ -494,7 +468,7 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
     );
     let default_save = || {
         let stem = config.scene.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
-        PathBuf::from("saves").join(format!("{stem}-{}-seed{}", config.mode, config.seed))
+        PathBuf::from("saves").join(format!("{stem}-{}-seed{}", config.mode.mode_name(), config.seed))
     };
     let checkpoints = CheckpointOptions {
         save_every: args.save_every,
@@ -551,23 +525,19 @@ fn train_learning(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A window-less Bevy app running the experiment in lockstep (`MinimalPlugins` + `ExperimentPlugin`).
-pub fn headless_app(mut experiment: Experiment) -> bevy::app::App {
-    experiment.blocking = true;
-    let mut app = bevy::app::App::new();
-    app.add_plugins(bevy::MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
-    app.finish();
-    app.cleanup();
-    app
+/// Whether two paths name the same file (compared canonically when both exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Turns `compare` arguments into options for [`crate::compare::run_compare`].
 pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::CompareOptions> {
-    // The value names clap accepts (`sac`, `mpc`, `demorl`) are the mode names of the runs.
-    let modes = args.modes.iter().filter_map(|m| m.to_possible_value()).map(|v| v.get_name().to_string()).collect();
     Ok(crate::compare::CompareOptions {
         scene: args.scene.clone(),
-        modes,
+        modes: args.modes.clone(),
         seeds: crate::compare::parse_seeds(&args.seeds)?,
         steps: args.steps,
         out: args.out.clone(),
@@ -587,11 +557,12 @@ pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::Com
 pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let options = compare_options(args)?;
     let runs = options.modes.len() * options.seeds.len();
+    let modes: Vec<&str> = options.modes.iter().map(|m| m.mode_name()).collect();
+    let steps = options.steps.map_or("each mode's default number of".to_string(), |n| n.to_string());
     println!(
-        "compare: {} × seeds {:?} = {runs} runs of {} env steps on {}, {} at a time",
-        options.modes.join(","),
+        "compare: {} × seeds {:?} = {runs} runs of {steps} env steps on {}, {} at a time",
+        modes.join(","),
         options.seeds,
-        options.steps,
         options.scene.display(),
         options.jobs
     );
@@ -646,7 +617,7 @@ pub fn studio(
     seconds: Option<f64>,
     threads: usize,
     speed: f32,
-    mode: StudioMode,
+    mode: RunMode,
     max_fps: Option<f32>,
 ) -> anyhow::Result<()> {
     let scene = scene.unwrap_or(Path::new(DEFAULT_SCENE)).to_path_buf();
@@ -656,6 +627,9 @@ pub fn studio(
     if max_fps.is_some_and(|fps| !(0.0..=1000.0).contains(&fps)) {
         bail!("--max-fps must be within 0..=1000 (0: no cap)");
     }
+    #[cfg(not(feature = "studio"))]
+    return Err(no_studio(&(scene, recorded, mode)));
+    #[cfg(feature = "studio")]
     crate::studio::run(crate::studio::StudioOptions {
         scene,
         mode,
@@ -671,6 +645,16 @@ pub fn studio(
     })
 }
 
+/// Why a window command cannot run in a build without the studio (`_unused`: what it would
+/// have opened).
+#[cfg(not(feature = "studio"))]
+fn no_studio<T>(_unused: &T) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this build has no studio window (built with --no-default-features); rebuild with the default \
+         `studio` feature for `studio` and `screenshot`"
+    )
+}
+
 /// Parses `WIDTHxHEIGHT`.
 pub fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
     let parsed = text
@@ -684,28 +668,32 @@ pub fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
 
 /// `screenshot`: runs the studio for N control steps and saves the window.
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
-    let (width, height) = parse_size(&args.size)?;
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let _ = std::fs::remove_file(&args.out); // a stale picture must not pass for a new one
-    let plan = crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() };
+    let size = parse_size(&args.size)?;
     let mode = studio_mode(args.mode, args.model)?;
-    crate::studio::run(crate::studio::StudioOptions {
-        scene: args.scene.clone().unwrap_or_default(),
-        mode,
-        seed: 0,
-        recorded: args.settings.clone(),
-        threads: 1,
-        speed: 1.0,
-        run_seconds: None,
-        width,
-        height,
-        screenshot: Some(plan),
-        max_fps: None,
-    })?;
-    if !args.out.exists() {
-        bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());
+    #[cfg(not(feature = "studio"))]
+    return Err(no_studio(&(size, mode)));
+    #[cfg(feature = "studio")]
+    {
+        if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let _ = std::fs::remove_file(&args.out); // a stale picture must not pass for a new one
+        crate::studio::run(crate::studio::StudioOptions {
+            scene: args.scene.clone().unwrap_or_default(),
+            mode,
+            seed: 0,
+            recorded: args.settings.clone(),
+            threads: 1,
+            speed: 1.0,
+            run_seconds: None,
+            width: size.0,
+            height: size.1,
+            screenshot: Some(crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() }),
+            max_fps: None,
+        })?;
+        if !args.out.exists() {
+            bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());
+        }
+        Ok(())
     }
-    Ok(())
 }

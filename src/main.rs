@@ -2,13 +2,13 @@
 
 use clap::Parser;
 use demorl_studio::cli::{self, Cli, Command};
-use demorl_studio::studio::StudioMode;
+use demorl_studio::config::RunMode;
 
 fn main() -> std::process::ExitCode {
     demorl_studio::malloc_tuning::fix_malloc_thresholds();
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => cli::studio(cli.scene.as_deref(), None, None, 1, 1.0, StudioMode::default(), None),
+        None => cli::studio(cli.scene.as_deref(), None, None, 1, 1.0, RunMode::default(), None),
         Some(Command::Studio { scene, seconds, threads, speed, mode, model, settings, max_fps }) => {
             cli::studio_mode(*mode, *model).and_then(|m| {
                 cli::studio(scene.as_deref(), settings.as_deref(), *seconds, *threads, *speed, m, *max_fps)

@@ -4,17 +4,13 @@ mod learning_common;
 
 use std::path::Path;
 
-use demorl_studio::agent::{
-    ActorPrior, CriticValue, LearnedPlannerAgent, RunConfig, TrainAgent, TrainSettings, Trainer, run_learning,
-};
-use demorl_studio::learn::{EnsembleSettings, StateDelta};
-use demorl_studio::plan::{
-    ActionMode, PlannerSettings, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalChoice, TerminalValue,
-    preset,
-};
+use demorl_studio::agent::{ActorPrior, CriticValue, LearnedPlannerAgent, TrainAgent, Trainer, run_learning};
+use demorl_studio::learn::StateDelta;
+use demorl_studio::plan::{ActionMode, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalValue};
 use demorl_studio::scene::{Scene, load_scene};
 use demorl_studio::sim::Env;
 use learning_common::{small_planner, small_train};
+use demorl_studio::config::{EnsembleSettings, PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset};
 
 fn pendulum() -> Scene {
     load_scene(Path::new("scenes/pendulum.ron")).unwrap()
@@ -45,7 +41,7 @@ fn demorl_stores_planner_actions_and_learns_on_schedule() {
         assert!(plan.trace.prior_count > 0);
     }
     assert_eq!(t.agent.sac.as_ref().unwrap().updates(), 50, "one SAC update per env step after warm-up");
-    let last = t.rows.last().unwrap();
+    let last = t.state.rows.last().unwrap();
     assert_eq!((last.env_steps, last.model_fits), (150, 2), "fits at 100 and then every 50 steps");
     assert!(last.model_holdout_mse.is_finite() && last.critic_loss.is_finite());
     assert!(last.actor_action_gap > 0.0 && last.actor_action_gap.is_finite(), "{last:?}");
@@ -130,11 +126,10 @@ fn demorl_plan_scores_reproduce_with_critic_terminal_value() {
 #[test]
 fn learned_runs_are_deterministic_and_evaluate_separately() {
     let scene = pendulum();
-    let run = |mode: &str, seed| {
+    let run = |mode: RunMode, seed| {
         let cfg = RunConfig {
             scene: "scenes/pendulum.ron".into(),
-            mode: mode.into(),
-            model: "learned".into(),
+            mode,
             preset: "reference".into(),
             seed,
             steps: 200,
@@ -145,13 +140,13 @@ fn learned_runs_are_deterministic_and_evaluate_separately() {
         run_learning(&cfg, &scene, None, |_| {}, |_| {}).unwrap()
     };
     let t0 = std::time::Instant::now();
-    for mode in ["mpc", "demorl"] {
+    for mode in [RunMode::MpcLearned, RunMode::Demorl] {
         let (a, b) = (run(mode, 1), run(mode, 1));
         assert_eq!(format!("{:?}", a.evals), format!("{:?}", b.evals), "{mode}");
         assert_eq!(format!("{:?}", a.rows), format!("{:?}", b.rows), "{mode}");
         assert_eq!(a.evals.len(), 3);
         assert!(a.rows.last().unwrap().model_fits >= 3, "{mode}: {:?}", a.rows);
-        assert_eq!(a.rows.iter().any(|r| r.updates > 0), mode == "demorl", "only DeMoRL trains SAC");
+        assert_eq!(a.rows.iter().any(|r| r.updates > 0), mode == RunMode::Demorl, "only DeMoRL trains SAC");
     }
     println!("two learned runs x 2 modes: {:.1} s", t0.elapsed().as_secs_f64());
 
@@ -177,7 +172,7 @@ fn learned_runs_are_deterministic_and_evaluate_separately() {
 /// within 1000 env steps, alone and as DeMoRL (critic terminal value, actor prior). One seed of
 /// 1000 steps is a noisy measure (PETS alone improved by 500 to 1100 across seeds), so the check
 /// is on four seeds: every one improves, and by 600 on average.
-fn learned_model_planning_improves_pendulum(mode: &str) {
+fn learned_model_planning_improves_pendulum(mode: RunMode) {
     let scene = pendulum();
     let train = TrainSettings {
         warmup_steps: 250,
@@ -199,20 +194,20 @@ fn learned_model_planning_improves_pendulum(mode: &str) {
         horizon: 15,
         samples: 64,
         iterations: 2,
-        loss: demorl_studio::plan::Loss::Cem { elite_fraction: 0.1 },
+        loss: demorl_studio::config::Loss::Cem { elite_fraction: 0.1 },
         initial_std: 0.6,
         min_std: 0.05,
         particles: 2,
-        training_action: demorl_studio::plan::ActionChoice::Mean,
-        shift: demorl_studio::plan::ShiftRule {
-            last_block: demorl_studio::plan::LastBlock::Copy,
-            variance: demorl_studio::plan::VarianceShift::Reset,
+        training_action: demorl_studio::config::ActionChoice::Mean,
+        shift: demorl_studio::config::ShiftRule {
+            last_block: demorl_studio::config::LastBlock::Copy,
+            variance: demorl_studio::config::VarianceShift::Reset,
         },
         ..preset("reference").unwrap()
     };
     // Without the critic's help the planner needs more samples and particles to get there.
     let planner = match mode {
-        "mpc" => PlannerSettings { samples: 100, iterations: 3, particles: 4, ..planner },
+        RunMode::MpcLearned => PlannerSettings { samples: 100, iterations: 3, particles: 4, ..planner },
         _ => planner,
     };
     let mut gains = Vec::new();
@@ -220,8 +215,7 @@ fn learned_model_planning_improves_pendulum(mode: &str) {
         let t = std::time::Instant::now();
         let cfg = RunConfig {
             scene: "scenes/pendulum.ron".into(),
-            mode: mode.into(),
-            model: "learned".into(),
+            mode,
             preset: "test".into(),
             seed,
             steps: 1000,
@@ -245,12 +239,12 @@ fn learned_model_planning_improves_pendulum(mode: &str) {
 
 #[test]
 fn pets_mpc_improves_pendulum() {
-    learned_model_planning_improves_pendulum("mpc");
+    learned_model_planning_improves_pendulum(RunMode::MpcLearned);
 }
 
 #[test]
 fn demorl_improves_pendulum() {
-    learned_model_planning_improves_pendulum("demorl");
+    learned_model_planning_improves_pendulum(RunMode::Demorl);
 }
 
 /// DeMoRL's evaluations also play the same episodes with SAC's actor alone: the recorded figure

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use demorl_studio::agent::{RunConfig, SacAgent, TrainAgent, TrainSettings, Trainer, read_run_config, run_learning};
-use demorl_studio::learn::SacSettings;
+use demorl_studio::agent::{SacAgent, TrainAgent, Trainer, run_learning};
 use demorl_studio::scene::load_scene;
+use demorl_studio::config::{RunConfig, RunMode, SacSettings, TrainSettings, read_run_config};
 
 fn pendulum() -> demorl_studio::scene::Scene {
     load_scene(Path::new("scenes/pendulum.ron")).expect("pendulum scene")
@@ -25,8 +25,7 @@ fn config(steps: u64, train: TrainSettings, seed: u64) -> RunConfig {
     let scene = pendulum();
     RunConfig {
         scene: "scenes/pendulum.ron".into(),
-        mode: "sac".into(),
-        model: "none".into(),
+        mode: RunMode::Sac,
         preset: "scene-default".into(),
         seed,
         steps,
@@ -153,7 +152,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         assert!(out.join(f).exists(), "{f} missing");
     }
     let cfg = read_run_config(&out.join("settings.ron")).unwrap();
-    assert_eq!((cfg.mode.as_str(), cfg.model.as_str(), cfg.steps, cfg.seed), ("sac", "none", 120, 9));
+    assert_eq!((cfg.mode, cfg.steps, cfg.seed), (RunMode::Sac, 120, 9));
     assert_eq!((cfg.train.warmup_steps, cfg.train.eval_every, cfg.train.eval_episodes), (50, 60, 1));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();

@@ -6,14 +6,11 @@ mod learning_common;
 
 use std::path::{Path, PathBuf};
 
-use demorl_studio::agent::{
-    LearnedPlannerAgent, ModelDataSettings, ModelFit, RunConfig, SacAgent, StepStats, TrainAgent, TrainSettings,
-    Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint,
-};
-use demorl_studio::learn::{ReplayBuffer, SacSettings, StepEnd};
-use demorl_studio::plan::{PlannerSettings, preset};
+use demorl_studio::agent::{LearnedPlannerAgent, ModelFit, SacAgent, StepStats, TrainAgent, Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint};
+use demorl_studio::learn::{ReplayBuffer, StepEnd};
 use demorl_studio::scene::{Scene, load_scene};
 use learning_common::small_ensemble;
+use demorl_studio::config::{ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TrainSettings, preset};
 
 const SEED: u64 = 11;
 
@@ -37,8 +34,7 @@ fn settings() -> TrainSettings {
 fn config() -> RunConfig {
     RunConfig {
         scene: PathBuf::from("scenes/pendulum.ron"),
-        mode: "sac".into(),
-        model: "none".into(),
+        mode: RunMode::Sac,
         preset: "scene-default".into(),
         seed: SEED,
         steps: 600,
@@ -56,7 +52,7 @@ fn trainer(scene: &Scene) -> Trainer<SacAgent> {
 
 /// Everything a run produced, with floats as bits so NaN compares equal to NaN.
 fn fingerprint(t: &Trainer<SacAgent>) -> (String, Vec<u32>) {
-    let metrics = format!("{:?} {:?} {:?} {}", t.evals, t.rows, t.episode_returns, t.env_steps);
+    let metrics = format!("{:?} {:?} {:?} {}", t.state.evals, t.state.rows, t.state.episode_returns, t.state.env_steps);
     (metrics, t.agent.sac.parameters().iter().map(|v| v.to_bits()).collect())
 }
 
@@ -86,7 +82,7 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     // The issue's figures: 2000 steps saved and resumed for 1000 more against 3000 in one go.
     let (whole, _folder, dir) = whole_run_and_saved_part(3000, 2000);
     let manifest = read_checkpoint(&dir).unwrap();
-    assert_eq!(manifest.trainer.env_steps, 2000);
+    assert_eq!(manifest.trainer.state.env_steps, 2000);
     assert!(manifest.files.iter().any(|f| f.path == "agent/replay.bin"), "{:?}", manifest.files);
     let mut resumed = trainer(&scene());
     restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
@@ -163,7 +159,7 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
     refused(&dir, |d| std::fs::remove_file(d.join("eval.csv")).unwrap(), &["eval.csv", "missing"]);
     restore(&dir);
     let other_version = |bytes: Vec<u8>| {
-        String::from_utf8(bytes).unwrap().replacen("format_version: 1", "format_version: 99", 1).into()
+        String::from_utf8(bytes).unwrap().replacen("format_version: 2", "format_version: 99", 1).into()
     };
     refused(&dir, |d| rewrite(&d.join("manifest.ron"), other_version), &["manifest.ron", "version 99"]);
     restore(&dir);
@@ -189,13 +185,13 @@ fn saving_again_replaces_the_checkpoint_whole_and_ignores_leftovers() {
     std::fs::write(partial.join("junk"), b"half a save").unwrap();
     let listed = list_checkpoints(folder.path());
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].manifest.as_ref().unwrap().trainer.env_steps, 400);
+    assert_eq!(listed[0].manifest.as_ref().unwrap().trainer.state.env_steps, 400);
 
     let scene = scene();
     let mut longer = trainer(&scene);
     longer.run(600, |_| {}, |_| {});
     save_checkpoint(&dir, &config(), &longer).unwrap();
-    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 600);
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.state.env_steps, 600);
     let names: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("run")], "no partial or previous folders remain");
 }
@@ -265,7 +261,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     train(&args(600, "whole")).unwrap();
     let save = folder.path().join("saves/run");
     train(&TrainArgs { save_every: Some(400), save_to: Some(save.clone()), ..args(400, "first") }).unwrap();
-    assert_eq!(read_checkpoint(&save).unwrap().trainer.env_steps, 400);
+    assert_eq!(read_checkpoint(&save).unwrap().trainer.state.env_steps, 400);
     let resume = TrainArgs {
         resume: Some(save.clone()),
         schedule: ScheduleArgs { eval_every: None, eval_episodes: None, warmup: None },
@@ -276,6 +272,15 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         let read = |run: &str| std::fs::read_to_string(folder.path().join(run).join(file)).unwrap();
         assert_eq!(read("resumed"), read("whole"), "{file}");
     }
+    // The resumed part's speed counts the 200 steps it took, not all 600.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.path().join("resumed/summary.json")).unwrap()).unwrap();
+    let (rate, wall) = (summary["steps_per_second"].as_f64().unwrap(), summary["wall_seconds"].as_f64().unwrap());
+    assert!((rate * wall - 200.0).abs() < 1e-6, "{rate} steps/s over {wall} s");
+    // Resuming on another scene than the save's is refused, naming both.
+    let other_scene = TrainArgs { scene: "scenes/leg2r.ron".into(), ..TrainArgs { resume: Some(save.clone()), ..args(600, "x") } };
+    let error = format!("{:#}", train(&other_scene).unwrap_err());
+    assert!(error.contains("scenes/leg2r.ron") && error.contains("scenes/pendulum.ron"), "{error}");
     // Changing the seed or the schedule of a resumed run is refused.
     let other_seed = TrainArgs { seed: Some(5), ..resume };
     let error = train(&other_seed).unwrap_err();
@@ -302,7 +307,7 @@ fn assert_demorl_resume_is_bit_identical(settings: &TrainSettings) -> (tempfile:
     let scene = scene();
     let fingerprint = |t: &Trainer<LearnedPlannerAgent>| {
         let sac: Vec<u32> = t.agent.sac.as_ref().unwrap().parameters().iter().map(|v| v.to_bits()).collect();
-        (format!("{:?} {:?} {:?}", t.evals, t.rows, t.episode_returns), sac, t.agent.planner.state())
+        (format!("{:?} {:?} {:?}", t.state.evals, t.state.rows, t.state.episode_returns), sac, t.agent.planner.state())
     };
     let mut whole = demorl_trainer(&scene, settings);
     whole.run(400, |_| {}, |_| {});
@@ -311,7 +316,7 @@ fn assert_demorl_resume_is_bit_identical(settings: &TrainSettings) -> (tempfile:
     let dir = folder.path().join("demorl");
     let mut first = demorl_trainer(&scene, settings);
     first.run(200, |_| {}, |_| {});
-    let config = RunConfig { mode: "demorl".into(), model: "learned".into(), train: settings.clone(), ..config() };
+    let config = RunConfig { mode: RunMode::Demorl, train: settings.clone(), ..config() };
     save_checkpoint(&dir, &config, &first).unwrap();
     drop(first);
     let manifest = read_checkpoint(&dir).unwrap();
@@ -401,7 +406,7 @@ fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
             |_| {},
             |_| {},
             |t| {
-                if t.at_episode_start() && t.env_steps > 0 {
+                if t.at_episode_start() && t.state.env_steps > 0 {
                     save_checkpoint(&dir, &config(), t)?;
                 }
                 Ok(())
@@ -410,14 +415,14 @@ fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("critic loss is NaN") && error.contains("step 321"), "{error}");
-    assert_eq!(trainer.env_steps, 321, "learning stopped at the bad step");
+    assert_eq!(trainer.state.env_steps, 321, "learning stopped at the bad step");
     assert!(trainer.diverged().is_some());
     // Further steps do nothing.
     let idle = trainer.step();
     assert!(idle.divergence.is_some() && idle.action.is_empty());
-    assert_eq!(trainer.env_steps, 321);
+    assert_eq!(trainer.state.env_steps, 321);
     // The checkpoint from step 200 (the last episode start before the NaN) is intact.
-    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 200);
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.state.env_steps, 200);
 }
 
 #[test]
@@ -428,7 +433,7 @@ fn a_real_divergence_from_an_absurd_learning_rate_is_caught() {
     trainer.run(2000, |_| {}, |_| {});
     let message = trainer.diverged().expect("NaN or infinity must be detected");
     assert!(message.contains("SAC") || message.contains("observation"), "{message}");
-    assert!(trainer.env_steps < 2000, "stopped early");
+    assert!(trainer.state.env_steps < 2000, "stopped early");
 }
 
 #[test]
@@ -456,29 +461,101 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
     trainer.run(1000, |_| {}, |_| {});
     let counts: Vec<(u64, usize, usize)> =
-        trainer.rows.iter().map(|r| (r.env_steps, r.model_fits, r.model_fits_rejected)).collect();
+        trainer.state.rows.iter().map(|r| (r.env_steps, r.model_fits, r.model_fits_rejected)).collect();
     assert_eq!(counts[2], (300, 3, 1));
     assert_eq!(*counts.last().unwrap(), (1000, 10, 3));
 
     let folder = tempfile::tempdir().unwrap();
     let csv = folder.path().join("train.csv");
-    demorl_studio::agent::write_train_csv(&csv, &trainer.rows).unwrap();
+    demorl_studio::agent::write_train_csv(&csv, &trainer.state.rows).unwrap();
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
     let columns = ",model_fits,model_fits_rejected,model_holdout_mse_per_output,model_holdout_logvar,model_fit_epochs,\
                    model_fits_restarted,";
     assert!(header.contains(columns), "{header}");
-    let last = trainer.rows.last().unwrap();
+    let last = trainer.state.rows.last().unwrap();
     assert_eq!((last.model_holdout_logvar, last.model_fit_epochs, last.model_fits_restarted), (-1.5, 10, 2));
-    assert_eq!(trainer.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
-    assert_eq!(trainer.rows[0].model_holdout_mse_per_output, "0.0500;0.1250", "the fit at step 100 is in its row");
+    assert_eq!(trainer.state.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
+    assert_eq!(trainer.state.rows[0].model_holdout_mse_per_output, "0.0500;0.1250", "the fit at step 100 is in its row");
 
-    let state = trainer.state();
-    assert_eq!(state.model_fits_rejected, 3);
+    let state = trainer.state.clone();
+    assert_eq!((state.model.count, state.model.rejected, state.model.restarted), (10, 3, 2));
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
     let mut resumed = Trainer::new(&scene, agent, settings(), SEED);
     resumed.restore(state);
-    let restored = resumed.state();
-    assert_eq!((restored.model_logvar, restored.model_fit_epochs, restored.model_fits_restarted), (-1.5, 10, 2));
+    let restored = resumed.state.model.clone();
+    let last = restored.last.as_ref().expect("the last fit is restored");
+    assert_eq!((last.holdout_mean_logvar, last.epochs, restored.restarted), (-1.5, 10, 2));
     resumed.run(200, |_| {}, |_| {});
-    assert_eq!(resumed.rows.last().unwrap().model_fits_rejected, 4, "1200 is a multiple of 300");
+    assert_eq!(resumed.state.rows.last().unwrap().model_fits_rejected, 4, "1200 is a multiple of 300");
+}
+
+/// A checkpoint written by format version 1 (commit 0997c3b, before `TrainerState` held the
+/// model fits as one value): a small pendulum DeMoRL run saved at 200 env steps, made with
+/// `train scenes/pendulum.ron --settings tests/fixtures/checkpoint-v1-demorl.settings.ron
+/// --save-every 200 --save-to tests/fixtures/checkpoint-v1-demorl` by that commit's binary.
+const V1_SAVE: &str = "tests/fixtures/checkpoint-v1-demorl";
+
+#[test]
+fn a_version_1_checkpoint_loads_and_resumes_exactly() {
+    use demorl_studio::agent::{CheckpointOptions, run_learning_with};
+    let v1 = Path::new(V1_SAVE);
+    let manifest = read_checkpoint(v1).unwrap();
+    assert_eq!(manifest.format_version, 1);
+    let model = &manifest.trainer.model;
+    assert!(model.count >= 1, "the fixture has model fits: {model:?}");
+    let last = model.last.as_ref().unwrap();
+    // The per-output errors come back as numbers and train.csv writes them as version 1 did.
+    assert_eq!(last.holdout_mse_per_output.len(), 1 + 3, "reward and three observation deltas");
+    let saved_csv = std::fs::read_to_string(v1.join("train.csv")).unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let rewritten = folder.path().join("train.csv");
+    demorl_studio::agent::write_train_csv(&rewritten, &manifest.trainer.rows).unwrap();
+    assert_eq!(std::fs::read_to_string(&rewritten).unwrap(), saved_csv);
+    assert_eq!(
+        manifest.trainer.rows.last().unwrap().model_holdout_mse_per_output,
+        model.last_per_output_text(),
+        "the last row shows the last fit"
+    );
+
+    // Resumed from version 1, and from the same state saved again as version 2: the same run.
+    let copy = |name: &str| {
+        let dir = folder.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in walk(v1) {
+            let to = dir.join(entry.strip_prefix(v1).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, to).unwrap();
+        }
+        dir
+    };
+    let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
+    let config = RunConfig { steps: 300, ..manifest.config.clone() };
+    let resume = |dir: &Path, out: &str| {
+        let options = CheckpointOptions { save_every: None, save_to: None, resume: Some(dir.to_path_buf()) };
+        let out = folder.path().join(out);
+        run_learning_with(&config, &scene, Some(&out), &options, |_| {}, |_| {}).unwrap();
+        ["eval.csv", "train.csv"].map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+    };
+    let from_v1 = resume(&copy("v1"), "from-v1");
+    let v2 = folder.path().join("v2");
+    let env = demorl_studio::sim::Env::new(&scene);
+    let agent = demorl_studio::agent::learning_agent(&manifest.config, &env).unwrap();
+    let mut trainer = Trainer::new(&scene, agent, manifest.config.train.clone(), manifest.config.seed);
+    restore_checkpoint(&copy("v1-for-v2"), &manifest, &mut trainer).unwrap();
+    save_checkpoint(&v2, &manifest.config, &trainer).unwrap();
+    let resaved = read_checkpoint(&v2).unwrap();
+    assert_eq!(resaved.format_version, 2);
+    assert_eq!(resaved.trainer, manifest.trainer, "version 2 keeps the whole state");
+    assert_eq!(resume(&v2, "from-v2"), from_v1);
+    assert!(from_v1[0].lines().count() > manifest.trainer.evals.len() + 1, "the resumed run went on");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }

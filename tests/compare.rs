@@ -4,15 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use demorl_studio::agent::{LearningChoice, RunConfig, learning_config, write_run_config};
+use demorl_studio::agent::learning_config;
 use demorl_studio::cli::{Cli, Command, compare_options};
 use demorl_studio::compare::{
     CurvePoint, SeedCurve, build_table, first_crossing, median_steps, mode_bands, mode_colour, parse_seeds,
     parse_settings_for, run_compare, write_curves, write_table_csv,
 };
-use demorl_studio::learn::{EnsembleSettings, SacSettings};
-use demorl_studio::plan::PlannerSettings;
 use demorl_studio::scene::load_scene;
+use demorl_studio::config::{EnsembleSettings, PlannerSettings, RunConfig, RunMode, SacSettings, write_run_config};
 
 fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
     let points = means
@@ -63,7 +62,7 @@ fn seed_lists_parse_inclusive_ranges_and_lists() {
 
 #[test]
 fn settings_for_takes_a_known_mode_and_a_file() {
-    assert_eq!(parse_settings_for("demorl=docs/x.ron").unwrap(), ("demorl".to_string(), PathBuf::from("docs/x.ron")));
+    assert_eq!(parse_settings_for("demorl=docs/x.ron").unwrap(), (RunMode::Demorl, PathBuf::from("docs/x.ron")));
     for bad in ["zero=a.ron", "sac", "sac=", "=a.ron"] {
         assert!(parse_settings_for(bad).is_err(), "`{bad}` should be rejected");
     }
@@ -157,9 +156,8 @@ fn plot_has_every_mode_colour_and_names() {
 fn write_tiny_settings(dir: &Path) -> (PathBuf, PathBuf) {
     let path = Path::new("scenes/pendulum.ron");
     let scene = load_scene(path).unwrap();
-    let tiny = |mode: &str| -> RunConfig {
-        let mut c =
-            learning_config(path, &scene, &LearningChoice { mode, model: "learned", preset: None }, 0, 1, 1).unwrap();
+    let tiny = |mode: RunMode| -> RunConfig {
+        let mut c = learning_config(path, &scene, mode, None, 0, 1).unwrap();
         c.train.warmup_steps = 100;
         c.train.log_every = 50;
         c.train.model_train_every = 100;
@@ -177,8 +175,8 @@ fn write_tiny_settings(dir: &Path) -> (PathBuf, PathBuf) {
         c
     };
     let (sac, demorl) = (dir.join("sac.ron"), dir.join("demorl.ron"));
-    write_run_config(&sac, &tiny("sac")).unwrap();
-    write_run_config(&demorl, &tiny("demorl")).unwrap();
+    write_run_config(&sac, &tiny(RunMode::Sac)).unwrap();
+    write_run_config(&demorl, &tiny(RunMode::Demorl)).unwrap();
     (sac, demorl)
 }
 

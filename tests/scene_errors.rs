@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use demorl_studio::scene::{SceneError, load_scene, parse_scene};
+use demorl_studio::scene::{FileError, load_scene, parse_scene};
 
 fn pendulum() -> String {
     std::fs::read_to_string("scenes/pendulum.ron").unwrap()
 }
 
 /// Parses `text` (which must be invalid) and returns the error.
-fn error_of(text: &str) -> SceneError {
+fn error_of(text: &str) -> FileError {
     parse_scene(text, Path::new("bad.ron")).expect_err("scene should be rejected")
 }
 

@@ -4,10 +4,9 @@ use std::path::Path;
 
 use bevy::prelude::*;
 use bevy_egui::egui;
-use demorl_studio::agent::{MpcAgent, TrainSettings, episode_seed, run_learning};
-use demorl_studio::learn::{EnsembleSettings, SacSettings};
+use demorl_studio::agent::{MpcAgent, episode_seed, run_learning};
 use demorl_studio::plan::PresetStore;
-use demorl_studio::plan::{ActionMode, Loss, PlanTrace, PlannerSettings, preset};
+use demorl_studio::plan::{ActionMode, PlanTrace};
 use demorl_studio::sim::Env;
 use demorl_studio::studio::colormap::viridis;
 use demorl_studio::studio::gait_panel::gait_controls;
@@ -15,7 +14,9 @@ use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls
 use demorl_studio::studio::presets_panel::{PresetUi, preset_controls};
 use demorl_studio::studio::saves_panel::{SavesUi, saves_panel, utc_minutes};
 use demorl_studio::studio::traces::{Layer, MEAN_COLOUR, TraceOptions, plan_strips};
-use demorl_studio::studio::{Experiment, ExperimentPlugin, StudioMode};
+use demorl_studio::config::RunMode;
+use demorl_studio::studio::{Experiment, ExperimentPlugin};
+use demorl_studio::config::{EnsembleSettings, Loss, PlannerSettings, SacSettings, TrainSettings, preset};
 
 fn headless_app(scene: &str) -> App {
     let mut experiment = Experiment::new(Path::new(scene), 3, 1).unwrap();
@@ -43,6 +44,28 @@ fn n_updates_advance_exactly_n_control_steps() {
 }
 
 #[test]
+fn studio_sets_run_input_then_simulate_then_view_each_frame() {
+    use demorl_studio::studio::StudioSet;
+    #[derive(Resource, Default)]
+    struct Seen(Vec<(&'static str, u64)>);
+    let mut app = headless_app("scenes/pendulum.ron");
+    app.init_resource::<Seen>();
+    // Added in the opposite order on purpose: only the sets' order can put them right.
+    app.add_systems(
+        Update,
+        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("view", e.env_steps))).in_set(StudioSet::View),
+    );
+    app.add_systems(
+        Update,
+        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("input", e.env_steps))).in_set(StudioSet::Input),
+    );
+    app.update();
+    app.update();
+    let seen = &app.world().resource::<Seen>().0;
+    assert_eq!(seen, &[("input", 0), ("view", 1), ("input", 1), ("view", 2)]);
+}
+
+#[test]
 fn the_run_is_identical_with_or_without_the_studio() {
     let mut app = headless_app("scenes/leg2r.ron");
     let mut executed = Vec::new();
@@ -62,6 +85,29 @@ fn the_run_is_identical_with_or_without_the_studio() {
         env.step(&output.action);
     }
     assert_eq!(env.observation(), experiment(&app).env.observation());
+}
+
+#[test]
+fn train_mpc_runs_the_studios_episodes_without_the_studio() {
+    // `train --mode mpc` calls `run_mpc_episodes` directly; the studio's lockstep loop must give
+    // the same episodes (returns, lengths, ends, reward terms) across an episode boundary.
+    let path = Path::new("scenes/pendulum.ron");
+    let scene = demorl_studio::scene::load_scene(path).unwrap();
+    let small = PlannerSettings { horizon: 6, samples: 12, iterations: 1, ..scene.planner.clone() };
+    let mut experiment = Experiment::with_settings(path, scene.clone(), small.clone(), 5, 1).unwrap();
+    experiment.blocking = true;
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
+    app.finish();
+    app.cleanup();
+    while experiment(&app).finished.len() < 2 {
+        app.update();
+    }
+    let mut env = Env::new(&scene);
+    let direct = demorl_studio::agent::run_mpc_episodes(&mut env, small, 5, 1, 2, |_, _| {}).unwrap();
+    let strip = |e: &demorl_studio::agent::EpisodeSummary| (e.episode_return, e.length, e.end.clone(), e.reward_terms.clone());
+    let studio: Vec<_> = experiment(&app).finished[..2].iter().map(strip).collect();
+    assert_eq!(studio, direct.iter().map(strip).collect::<Vec<_>>());
 }
 
 #[test]
@@ -255,6 +301,34 @@ fn the_gait_box_restores_the_scene_gait_and_its_slider_scales_it() {
 }
 
 #[test]
+fn planner_widgets_keep_every_valid_value_and_follow_the_knob_table() {
+    use demorl_studio::config::{MirrorMap, knobs};
+    let ctx = egui::Context::default();
+    // Valid values beyond the sliders' spans (a long horizon, a large Euclidean step) survive a frame.
+    let mut settings = PlannerSettings {
+        horizon: 1000,
+        samples: 5000,
+        particles: 1,
+        mirror_map: MirrorMap::Euclidean,
+        mean_step: 20.0,
+        ..PlannerSettings::default()
+    };
+    settings.validate().unwrap();
+    let before = settings.clone();
+    let rects = controls_frame(&ctx, &mut settings, vec![]);
+    assert_eq!(settings, before, "the panel changed valid settings");
+    // Every knob of the table that applies has its widget.
+    for knob in [knobs::HORIZON, knobs::SAMPLES, knobs::EUCLIDEAN_MEAN_STEP, knobs::MIN_STD, knobs::DISCOUNT] {
+        assert!(rects.contains_key(knob.widget), "{} has no widget", knob.field);
+    }
+    // Switching to KL (steps at most 1) brings the step into KL's range instead of leaving it invalid.
+    settings.mirror_map = MirrorMap::Kl;
+    controls_frame(&ctx, &mut settings, vec![]);
+    assert_eq!(settings.mean_step, 1.0);
+    settings.validate().unwrap();
+}
+
+#[test]
 fn every_planner_widget_is_laid_out() {
     let ctx = egui::Context::default();
     let mut settings = PlannerSettings::default();
@@ -305,11 +379,11 @@ fn small_planner() -> PlannerSettings {
 }
 
 /// A pendulum experiment in `mode` with the small settings, in lockstep.
-fn learning_experiment(mode: StudioMode, seed: u64) -> Experiment {
+fn learning_experiment(mode: RunMode, seed: u64) -> Experiment {
     learning_experiment_on("scenes/pendulum.ron", mode, seed)
 }
 
-fn learning_experiment_on(scene: &str, mode: StudioMode, seed: u64) -> Experiment {
+fn learning_experiment_on(scene: &str, mode: RunMode, seed: u64) -> Experiment {
     let path = Path::new(scene);
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let mut e = Experiment::start(path, scene, mode, small_planner(), small_train(), seed, 1).unwrap();
@@ -341,10 +415,10 @@ fn choosing_sac_or_demorl_in_the_panel_restarts_the_experiment_in_that_mode() {
     for _ in 0..3 {
         e.advance(0.0);
     }
-    assert_eq!((e.mode, e.env_steps), (StudioMode::MpcSimulator, 3));
+    assert_eq!((e.mode, e.env_steps), (RunMode::MpcSimulator, 3));
     let ctx = egui::Context::default();
     click(&ctx, &mut e, "sac");
-    assert_eq!((e.mode, e.env_steps, e.episode), (StudioMode::Sac, 0, 0), "restarted from step 0");
+    assert_eq!((e.mode, e.env_steps, e.episode), (RunMode::Sac, 0, 0), "restarted from step 0");
     assert!(e.blocking, "run controls carry over");
     assert_eq!(e.train.eval_every, 30, "learning settings carry over");
     e.advance(0.0);
@@ -353,28 +427,28 @@ fn choosing_sac_or_demorl_in_the_panel_restarts_the_experiment_in_that_mode() {
     assert!(e.last_trace.is_none(), "SAC does not plan");
 
     click(&ctx, &mut e, "demorl");
-    assert_eq!((e.mode, e.env_steps), (StudioMode::Demorl, 0));
-    assert_eq!(e.settings, StudioMode::Demorl.default_planner(&e.scene));
+    assert_eq!((e.mode, e.env_steps), (RunMode::Demorl, 0));
+    assert_eq!(e.settings, e.scene.defaults(RunMode::Demorl).planner);
     assert!(e.learning.evals.is_empty());
     // The learned model is selected and the simulator is not offered outside mpc.
     click(&ctx, &mut e, "simulator");
-    assert_eq!(e.mode, StudioMode::Demorl);
+    assert_eq!(e.mode, RunMode::Demorl);
 
     click(&ctx, &mut e, "mpc");
-    assert_eq!(e.mode, StudioMode::MpcSimulator);
+    assert_eq!(e.mode, RunMode::MpcSimulator);
     click(&ctx, &mut e, "learned");
-    assert_eq!(e.mode, StudioMode::MpcLearned);
+    assert_eq!(e.mode, RunMode::MpcLearned);
     e.advance(0.0);
     e.advance(0.0);
     click(&ctx, &mut e, "reset_training");
-    assert_eq!((e.mode, e.env_steps), (StudioMode::MpcLearned, 0));
+    assert_eq!((e.mode, e.env_steps), (RunMode::MpcLearned, 0));
 }
 
 #[test]
 fn n_updates_advance_exactly_n_env_steps_in_a_learning_mode() {
     let mut app = App::new();
     app.add_plugins(MinimalPlugins)
-        .insert_resource(learning_experiment(StudioMode::Demorl, 1))
+        .insert_resource(learning_experiment(RunMode::Demorl, 1))
         .add_plugins(ExperimentPlugin);
     app.finish();
     app.cleanup();
@@ -400,14 +474,14 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let path = Path::new("scenes/pendulum.ron");
     let mut e =
-        Experiment::start(path, scene.clone(), StudioMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
+        Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
     e.blocking = true;
     for _ in 0..steps {
         e.advance(0.0);
     }
-    let config = StudioMode::Demorl.run_config(path, &small_planner(), &train, 4, 1);
+    let config = RunMode::Demorl.run_config(path, &small_planner(), &train, 4, 1);
     let headless =
-        run_learning(&demorl_studio::agent::RunConfig { steps, ..config }, &scene, None, |_| {}, |_| {}).unwrap();
+        run_learning(&demorl_studio::config::RunConfig { steps, ..config }, &scene, None, |_| {}, |_| {}).unwrap();
     // NaN fields (no return yet, no update yet) compare equal through their Debug text.
     assert_eq!(e.learning.evals.len(), 3);
     assert_eq!(format!("{:?}", e.learning.evals), format!("{:?}", &headless.evals[..3]));
@@ -420,7 +494,7 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
 
 #[test]
 fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
-    let mut e = learning_experiment(StudioMode::MpcLearned, 2);
+    let mut e = learning_experiment(RunMode::MpcLearned, 2);
     for _ in 0..25 {
         e.advance(0.0);
     }
@@ -445,7 +519,7 @@ fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
 
 #[test]
 fn an_evaluation_row_arrives_after_eval_every_steps() {
-    let mut e = learning_experiment(StudioMode::Sac, 5);
+    let mut e = learning_experiment(RunMode::Sac, 5);
     e.advance(0.0);
     assert_eq!(e.learning.evals.len(), 1);
     assert_eq!(e.learning.evals[0].env_steps, 0);
@@ -462,7 +536,7 @@ fn an_evaluation_row_arrives_after_eval_every_steps() {
 fn a_floating_base_scene_draws_learned_model_plans_from_where_the_robot_stands() {
     // The hopper's observation has no x position: plans are dead-reckoned from its velocity and
     // placed at the torso's position when the plan was made.
-    let mut e = learning_experiment_on("scenes/hopper.ron", StudioMode::MpcLearned, 1);
+    let mut e = learning_experiment_on("scenes/hopper.ron", RunMode::MpcLearned, 1);
     for n in 1..=25 {
         e.advance(0.0);
         assert_eq!(e.env_steps, n);
@@ -482,7 +556,7 @@ fn a_floating_base_scene_draws_learned_model_plans_from_where_the_robot_stands()
 
 #[test]
 fn a_diverging_learner_stops_the_loop_with_a_message_and_reset_training_recovers() {
-    let mut e = learning_experiment(StudioMode::Sac, 1);
+    let mut e = learning_experiment(RunMode::Sac, 1);
     e.train.sac.critic_lr = 1e30;
     e.train.sac.actor_lr = 1e30;
     e.reset_training().unwrap();
@@ -523,7 +597,7 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let start = || {
         let mut e =
-            Experiment::start(path, scene.clone(), StudioMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
+            Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
         e.blocking = true;
         e.saves_dir = folder.path().to_path_buf();
         e
@@ -547,9 +621,9 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     assert_eq!(entries[0].manifest.as_ref().unwrap().trainer.env_steps, 200);
 
     // A fresh studio in another mode loads it and continues in the save's mode.
-    let mut resumed = learning_experiment(StudioMode::Sac, 9);
+    let mut resumed = learning_experiment(RunMode::Sac, 9);
     resumed.load_save(&folder.path().join("run")).unwrap();
-    assert_eq!((resumed.mode, resumed.env_steps, resumed.episode, resumed.seed), (StudioMode::Demorl, 200, 1, 4));
+    assert_eq!((resumed.mode, resumed.env_steps, resumed.episode, resumed.seed), (RunMode::Demorl, 200, 1, 4));
     assert!(resumed.blocking, "run controls carry over");
     advance_to(&mut resumed, 230);
     assert_eq!(whole.learning.evals.len(), 3);
@@ -563,7 +637,7 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
 #[test]
 fn a_corrupt_save_is_refused_with_a_message_and_the_experiment_keeps_running() {
     let folder = tempfile::tempdir().unwrap();
-    let mut e = learning_experiment(StudioMode::Sac, 2);
+    let mut e = learning_experiment(RunMode::Sac, 2);
     e.saves_dir = folder.path().to_path_buf();
     e.request_save("start").unwrap();
     advance_to(&mut e, 1);
@@ -579,7 +653,7 @@ fn a_corrupt_save_is_refused_with_a_message_and_the_experiment_keeps_running() {
     assert_eq!(walk(&dir), before, "a failed load changes nothing on disk");
     let entries = demorl_studio::agent::list_checkpoints(folder.path());
     assert!(entries[0].manifest.as_ref().is_err_and(|why| why.contains("replay.bin")));
-    assert_eq!((e.mode, e.env_steps), (StudioMode::Sac, 1));
+    assert_eq!((e.mode, e.env_steps), (RunMode::Sac, 1));
     advance_to(&mut e, 3);
     assert!(e.request_save("../escape").is_err(), "a save name is one folder name");
 }
@@ -670,7 +744,7 @@ fn a_preset_saved_from_the_panel_loads_back_and_built_ins_are_read_only() {
 fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
     let folder = tempfile::tempdir().unwrap();
     let ctx = egui::Context::default();
-    let mut e = learning_experiment(StudioMode::Sac, 6);
+    let mut e = learning_experiment(RunMode::Sac, 6);
     e.saves_dir = folder.path().to_path_buf();
     let mut state = SavesUi::default();
     click_widget(&ctx, "save", |ui| saves_panel(ui, &mut e, &mut state));
@@ -687,7 +761,7 @@ fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
     assert_eq!(entries[1].manifest.as_ref().unwrap().trainer.env_steps, 0);
     assert!(rects.contains_key("load_first"));
     click_widget(&ctx, "load_first", |ui| saves_panel(ui, &mut e, &mut state));
-    assert_eq!((e.mode, e.env_steps), (StudioMode::Sac, 0), "{:?}", e.message);
+    assert_eq!((e.mode, e.env_steps), (RunMode::Sac, 0), "{:?}", e.message);
     assert!(e.message.as_deref().unwrap().starts_with("loaded"), "{:?}", e.message);
     assert_eq!(utc_minutes(0), "1970-01-01 00:00");
     assert_eq!(utc_minutes(1_764_077_040), "2025-11-25 13:24");
@@ -710,7 +784,7 @@ fn a_physics_blow_up_ends_the_episode_with_its_reason_shown_and_the_studio_goes_
     // SAC's warm-up acts at random, so the very first step applies a large torque; the trainer
     // ends the episode and keeps learning (a blow-up is not a learning divergence).
     let scene = demorl_studio::scene::load_scene(&path).unwrap();
-    let mut e = Experiment::start(&path, scene, StudioMode::Sac, small_planner(), small_train(), 0, 1).unwrap();
+    let mut e = Experiment::start(&path, scene, RunMode::Sac, small_planner(), small_train(), 0, 1).unwrap();
     e.blocking = true;
     let mut steps = 0;
     while e.finished.is_empty() && steps < 20 {
@@ -831,17 +905,17 @@ fn an_episode_summary_splits_the_return_into_its_reward_terms_in_the_studio_and_
 fn the_schedule_panel_edits_the_warm_up_and_reset_training_applies_it() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();
-    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), StudioMode::Sac));
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), RunMode::Sac));
     assert!(sac_rects.contains_key("actor_lr") && !sac_rects.contains_key("model_train_every"));
-    let demorl_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), StudioMode::Demorl));
+    let demorl_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut small_train(), RunMode::Demorl));
     assert!(demorl_rects.contains_key("actor_lr") && demorl_rects.contains_key("model_train_every"));
 
     // Control: with the small schedule's 20 warm-up steps, SAC updates by step 40.
-    let mut control = learning_experiment(StudioMode::Sac, 2);
+    let mut control = learning_experiment(RunMode::Sac, 2);
     advance_to(&mut control, 40);
     assert!(control.learning.updates > 0);
 
-    let mut e = learning_experiment(StudioMode::Sac, 2);
+    let mut e = learning_experiment(RunMode::Sac, 2);
     let mode = e.mode;
     let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut e.train, mode))["warmup_steps"];
     let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
@@ -883,25 +957,29 @@ fn a_seed_typed_in_the_panel_restarts_the_run_from_that_seed() {
 
 #[test]
 fn a_recorded_settings_file_starts_its_run_in_the_studio() {
-    let file = Path::new("docs/settings/pendulum-demorl-cem15-refit100-patience20.ron");
-    let config = demorl_studio::agent::read_run_config(file).unwrap();
+    // Not the pendulum's DeMoRL defaults (those are the patience-20 file): the refit-100 file.
+    let file = Path::new("docs/settings/pendulum-demorl-cem15-refit100.ron");
+    let config = demorl_studio::config::read_run_config(file).unwrap();
     let e = Experiment::from_recorded(&config, 2).unwrap();
-    assert_eq!(e.mode, StudioMode::Demorl);
+    assert_eq!(e.mode, RunMode::Demorl);
     assert_eq!((e.seed, e.threads), (config.seed, 2));
     assert_eq!(e.scene_path, config.scene);
     assert_eq!(e.settings, config.planner);
     assert_eq!(e.train, config.train);
-    assert_eq!(e.train.ensemble.patience, 20, "the file's learning settings, not the studio's defaults");
-    assert_ne!(e.train, StudioMode::Demorl.default_train());
+    assert_eq!(e.train.ensemble.patience, 5, "the file's learning settings, not the studio's defaults");
+    assert_ne!(e.train, e.scene.defaults(RunMode::Demorl).train);
 
-    // A recorded baseline run has no studio mode; a bad planner value is named, not run.
-    let baseline = demorl_studio::agent::RunConfig { mode: "zero".into(), ..config.clone() };
-    let err = Experiment::from_recorded(&baseline, 1).err().expect("a baseline is refused").to_string();
-    assert!(err.contains("`zero`") && err.contains("not available in the studio"), "{err}");
+    // A recorded baseline run has no run mode (the settings file is refused, naming the mode);
+    // a bad planner value is named, not run.
+    let text = std::fs::read_to_string(file).unwrap().replace("mode: \"demorl\"", "mode: \"zero\"");
+    let baseline = std::env::temp_dir().join(format!("demorl-baseline-{}.ron", std::process::id()));
+    std::fs::write(&baseline, text).unwrap();
+    let err = format!("{:#}", demorl_studio::config::read_run_config(&baseline).err().expect("a baseline is refused"));
+    assert!(err.contains("`zero`") && err.contains("is not a run"), "{err}");
     let mut bad = config.clone();
     bad.planner.horizon = 0;
     assert!(Experiment::from_recorded(&bad, 1).is_err());
-    let missing = demorl_studio::agent::RunConfig { scene: "scenes/no-such.ron".into(), ..config };
+    let missing = demorl_studio::config::RunConfig { scene: "scenes/no-such.ron".into(), ..config };
     let err = format!("{:#}", Experiment::from_recorded(&missing, 1).err().expect("a missing scene is refused"));
     assert!(err.contains("no-such.ron"), "{err}");
 }
@@ -912,10 +990,10 @@ fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard(
     let ctx = egui::Context::default();
     let mut train = small_train();
     assert_eq!(train.ensemble.refit_guard, None);
-    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, StudioMode::Sac));
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, RunMode::Sac));
     assert!(!sac_rects.contains_key("refit_guard") && !sac_rects.contains_key("model_patience"));
 
-    let mode = StudioMode::Demorl;
+    let mode = RunMode::Demorl;
     let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
     assert!(!rects.contains_key("refit_guard_ratio"), "no ratio while the guard is off");
     click_widget(&ctx, "refit_guard", |ui| schedule_controls(ui, &mut train, mode));
@@ -936,7 +1014,7 @@ fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard(
     let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
     assert!((0.4..=0.6).contains(&train.ensemble.nll_beta), "β {}", train.ensemble.nll_beta);
-    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }
 
 #[test]
@@ -944,17 +1022,17 @@ fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();
     let mut train = small_train();
-    for mode in [StudioMode::Sac, StudioMode::MpcLearned] {
+    for mode in [RunMode::Sac, RunMode::MpcLearned] {
         let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
         assert!(!rects.contains_key("behaviour_cloning"), "{mode:?} has no planner to clone");
     }
-    let mode = StudioMode::Demorl;
+    let mode = RunMode::Demorl;
     let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["behaviour_cloning"];
     let target = egui::pos2(rect.left() + 0.3 * ctx.global_style().spacing.slider_width, rect.center().y);
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
     let beta = train.sac.behaviour_cloning;
     assert!((0.25..=0.35).contains(&beta), "β {beta}");
-    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }
 
 #[test]
@@ -962,9 +1040,9 @@ fn the_schedule_panel_turns_model_generated_transitions_on_in_demorl() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();
     let mut train = small_train();
-    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, StudioMode::Sac));
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, RunMode::Sac));
     assert!(!sac_rects.contains_key("model_data_per_step"));
-    let mode = StudioMode::Demorl;
+    let mode = RunMode::Demorl;
     let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
     assert!(!rects.contains_key("model_data_real_fraction"), "no mix to set while generation is off");
     let rect = rects["model_data_per_step"];
@@ -975,5 +1053,5 @@ fn the_schedule_panel_turns_model_generated_transitions_on_in_demorl() {
     assert!(
         ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode)).contains_key("model_data_real_fraction")
     );
-    demorl_studio::agent::check_train_settings(&train).expect("widgets keep values valid");
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }

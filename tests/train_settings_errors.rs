@@ -3,9 +3,8 @@
 //! of panicking inside the ensemble or SAC.
 
 use std::path::{Path, PathBuf};
+use demorl_studio::config::{EnsembleSettings, SacSettings, TrainSettings, read_run_config, train_settings_problems};
 
-use demorl_studio::agent::{TrainSettings, read_run_config, train_settings_problems};
-use demorl_studio::learn::{EnsembleSettings, SacSettings};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("demorl-settings-errors-{name}-{}", std::process::id()));

@@ -13,10 +13,14 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::record::{write_eval_rows_csv, write_train_csv};
-use super::train::{RunConfig, TrainAgent, Trainer, TrainerState};
+use super::train::{TrainAgent, Trainer};
+use super::train_data::{TrainerState, TrainerStateV1};
+use crate::config::RunConfig;
+use crate::format::parse_ron;
 
-/// Bumped whenever the layout changes; other versions are refused with a message.
-pub const CHECKPOINT_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the layout changes. Version 1 (the trainer's last model fit as loose fields)
+/// is still read; other versions are refused with a message.
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 2;
 const MANIFEST: &str = "manifest.ron";
 /// Where the agent's own files go inside the checkpoint.
 const AGENT_DIR: &str = "agent";
@@ -44,6 +48,28 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
 }
 
+/// A version-1 manifest: the same but for the trainer's state.
+#[derive(Deserialize)]
+struct ManifestV1 {
+    format_version: u32,
+    created_unix_seconds: u64,
+    config: RunConfig,
+    trainer: TrainerStateV1,
+    files: Vec<FileEntry>,
+}
+
+impl From<ManifestV1> for Manifest {
+    fn from(v1: ManifestV1) -> Self {
+        Manifest {
+            format_version: v1.format_version,
+            created_unix_seconds: v1.created_unix_seconds,
+            config: v1.config,
+            trainer: v1.trainer.into(),
+            files: v1.files,
+        }
+    }
+}
+
 impl Manifest {
     /// Mean return of the last evaluation, if any (for save lists).
     pub fn last_eval_return(&self) -> Option<f64> {
@@ -68,15 +94,15 @@ pub fn save_checkpoint<A: TrainAgent>(dir: &Path, config: &RunConfig, trainer: &
     }
     std::fs::create_dir_all(partial.join(AGENT_DIR)).with_context(|| format!("cannot create {}", partial.display()))?;
     trainer.agent.save_state(&partial.join(AGENT_DIR))?;
-    write_eval_rows_csv(&partial.join("eval.csv"), &trainer.evals)?;
-    write_train_csv(&partial.join("train.csv"), &trainer.rows)?;
+    write_eval_rows_csv(&partial.join("eval.csv"), &trainer.state.evals)?;
+    write_train_csv(&partial.join("train.csv"), &trainer.state.rows)?;
     let manifest = Manifest {
         format_version: CHECKPOINT_FORMAT_VERSION,
         created_unix_seconds: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         config: config.clone(),
-        trainer: trainer.state(),
+        trainer: trainer.state.clone(),
         files: list_files(&partial)?,
     };
     let text = ron::ser::to_string_pretty(&manifest, ron::ser::PrettyConfig::default())?;
@@ -136,14 +162,14 @@ pub fn read_checkpoint(dir: &Path) -> anyhow::Result<Manifest> {
     // failing on a field this build does not know.
     let version = manifest_version(&text)
         .with_context(|| format!("{}: not a checkpoint manifest (no format_version)", manifest_path.display()))?;
-    if version != CHECKPOINT_FORMAT_VERSION {
-        bail!(
-            "{}: checkpoint format version {}, this build reads version {CHECKPOINT_FORMAT_VERSION}",
-            manifest_path.display(),
-            version
-        );
-    }
-    let manifest: Manifest = crate::scene::parse_ron(&text, &manifest_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let manifest: Manifest = match version {
+        CHECKPOINT_FORMAT_VERSION => parse_ron(&text, &manifest_path)?,
+        1 => parse_ron::<ManifestV1>(&text, &manifest_path)?.into(),
+        _ => bail!(
+            "{}: checkpoint format version {version}, this build reads versions 1 and {CHECKPOINT_FORMAT_VERSION}",
+            manifest_path.display()
+        ),
+    };
     for entry in &manifest.files {
         let path = dir.join(&entry.path);
         let bytes = std::fs::read(&path).with_context(|| format!("{}: missing or unreadable", path.display()))?;

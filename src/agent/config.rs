@@ -4,55 +4,36 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use super::train::{RunConfig, TrainSettings};
-use crate::plan::preset_or_error;
 use crate::scene::Scene;
+use crate::config::{RunConfig, RunMode, preset_or_error};
 
-/// A learning run's mode, model and planner choice before seed and length are set.
-pub struct LearningChoice<'a> {
-    /// `sac`, `mpc` or `demorl`.
-    pub mode: &'a str,
-    /// `learned` or `simulator` (ignored by `sac`, always `learned` for `demorl`).
-    pub model: &'a str,
-    /// A preset name; `None` takes the scene's settings (`reference` for `demorl`).
-    pub preset: Option<&'a str>,
-}
-
-/// Builds the config `train` runs for `choice` on the scene at `scene_path`.
+/// The config `train SCENE --mode MODE [--preset NAME]` runs: the scene's defaults for the mode
+/// ([`Scene::defaults`]: its recorded settings, or the mode's generic ones), with a preset's
+/// planner settings instead when one is named.
 pub fn learning_config(
     scene_path: &Path,
     scene: &Scene,
-    choice: &LearningChoice<'_>,
+    mode: RunMode,
+    preset: Option<&str>,
     seed: u64,
-    steps: u64,
     threads: usize,
 ) -> anyhow::Result<RunConfig> {
-    // DeMoRL needs the critic and prior hooks the scene's simulator settings switch off,
-    // so it starts from the reference preset unless told otherwise.
-    let (preset, planner) = match (choice.preset, choice.mode) {
-        (Some(name), _) => (name.to_string(), preset_or_error(name)?),
-        (None, "demorl") => ("reference".to_string(), preset_or_error("reference")?),
-        (None, _) => ("scene-default".to_string(), scene.planner.clone()),
-    };
-    let model = match (choice.mode, choice.model) {
-        ("sac", _) => "none",
-        ("demorl", _) => "learned",
-        ("mpc", model @ ("learned" | "simulator")) => model,
-        (mode, model) => bail!("no learning run for --mode {mode} --model {model}"),
+    if !mode.is_learning() {
+        bail!("{mode} learns nothing: it is not a learning run");
+    }
+    let defaults = scene.defaults(mode);
+    let (preset, planner) = match preset {
+        Some(name) => (name.to_string(), preset_or_error(name)?),
+        None => ("scene-default".to_string(), defaults.planner),
     };
     Ok(RunConfig {
         scene: scene_path.to_path_buf(),
-        mode: choice.mode.to_string(),
-        model: model.to_string(),
+        mode,
         preset,
         seed,
-        steps,
+        steps: defaults.steps,
         threads,
-        train: TrainSettings {
-            // The model-based modes start planning after a short random phase (PETS, LOOP).
-            warmup_steps: if choice.mode == "sac" { 1000 } else { 250 },
-            ..TrainSettings::default()
-        },
+        train: defaults.train,
         planner,
     })
 }
@@ -66,7 +47,8 @@ pub struct ScheduleOverrides {
 }
 
 impl ScheduleOverrides {
-    /// Applies the set options and checks the evaluation schedule.
+    /// Applies the set options, refusing a zero evaluation interval or count (the settings check
+    /// names such values when they come from a file).
     pub fn apply(&self, config: &mut RunConfig) -> anyhow::Result<()> {
         if let Some(k) = self.eval_every {
             config.train.eval_every = k;
@@ -77,7 +59,7 @@ impl ScheduleOverrides {
         if let Some(w) = self.warmup {
             config.train.warmup_steps = w;
         }
-        if config.train.eval_every == 0 || config.train.eval_episodes == 0 {
+        if self.eval_every == Some(0) || self.eval_episodes == Some(0) {
             bail!("--eval-every and --eval-episodes must be at least 1");
         }
         Ok(())

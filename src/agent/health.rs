@@ -1,7 +1,7 @@
 //! Divergence checks: NaN or infinity in what a training step produced stops learning with a
 //! message that says what went wrong and when, before the bad values reach a checkpoint.
 
-use super::train::StepStats;
+use super::train_data::StepStats;
 
 /// The first non-finite value among a step's next observation, SAC losses and model fit error,
 /// described for the user (`None` when everything is finite).

@@ -5,28 +5,10 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use serde::{Deserialize, Serialize};
 
 use crate::learn::{Batch, FastEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
+use crate::config::ModelDataSettings;
 
-/// How many transitions the model generates and how SAC's batches mix them with real ones.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ModelDataSettings {
-    /// One-step model transitions generated per env step (0: off; MBPO uses 400).
-    pub per_step: usize,
-    /// Share of each SAC batch drawn from real transitions, the rest generated (MBPO: 0.05).
-    pub real_fraction: f32,
-    /// Env steps a generated transition stays available: the model buffer holds
-    /// `per_step × keep_steps` (MBPO keeps about one 1000-step epoch).
-    pub keep_steps: usize,
-}
-
-impl Default for ModelDataSettings {
-    fn default() -> Self {
-        Self { per_step: 0, real_fraction: 0.05, keep_steps: 1000 }
-    }
-}
 
 /// The generated transitions and the RNG of their model noise.
 pub struct ModelData {

@@ -2,8 +2,9 @@
 
 use std::time::Instant;
 
-use crate::plan::{ActionMode, PlanOutput, Planner, PlannerSettings, SettingsError, SimulatorModel};
+use crate::plan::{ActionMode, PlanOutput, Planner, SimulatorModel};
 use crate::sim::{EndReason, Env};
+use crate::config::{PlannerSettings, SettingsError};
 
 /// A planner plus the model it plans with.
 pub struct MpcAgent {
@@ -102,6 +103,28 @@ pub fn run_episode(
         on_step(env, &output);
         output.action
     })
+}
+
+/// Runs `episodes` MPC episodes with the simulator model as `train --mode mpc` does (and as the
+/// studio's lockstep loop does: one planner over all episodes, reset at each start, episode k
+/// from `episode_seed(seed, k)`, the evaluation action); `on_episode` sees each as it ends.
+pub fn run_mpc_episodes(
+    env: &mut Env,
+    settings: PlannerSettings,
+    seed: u64,
+    threads: usize,
+    episodes: usize,
+    mut on_episode: impl FnMut(usize, &EpisodeSummary),
+) -> anyhow::Result<Vec<EpisodeSummary>> {
+    let mut agent = MpcAgent::new(env, settings, seed, threads)?;
+    let summaries = (0..episodes)
+        .map(|k| {
+            let summary = run_episode(env, &mut agent, episode_seed(seed, k as u64), ActionMode::Evaluation, |_, _| {});
+            on_episode(k, &summary);
+            summary
+        })
+        .collect();
+    Ok(summaries)
 }
 
 /// Seed of episode `episode` in a run seeded with `seed` (shared by `train` and the studio).

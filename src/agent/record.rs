@@ -1,4 +1,5 @@
-//! Run records on disk: `eval.csv` (one row per evaluation) and `summary.json`.
+//! Run records on disk: `episodes.csv` (MPC with the simulator and the baselines: one row per
+//! episode), `eval.csv` (learning runs: one row per evaluation), `train.csv` and `summary.json`.
 
 use std::path::Path;
 
@@ -6,8 +7,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::EpisodeSummary;
-use super::settings_check::check_train_settings;
-use super::train::{EvalRow, RunConfig, TrainRow};
+use super::train_data::{EvalRow, TrainRow};
+use crate::config::{RunConfig, check_train_settings};
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]
@@ -45,9 +46,10 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Writes one row per evaluated episode: cumulative env steps and the running mean and spread of
+/// Writes `episodes.csv` of an episode run (MPC with the simulator, baselines): one row per
+/// episode with cumulative env steps and the running mean and spread of
 /// evaluation returns so far, then that episode's own figures.
-pub fn write_eval_csv(path: &Path, episodes: &[EpisodeSummary]) -> anyhow::Result<()> {
+pub fn write_episodes_csv(path: &Path, episodes: &[EpisodeSummary]) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
     writer.write_record([
         "env_steps",
@@ -109,20 +111,6 @@ fn write_rows<T: Serialize>(path: &Path, rows: &[T]) -> anyhow::Result<()> {
     }
     writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-/// Writes `settings.ron`, everything needed to rerun.
-pub fn write_run_config(path: &Path, config: &RunConfig) -> anyhow::Result<()> {
-    let text = ron::ser::to_string_pretty(config, ron::ser::PrettyConfig::default())?;
-    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Reads a `settings.ron` written by [`write_run_config`].
-pub fn read_run_config(path: &Path) -> anyhow::Result<RunConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config: RunConfig = ron::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))?;
-    check_train_settings(&config.train).with_context(|| format!("in {}", path.display()))?;
-    Ok(config)
 }
 
 #[cfg(test)]

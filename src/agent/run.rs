@@ -7,19 +7,20 @@ use anyhow::{Context, bail};
 
 use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint};
 use super::learned::LearnedPlannerAgent;
-use super::record::{RunSummary, write_eval_rows_csv, write_run_config, write_summary_json, write_train_csv};
+use super::record::{RunSummary, write_eval_rows_csv, write_summary_json, write_train_csv};
 use super::sac::SacAgent;
-use super::settings_check::check_train_settings;
-use super::train::{EvalRow, Progress, RunConfig, TrainAgent, Trainer};
+use super::train::{TrainAgent, Trainer};
+use super::train_data::{EvalRow, Progress};
 use crate::scene::Scene;
 use crate::sim::Env;
+use crate::config::{RunConfig, RunMode, check_train_settings, write_run_config};
 
 /// What a finished run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutput {
     pub summary: RunSummary,
     pub evals: Vec<EvalRow>,
-    pub rows: Vec<super::train::TrainRow>,
+    pub rows: Vec<super::train_data::TrainRow>,
 }
 
 /// Checkpointing of a learning run.
@@ -73,15 +74,15 @@ pub fn run_learning_with(
 pub fn learning_agent(config: &RunConfig, env: &Env) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
     check_train_settings(&config.train)?;
     let train = config.train.clone();
-    Ok(match (config.mode.as_str(), config.model.as_str()) {
-        ("sac", _) => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),
-        ("mpc", "learned") | ("demorl", "learned") => {
-            let with_sac = config.mode == "demorl";
+    Ok(match config.mode {
+        RunMode::Sac => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),
+        RunMode::MpcLearned | RunMode::Demorl => {
+            let with_sac = config.mode == RunMode::Demorl;
             let mut agent = LearnedPlannerAgent::for_env(env, train, config.planner.clone(), with_sac, config.seed)?;
             agent.set_rollout_threads(config.threads)?;
             Box::new(agent)
         }
-        (mode, model) => bail!("--mode {mode} --model {model} is not available for learning runs"),
+        RunMode::MpcSimulator => bail!("{} learns nothing: it is not a learning run", config.mode),
     })
 }
 
@@ -98,49 +99,51 @@ fn drive<A: TrainAgent>(
         let manifest = read_checkpoint(dir)?;
         restore_checkpoint(dir, &manifest, &mut trainer)?;
     }
-    let remaining = config.steps.saturating_sub(trainer.env_steps);
+    // A resumed run's speed counts only the steps taken in this process's wall time.
+    let resumed_at = trainer.state.env_steps;
+    let remaining = config.steps.saturating_sub(resumed_at);
     let schedule = match (checkpoints.save_every, &checkpoints.save_to) {
         (Some(0), _) => bail!("--save-every must be at least 1"),
         (Some(every), Some(dir)) => Some((every, dir)),
         (Some(_), None) => bail!("--save-every needs a checkpoint folder"),
         (None, _) => None,
     };
-    let mut next_save = schedule.map_or(u64::MAX, |(every, _)| (trainer.env_steps / every + 1) * every);
+    let mut next_save = schedule.map_or(u64::MAX, |(every, _)| (trainer.state.env_steps / every + 1) * every);
     let mut last_saved = None;
     trainer.run_with(remaining, on_progress, on_eval, |t| {
         if let Some((every, dir)) = schedule
-            && t.env_steps >= next_save
+            && t.state.env_steps >= next_save
             && t.at_episode_start()
         {
             save_checkpoint(dir, config, t)?;
-            next_save = (t.env_steps / every + 1) * every;
-            last_saved = Some(t.env_steps);
+            next_save = (t.state.env_steps / every + 1) * every;
+            last_saved = Some(t.state.env_steps);
         }
         Ok(())
     })?;
     if let Some((_, dir)) = schedule
         && trainer.at_episode_start()
-        && last_saved != Some(trainer.env_steps)
+        && last_saved != Some(trainer.state.env_steps)
     {
         save_checkpoint(dir, config, &trainer)?;
     }
     let wall = trainer.elapsed_seconds();
-    let last = trainer.evals.last().cloned();
+    let last = trainer.state.evals.last().cloned();
     let summary = RunSummary {
         scene: scene.name.clone(),
-        mode: config.mode.clone(),
-        model: config.model.clone(),
+        mode: config.mode.mode_name().to_string(),
+        model: config.mode.model_name().to_string(),
         preset: config.preset.clone(),
         seed: config.seed,
-        env_steps: trainer.env_steps,
+        env_steps: trainer.state.env_steps,
         episodes: config.train.eval_episodes,
         eval_return_mean: last.as_ref().map_or(f64::NAN, |r| r.eval_return_mean),
         eval_return_std: last.as_ref().map_or(f64::NAN, |r| r.eval_return_std),
-        eval_returns: trainer.evals.iter().map(|r| r.eval_return_mean).collect(),
+        eval_returns: trainer.state.evals.iter().map(|r| r.eval_return_mean).collect(),
         mean_plan_ms: trainer.agent.plan_ms(),
-        train_episodes: trainer.episode_returns.len(),
+        train_episodes: trainer.state.episode_returns.len(),
         wall_seconds: wall,
-        steps_per_second: trainer.env_steps as f64 / wall.max(1e-9),
+        steps_per_second: (trainer.state.env_steps - resumed_at) as f64 / wall.max(1e-9),
     };
-    Ok(RunOutput { summary, evals: trainer.evals, rows: trainer.rows })
+    Ok(RunOutput { summary, evals: trainer.state.evals, rows: trainer.state.rows })
 }

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, anyhow};
 
 use super::{CurvePoint, SeedCurve};
-use crate::agent::{EvalRow, RunConfig, read_eval_rows_csv, read_run_config, run_learning};
+use crate::agent::{EvalRow, read_eval_rows_csv, run_learning};
 use crate::scene::Scene;
+use crate::config::{RunConfig, read_run_config};
 
 /// Stack of a grid worker thread: the learners' call chains are deeper than the 2 MiB default allows for comfortably.
 const WORKER_STACK_BYTES: usize = 32 << 20;

@@ -6,28 +6,28 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use super::grid::{GridRun, run_dir};
-use crate::agent::{LearningChoice, RunConfig, ScheduleOverrides, learning_config, read_run_config};
+use crate::agent::{ScheduleOverrides, learning_config};
 use crate::scene::Scene;
-
-/// The learning modes a grid can hold (`mpc` plans with the learned model: PETS-like).
-pub const COMPARE_MODES: [&str; 3] = ["sac", "mpc", "demorl"];
+use crate::config::{RunConfig, RunMode, read_run_config};
 
 /// Everything `compare` needs.
 #[derive(Clone, Debug)]
 pub struct CompareOptions {
     pub scene: PathBuf,
-    /// Mode names from [`COMPARE_MODES`], in plot and table order.
-    pub modes: Vec<String>,
+    /// Learning modes, in plot and table order (labelled by `--mode` name: `mpc` is the
+    /// planner with the learned model, PETS-like).
+    pub modes: Vec<RunMode>,
     pub seeds: Vec<u64>,
-    /// Env steps of every run.
-    pub steps: u64,
+    /// Env steps of every run; `None`: each mode's own (the scene's defaults, or the
+    /// `--settings-for` file's).
+    pub steps: Option<u64>,
     pub out: PathBuf,
     /// Runs trained at the same time.
     pub jobs: usize,
     /// Return to reach; `None` takes the first mode's mean final return.
     pub threshold: Option<f64>,
     /// `settings.ron` files whose train and planner settings a mode uses instead of the defaults.
-    pub settings_for: Vec<(String, PathBuf)>,
+    pub settings_for: Vec<(RunMode, PathBuf)>,
     pub schedule: ScheduleOverrides,
 }
 
@@ -54,19 +54,18 @@ pub fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
 }
 
 /// Parses one `MODE=FILE` of `--settings-for`.
-pub fn parse_settings_for(text: &str) -> anyhow::Result<(String, PathBuf)> {
-    match text.split_once('=') {
-        Some((mode, file)) if COMPARE_MODES.contains(&mode.trim()) && !file.is_empty() => {
-            Ok((mode.trim().to_string(), PathBuf::from(file)))
-        }
-        _ => bail!("--settings-for must be MODE=FILE with MODE one of {} (got `{text}`)", COMPARE_MODES.join(", ")),
-    }
+pub fn parse_settings_for(text: &str) -> anyhow::Result<(RunMode, PathBuf)> {
+    let parsed = text.split_once('=').and_then(|(mode, file)| {
+        let mode = RunMode::learning_from_name(mode.trim())?;
+        (!file.is_empty()).then(|| (mode, PathBuf::from(file)))
+    });
+    parsed.ok_or_else(|| anyhow::anyhow!("--settings-for must be MODE=FILE with MODE one of sac, mpc, demorl (got `{text}`)"))
 }
 
 /// The config of `mode` at seed 0: a `settings.ron` given with `--settings-for` (its train,
 /// planner, preset and model), or what `train --mode MODE` would run; then the schedule flags.
-fn mode_config(options: &CompareOptions, scene: &Scene, mode: &str) -> anyhow::Result<RunConfig> {
-    let file = options.settings_for.iter().find(|(m, _)| m == mode).map(|(_, f)| f);
+fn mode_config(options: &CompareOptions, scene: &Scene, mode: RunMode) -> anyhow::Result<RunConfig> {
+    let file = options.settings_for.iter().find(|(m, _)| *m == mode).map(|(_, f)| f);
     let mut config = match file {
         Some(path) => {
             let config = read_run_config(path)?;
@@ -75,14 +74,13 @@ fn mode_config(options: &CompareOptions, scene: &Scene, mode: &str) -> anyhow::R
             }
             config
         }
-        None => {
-            let choice = LearningChoice { mode, model: "learned", preset: None };
-            learning_config(&options.scene, scene, &choice, 0, options.steps, 1)?
-        }
+        None => learning_config(&options.scene, scene, mode, None, 0, 1)?,
     };
-    // The grid decides the scene, length and seed; one rollout thread per run.
+    // The grid decides the scene and seed (and the length, when given); one rollout thread per run.
     config.scene = options.scene.clone();
-    config.steps = options.steps;
+    if let Some(steps) = options.steps {
+        config.steps = steps;
+    }
     config.threads = 1;
     options.schedule.apply(&mut config)?;
     Ok(config)
@@ -93,23 +91,24 @@ pub fn grid_runs(options: &CompareOptions, scene: &Scene) -> anyhow::Result<Vec<
     if options.modes.is_empty() || options.seeds.is_empty() {
         bail!("--modes and --seeds must name at least one mode and one seed");
     }
-    if options.jobs == 0 || options.steps == 0 {
+    if options.jobs == 0 || options.steps == Some(0) {
         bail!("--jobs and --steps must be at least 1");
     }
     for (k, mode) in options.modes.iter().enumerate() {
-        if !COMPARE_MODES.contains(&mode.as_str()) || options.modes[..k].contains(mode) {
-            bail!("--modes must list distinct modes from {} (got `{mode}`)", COMPARE_MODES.join(", "));
+        if !mode.is_learning() || options.modes[..k].contains(mode) {
+            bail!("--modes must list distinct modes from sac, mpc, demorl (got `{}`)", mode.mode_name());
         }
     }
     if let Some((mode, _)) = options.settings_for.iter().find(|(m, _)| !options.modes.contains(m)) {
-        bail!("--settings-for names mode {mode}, which is not in --modes");
+        bail!("--settings-for names mode {}, which is not in --modes", mode.mode_name());
     }
     let mut runs = Vec::new();
-    for mode in &options.modes {
+    for &mode in &options.modes {
         let base = mode_config(options, scene, mode)?;
+        let label = mode.mode_name().to_string();
         for &seed in &options.seeds {
             let config = RunConfig { seed, ..base.clone() };
-            runs.push(GridRun { dir: run_dir(&options.out, mode, seed), mode: mode.clone(), seed, config });
+            runs.push(GridRun { dir: run_dir(&options.out, &label, seed), mode: label.clone(), seed, config });
         }
     }
     Ok(runs)

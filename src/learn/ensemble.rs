@@ -15,106 +15,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::infer::FastEnsemble;
-use super::net::{Activation, Init, StackedMlp, copy_member, set_param, to_vec};
+use super::net::{Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
+use crate::config::{Activation, EnsembleSettings};
 
-/// Ensemble size, architecture and training schedule. Defaults are the PETS / ALGORITHM.md §4
-/// values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EnsembleSettings {
-    /// Number of members `E` (7).
-    pub members: usize,
-    /// Number of elites `K` kept for planning, the best on hold-out data (5).
-    pub elites: usize,
-    /// Hidden layers per member (4).
-    pub hidden_layers: usize,
-    /// Units per hidden layer (200).
-    pub hidden_width: usize,
-    /// Hidden nonlinearity (Swish).
-    pub activation: Activation,
-    /// Adam learning rate (1e-3).
-    pub learning_rate: f64,
-    /// Minibatch size per member (256).
-    pub batch_size: usize,
-    /// L2 coefficient: the loss gets `weight_decay · ½ Σ W²` over weight matrices (5e-5).
-    pub weight_decay: f32,
-    /// Fraction of the data held out for early stopping and elite selection (0.2).
-    pub holdout_fraction: f32,
-    /// Upper bound on the hold-out size, to keep evaluation cheap on big buffers (5000).
-    pub max_holdout: usize,
-    /// Stop after this many epochs in which no member improved its hold-out MSE (5).
-    pub patience: usize,
-    /// Relative hold-out MSE decrease that counts as an improvement (0.01 = 1%).
-    pub min_improvement: f32,
-    /// Hard cap on epochs per fit (200).
-    pub max_epochs: usize,
-    /// Initial upper soft bound of the log-variance (0.5).
-    pub max_logvar: f32,
-    /// Initial lower soft bound of the log-variance (-10).
-    pub min_logvar: f32,
-    /// Learn the log-variance bounds (PETS) instead of keeping them fixed (true).
-    pub learn_logvar_bounds: bool,
-    /// Loss weight pulling learned bounds together: `c · (Σ max − Σ min)` (0.01).
-    pub logvar_bound_penalty: f32,
-    /// Train each member on its own bootstrap resample of the training split (true).
-    pub bootstrap: bool,
-    /// Floor of the input/output standard deviations used for standardisation (1e-3).
-    pub std_floor: f32,
-    /// Refit guard: keep the previous model (weights, standardisation, elites) when the refit's
-    /// elites are more than this many times worse than it on the new hold-out rows. A refit
-    /// recomputes the standardisation, so a warm start can begin far from the old predictions
-    /// and stop early in a worse place; the planner then exploits the broken model. `None`
-    /// (default) accepts every refit, as PETS does.
-    pub refit_guard: Option<f32>,
-    /// β of the β-NLL loss (Seitzer et al. 2022): each element's Gaussian NLL is weighted by its
-    /// predicted variance to the power β, held constant in the gradient. 0 (default) is the
-    /// plain NLL of PETS; 0.5 is the paper's choice; 1 gives the means the gradient of a plain
-    /// MSE. Plain NLL scales each element's pull on the mean by its inverse predicted variance:
-    /// hard outputs with a large variance learn slowly, and an overconfident member meeting new
-    /// data gets a gradient blown up by its tiny variances (a warm-started refit can stall after
-    /// it). The weight evens both out. The variance's optimum (the squared error) is the same for
-    /// every β.
-    pub nll_beta: f32,
-    /// When a warm-started refit changes nothing (every member's best snapshot is the model it
-    /// started from), refit once more from fresh weights and a fresh optimiser on the same split
-    /// and keep whichever model's elites do better on the hold-out rows. A model that fitted its
-    /// first few hundred rows overconfidently can otherwise restore itself unchanged, refit after
-    /// refit, for thousands of env steps (docs/RESULTS.md, "a stalled model"). Costs a fresh fit
-    /// whenever a refit stalls, and healthy late refits often improve no member either (4–12 of
-    /// 40 per recorded cheetah run). Off by default.
-    pub restart_stalled: bool,
-}
-
-impl Default for EnsembleSettings {
-    fn default() -> Self {
-        Self {
-            members: 7,
-            elites: 5,
-            hidden_layers: 4,
-            hidden_width: 200,
-            activation: Activation::Swish,
-            learning_rate: 1e-3,
-            batch_size: 256,
-            weight_decay: 5e-5,
-            holdout_fraction: 0.2,
-            max_holdout: 5000,
-            patience: 5,
-            min_improvement: 0.01,
-            max_epochs: 200,
-            max_logvar: 0.5,
-            min_logvar: -10.0,
-            learn_logvar_bounds: true,
-            logvar_bound_penalty: 0.01,
-            bootstrap: true,
-            std_floor: DEFAULT_STD_FLOOR,
-            refit_guard: None,
-            nll_beta: 0.0,
-            restart_stalled: false,
-        }
-    }
-}
 
 /// What one [`ProbabilisticEnsemble::fit`] did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

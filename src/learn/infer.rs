@@ -4,9 +4,9 @@
 //! burn runs every elementwise op as its own pass with its own allocation, which costs as much
 //! as the multiplies at planner sizes (API_NOTES); the planner only needs forward passes.
 
-use super::net::Activation;
 use super::normalizer::Normalizer;
 use super::simd::{self, Kernel};
+use crate::config::Activation;
 
 /// One layer of every kept member: weights `[K, in, out]`, biases `[K, out]`.
 #[derive(Clone, Debug)]

@@ -17,12 +17,11 @@ pub mod sac;
 mod simd;
 pub mod state_delta;
 
-pub use ensemble::{EnsembleSettings, FitReport, Prediction, ProbabilisticEnsemble, select_elites};
+pub use ensemble::{FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
 pub use infer::{FastEnsemble, InferScratch, affine_gflops};
-pub use net::Activation;
 pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
 pub use replay::{Batch, ReplayBuffer, StepEnd};
 pub use replay_file::{REPLAY_FORMAT_VERSION, ReplayFileError};
-pub use sac::{Sac, SacLosses, SacSettings};
+pub use sac::{Sac, SacLosses};
 pub use state_delta::StateDelta;

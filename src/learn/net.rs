@@ -10,16 +10,8 @@ use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
-use serde::{Deserialize, Serialize};
+use crate::config::Activation;
 
-/// Hidden-layer nonlinearity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Activation {
-    /// `x · sigmoid(x)` (PETS).
-    Swish,
-    /// `max(x, 0)` (the usual SAC choice).
-    Relu,
-}
 
 impl Activation {
     fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {

@@ -15,65 +15,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::net::{Activation, Init, StackedMlp, to_vec};
+use super::net::{Init, StackedMlp, to_vec};
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 use super::replay::Batch;
+use crate::config::{Activation, SacSettings};
 
-/// SAC hyper-parameters. Defaults follow the common SAC setup (Haarnoja et al., SB3).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SacSettings {
-    /// Hidden layer widths of actor and critics ([256, 256]; the DeMoRL reference uses [32, 32]).
-    pub hidden: Vec<usize>,
-    /// Minibatch size (256).
-    pub batch_size: usize,
-    /// Discount γ (0.99).
-    pub discount: f32,
-    /// Target-network Polyak factor ρ in `θ' ← ρ θ' + (1 − ρ) θ` (0.995).
-    pub polyak: f32,
-    /// Actor Adam learning rate (3e-4).
-    pub actor_lr: f64,
-    /// Critic Adam learning rate (3e-4).
-    pub critic_lr: f64,
-    /// Temperature Adam learning rate (3e-4).
-    pub alpha_lr: f64,
-    /// Initial entropy temperature α (1.0).
-    pub initial_alpha: f32,
-    /// Adapt α toward the target entropy (true); otherwise α stays at `initial_alpha`.
-    pub learn_alpha: bool,
-    /// Target entropy; `None` means `-act_dim` (None).
-    pub target_entropy: Option<f32>,
-    /// Clamp range of the actor's log-std ([-20, 2]).
-    pub log_std_min: f32,
-    /// See `log_std_min`.
-    pub log_std_max: f32,
-    /// Weight β of a behaviour-cloning term in the actor loss (0: plain SAC). The actor's mean
-    /// action is pulled toward the stored action (in DeMoRL, the planner's) by
-    /// `β · mean|Q| · Σ_j (tanh μ_j(s) − a_j)²`; scaling by the batch's mean |Q| (no gradient)
-    /// keeps β's meaning as returns grow, as in TD3+BC. It lets the actor, and through the
-    /// critic's targets the critic, follow what the planner executes.
-    pub behaviour_cloning: f32,
-}
-
-impl Default for SacSettings {
-    fn default() -> Self {
-        Self {
-            hidden: vec![256, 256],
-            batch_size: 256,
-            discount: 0.99,
-            polyak: 0.995,
-            actor_lr: 3e-4,
-            critic_lr: 3e-4,
-            alpha_lr: 3e-4,
-            initial_alpha: 1.0,
-            learn_alpha: true,
-            target_entropy: None,
-            log_std_min: -20.0,
-            log_std_max: 2.0,
-            behaviour_cloning: 0.0,
-        }
-    }
-}
 
 /// Losses and statistics of one [`Sac::update`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,8 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+use crate::config::{LastBlock, ShiftRule, VarianceShift};
 
-use super::settings::{LastBlock, ShiftRule, VarianceShift};
 
 /// Samples are drawn from a normal truncated to this many standard deviations.
 pub const TRUNCATION: f32 = 2.0;

@@ -8,12 +8,10 @@
 pub mod gaussian;
 pub mod hooks;
 pub mod model;
-pub mod nominal;
 pub mod obs_points;
 pub mod planner;
 pub mod preset_store;
 pub mod score;
-pub mod settings;
 pub mod simulator;
 pub mod trace;
 pub mod update;
@@ -22,15 +20,10 @@ pub mod weights;
 pub use gaussian::SequenceGaussian;
 pub use hooks::{PolicyPrior, TerminalValue};
 pub use model::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
-pub use nominal::PeriodicNominal;
 pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner, PlannerState};
 pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset};
 pub use score::Scorer;
-pub use settings::{
-    ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,
-    VarianceShift, preset, preset_or_error,
-};
 pub use simulator::SimulatorModel;
 pub use trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
 pub use update::{MirrorStep, MirrorUpdate};

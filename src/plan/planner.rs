@@ -1,4 +1,6 @@
-//! The DMD-MPC planner: shift, then iterations of sample, roll out, score, weight and mirror update.
+//! The DMD-MPC planner as named stages, in MuJoCo MPC's manner: shift the plan, propose the
+//! policy prior's sequences, then per iteration sample → roll out → score → weights → mirror
+//! update, then roll out the final mean, choose the action and write the trace.
 
 use std::time::Instant;
 
@@ -9,10 +11,10 @@ use super::gaussian::SequenceGaussian;
 use super::hooks::{PolicyPrior, TerminalValue};
 use super::model::{Model, RolloutBatch, SequenceBatch};
 use super::score::Scorer;
-use super::settings::{ActionChoice, PlannerSettings, SettingsError};
-use super::trace::{IterationStats, PlanOutput, PlanSummary};
+use super::trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
 use super::update::{MirrorStep, MirrorUpdate};
 use super::weights::{CoefficientKind, WeightSummary, Weighting, draw_by_weight};
+use crate::config::{ActionChoice, PlannerSettings, SettingsError};
 
 /// Whether the planned action is for collecting training data or for evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,16 +49,23 @@ pub struct Planner {
     shift_next: bool,
     /// Control steps since the episode started: the nominal schedule's clock.
     step: u64,
-    /// The nominal schedule over the current horizon (scratch).
+    work: Workspace,
+}
+
+/// Buffers reused across iterations and plans (after the first plan of a shape, planning
+/// allocates nothing).
+#[derive(Default)]
+struct Workspace {
+    /// The nominal schedule over the current horizon.
     nominal_window: Vec<f32>,
-    // Buffers reused across iterations and plans.
+    /// Sampled sequences first, then the prior's.
     batch: SequenceBatch,
     rollout: RolloutBatch,
     mean_batch: SequenceBatch,
     mean_rollout: RolloutBatch,
     prior: Vec<f32>,
     sampling_variance: Vec<f32>,
-    /// The correlated noise's running state per action dimension (scratch).
+    /// The correlated noise's running state per action dimension.
     noise_state: Vec<f32>,
     scores: Vec<f32>,
     mean_score: Vec<f32>,
@@ -65,6 +74,24 @@ pub struct Planner {
     weighting: Weighting,
     update: MirrorUpdate,
     scorer: Scorer,
+}
+
+/// The sizes of one plan.
+#[derive(Clone, Copy)]
+struct Shape {
+    horizon: usize,
+    action_dim: usize,
+    /// Sampled sequences and policy-prior sequences.
+    samples: usize,
+    priors: usize,
+    particles: usize,
+}
+
+impl Shape {
+    /// Numbers in one sequence.
+    fn len(self) -> usize {
+        self.horizon * self.action_dim
+    }
 }
 
 impl Planner {
@@ -80,21 +107,7 @@ impl Planner {
             dist,
             shift_next: false,
             step: 0,
-            nominal_window: Vec::new(),
-            batch: SequenceBatch::default(),
-            rollout: RolloutBatch::default(),
-            mean_batch: SequenceBatch::default(),
-            mean_rollout: RolloutBatch::default(),
-            prior: Vec::new(),
-            sampling_variance: Vec::new(),
-            noise_state: Vec::new(),
-            scores: Vec::new(),
-            mean_score: Vec::new(),
-            coefficients: Vec::new(),
-            elite: Vec::new(),
-            weighting: Weighting::default(),
-            update: MirrorUpdate::default(),
-            scorer: Scorer::default(),
+            work: Workspace::default(),
         })
     }
 
@@ -174,7 +187,7 @@ impl Planner {
         out
     }
 
-    /// As `plan`, but writes into `out`, reusing its allocations.
+    /// As `plan`, but writes into `out`, reusing its allocations. The stages, in order.
     pub fn plan_into(
         &mut self,
         model: &mut dyn Model,
@@ -184,147 +197,206 @@ impl Planner {
         out: &mut PlanOutput,
     ) {
         let started = Instant::now();
+        self.apply_pending_settings();
+        self.shift(model.action_dim());
+        let Planner { settings: s, rng, dist, work, .. } = self;
+        let shape = Shape {
+            horizon: s.horizon,
+            action_dim: model.action_dim(),
+            samples: s.samples,
+            priors: if prior.is_some() { s.prior_count() } else { 0 },
+            particles: model.particles(s.particles).max(1),
+        };
+        work.batch.resize(shape.samples + shape.priors, shape.horizon, shape.action_dim);
+        if let Some(prior) = prior.filter(|_| shape.priors > 0) {
+            work.propose_prior(prior, shape);
+        }
+        let kind = CoefficientKind::of(&s.loss);
+        out.trace.iterations.clear();
+        let mut last = WeightSummary::default();
+        for _ in 0..s.iterations {
+            let t0 = Instant::now();
+            work.sample(s, dist, rng, shape);
+            let t1 = Instant::now();
+            work.roll_out_and_score(model, reborrow(&mut value), s.discount, shape);
+            let t2 = Instant::now();
+            last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
+            let mean_shift = work.update_distribution(s, dist, kind, &last);
+            let t3 = Instant::now();
+            out.trace.iterations.push(IterationStats::from_weights(&last, mean_shift, ms(t2 - t1), ms((t1 - t0) + (t3 - t2))));
+        }
+        work.roll_out_mean(model, reborrow(&mut value), s.discount, dist, shape);
+        let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);
+        work.write_trace(dist, model.point_count(), shape, chosen, &last, &mut out.trace);
+        if s.nominal.is_some() {
+            dist.remove_nominal(&work.nominal_window);
+        }
+        out.trace.total_ms = ms(started.elapsed());
+    }
+
+    /// Stage 0: settings changed since the last plan take effect now, never mid-plan.
+    fn apply_pending_settings(&mut self) {
         if let Some(settings) = self.pending.take() {
             self.dist.set_std_bounds(settings.initial_std, settings.min_std);
             self.settings = settings;
         }
+    }
+
+    /// Stage 1: move the plan one step forward (not on an episode's first plan). Between plans
+    /// the Gaussian holds the correction to the nominal schedule; during the plan it holds
+    /// absolute actions, so sampling, bounds and updates work as without one.
+    fn shift(&mut self, action_dim: usize) {
         let s = &self.settings;
-        let (horizon, da) = (s.horizon, model.action_dim());
-        let len = horizon * da;
-        self.dist.resize(horizon, da);
+        self.dist.resize(s.horizon, action_dim);
         if self.shift_next {
             self.dist.shift(&s.shift);
             self.step += 1;
         }
         self.shift_next = true;
-        // Between plans the Gaussian holds the correction to the nominal schedule; during the
-        // plan it holds absolute actions, so sampling, bounds and updates work as without one.
-        let nominal = s.nominal.as_ref();
-        if let Some(schedule) = nominal {
-            schedule.window_into(self.step, horizon, da, &mut self.nominal_window);
-            self.dist.add_nominal(&self.nominal_window);
+        if let Some(schedule) = &s.nominal {
+            schedule.window_into(self.step, s.horizon, action_dim, &mut self.work.nominal_window);
+            self.dist.add_nominal(&self.work.nominal_window);
         }
+    }
+}
 
-        let n = s.samples;
-        let m = if prior.is_some() { s.prior_count() } else { 0 };
-        let total = n + m;
-        let particles = model.particles(s.particles).max(1);
-        let point_count = model.point_count();
-        self.batch.resize(total, horizon, da);
-
-        // The prior is asked once per plan and stays fixed over the iterations.
-        if let Some(prior) = prior.filter(|_| m > 0) {
-            self.prior.clear();
-            self.prior.resize(m * len, 0.0);
-            prior.propose(m, horizon, da, &mut self.prior);
-            self.prior.resize(m * len, 0.0);
-            for (dst, &src) in self.batch.actions[n * len..].iter_mut().zip(&self.prior) {
-                *dst = if src.is_nan() { 0.0 } else { src.clamp(-1.0, 1.0) };
-            }
+impl Workspace {
+    /// Stage 2: the policy prior's sequences, asked once per plan and fixed over the iterations,
+    /// after the sampled ones in the batch (NaN → 0, clamped to the action bounds).
+    fn propose_prior(&mut self, prior: &mut dyn PolicyPrior, shape: Shape) {
+        let (len, m) = (shape.len(), shape.priors);
+        self.prior.clear();
+        self.prior.resize(m * len, 0.0);
+        prior.propose(m, shape.horizon, shape.action_dim, &mut self.prior);
+        self.prior.resize(m * len, 0.0);
+        for (dst, &src) in self.batch.actions[shape.samples * len..].iter_mut().zip(&self.prior) {
+            *dst = if src.is_nan() { 0.0 } else { src.clamp(-1.0, 1.0) };
         }
+    }
 
-        let kind = CoefficientKind::of(&s.loss);
+    /// Iteration stage: draw the sampled sequences from the Gaussian (truncated to the bounds,
+    /// correlated in time as configured), the current mean first when it is kept.
+    fn sample(&mut self, s: &PlannerSettings, dist: &SequenceGaussian, rng: &mut ChaCha8Rng, shape: Shape) {
+        let len = shape.len();
+        dist.sampling_variance(&mut self.sampling_variance);
+        dist.sample_into(
+            &self.sampling_variance,
+            s.noise_correlation,
+            &mut self.noise_state,
+            rng,
+            &mut self.batch.actions[..shape.samples * len],
+        );
+        if s.keep_mean {
+            // Drawn first and then overwritten, so the random stream does not depend on the option.
+            self.batch.actions[..len].copy_from_slice(dist.mean());
+        }
+    }
+
+    /// Iteration stage: every sequence through the model, then its discounted score with
+    /// termination masking and the terminal value.
+    fn roll_out_and_score(
+        &mut self,
+        model: &mut dyn Model,
+        value: Option<&mut dyn TerminalValue>,
+        discount: f32,
+        shape: Shape,
+    ) {
+        model.rollout(&self.batch, shape.particles, &mut self.rollout);
+        self.scorer.score(&self.batch, &self.rollout, discount, value, &mut self.scores);
+    }
+
+    /// Iteration stage: the mirror-descent step on the Gaussian from this iteration's
+    /// coefficients; returns how far the mean moved. With no finite score there is nothing to
+    /// learn from: the distribution stays.
+    fn update_distribution(
+        &mut self,
+        s: &PlannerSettings,
+        dist: &mut SequenceGaussian,
+        kind: CoefficientKind,
+        last: &WeightSummary,
+    ) -> f32 {
+        if last.all_invalid() {
+            return 0.0;
+        }
         let step = MirrorStep { map: s.mirror_map, kind, mean_step: s.mean_step, variance_step: s.variance_step };
-        let trace = &mut out.trace;
-        trace.iterations.clear();
-        let mut last = WeightSummary::default();
-        for _ in 0..s.iterations {
-            let t0 = Instant::now();
-            self.dist.sampling_variance(&mut self.sampling_variance);
-            self.dist.sample_into(
-                &self.sampling_variance,
-                s.noise_correlation,
-                &mut self.noise_state,
-                &mut self.rng,
-                &mut self.batch.actions[..n * len],
-            );
-            if s.keep_mean {
-                // Drawn first and then overwritten, so the random stream does not depend on the option.
-                self.batch.actions[..len].copy_from_slice(self.dist.mean());
-            }
-            let t1 = Instant::now();
-            model.rollout(&self.batch, particles, &mut self.rollout);
-            self.scorer.score(&self.batch, &self.rollout, s.discount, reborrow(&mut value), &mut self.scores);
-            let t2 = Instant::now();
-            last = self.weighting.compute(&s.loss, &self.scores, &mut self.coefficients, &mut self.elite);
-            // With no finite score there is nothing to learn from: keep the distribution.
-            let mean_shift = if last.all_invalid() {
-                0.0
-            } else {
-                self.update.apply(
-                    &mut self.dist,
-                    &self.sampling_variance,
-                    &self.batch.actions,
-                    &self.coefficients,
-                    step,
-                )
-            };
-            let t3 = Instant::now();
-            trace.iterations.push(IterationStats {
-                best: last.best,
-                mean: last.mean,
-                elite_threshold: last.elite_threshold,
-                effective_sample_size: last.effective_sample_size,
-                mean_shift,
-                valid: last.valid,
-                all_invalid: last.all_invalid(),
-                rollout_ms: ms(t2 - t1),
-                update_ms: ms((t1 - t0) + (t3 - t2)),
-            });
-        }
+        self.update.apply(dist, &self.sampling_variance, &self.batch.actions, &self.coefficients, step)
+    }
 
-        // Roll out the final mean so the trace can draw the plan that is executed.
-        self.mean_batch.resize(1, horizon, da);
-        self.mean_batch.actions.copy_from_slice(self.dist.mean());
-        model.rollout(&self.mean_batch, particles, &mut self.mean_rollout);
-        self.scorer.score(&self.mean_batch, &self.mean_rollout, s.discount, reborrow(&mut value), &mut self.mean_score);
+    /// Stage: roll out and score the final mean, so the trace can draw the plan that is executed.
+    fn roll_out_mean(
+        &mut self,
+        model: &mut dyn Model,
+        value: Option<&mut dyn TerminalValue>,
+        discount: f32,
+        dist: &SequenceGaussian,
+        shape: Shape,
+    ) {
+        self.mean_batch.resize(1, shape.horizon, shape.action_dim);
+        self.mean_batch.actions.copy_from_slice(dist.mean());
+        model.rollout(&self.mean_batch, shape.particles, &mut self.mean_rollout);
+        self.scorer.score(&self.mean_batch, &self.mean_rollout, discount, value, &mut self.mean_score);
+    }
 
-        // Drawing by weight only makes sense for losses whose coefficients are a distribution.
+    /// Stage: the action to execute, the mean's first, or in training with `SampleByWeight` the
+    /// first of a sequence drawn by its weight (only for losses whose coefficients are a
+    /// distribution). Returns the drawn sequence's index.
+    #[allow(clippy::too_many_arguments)] // the stage's inputs, each used once
+    fn choose_action(
+        &self,
+        s: &PlannerSettings,
+        rng: &mut ChaCha8Rng,
+        dist: &SequenceGaussian,
+        mode: ActionMode,
+        kind: CoefficientKind,
+        last: &WeightSummary,
+        shape: Shape,
+        action: &mut Vec<f32>,
+    ) -> Option<usize> {
         let draw = mode == ActionMode::Training
             && s.training_action == ActionChoice::SampleByWeight
             && kind == CoefficientKind::Weights
             && !last.all_invalid()
             && s.iterations > 0;
-        let chosen = if draw {
-            let u: f64 = self.rng.random();
-            draw_by_weight(&self.coefficients, u)
-        } else {
-            None
-        };
+        let chosen = if draw { draw_by_weight(&self.coefficients, rng.random::<f64>()) } else { None };
         let source = match chosen {
             Some(i) => self.batch.sequence(i),
-            None => self.dist.mean(),
+            None => dist.mean(),
         };
-        out.action.clear();
-        out.action.extend_from_slice(&source[..da.min(source.len())]);
+        action.clear();
+        action.extend_from_slice(&source[..shape.action_dim.min(source.len())]);
+        chosen
+    }
 
-        trace.horizon = horizon;
-        trace.action_dim = da;
+    /// Stage: everything the studio draws and plots of this plan.
+    fn write_trace(
+        &self,
+        dist: &SequenceGaussian,
+        point_count: usize,
+        shape: Shape,
+        chosen: Option<usize>,
+        last: &WeightSummary,
+        trace: &mut PlanTrace,
+    ) {
+        let (n, total) = (shape.samples, shape.samples + shape.priors);
+        trace.horizon = shape.horizon;
+        trace.action_dim = shape.action_dim;
         trace.point_count = point_count;
-        trace.particles = particles;
+        trace.particles = shape.particles;
         trace.sample_count = n;
-        trace.prior_count = m;
-        trace.sequences.clear();
-        trace.sequences.extend_from_slice(&self.batch.actions);
+        trace.prior_count = shape.priors;
+        refill(&mut trace.sequences, &self.batch.actions);
         trace.is_prior.clear();
         trace.is_prior.extend((0..total).map(|i| i >= n));
-        trace.points.clear();
-        trace.points.extend_from_slice(&self.rollout.points);
-        trace.scores.clear();
-        trace.scores.extend_from_slice(&self.scores);
-        trace.weights.clear();
-        trace.weights.extend_from_slice(&self.coefficients);
-        trace.elite.clear();
-        trace.elite.extend_from_slice(&self.elite);
-        trace.mean_actions.clear();
-        trace.mean_actions.extend_from_slice(self.dist.mean());
+        refill(&mut trace.points, &self.rollout.points);
+        refill(&mut trace.scores, &self.scores);
+        refill(&mut trace.weights, &self.coefficients);
+        refill(&mut trace.elite, &self.elite);
+        refill(&mut trace.mean_actions, dist.mean());
         trace.std.clear();
-        trace.std.extend(self.dist.variance().iter().map(|v| v.sqrt()));
-        trace.mean_points.clear();
-        trace.mean_points.extend_from_slice(&self.mean_rollout.points);
+        trace.std.extend(dist.variance().iter().map(|v| v.sqrt()));
+        refill(&mut trace.mean_points, &self.mean_rollout.points);
         trace.mean_score = self.mean_score[0];
         trace.chosen = chosen;
-
         let (elite_sum, elite_n) = self
             .scores
             .iter()
@@ -340,11 +412,13 @@ impl Planner {
             elite_count: last.elite_count,
             any_all_invalid: trace.iterations.iter().any(|it| it.all_invalid),
         };
-        if nominal.is_some() {
-            self.dist.remove_nominal(&self.nominal_window);
-        }
-        trace.total_ms = ms(started.elapsed());
     }
+}
+
+/// Replaces `dst`'s contents by `src`, reusing its allocation.
+fn refill<T: Copy>(dst: &mut Vec<T>, src: &[T]) {
+    dst.clear();
+    dst.extend_from_slice(src);
 }
 
 /// Settings checked on their own and against the robot's action dimension.

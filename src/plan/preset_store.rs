@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::settings::{PRESET_NAMES, PlannerSettings, SettingsError, preset};
-use crate::scene::{SceneError, located, parse_ron};
+use crate::format::{FileError, located, parse_ron};
+use crate::config::{PRESET_NAMES, PlannerSettings, SettingsError, preset};
 
 /// Where the studio keeps user presets unless told otherwise.
 pub const DEFAULT_PRESET_DIR: &str = "saves/presets";
@@ -33,7 +33,7 @@ pub enum PresetError {
     Invalid(SettingsError),
     /// The file exists but is not a valid preset: where and why.
     #[error("{0}")]
-    File(SceneError),
+    File(FileError),
     /// The file system refused.
     #[error("{action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
@@ -127,7 +127,7 @@ pub fn load_preset_file(path: &Path) -> Result<PlannerSettings, PresetError> {
     let io = |source| PresetError::Io { action: "cannot read", path: path.to_path_buf(), source };
     let size = std::fs::metadata(path).map_err(io)?.len();
     let file_error = |message: String| {
-        PresetError::File(SceneError { file: path.to_path_buf(), line: None, column: None, field: None, message })
+        PresetError::File(FileError { file: path.to_path_buf(), line: None, column: None, field: None, message })
     };
     if size > MAX_PRESET_BYTES {
         return Err(file_error(format!("file is {size} bytes; presets are at most {MAX_PRESET_BYTES} bytes")));

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::weights::WeightSummary;
+
 /// Statistics of one sample-score-update iteration.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct IterationStats {
@@ -110,4 +112,21 @@ impl PlanTrace {
 pub struct PlanOutput {
     pub action: Vec<f32>,
     pub trace: PlanTrace,
+}
+
+impl IterationStats {
+    /// One iteration's statistics from its weight summary, mean shift and timings.
+    pub fn from_weights(last: &WeightSummary, mean_shift: f32, rollout_ms: f32, update_ms: f32) -> Self {
+        IterationStats {
+            best: last.best,
+            mean: last.mean,
+            elite_threshold: last.elite_threshold,
+            effective_sample_size: last.effective_sample_size,
+            mean_shift,
+            valid: last.valid,
+            all_invalid: last.all_invalid(),
+            rollout_ms,
+            update_ms,
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! The mirror-descent step: moving the Gaussian toward the weighted samples (KL map) or along a gradient (Euclidean map).
 
 use super::gaussian::SequenceGaussian;
-use super::settings::MirrorMap;
 use super::weights::CoefficientKind;
+use crate::config::MirrorMap;
 
 /// The Euclidean step divides by the sampling variance; this floor keeps it finite when
 /// a zero minimum std lets the variance collapse.

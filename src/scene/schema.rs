@@ -4,8 +4,8 @@
 //! Every struct rejects unknown fields; ranges are checked afterwards by `validate`.
 
 use serde::{Deserialize, Serialize};
+use crate::config::{ModeDefaults, PlannerSettings, RunMode, TrainSettings};
 
-use crate::plan::PlannerSettings;
 
 /// One scene file: what to simulate, what to reward, and how to plan by default.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -22,6 +22,67 @@ pub struct Scene {
     /// Default planner settings; fields left out take the `reference` preset's values.
     #[serde(default)]
     pub planner: PlannerSettings,
+    /// Each learning mode's defaults on this scene (the recorded settings that work); a mode
+    /// left out runs [`RunMode::generic_defaults`].
+    #[serde(default)]
+    pub learning: LearningDefaults,
+}
+
+impl Scene {
+    /// What `mode` runs on this scene when nothing else is said: the scene's `learning:` entry
+    /// for it, else the mode's generic defaults. `train`, `compare`, the studio and saves all
+    /// start here.
+    pub fn defaults(&self, mode: RunMode) -> ModeDefaults {
+        let generic = mode.generic_defaults(&self.planner);
+        let recorded = match mode {
+            RunMode::Sac => self.learning.sac.as_ref(),
+            RunMode::MpcLearned => self.learning.mpc_learned.as_ref(),
+            RunMode::Demorl => self.learning.demorl.as_ref(),
+            RunMode::MpcSimulator => None,
+        };
+        match recorded {
+            Some(entry) => ModeDefaults {
+                steps: entry.steps,
+                train: entry.train.clone(),
+                planner: entry.planner.clone().unwrap_or(generic.planner),
+            },
+            None => generic,
+        }
+    }
+}
+
+/// Per-learning-mode defaults a scene records (the planner section above serves `mpc` with the
+/// simulator model).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningDefaults {
+    pub sac: Option<LearningEntry>,
+    /// `mpc` with the learned model (PETS-like).
+    pub mpc_learned: Option<LearningEntry>,
+    pub demorl: Option<LearningEntry>,
+}
+
+/// One learning mode's recorded defaults on a scene.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LearningEntry {
+    /// Env steps of a run.
+    pub steps: u64,
+    /// The learning schedule and learners, in full (fields left out take
+    /// `TrainSettings::default()`'s values, not the mode's generic ones).
+    pub train: TrainSettings,
+    /// Planner settings; left out: the mode's generic ones (SAC never plans).
+    #[serde(default)]
+    pub planner: Option<PlannerSettings>,
+}
+
+impl LearningDefaults {
+    /// The entries present, with their field names.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &LearningEntry)> {
+        [("sac", &self.sac), ("mpc_learned", &self.mpc_learned), ("demorl", &self.demorl)]
+            .into_iter()
+            .filter_map(|(name, entry)| entry.as_ref().map(|d| (name, d)))
+    }
 }
 
 /// World-wide physics settings.

@@ -2,9 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::error::Problem;
 use super::schema::*;
-use crate::plan::SettingsError;
+use crate::config::{PlannerSettings, SettingsError, learning_problems};
+use crate::format::Problem;
 
 // Plausibility bounds, generous for robots but tight enough that the physics engine stays in
 // its working range (the loader fuzz test found contact queries panicking on 1e30 m capsules).
@@ -103,20 +103,35 @@ pub fn validate(scene: &Scene) -> Vec<Problem> {
     physics(&mut c, &scene.physics);
     let links = robot(&mut c, &scene.robot);
     task(&mut c, scene, &links);
-    for error in scene.planner.errors() {
-        match error {
-            SettingsError::OutOfRange { field, value, range } => {
-                c.fail(field, format!("found {value}; expected {range}"))
-            }
-            other => c.fail("planner", other.to_string()),
+    planner(&mut c, "", &scene.planner, scene.robot.action_dim());
+    for (mode, defaults) in scene.learning.entries() {
+        let prefix = format!("learning.{mode}.");
+        if let Some(settings) = &defaults.planner {
+            planner(&mut c, &prefix, settings, scene.robot.action_dim());
+        }
+        c.problems.extend(learning_problems(&defaults.train, &prefix));
+        if defaults.steps == 0 {
+            c.fail(format!("{prefix}steps"), "expected at least 1 env step");
         }
     }
-    if let Some(nominal) = &scene.planner.nominal
-        && let Err(error) = nominal.fits(scene.robot.action_dim())
-    {
-        c.fail("planner.nominal", error.to_string());
-    }
     c.problems
+}
+
+/// Problems of planner settings at `{prefix}planner` (a scene's own, or a learning mode's).
+fn planner(c: &mut Checker, prefix: &str, settings: &PlannerSettings, action_dim: usize) {
+    for error in settings.errors() {
+        match error {
+            SettingsError::OutOfRange { field, value, range } => {
+                c.fail(format!("{prefix}{field}"), format!("found {value}; expected {range}"))
+            }
+            other => c.fail(format!("{prefix}planner"), other.to_string()),
+        }
+    }
+    if let Some(nominal) = &settings.nominal
+        && let Err(error) = nominal.fits(action_dim)
+    {
+        c.fail(format!("{prefix}planner.nominal"), error.to_string());
+    }
 }
 
 fn physics(c: &mut Checker, p: &Physics) {

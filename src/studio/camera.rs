@@ -7,6 +7,7 @@ use bevy_egui::EguiContexts;
 use super::experiment::Experiment;
 use super::panels::FreeViewport;
 use bevy::window::PrimaryWindow;
+use super::StudioSet;
 
 /// Where the camera looks from, as an orbit around `focus`.
 #[derive(Resource, Clone, Debug)]
@@ -48,7 +49,8 @@ impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<OrbitCamera>()
             .add_systems(Startup, spawn_camera)
-            .add_systems(Update, (frame_new_scene, mouse_controls, follow_robot, place_camera).chain());
+            .add_systems(Update, mouse_controls.in_set(StudioSet::Input))
+            .add_systems(Update, (frame_new_scene, follow_robot, place_camera).chain().in_set(StudioSet::View));
     }
 }
 

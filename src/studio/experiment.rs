@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::Resource;
 
-use super::mode::StudioMode;
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
-use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, RunConfig, TrainRow, TrainSettings, episode_seed};
-use crate::plan::{ObservationKinematics, PlanTrace, PlannerSettings};
-use crate::scene::Scene;
+use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, episode_seed};
+use crate::plan::{ObservationKinematics, PlanTrace};
+use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
 use crate::sim::measure::link_pose;
+use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
 
 /// How many recent values the time-series plots keep.
 const PLOT_WINDOW: usize = 600;
@@ -73,7 +73,7 @@ fn push_window<T>(queue: &mut VecDeque<T>, value: T) {
 pub(super) struct Run<'a> {
     pub scene_path: &'a Path,
     pub scene: Scene,
-    pub mode: StudioMode,
+    pub mode: RunMode,
     pub settings: PlannerSettings,
     pub train: TrainSettings,
     pub seed: u64,
@@ -98,7 +98,7 @@ pub struct Experiment {
     pub scene: Scene,
     pub env: Env,
     /// What the control loop runs.
-    pub mode: StudioMode,
+    pub mode: RunMode,
     /// Learning schedule and learner settings of learning modes (applied at the next restart).
     pub train: TrainSettings,
     pub(super) control: ControlLoop,
@@ -144,7 +144,7 @@ pub struct Experiment {
     pub ghost_steps: usize,
     /// Latest message for the user (errors, episode ends).
     pub message: Option<String>,
-    /// Why learning stopped (NaN or infinity) and at which env step; the loop takes no more
+    /// Why the run stopped (learning met NaN or infinity, or the loop thread died); the loop takes no more
     /// steps until reset training, a mode switch or a load builds a new run.
     pub stopped: Option<String>,
     /// The checkpoint folder a requested save will write at the next episode start.
@@ -167,30 +167,23 @@ impl Experiment {
     /// Loads `scene_path` and starts episode 0 with `seed` in `mpc + simulator` mode; `threads`
     /// rollout threads.
     pub fn new(scene_path: &Path, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
-        Experiment::new_in_mode(scene_path, StudioMode::MpcSimulator, seed, threads)
+        Experiment::new_in_mode(scene_path, RunMode::MpcSimulator, seed, threads)
     }
 
     /// Loads `scene_path` and starts `mode` with its default settings.
-    pub fn new_in_mode(scene_path: &Path, mode: StudioMode, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
-        let scene = crate::cli::load(scene_path)?;
-        let settings = mode.default_planner(&scene);
-        Experiment::start(scene_path, scene, mode, settings, mode.default_train(), seed, threads)
+    pub fn new_in_mode(scene_path: &Path, mode: RunMode, seed: u64, threads: usize) -> anyhow::Result<Experiment> {
+        let scene = load_scene(scene_path)?;
+        let defaults = scene.defaults(mode);
+        Experiment::start(scene_path, scene, mode, defaults.planner, defaults.train, seed, threads)
     }
 
     /// Starts the run a settings file records (`train`'s `settings.ron`, or one of
     /// `docs/settings`): its scene, mode, model, seed, planner and learning settings, on
     /// `threads` rollout threads.
     pub fn from_recorded(config: &RunConfig, threads: usize) -> anyhow::Result<Experiment> {
-        let mode = StudioMode::from_names(&config.mode, &config.model).ok_or_else(|| {
-            anyhow::anyhow!(
-                "mode `{}` with model `{}` is not available in the studio (use mpc, sac or demorl)",
-                config.mode,
-                config.model
-            )
-        })?;
-        let scene = crate::cli::load(&config.scene)?;
+        let scene = load_scene(&config.scene)?;
         let (planner, train) = (config.planner.clone(), config.train.clone());
-        Experiment::start(&config.scene, scene, mode, planner, train, config.seed, threads)
+        Experiment::start(&config.scene, scene, config.mode, planner, train, config.seed, threads)
     }
 
     /// Like `new`, with a loaded scene and planner settings other than the scene's own.
@@ -201,15 +194,15 @@ impl Experiment {
         seed: u64,
         threads: usize,
     ) -> anyhow::Result<Experiment> {
-        let train = StudioMode::MpcSimulator.default_train();
-        Experiment::start(scene_path, scene, StudioMode::MpcSimulator, settings, train, seed, threads)
+        let train = scene.defaults(RunMode::MpcSimulator).train;
+        Experiment::start(scene_path, scene, RunMode::MpcSimulator, settings, train, seed, threads)
     }
 
     /// Starts `mode` from step 0 with these settings (every mode goes through here).
     pub fn start(
         scene_path: &Path,
         scene: Scene,
-        mode: StudioMode,
+        mode: RunMode,
         settings: PlannerSettings,
         train: TrainSettings,
         seed: u64,
@@ -218,7 +211,7 @@ impl Experiment {
         let mut env = Env::new(&scene);
         env.reset(episode_seed(seed, 0));
         let driver = if mode.is_learning() {
-            let config = mode.run_config(scene_path, &settings, &train, seed, threads);
+            let config = studio_run_config(scene_path, mode, &settings, &train, seed, threads);
             config.planner.validate()?;
             // The trainer resets its env from the same episode seeds, so both envs stay identical.
             Driver::Learning(Box::new(learning_run(&scene, &config)?))
@@ -285,16 +278,22 @@ impl Experiment {
         }
     }
 
-    /// Restarts from step 0 in `mode` with that mode's default planner settings (the mode
-    /// picker); run controls (speed, pause, lockstep) and the learning settings carry over.
-    pub fn switch_mode(&mut self, mode: StudioMode) -> anyhow::Result<()> {
-        let settings = mode.default_planner(&self.scene);
-        let mut train = self.train.clone();
+    /// Restarts from step 0 in `mode` with that mode's defaults on this scene (the mode
+    /// picker). Run controls (speed, pause, lockstep) carry over, and so do learning settings
+    /// the user has edited away from the old mode's defaults.
+    pub fn switch_mode(&mut self, mode: RunMode) -> anyhow::Result<()> {
+        let (old, new) = (self.scene.defaults(self.mode), self.scene.defaults(mode));
+        let mut train = if self.train == old.train { new.train.clone() } else { self.train.clone() };
         // A warm-up left at the old mode's default takes the new mode's (SAC warms up longer).
-        if train.warmup_steps == self.mode.default_train().warmup_steps {
-            train.warmup_steps = mode.default_train().warmup_steps;
+        if train.warmup_steps == old.train.warmup_steps {
+            train.warmup_steps = new.train.warmup_steps;
         }
-        self.restart(mode, settings, train)
+        self.restart(mode, new.planner, train)
+    }
+
+    /// The run this experiment performs, as `train --settings` would rerun it headless.
+    pub fn run_config(&self) -> RunConfig {
+        studio_run_config(&self.scene_path, self.mode, &self.settings, &self.train, self.seed, self.threads)
     }
 
     /// Restarts the current mode from step 0 with the current settings: fresh networks, empty
@@ -313,7 +312,7 @@ impl Experiment {
         restarted
     }
 
-    fn restart(&mut self, mode: StudioMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {
+    fn restart(&mut self, mode: RunMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {
         let mut next =
             Experiment::start(&self.scene_path, self.scene.clone(), mode, settings, train, self.seed, self.threads)?;
         next.carry_over_from(self);
@@ -418,6 +417,15 @@ impl Experiment {
                 self.evaluating = false;
                 self.message = Some(format!("evaluation at {} steps: {}", row.env_steps, row.return_text()));
                 self.learning.evals.push(row);
+                false
+            }
+            Report::Stopped(why) => {
+                // Nothing more will come: stop granting and waiting, as after a divergence.
+                self.evaluating = false;
+                self.outstanding = 0;
+                self.saving = None;
+                self.stopped = Some(format!("{why}; reset training or switch mode to start a new run"));
+                self.message = self.stopped.clone();
                 false
             }
             Report::Saved(outcome) => {
@@ -600,12 +608,25 @@ fn push_capped<T>(queue: &mut VecDeque<T>, value: T, cap: usize) {
     queue.push_back(value);
 }
 
-/// Runs the experiment loop as a system: apply settings, plan (off-thread), act, step, record.
+/// The studio's order within a frame's `Update`: input (shortcuts, camera drags) changes what
+/// the experiment does this frame, the experiment advances, then the view shows the result.
+/// The panels run after all of them, in egui's own pass.
+#[derive(bevy::ecs::schedule::SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StudioSet {
+    Input,
+    Simulate,
+    View,
+}
+
+/// Runs the experiment loop as a system: apply settings, plan (off-thread), act, step, record;
+/// and orders the studio's system sets.
 pub struct ExperimentPlugin;
 
 impl bevy::app::Plugin for ExperimentPlugin {
     fn build(&self, app: &mut bevy::app::App) {
-        app.add_systems(bevy::app::Update, advance_experiment);
+        use bevy::ecs::schedule::IntoScheduleConfigs;
+        app.configure_sets(bevy::app::Update, (StudioSet::Input, StudioSet::Simulate, StudioSet::View).chain())
+            .add_systems(bevy::app::Update, advance_experiment.in_set(StudioSet::Simulate));
     }
 }
 
@@ -634,5 +655,26 @@ fn shift_points(trace: &mut PlanTrace, offset: [f32; 3]) {
         for (coordinate, delta) in point.iter_mut().zip(offset) {
             *coordinate += delta;
         }
+    }
+}
+
+/// A studio run as a [`RunConfig`] (preset `studio`; the studio has no step limit).
+fn studio_run_config(
+    scene_path: &Path,
+    mode: RunMode,
+    planner: &PlannerSettings,
+    train: &TrainSettings,
+    seed: u64,
+    threads: usize,
+) -> RunConfig {
+    RunConfig {
+        scene: scene_path.to_path_buf(),
+        mode,
+        preset: "studio".to_string(),
+        seed,
+        steps: 0,
+        threads,
+        train: train.clone(),
+        planner: planner.clone(),
     }
 }

@@ -12,6 +12,7 @@ use bevy_egui::egui;
 
 use super::panels::WidgetRects;
 use super::view::Ground;
+use super::StudioSet;
 
 /// Frame cap used on a software (CPU) renderer when the user did not choose one. Measured on
 /// 2 cores with llvmpipe at 1280x720 (docs/BENCHMARKS.md), the share of the headless env steps/s
@@ -99,7 +100,8 @@ pub struct FrameBudgetPlugin;
 
 impl Plugin for FrameBudgetPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<FrameBudget>().add_systems(Update, (detect_renderer, apply_budget).chain());
+        app.init_resource::<FrameBudget>()
+            .add_systems(Update, (detect_renderer, apply_budget).chain().in_set(StudioSet::View));
     }
 }
 

@@ -4,7 +4,7 @@
 use bevy_egui::egui;
 
 use super::panels::{WidgetRects, named_slider};
-use crate::plan::{PeriodicNominal, PlannerSettings};
+use crate::config::{PeriodicNominal, PlannerSettings};
 
 /// Widgets for `settings.nominal`; `scene_gait` is what ticking the box brings back (a preset
 /// without a schedule unticks it). Shows nothing when neither has a schedule. Returns the

@@ -5,6 +5,7 @@ use bevy::prelude::*;
 use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::view::TraceSettings;
+use super::StudioSet;
 
 /// Every shortcut with what it does (shown by F1).
 pub const SHORTCUTS: &[(&str, &str)] = &[
@@ -26,7 +27,7 @@ pub struct ShortcutsPlugin;
 
 impl Plugin for ShortcutsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<HelpOverlay>().add_systems(Update, shortcuts);
+        app.init_resource::<HelpOverlay>().add_systems(Update, shortcuts.in_set(StudioSet::Input));
     }
 }
 

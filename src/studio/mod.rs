@@ -7,7 +7,6 @@ pub mod experiment;
 pub mod frame_budget;
 pub mod gait_panel;
 pub mod input;
-pub mod mode;
 pub mod panels;
 pub mod presets_panel;
 pub mod saves;
@@ -26,15 +25,16 @@ use bevy::prelude::*;
 use bevy::window::{PresentMode, WindowResolution};
 use bevy_egui::EguiPlugin;
 
-pub use experiment::{Experiment, ExperimentPlugin};
-pub use mode::StudioMode;
+pub use experiment::{Experiment, ExperimentPlugin, StudioSet};
+
+use crate::config::RunMode;
 
 /// How to start the studio.
 #[derive(Clone, Debug)]
 pub struct StudioOptions {
     pub scene: PathBuf,
     /// What the control loop runs.
-    pub mode: StudioMode,
+    pub mode: RunMode,
     pub seed: u64,
     /// A recorded run's settings file: its scene, mode, seed and settings replace the three above.
     pub recorded: Option<PathBuf>,
@@ -57,7 +57,7 @@ pub struct StudioOptions {
 pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     // Load before opening a window, so a bad scene is a clear error rather than an empty window.
     let mut experiment = match &options.recorded {
-        Some(file) => Experiment::from_recorded(&crate::agent::read_run_config(file)?, options.threads)
+        Some(file) => Experiment::from_recorded(&crate::config::read_run_config(file)?, options.threads)
             .with_context(|| format!("cannot start the run {} records", file.display()))?,
         None => Experiment::new_in_mode(&options.scene, options.mode, options.seed, options.threads)?,
     };

@@ -12,13 +12,14 @@ use super::experiment::Experiment;
 use super::frame_budget::{FrameBudget, budget_controls};
 use super::gait_panel::gait_controls;
 use super::input::{HelpOverlay, SHORTCUTS};
-use super::mode::StudioMode;
+use crate::config::RunMode;
 use super::presets_panel::{PresetUi, preset_controls};
 use super::saves_panel::{SavesUi, saves_panel};
 use super::schedule_panel::schedule_controls;
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
-use crate::plan::{ActionChoice, LastBlock, Loss, MirrorMap, PlannerSettings, VarianceShift};
+use crate::config::knobs::{self, Knob};
+use crate::config::{ActionChoice, LastBlock, Loss, MirrorMap, PlannerSettings, VarianceShift};
 
 /// Screen rectangles of named widgets from the last frame (for tests and tours).
 pub type WidgetRects = HashMap<&'static str, egui::Rect>;
@@ -192,42 +193,42 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
     };
     ui.horizontal(|ui| {
         ui.label("mode");
-        let is_mpc = matches!(current, StudioMode::MpcSimulator | StudioMode::MpcLearned);
+        let is_mpc = matches!(current, RunMode::MpcSimulator | RunMode::MpcLearned);
         if button(ui, "mpc", is_mpc, true, "The DMD-MPC planner alone, planning with the model below.") && !is_mpc {
-            wanted = Some(StudioMode::MpcSimulator);
+            wanted = Some(RunMode::MpcSimulator);
         }
         if button(
             ui,
             "sac",
-            current == StudioMode::Sac,
+            current == RunMode::Sac,
             true,
             "Soft actor-critic alone: model-free, learns from its own actions.",
         ) {
-            wanted = Some(StudioMode::Sac);
+            wanted = Some(RunMode::Sac);
         }
         if button(
             ui,
             "demorl",
-            current == StudioMode::Demorl,
+            current == RunMode::Demorl,
             true,
             "The planner over the learned model, with SAC's critic as terminal value and its actor as a prior.",
         ) {
-            wanted = Some(StudioMode::Demorl);
+            wanted = Some(RunMode::Demorl);
         }
     });
     ui.horizontal(|ui| {
         ui.label("model");
-        let is_mpc = matches!(current, StudioMode::MpcSimulator | StudioMode::MpcLearned);
+        let is_mpc = matches!(current, RunMode::MpcSimulator | RunMode::MpcLearned);
         if button(
             ui,
             "simulator",
-            current == StudioMode::MpcSimulator,
+            current == RunMode::MpcSimulator,
             is_mpc,
             "Rollouts run on exact forks of the physics: an oracle model (mpc only).",
         ) {
-            wanted = Some(StudioMode::MpcSimulator);
+            wanted = Some(RunMode::MpcSimulator);
         }
-        let learned_tip = if current == StudioMode::Sac {
+        let learned_tip = if current == RunMode::Sac {
             "SAC uses no model."
         } else {
             "A probabilistic ensemble fitted to the data collected so far (PETS-like in mpc mode)."
@@ -235,12 +236,12 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
         if button(
             ui,
             "learned",
-            matches!(current, StudioMode::MpcLearned | StudioMode::Demorl),
-            current != StudioMode::Sac,
+            matches!(current, RunMode::MpcLearned | RunMode::Demorl),
+            current != RunMode::Sac,
             learned_tip,
-        ) && current == StudioMode::MpcSimulator
+        ) && current == RunMode::MpcSimulator
         {
-            wanted = Some(StudioMode::MpcLearned);
+            wanted = Some(RunMode::MpcLearned);
         }
     });
     if e.mode.is_learning() {
@@ -332,61 +333,26 @@ const LOSS_CHOICES: [(Loss, &str, &str, &str); 4] = [
 /// the named widgets. Values stay inside their valid ranges by construction.
 pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRects {
     let mut rects = WidgetRects::new();
-    let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
-        named_slider(ui, &mut rects, name, widget, tip)
-    };
-    slider(
-        ui,
-        "horizon",
-        egui::Slider::new(&mut s.horizon, 1..=100).text("horizon H"),
-        "How many control steps ahead each candidate plan looks.",
-    );
-    slider(
-        ui,
-        "samples",
-        egui::Slider::new(&mut s.samples, 1..=1000).logarithmic(true).text("samples N"),
-        "How many action sequences are sampled per iteration.",
-    );
-    slider(
-        ui,
-        "iterations",
-        egui::Slider::new(&mut s.iterations, 1..=20).text("iterations I"),
-        "How many sample-score-update rounds refine the plan each step.",
-    );
+    knob_slider(ui, &mut rects, &knobs::HORIZON, &mut s.horizon);
+    knob_slider(ui, &mut rects, &knobs::SAMPLES, &mut s.samples);
+    knob_slider(ui, &mut rects, &knobs::ITERATIONS, &mut s.iterations);
     // Which choice is active is decided by the loss's variant, not its parameter.
     let same_kind = |l: &Loss| std::mem::discriminant(l) == std::mem::discriminant(&s.loss);
     let kind = LOSS_CHOICES.iter().position(|(l, ..)| same_kind(l)).expect("every loss has a choice");
     let mut chosen = kind;
-    // Kept aside: `slider` holds `rects` until the last slider; merged before returning.
-    let mut loss_rects = Vec::new();
     ui.horizontal_wrapped(|ui| {
         ui.label("loss").on_hover_text("How scores become update weights.");
         for (i, &(_, name, label, tip)) in LOSS_CHOICES.iter().enumerate() {
-            loss_rects.push((name, ui.selectable_value(&mut chosen, i, label).on_hover_text(tip).rect));
+            rects.insert(name, ui.selectable_value(&mut chosen, i, label).on_hover_text(tip).rect);
         }
     });
     if chosen != kind {
         s.loss = LOSS_CHOICES[chosen].0;
     }
     match &mut s.loss {
-        Loss::Cem { elite_fraction } => slider(
-            ui,
-            "elite_fraction",
-            egui::Slider::new(elite_fraction, 0.01..=1.0).text("elite fraction ρ"),
-            "Share of samples (best first) that define the new distribution.",
-        ),
-        Loss::Mppi { temperature } => slider(
-            ui,
-            "temperature",
-            egui::Slider::new(temperature, 0.001..=100.0).logarithmic(true).text("temperature λ"),
-            "Small λ trusts only the best samples; large λ averages widely.",
-        ),
-        Loss::MppiRelative { temperature } => slider(
-            ui,
-            "temperature",
-            egui::Slider::new(temperature, 0.01..=10.0).logarithmic(true).text("temperature λ (score std)"),
-            "In standard deviations of the scores: 0.5 makes a sample one std below the best weigh e² less.",
-        ),
+        Loss::Cem { elite_fraction } => knob_slider(ui, &mut rects, &knobs::ELITE_FRACTION, elite_fraction),
+        Loss::Mppi { temperature } => knob_slider(ui, &mut rects, &knobs::TEMPERATURE, temperature),
+        Loss::MppiRelative { temperature } => knob_slider(ui, &mut rects, &knobs::RELATIVE_TEMPERATURE, temperature),
         Loss::ExpectedCost => {}
     }
     ui.horizontal(|ui| {
@@ -396,58 +362,15 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         ui.selectable_value(&mut s.mirror_map, MirrorMap::Euclidean, "Euclidean")
             .on_hover_text("An ordinary gradient step on the mean.");
     });
-    let mean_max = if s.mirror_map == MirrorMap::Kl { 1.0 } else { 10.0 };
-    s.mean_step = s.mean_step.clamp(0.001, mean_max);
-    slider(
-        ui,
-        "mean_step",
-        egui::Slider::new(&mut s.mean_step, 0.001..=mean_max).text("mean step γμ"),
-        "1 jumps to the weighted target; smaller values move part of the way.",
-    );
-    slider(
-        ui,
-        "variance_step",
-        egui::Slider::new(&mut s.variance_step, 0.0..=1.0).text("variance step γσ"),
-        "0 keeps the exploration noise fixed; 1 adopts the weighted variance.",
-    );
-    slider(
-        ui,
-        "initial_std",
-        egui::Slider::new(&mut s.initial_std, 0.01..=1.0).text("initial std"),
-        "Exploration noise at the start of each plan, in action units.",
-    );
-    s.min_std = s.min_std.min(s.initial_std);
-    let max_min = s.initial_std;
-    slider(
-        ui,
-        "min_std",
-        egui::Slider::new(&mut s.min_std, 0.0..=max_min).text("min std"),
-        "The noise never shrinks below this, so exploration never stops.",
-    );
-    slider(
-        ui,
-        "noise_correlation",
-        egui::Slider::new(&mut s.noise_correlation, 0.0..=0.95).text("noise correlation"),
-        "How much each step's exploration noise follows the previous step's: 0 is white noise, near 1 smooth motions.",
-    );
-    slider(
-        ui,
-        "discount",
-        egui::Slider::new(&mut s.discount, 0.8..=1.0).text("discount γ"),
-        "Weight of rewards h steps ahead is γ^h.",
-    );
-    slider(
-        ui,
-        "particles",
-        egui::Slider::new(&mut s.particles, 1..=20).text("particles P"),
-        "Stochastic predictions averaged per sequence (the simulator uses one).",
-    );
-    slider(
-        ui,
-        "policy_fraction",
-        egui::Slider::new(&mut s.policy_fraction, 0.0..=0.5).text("policy prior"),
-        "Share of extra candidates proposed by the SAC actor.",
-    );
+    // The knob follows the mirror map: switching to KL brings a step above 1 back to 1.
+    knob_slider(ui, &mut rects, &s.mean_step_knob(), &mut s.mean_step);
+    knob_slider(ui, &mut rects, &knobs::VARIANCE_STEP, &mut s.variance_step);
+    knob_slider(ui, &mut rects, &knobs::INITIAL_STD, &mut s.initial_std);
+    knob_slider(ui, &mut rects, &s.min_std_knob(), &mut s.min_std);
+    knob_slider(ui, &mut rects, &knobs::NOISE_CORRELATION, &mut s.noise_correlation);
+    knob_slider(ui, &mut rects, &knobs::DISCOUNT, &mut s.discount);
+    knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
+    knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
     ui.horizontal(|ui| {
         ui.label("shift").on_hover_text("How the plan moves forward one step between control steps.");
         ui.selectable_value(&mut s.shift.last_block, LastBlock::Copy, "copy last")
@@ -466,12 +389,7 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         s.shift.variance = if inflate { VarianceShift::ShiftInflate { factor: 1.5 } } else { VarianceShift::Reset };
     }
     if let VarianceShift::ShiftInflate { factor } = &mut s.shift.variance {
-        slider(
-            ui,
-            "inflate",
-            egui::Slider::new(factor, 1.0..=4.0).text("inflate"),
-            "Factor on the new last step's variance.",
-        );
+        knob_slider(ui, &mut rects, &knobs::INFLATE_FACTOR, factor);
     }
     ui.horizontal(|ui| {
         ui.label("training action").on_hover_text("Which action is executed while collecting data for learning.");
@@ -480,8 +398,20 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean")
             .on_hover_text("First action of the mean plan.");
     });
-    rects.extend(loss_rects);
     rects
+}
+
+/// A slider for a planner knob, with the label, tooltip and span of the knob table. A valid value
+/// beyond the span (typed in, or from a file) is kept, never clamped to the slider; an invalid
+/// typed one is brought back to the nearest end of the span.
+pub fn knob_slider<N: egui::emath::Numeric>(ui: &mut egui::Ui, rects: &mut WidgetRects, knob: &Knob, value: &mut N) {
+    let (lo, hi) = knob.slider;
+    let slider = egui::Slider::new(value, N::from_f64(lo)..=N::from_f64(hi))
+        .logarithmic(knob.logarithmic)
+        .clamping(egui::SliderClamping::Never)
+        .text(knob.label);
+    rects.insert(knob.widget, ui.add(slider).on_hover_text(knob.tooltip).rect);
+    *value = N::from_f64(knob.clamp_valid(value.to_f64()));
 }
 
 fn trace_controls(ui: &mut egui::Ui, traces: &mut TraceSettings) {
@@ -557,7 +487,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
         .collect(),
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
-    if e.mode != StudioMode::MpcLearned {
+    if e.mode != RunMode::MpcLearned {
         curve_plot(
             ui,
             "sac-losses",
@@ -573,7 +503,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
             vec![("α", row(|r| r.alpha))],
         );
     }
-    if e.mode == StudioMode::Demorl {
+    if e.mode == RunMode::Demorl {
         curve_plot(
             ui,
             "actor-planner-gap",

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::experiment::{Experiment, Run};
-use super::mode::StudioMode;
 use super::worker::{Command, Driver, learning_run};
 use crate::agent::{episode_seed, read_checkpoint, restore_checkpoint};
+use crate::scene::load_scene;
 use crate::sim::Env;
 
 /// A save name must be one plain folder name inside the saves folder.
@@ -38,7 +38,7 @@ impl Experiment {
         }
         check_name(name)?;
         let dir = self.saves_dir.join(name);
-        let config = self.mode.run_config(&self.scene_path, &self.settings, &self.train, self.seed, self.threads);
+        let config = self.run_config();
         self.control.send(Command::Save { dir: dir.clone(), config: Box::new(config) });
         self.message = Some(format!("saving {} at the next episode start…", dir.display()));
         self.saving = Some(dir);
@@ -51,11 +51,11 @@ impl Experiment {
     pub fn load_save(&mut self, dir: &Path) -> anyhow::Result<()> {
         let manifest = read_checkpoint(dir)?;
         let config = &manifest.config;
-        let mode =
-            StudioMode::from_names(&config.mode, &config.model).filter(|m| m.is_learning()).with_context(|| {
-                format!("{}: mode {} / model {} is not a learning run", dir.display(), config.mode, config.model)
-            })?;
-        let scene = crate::cli::load(&config.scene).with_context(|| format!("{}: the save's scene", dir.display()))?;
+        let mode = config.mode;
+        if !mode.is_learning() {
+            bail!("{}: mode {mode} is not a learning run", dir.display());
+        }
+        let scene = load_scene(&config.scene).with_context(|| format!("{}: the save's scene", dir.display()))?;
         let mut env = Env::new(&scene);
         let mut trainer = learning_run(&scene, config)?;
         restore_checkpoint(dir, &manifest, &mut trainer)?;

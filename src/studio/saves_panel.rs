@@ -89,11 +89,10 @@ pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -
             Ok(m) => {
                 ui.horizontal(|ui| {
                     let button = ui.button(format!("load {name}")).on_hover_text(format!(
-                        "{}\nscene {}, {} / {}, seed {}",
+                        "{}\nscene {}, {}, seed {}",
                         entry.path.display(),
                         m.config.scene.display(),
                         m.config.mode,
-                        m.config.model,
                         m.config.seed
                     ));
                     rects.entry("load_first").or_insert(button.rect);

@@ -6,13 +6,13 @@
 
 use bevy_egui::egui;
 
-use super::mode::StudioMode;
+use crate::config::RunMode;
 use super::panels::{WidgetRects, named_slider};
-use crate::agent::TrainSettings;
+use crate::config::TrainSettings;
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
 /// construction. Returns the rects of the named widgets.
-pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: StudioMode) -> WidgetRects {
+pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: RunMode) -> WidgetRects {
     let mut rects = WidgetRects::new();
     let mut slider = |ui: &mut egui::Ui, name: &'static str, widget: egui::Slider, tip: &str| {
         named_slider(ui, &mut rects, name, widget, tip)
@@ -61,7 +61,7 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Stu
             "Adam learning rate of the twin Q networks.",
         );
     }
-    if mode == StudioMode::Demorl {
+    if mode == RunMode::Demorl {
         slider(
             ui,
             "behaviour_cloning",

@@ -7,6 +7,7 @@ use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::traces::{Layer, Strip, TraceOptions, history_strips, plan_strips};
 use crate::scene::{Link, Shape};
+use super::StudioSet;
 
 /// Wide lines: the mean plan, elites, the executed path.
 #[derive(Default, Reflect, GizmoConfigGroup)]
@@ -39,7 +40,10 @@ impl Plugin for ViewPlugin {
             .init_resource::<TraceSettings>()
             .init_resource::<SpawnedScene>()
             .add_systems(Startup, (setup_world, widen_thick_lines))
-            .add_systems(Update, ((spawn_robot, sync_links, draw_traces).chain(), draw_ground_grid));
+            .add_systems(
+                Update,
+                ((spawn_robot, sync_links, draw_traces).chain(), draw_ground_grid).in_set(StudioSet::View),
+            );
     }
 }
 

@@ -8,12 +8,11 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::agent::{
-    EvalRow, MpcAgent, RunConfig, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint,
-};
-use crate::plan::{ActionMode, ObservationKinematics, PlanTrace, PlannerSettings};
+use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint};
+use crate::plan::{ActionMode, ObservationKinematics, PlanTrace};
 use crate::scene::Scene;
 use crate::sim::Env;
+use crate::config::{PlannerSettings, RunConfig};
 
 /// A learning run driven step by step (the same `Trainer` that `train` runs headless).
 pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
@@ -89,6 +88,8 @@ pub enum Report {
     Eval(EvalRow),
     /// A requested checkpoint was written (its folder and env step) or why not.
     Saved(Result<(PathBuf, u64), String>),
+    /// The loop's thread ended on its own (a panic, with its message): no more reports come.
+    Stopped(String),
 }
 
 /// Owns the loop's thread; dropping it closes the channel and the thread ends at its next
@@ -97,6 +98,8 @@ pub struct ControlLoop {
     commands: Option<Sender<Command>>,
     /// A mutex only so the loop can live in a Bevy resource (which must be `Sync`).
     reports: Mutex<Receiver<Report>>,
+    /// The thread's end has been reported (as `Report::Stopped`); later calls return nothing.
+    ended: bool,
 }
 
 impl Driver {
@@ -123,7 +126,7 @@ impl Driver {
         }
         run.at_episode_start().then(|| {
             save_checkpoint(dir, config, &**run)
-                .map(|()| (dir.to_path_buf(), run.env_steps))
+                .map(|()| (dir.to_path_buf(), run.state.env_steps))
                 .map_err(|e| format!("{e:#}"))
         })
     }
@@ -153,7 +156,7 @@ impl Driver {
                 // Only a step whose action came from a plan has a trace worth drawing.
                 let trace = step.stats.plan.and_then(|_| run.agent.last_plan()).map(|p| p.trace.clone());
                 let learning = LearnRecord {
-                    env_steps: run.env_steps,
+                    env_steps: run.state.env_steps,
                     stats: step.stats,
                     learn_ms: step.learn_ms,
                     row: step.row,
@@ -187,9 +190,68 @@ impl ControlLoop {
     pub fn spawn(mut driver: Driver) -> ControlLoop {
         let (command_tx, command_rx) = channel::<Command>();
         let (report_tx, report_rx) = channel();
+        let panic_tx = report_tx.clone();
         std::thread::Builder::new()
             .name("control-loop".into())
             .spawn(move || {
+                // A panic in a planner or learner must reach the studio as a stopped run with its
+                // message, not as a silent end of reports (a blocking run would wait forever).
+                let body = std::panic::AssertUnwindSafe(move || run_loop(&mut driver, &command_rx, &report_tx));
+                if let Err(payload) = std::panic::catch_unwind(body) {
+                    let _ = panic_tx.send(Report::Stopped(format!("the control loop panicked: {}", panic_text(&*payload))));
+                }
+            })
+            .expect("spawning the control-loop thread");
+        ControlLoop { commands: Some(command_tx), reports: Mutex::new(report_rx), ended: false }
+    }
+
+    pub fn send(&self, command: Command) {
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(command);
+        }
+    }
+
+    /// A finished report, if there is one (never blocks). A loop that ended without saying why
+    /// reports `Stopped` once.
+    pub fn try_receive(&mut self) -> Option<Report> {
+        let received = self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).try_recv();
+        match received {
+            Ok(report) => self.seen(report),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => self.lost(),
+        }
+    }
+
+    /// Waits for the next report (headless lockstep use); `None` once the loop's end is reported.
+    pub fn receive(&mut self) -> Option<Report> {
+        match self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).recv() {
+            Ok(report) => self.seen(report),
+            Err(_) => self.lost(),
+        }
+    }
+
+    fn seen(&mut self, report: Report) -> Option<Report> {
+        self.ended |= matches!(report, Report::Stopped(_));
+        Some(report)
+    }
+
+    fn lost(&mut self) -> Option<Report> {
+        (!std::mem::replace(&mut self.ended, true)).then(|| Report::Stopped("the control loop ended unexpectedly".into()))
+    }
+}
+
+/// A panic payload's message.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "(no message)".into(),
+    }
+}
+
+/// The loop: take commands, and as far as credits allow, step and report. Returns when the
+/// studio hangs up.
+fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sender<Report>) {
                 let mut credits = 0u32;
                 let mut generation = 0u64;
                 let mut settings_error = None;
@@ -197,7 +259,7 @@ impl ControlLoop {
                 // after a divergence it waits for good (a Reset does not apply to learning runs).
                 let mut episode_over = false;
                 let mut pending_save: Option<(PathBuf, Box<RunConfig>)> = None;
-                if let Driver::Mpc { agent, .. } = &mut driver {
+                if let Driver::Mpc { agent, .. } = driver {
                     agent.reset();
                 }
                 loop {
@@ -217,7 +279,7 @@ impl ControlLoop {
                         Some(Command::Grant(n)) => credits += n,
                         Some(Command::Settings(s)) => settings_error = driver.set_settings(s),
                         Some(Command::Reset { seed, generation: g }) => {
-                            if let Driver::Mpc { agent, env } = &mut driver {
+                            if let Driver::Mpc { agent, env } = driver {
                                 env.reset(seed);
                                 agent.reset();
                             }
@@ -259,24 +321,73 @@ impl ControlLoop {
                         return;
                     }
                 }
-            })
-            .expect("spawning the control-loop thread");
-        ControlLoop { commands: Some(command_tx), reports: Mutex::new(report_rx) }
-    }
+}
 
-    pub fn send(&self, command: Command) {
-        if let Some(tx) = &self.commands {
-            let _ = tx.send(command);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{StepStats, Transition};
+    use crate::config::{RunMode, TrainSettings};
+    use crate::studio::experiment::{Experiment, Run};
+
+    /// An agent whose third training action panics, as a bug in a planner or learner would.
+    struct PanicsOnThirdAct(u64);
+
+    impl TrainAgent for PanicsOnThirdAct {
+        fn act(&mut self, _obs: &[f32], env_steps: u64) -> Vec<f32> {
+            self.0 += 1;
+            assert!(env_steps < 2, "injected failure at env step {env_steps}");
+            vec![0.0]
         }
+        fn observe(&mut self, _: Transition<'_>, _: u64) -> StepStats {
+            StepStats::default()
+        }
+        fn episode_start(&mut self) {}
+        fn eval_act(&mut self, _obs: &[f32]) -> Vec<f32> {
+            vec![0.0]
+        }
+        fn eval_episode_start(&mut self) {}
     }
 
-    /// A finished report, if there is one (never blocks).
-    pub fn try_receive(&mut self) -> Option<Report> {
-        self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).try_recv().ok()
+    fn panicking_run() -> (Scene, TrainSettings, Driver) {
+        let scene = crate::scene::load_scene(std::path::Path::new("scenes/pendulum.ron")).unwrap();
+        let train = TrainSettings { eval_every: 1000, eval_episodes: 1, ..TrainSettings::default() };
+        let agent: Box<dyn TrainAgent + Send> = Box::new(PanicsOnThirdAct(0));
+        let driver = Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), 0)));
+        (scene, train, driver)
     }
 
-    /// Waits for the next report (headless lockstep use).
-    pub fn receive(&mut self) -> Option<Report> {
-        self.reports.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).recv().ok()
+    #[test]
+    fn a_panicking_loop_reports_stopped_with_its_message_once() {
+        let (_, _, driver) = panicking_run();
+        let mut control = ControlLoop::spawn(driver);
+        control.send(Command::Grant(5));
+        let mut steps = 0;
+        let stopped = loop {
+            match control.receive().expect("the loop's end is reported, not a silent hang-up") {
+                Report::Step(_) => steps += 1,
+                Report::Stopped(why) => break why,
+                Report::Eval(_) | Report::Saved(_) => {}
+            }
+        };
+        assert_eq!(steps, 2, "the steps before the failure arrive first");
+        assert!(stopped.contains("panicked") && stopped.contains("injected failure at env step 2"), "{stopped}");
+        assert!(control.receive().is_none() && control.try_receive().is_none(), "reported once, then nothing");
+    }
+
+    #[test]
+    fn a_blocking_experiment_whose_loop_dies_stops_with_the_message_instead_of_hanging() {
+        let (scene, train, driver) = panicking_run();
+        let mut env = Env::new(&scene);
+        env.reset(crate::agent::episode_seed(0, 0));
+        let path = std::path::PathBuf::from("scenes/pendulum.ron");
+        let settings = scene.planner.clone();
+        let run = Run { scene_path: &path, scene, mode: RunMode::Sac, settings, train, seed: 0, threads: 1 };
+        let mut e = Experiment::from_driver(run, env, driver);
+        e.blocking = true;
+        let taken: Vec<u32> = (0..5).map(|_| e.advance(0.05)).collect();
+        assert_eq!(taken, [1, 1, 0, 0, 0], "two steps, then no more and no hang");
+        let stopped = e.stopped.as_deref().expect("the studio shows why the run stopped");
+        assert!(stopped.contains("injected failure at env step 2"), "{stopped}");
     }
 }

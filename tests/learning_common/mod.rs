@@ -3,9 +3,7 @@
 // Each test crate uses only some of these.
 #![allow(dead_code)]
 
-use demorl_studio::agent::TrainSettings;
-use demorl_studio::learn::{EnsembleSettings, SacSettings};
-use demorl_studio::plan::{PlannerSettings, preset};
+use demorl_studio::config::{EnsembleSettings, PlannerSettings, SacSettings, TrainSettings, preset};
 
 /// Warm-up 100, a refit every 50 steps, evaluations every 100 (one episode), 32-wide networks.
 pub fn small_train() -> TrainSettings {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::settings::SettingsError;
+use super::error::SettingsError;
 
 /// Longest period accepted, in control steps.
 pub const MAX_PERIOD_STEPS: f32 = 100_000.0;

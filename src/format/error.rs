@@ -1,11 +1,11 @@
-//! Errors in our RON files (scenes, presets) that say where (file, line, column, field path) and what was expected.
+//! Errors in our RON files (scenes, presets, settings, manifests) that say where (file, line, column, field path) and what was expected.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// An error in a scene or preset file, precise enough to fix without reading the loader's code.
+/// An error in one of our RON files, precise enough to fix without reading the loader's code.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SceneError {
+pub struct FileError {
     /// The file, or `<text>` when parsed from a string.
     pub file: PathBuf,
     /// 1-based line and column, when known.
@@ -17,7 +17,7 @@ pub struct SceneError {
     pub message: String,
 }
 
-impl fmt::Display for SceneError {
+impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
         if let (Some(line), Some(column)) = (self.line, self.column) {
@@ -30,7 +30,7 @@ impl fmt::Display for SceneError {
     }
 }
 
-impl std::error::Error for SceneError {}
+impl std::error::Error for FileError {}
 
 /// A problem found by validation, before its position in the text is known.
 #[derive(Clone, Debug, PartialEq)]

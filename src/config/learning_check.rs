@@ -1,42 +1,63 @@
 //! Range checks of a learning run's settings (`train.*`), so a bad settings file or studio edit
 //! is an error naming every offending field instead of a panic deep inside a learner.
 
-use super::train::TrainSettings;
-use crate::learn::{EnsembleSettings, SacSettings};
+use super::learning::{EnsembleSettings, SacSettings, TrainSettings};
+use crate::format::Problem;
 
-/// Collects "`field` = value: requirement" lines.
+/// One bad value: its field path in `settings.ron`, the value, and what it must be.
+struct Bad {
+    field: &'static str,
+    value: String,
+    requirement: String,
+}
+
+/// Collects the bad values of one check.
 #[derive(Default)]
-struct Problems(Vec<String>);
+struct Problems(Vec<Bad>);
 
 impl Problems {
-    fn require(&mut self, ok: bool, field: &str, value: impl std::fmt::Display, requirement: &str) {
+    fn require(&mut self, ok: bool, field: &'static str, value: impl std::fmt::Display, requirement: &str) {
         if !ok {
-            self.0.push(format!("{field} = {value}: {requirement}"));
+            self.0.push(Bad { field, value: value.to_string(), requirement: requirement.to_string() });
         }
     }
 
-    fn positive_count(&mut self, field: &str, value: usize) {
+    fn positive_count(&mut self, field: &'static str, value: usize) {
         self.require(value >= 1, field, value, "must be at least 1");
     }
 
-    fn positive(&mut self, field: &str, value: f64) {
+    fn positive(&mut self, field: &'static str, value: f64) {
         self.require(value.is_finite() && value > 0.0, field, value, "must be a finite number above 0");
     }
 
-    fn non_negative(&mut self, field: &str, value: f64) {
+    fn non_negative(&mut self, field: &'static str, value: f64) {
         self.require(value.is_finite() && value >= 0.0, field, value, "must be a finite number, 0 or more");
     }
 
-    fn finite(&mut self, field: &str, value: f64) {
+    fn finite(&mut self, field: &'static str, value: f64) {
         self.require(value.is_finite(), field, value, "must be a finite number");
     }
 }
 
 /// Every problem of `settings`, one line each, fields named by their path in `settings.ron`
-/// (`train.ensemble.elites`). Empty when the settings can run.
+/// (`train.ensemble.elites = 9: must be …`). Empty when the settings can run.
 pub fn train_settings_problems(settings: &TrainSettings) -> Vec<String> {
+    bad_values(settings).into_iter().map(|b| format!("{} = {}: {}", b.field, b.value, b.requirement)).collect()
+}
+
+/// Every problem of `settings` as a [`Problem`] whose field path starts with `prefix` (a scene's
+/// `learning.demorl.` section holds `train.…` fields too), for errors placed in the file.
+pub fn learning_problems(settings: &TrainSettings, prefix: &str) -> Vec<Problem> {
+    bad_values(settings)
+        .into_iter()
+        .map(|b| Problem::new(format!("{prefix}{}", b.field), format!("is {}: {}", b.value, b.requirement)))
+        .collect()
+}
+
+fn bad_values(settings: &TrainSettings) -> Vec<Bad> {
     let mut p = Problems::default();
     p.positive_count("train.replay_capacity", settings.replay_capacity);
+    p.require(settings.eval_every >= 1, "train.eval_every", settings.eval_every, "must be at least 1");
     p.positive_count("train.eval_episodes", settings.eval_episodes);
     p.require(settings.log_every >= 1, "train.log_every", settings.log_every, "must be at least 1");
     p.require(

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{SettingsError, out_of_range};
+use super::knobs::{self, Knob};
 use super::nominal::PeriodicNominal;
 
 /// Largest planning horizon accepted.
@@ -169,38 +171,49 @@ impl Default for PlannerSettings {
     }
 }
 
-/// A settings value that is out of range, or a preset name that does not exist.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum SettingsError {
-    /// `field` holds `value`, which is not in `range`.
-    #[error("{field} = {value}: must be {range}")]
-    OutOfRange { field: &'static str, value: String, range: String },
-    /// No preset has this name.
-    #[error("unknown planner preset `{name}`: valid presets are {valid}")]
-    UnknownPreset { name: String, valid: String },
-    /// RON text that does not describe valid settings.
-    #[error("planner settings could not be read: {0}")]
-    Parse(String),
-}
-
-fn out_of_range(field: &'static str, value: impl ToString, range: impl ToString) -> SettingsError {
-    SettingsError::OutOfRange { field, value: value.to_string(), range: range.to_string() }
-}
-
-/// Checks written as `!(in range)` so that NaN fails every one of them.
-fn check_count(errors: &mut Vec<SettingsError>, field: &'static str, v: usize, max: usize) {
-    if !(1..=max).contains(&v) {
-        errors.push(out_of_range(field, v, format!("an integer in [1, {max}]")));
+/// Adds an error unless `knob` accepts `value` (NaN never is); the message shows the value as
+/// the file holds it.
+fn check<T: Copy + ToString + KnobValue>(errors: &mut Vec<SettingsError>, knob: &Knob, value: T) {
+    if !knob.accepts(value.as_f64()) {
+        errors.push(out_of_range(knob.field, value, knob.range_text()));
     }
 }
 
-fn check_unit_open_closed(errors: &mut Vec<SettingsError>, field: &'static str, v: f32) {
-    if !(v > 0.0 && v <= 1.0) {
-        errors.push(out_of_range(field, v, "in (0, 1]"));
+/// A setting's value as a knob compares it.
+trait KnobValue {
+    fn as_f64(self) -> f64;
+}
+
+impl KnobValue for f32 {
+    fn as_f64(self) -> f64 {
+        self.into()
+    }
+}
+
+impl KnobValue for usize {
+    fn as_f64(self) -> f64 {
+        self as f64
     }
 }
 
 impl PlannerSettings {
+    /// The mean step's knob under the current mirror map (KL: at most 1).
+    pub fn mean_step_knob(&self) -> Knob {
+        match self.mirror_map {
+            MirrorMap::Kl => knobs::MEAN_STEP,
+            MirrorMap::Euclidean => knobs::EUCLIDEAN_MEAN_STEP,
+        }
+    }
+
+    /// The noise floor's knob: at most the initial std when that is valid.
+    pub fn min_std_knob(&self) -> Knob {
+        if knobs::INITIAL_STD.accepts(self.initial_std.into()) {
+            knobs::MIN_STD.with_max(self.initial_std.into(), true)
+        } else {
+            knobs::MIN_STD
+        }
+    }
+
     /// Number of policy-prior sequences for these settings, M = round(policy_fraction * samples).
     pub fn prior_count(&self) -> usize {
         (self.policy_fraction as f64 * self.samples as f64).round() as usize
@@ -215,61 +228,31 @@ impl PlannerSettings {
     }
 
     /// Every problem found, in field order (useful to mark several fields in a form at once).
+    /// Each numeric field is checked against its [`Knob`](super::knobs::Knob), the table the
+    /// studio's sliders use too.
     pub fn errors(&self) -> Vec<SettingsError> {
         let mut errors = Vec::new();
         let e = &mut errors;
-        check_count(e, "planner.horizon", self.horizon, MAX_HORIZON);
-        check_count(e, "planner.samples", self.samples, MAX_SAMPLES);
-        check_count(e, "planner.iterations", self.iterations, MAX_ITERATIONS);
+        check(e, &knobs::HORIZON, self.horizon);
+        check(e, &knobs::SAMPLES, self.samples);
+        check(e, &knobs::ITERATIONS, self.iterations);
         match self.loss {
-            Loss::Cem { elite_fraction } => check_unit_open_closed(e, "planner.loss.elite_fraction", elite_fraction),
-            Loss::Mppi { temperature } | Loss::MppiRelative { temperature } => {
-                if !(temperature > 0.0 && temperature.is_finite()) {
-                    e.push(out_of_range("planner.loss.temperature", temperature, "finite and > 0"));
-                }
-            }
+            Loss::Cem { elite_fraction } => check(e, &knobs::ELITE_FRACTION, elite_fraction),
+            Loss::Mppi { temperature } => check(e, &knobs::TEMPERATURE, temperature),
+            Loss::MppiRelative { temperature } => check(e, &knobs::RELATIVE_TEMPERATURE, temperature),
             Loss::ExpectedCost => {}
         }
-        match self.mirror_map {
-            MirrorMap::Kl => check_unit_open_closed(e, "planner.mean_step", self.mean_step),
-            MirrorMap::Euclidean => {
-                if !(self.mean_step > 0.0 && self.mean_step.is_finite()) {
-                    e.push(out_of_range("planner.mean_step", self.mean_step, "finite and > 0 (Euclidean mirror map)"));
-                }
-            }
+        check(e, &self.mean_step_knob(), self.mean_step);
+        check(e, &knobs::VARIANCE_STEP, self.variance_step);
+        check(e, &knobs::INITIAL_STD, self.initial_std);
+        check(e, &self.min_std_knob(), self.min_std);
+        check(e, &knobs::NOISE_CORRELATION, self.noise_correlation);
+        if let VarianceShift::ShiftInflate { factor } = self.shift.variance {
+            check(e, &knobs::INFLATE_FACTOR, factor);
         }
-        if !(0.0..=1.0).contains(&self.variance_step) {
-            e.push(out_of_range("planner.variance_step", self.variance_step, "in [0, 1]"));
-        }
-        if !(self.initial_std > 0.0 && self.initial_std.is_finite()) {
-            e.push(out_of_range("planner.initial_std", self.initial_std, "finite and > 0"));
-        }
-        // The upper end is only meaningful when initial_std itself is valid.
-        let min_std_ok = if self.initial_std.is_finite() && self.initial_std > 0.0 {
-            (0.0..=self.initial_std).contains(&self.min_std)
-        } else {
-            self.min_std >= 0.0 && self.min_std.is_finite()
-        };
-        if !min_std_ok {
-            e.push(out_of_range(
-                "planner.min_std",
-                self.min_std,
-                format!("in [0, initial_std = {}]", self.initial_std),
-            ));
-        }
-        if !(0.0..1.0).contains(&self.noise_correlation) {
-            e.push(out_of_range("planner.noise_correlation", self.noise_correlation, "in [0, 1)"));
-        }
-        if let VarianceShift::ShiftInflate { factor } = self.shift.variance
-            && !(factor >= 1.0 && factor.is_finite())
-        {
-            e.push(out_of_range("planner.shift.variance.factor", factor, "finite and >= 1"));
-        }
-        check_unit_open_closed(e, "planner.discount", self.discount);
-        check_count(e, "planner.particles", self.particles, MAX_PARTICLES);
-        if !(0.0..1.0).contains(&self.policy_fraction) {
-            e.push(out_of_range("planner.policy_fraction", self.policy_fraction, "in [0, 1)"));
-        }
+        check(e, &knobs::DISCOUNT, self.discount);
+        check(e, &knobs::PARTICLES, self.particles);
+        check(e, &knobs::POLICY_FRACTION, self.policy_fraction);
         if let Some(nominal) = &self.nominal {
             nominal.errors(e);
         }

@@ -1,0 +1,295 @@
+//! The learning loop's data: transitions, what a step and a model refit report, evaluation and
+//! `train.csv` rows, progress, and the trainer's checkpointed counters.
+
+use serde::{Deserialize, Serialize};
+
+use crate::learn::{SacLosses, StepEnd};
+use crate::plan::PlanSummary;
+
+/// One env transition as the agent sees it after the step.
+pub struct Transition<'a> {
+    pub obs: &'a [f32],
+    pub action: &'a [f32],
+    pub reward: f32,
+    pub next_obs: &'a [f32],
+    pub end: StepEnd,
+}
+
+/// What one dynamics-model refit reported.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelFit {
+    /// Mean elite hold-out MSE of the model in use after the refit (standardised units).
+    pub holdout_mse: f32,
+    /// Training epochs run.
+    pub epochs: usize,
+    /// The refit guard rejected the refit and kept the previous model.
+    pub kept_previous: bool,
+    /// Hold-out MSE per output, reward first (see `FitReport::holdout_mse_per_output`).
+    pub holdout_mse_per_output: Vec<f32>,
+    /// The elites' mean predicted log-variance on the hold-out rows (`FitReport::holdout_mean_logvar`).
+    pub holdout_mean_logvar: f32,
+    /// The refit stalled and the model refitted from fresh weights was kept (`restart_stalled`).
+    pub restarted: bool,
+}
+
+/// What learning did during one env step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepStats {
+    /// Losses of every SAC update done in this step.
+    pub sac: Vec<SacLosses>,
+    /// Set when the dynamics model was refitted.
+    pub model_fit: Option<ModelFit>,
+    /// Summary of the plan that chose this step's action (planning agents after warm-up).
+    pub plan: Option<PlanSummary>,
+}
+
+/// What one training env step did (returned by [`Trainer::step`] for live views).
+#[derive(Clone, Debug, Default)]
+pub struct TrainStep {
+    /// The executed action.
+    pub action: Vec<f32>,
+    pub reward: f32,
+    /// Return of the training episode this step ended (the env is already reset then).
+    pub episode_end: Option<f64>,
+    /// What learning did; `stats.plan` is set when a plan chose the action.
+    pub stats: StepStats,
+    /// Wall milliseconds choosing the action (planning) and learning (updates, refits).
+    pub act_ms: f64,
+    pub learn_ms: f64,
+    /// A `train.csv` row completed by this step.
+    pub row: Option<TrainRow>,
+    /// Set when learning has stopped on a non-finite value (this step or earlier).
+    pub divergence: Option<String>,
+}
+
+/// One evaluation: deterministic episodes on the evaluation env.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalRow {
+    pub env_steps: u64,
+    pub eval_return_mean: f64,
+    pub eval_return_std: f64,
+    pub eval_return_min: f64,
+    pub eval_return_max: f64,
+    pub eval_length_mean: f64,
+    /// Training episodes finished so far.
+    pub train_episodes: usize,
+    /// Return of the last finished training episode (NaN before the first).
+    pub last_train_return: f64,
+    /// DeMoRL: mean and std of the same episodes played by SAC's actor alone, without the
+    /// planner (NaN for agents without an actor under a planner).
+    #[serde(default = "not_measured")]
+    pub actor_return_mean: f64,
+    #[serde(default = "not_measured")]
+    pub actor_return_std: f64,
+}
+
+impl EvalRow {
+    /// `return M ± S`, and the actor-alone figures when they were measured (logs, messages).
+    pub fn return_text(&self) -> String {
+        let mut text = format!("return {:.2} ± {:.2}", self.eval_return_mean, self.eval_return_std);
+        if self.actor_return_mean.is_finite() {
+            text += &format!("; actor alone {:.2} ± {:.2}", self.actor_return_mean, self.actor_return_std);
+        }
+        text
+    }
+}
+
+/// Rows written before a column existed read it as NaN.
+fn not_measured() -> f64 {
+    f64::NAN
+}
+
+/// One `train.csv` row: means over the last `log_every` env steps (NaN if nothing happened).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRow {
+    pub env_steps: u64,
+    pub updates: usize,
+    pub critic_loss: f32,
+    pub actor_loss: f32,
+    pub alpha: f32,
+    pub entropy: f32,
+    /// Mean over updates of `Σ_j (tanh μ_j(s) − a_j)²` between the actor's mean action and the
+    /// executed (planner's) actions of the batch (NaN in rows written before it existed).
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub actor_action_gap: f32,
+    /// Mean elite hold-out MSE of the last model fit (standardised units; NaN before any).
+    pub model_holdout_mse: f32,
+    pub model_fits: usize,
+    /// Refits the refit guard rejected so far (the previous model was kept).
+    #[serde(default)]
+    pub model_fits_rejected: usize,
+    /// The last fit's hold-out MSE per output, reward first, `;`-separated (empty before any).
+    #[serde(default)]
+    pub model_holdout_mse_per_output: String,
+    /// The last fit's elite mean predicted log-variance on its hold-out rows, standardised
+    /// (NaN before any fit and in rows written before it existed).
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub model_holdout_logvar: f32,
+    /// Training epochs of the last fit (0 before any).
+    #[serde(default)]
+    pub model_fit_epochs: usize,
+    /// Stalled refits replaced by a fit from fresh weights so far (`restart_stalled`).
+    #[serde(default)]
+    pub model_fits_restarted: usize,
+    /// Plans made in the window and means of their statistics (NaN without plans).
+    pub plans: usize,
+    pub plan_best_score: f32,
+    pub plan_mean_score: f32,
+    pub plan_effective_sample_size: f32,
+}
+
+/// The dynamics-model refits of a run so far: how many, how many the refit guard rejected or
+/// `restart_stalled` redid, and the last one's report (what `train.csv` shows).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelFits {
+    pub count: usize,
+    pub rejected: usize,
+    pub restarted: usize,
+    pub last: Option<ModelFit>,
+}
+
+impl ModelFits {
+    /// Counts `fit` and keeps it as the last.
+    pub fn record(&mut self, fit: &ModelFit) {
+        self.count += 1;
+        self.rejected += usize::from(fit.kept_previous);
+        self.restarted += usize::from(fit.restarted);
+        self.last = Some(fit.clone());
+    }
+
+    /// The last fit's hold-out MSE per output as `train.csv` writes it (`0.0123;0.0456`; empty
+    /// before any fit).
+    pub fn last_per_output_text(&self) -> String {
+        let Some(fit) = &self.last else { return String::new() };
+        fit.holdout_mse_per_output.iter().map(|e| format!("{e:.4}")).collect::<Vec<_>>().join(";")
+    }
+
+    /// A figure of the last fit, or `none` before any.
+    fn last_or<T>(&self, none: T, figure: impl Fn(&ModelFit) -> T) -> T {
+        self.last.as_ref().map_or(none, figure)
+    }
+}
+
+/// The trainer's state: counters, metrics so far and the window not yet logged; everything a
+/// checkpoint needs besides the agent's own files (format version 2).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub env_steps: u64,
+    /// Training episodes started (the current one's index).
+    pub episode: u64,
+    /// Return of every finished training episode.
+    pub episode_returns: Vec<f64>,
+    pub evals: Vec<EvalRow>,
+    pub rows: Vec<TrainRow>,
+    /// SAC losses and plan statistics since the last `train.csv` row.
+    pub window: Vec<SacLosses>,
+    pub plans: Vec<PlanSummary>,
+    pub model: ModelFits,
+}
+
+impl TrainerState {
+    /// Closes the window into a `train.csv` row: means of its SAC losses and plan statistics
+    /// (NaN where it has none) and the model fits so far.
+    pub fn push_row(&mut self) {
+        let n = self.window.len();
+        let mean = |f: fn(&SacLosses) -> f32| {
+            if n == 0 { f32::NAN } else { (self.window.iter().map(|l| f64::from(f(l))).sum::<f64>() / n as f64) as f32 }
+        };
+        let model = &self.model;
+        let row = TrainRow {
+            env_steps: self.env_steps,
+            updates: n,
+            critic_loss: mean(|l| l.critic),
+            actor_loss: mean(|l| l.actor),
+            alpha: mean(|l| l.alpha),
+            entropy: mean(|l| l.entropy),
+            actor_action_gap: mean(|l| l.actor_action_gap),
+            model_holdout_mse: model.last_or(f32::NAN, |f| f.holdout_mse),
+            model_fits: model.count,
+            model_fits_rejected: model.rejected,
+            model_holdout_mse_per_output: model.last_per_output_text(),
+            model_holdout_logvar: model.last_or(f32::NAN, |f| f.holdout_mean_logvar),
+            model_fit_epochs: model.last_or(0, |f| f.epochs),
+            model_fits_restarted: model.restarted,
+            plans: self.plans.len(),
+            plan_best_score: plan_mean(&self.plans, |p| p.best_score),
+            plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
+            plan_effective_sample_size: plan_mean(&self.plans, |p| p.effective_sample_size),
+        };
+        self.rows.push(row);
+        self.window.clear();
+        self.plans.clear();
+    }
+}
+
+fn plan_mean(plans: &[PlanSummary], f: fn(&PlanSummary) -> f32) -> f32 {
+    if plans.is_empty() {
+        return f32::NAN;
+    }
+    (plans.iter().map(|p| f64::from(f(p))).sum::<f64>() / plans.len() as f64) as f32
+}
+
+/// [`TrainerState`] as checkpoint format 1 wrote it: the last fit's figures as loose fields, its
+/// per-output errors already formatted.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct TrainerStateV1 {
+    pub env_steps: u64,
+    pub episode: u64,
+    pub episode_returns: Vec<f64>,
+    pub evals: Vec<EvalRow>,
+    pub rows: Vec<TrainRow>,
+    pub window: Vec<SacLosses>,
+    pub plans: Vec<PlanSummary>,
+    pub model_mse: f32,
+    pub model_fits: usize,
+    #[serde(default)]
+    pub model_fits_rejected: usize,
+    #[serde(default)]
+    pub model_mse_per_output: String,
+    #[serde(default = "crate::learn::sac::f32_not_measured")]
+    pub model_logvar: f32,
+    #[serde(default)]
+    pub model_fit_epochs: usize,
+    #[serde(default)]
+    pub model_fits_restarted: usize,
+}
+
+impl From<TrainerStateV1> for TrainerState {
+    /// The same state: the per-output errors are read back from their 4-decimal text, which
+    /// `train.csv` writes again unchanged.
+    fn from(v1: TrainerStateV1) -> Self {
+        let last = (v1.model_fits > 0).then(|| ModelFit {
+            holdout_mse: v1.model_mse,
+            epochs: v1.model_fit_epochs,
+            kept_previous: false,
+            holdout_mse_per_output: v1.model_mse_per_output.split(';').filter_map(|e| e.parse().ok()).collect(),
+            holdout_mean_logvar: v1.model_logvar,
+            restarted: false,
+        });
+        TrainerState {
+            env_steps: v1.env_steps,
+            episode: v1.episode,
+            episode_returns: v1.episode_returns,
+            evals: v1.evals,
+            rows: v1.rows,
+            window: v1.window,
+            plans: v1.plans,
+            model: ModelFits {
+                count: v1.model_fits,
+                rejected: v1.model_fits_rejected,
+                restarted: v1.model_fits_restarted,
+                last,
+            },
+        }
+    }
+}
+
+/// Progress figures for a progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub env_steps: u64,
+    pub episodes: usize,
+    pub last_return: f64,
+    pub steps_per_second: f64,
+}
+
