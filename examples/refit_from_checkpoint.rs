@@ -9,10 +9,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use demorl_studio::config::EnsembleSettings;
 use demorl_studio::learn::{ProbabilisticEnsemble, ReplayBuffer, StateDelta};
 use demorl_studio::scene::load_scene;
 use demorl_studio::sim::Env;
-use demorl_studio::config::EnsembleSettings;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

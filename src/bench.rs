@@ -6,10 +6,10 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::{EnsembleSettings, PRESET_NAMES, PlannerSettings, SacSettings, preset};
 use crate::plan::ActionMode;
 use crate::scene::{load_scene, scene_files};
 use crate::sim::{Env, EnvBatch, StepOutcome};
-use crate::config::{EnsembleSettings, PRESET_NAMES, PlannerSettings, SacSettings, preset};
 
 /// One measured figure.
 #[derive(Clone, Debug, serde::Serialize)]

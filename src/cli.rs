@@ -688,7 +688,10 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
             run_seconds: None,
             width: size.0,
             height: size.1,
-            screenshot: Some(crate::studio::screenshot::ScreenshotPlan { steps: u64::from(args.steps), out: args.out.clone() }),
+            screenshot: Some(crate::studio::screenshot::ScreenshotPlan {
+                steps: u64::from(args.steps),
+                out: args.out.clone(),
+            }),
             max_fps: None,
         })?;
         if !args.out.exists() {

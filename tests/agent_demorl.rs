@@ -5,12 +5,14 @@ mod learning_common;
 use std::path::Path;
 
 use demorl_studio::agent::{ActorPrior, CriticValue, LearnedPlannerAgent, TrainAgent, Trainer, run_learning};
+use demorl_studio::config::{
+    EnsembleSettings, PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset,
+};
 use demorl_studio::learn::StateDelta;
 use demorl_studio::plan::{ActionMode, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalValue};
 use demorl_studio::scene::{Scene, load_scene};
 use demorl_studio::sim::Env;
 use learning_common::{small_planner, small_train};
-use demorl_studio::config::{EnsembleSettings, PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset};
 
 fn pendulum() -> Scene {
     load_scene(Path::new("scenes/pendulum.ron")).unwrap()

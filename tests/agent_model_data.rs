@@ -11,8 +11,8 @@ use demorl_studio::scene::load_scene;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use learning_common::{small_planner, small_train};
 use demorl_studio::config::{EnsembleSettings, ModelDataSettings, SacSettings, TrainSettings};
+use learning_common::{small_planner, small_train};
 
 /// A buffer of a noisy 2-D system: r = s0 + a, s' = s + (0.1 a, −0.2 s1), with noise 0.05.
 fn system_buffer(n: usize, seed: u64) -> ReplayBuffer {

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use demorl_studio::agent::{SacAgent, TrainAgent, Trainer, run_learning};
-use demorl_studio::scene::load_scene;
 use demorl_studio::config::{RunConfig, RunMode, SacSettings, TrainSettings, read_run_config};
+use demorl_studio::scene::load_scene;
 
 fn pendulum() -> demorl_studio::scene::Scene {
     load_scene(Path::new("scenes/pendulum.ron")).expect("pendulum scene")
@@ -172,7 +172,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
     train(&TrainArgs { seed: Some(10), threads: Some(2), ..args(reseeded, Some(out.join("settings.ron"))) }).unwrap();
     let cfg10 = read_run_config(&reseeded.join("settings.ron")).unwrap();
     assert_eq!((cfg10.seed, cfg10.threads), (10, 2));
-    assert_eq!((cfg10.mode.as_str(), cfg10.steps, cfg10.train.eval_every), ("sac", 120, 60));
+    assert_eq!((cfg10.mode, cfg10.steps, cfg10.train.eval_every), (RunMode::Sac, 120, 60));
     assert_ne!(
         std::fs::read_to_string(out.join("eval.csv")).unwrap(),
         std::fs::read_to_string(reseeded.join("eval.csv")).unwrap(),

@@ -6,11 +6,16 @@ mod learning_common;
 
 use std::path::{Path, PathBuf};
 
-use demorl_studio::agent::{LearnedPlannerAgent, ModelFit, SacAgent, StepStats, TrainAgent, Trainer, list_checkpoints, read_checkpoint, restore_checkpoint, save_checkpoint};
+use demorl_studio::agent::{
+    LearnedPlannerAgent, ModelFit, SacAgent, StepStats, TrainAgent, Trainer, list_checkpoints, read_checkpoint,
+    restore_checkpoint, save_checkpoint,
+};
+use demorl_studio::config::{
+    ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TrainSettings, preset,
+};
 use demorl_studio::learn::{ReplayBuffer, StepEnd};
 use demorl_studio::scene::{Scene, load_scene};
 use learning_common::small_ensemble;
-use demorl_studio::config::{ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TrainSettings, preset};
 
 const SEED: u64 = 11;
 
@@ -82,7 +87,7 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     // The figures: 2000 steps saved and resumed for 1000 more against 3000 in one go.
     let (whole, _folder, dir) = whole_run_and_saved_part(3000, 2000);
     let manifest = read_checkpoint(&dir).unwrap();
-    assert_eq!(manifest.trainer.state.env_steps, 2000);
+    assert_eq!(manifest.trainer.env_steps, 2000);
     assert!(manifest.files.iter().any(|f| f.path == "agent/replay.bin"), "{:?}", manifest.files);
     let mut resumed = trainer(&scene());
     restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
@@ -185,13 +190,13 @@ fn saving_again_replaces_the_checkpoint_whole_and_ignores_leftovers() {
     std::fs::write(partial.join("junk"), b"half a save").unwrap();
     let listed = list_checkpoints(folder.path());
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].manifest.as_ref().unwrap().trainer.state.env_steps, 400);
+    assert_eq!(listed[0].manifest.as_ref().unwrap().trainer.env_steps, 400);
 
     let scene = scene();
     let mut longer = trainer(&scene);
     longer.run(600, |_| {}, |_| {});
     save_checkpoint(&dir, &config(), &longer).unwrap();
-    assert_eq!(read_checkpoint(&dir).unwrap().trainer.state.env_steps, 600);
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 600);
     let names: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("run")], "no partial or previous folders remain");
 }
@@ -261,7 +266,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     train(&args(600, "whole")).unwrap();
     let save = folder.path().join("saves/run");
     train(&TrainArgs { save_every: Some(400), save_to: Some(save.clone()), ..args(400, "first") }).unwrap();
-    assert_eq!(read_checkpoint(&save).unwrap().trainer.state.env_steps, 400);
+    assert_eq!(read_checkpoint(&save).unwrap().trainer.env_steps, 400);
     let resume = TrainArgs {
         resume: Some(save.clone()),
         schedule: ScheduleArgs { eval_every: None, eval_episodes: None, warmup: None },
@@ -278,7 +283,8 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     let (rate, wall) = (summary["steps_per_second"].as_f64().unwrap(), summary["wall_seconds"].as_f64().unwrap());
     assert!((rate * wall - 200.0).abs() < 1e-6, "{rate} steps/s over {wall} s");
     // Resuming on another scene than the save's is refused, naming both.
-    let other_scene = TrainArgs { scene: "scenes/leg2r.ron".into(), ..TrainArgs { resume: Some(save.clone()), ..args(600, "x") } };
+    let other_scene =
+        TrainArgs { scene: "scenes/leg2r.ron".into(), ..TrainArgs { resume: Some(save.clone()), ..args(600, "x") } };
     let error = format!("{:#}", train(&other_scene).unwrap_err());
     assert!(error.contains("scenes/leg2r.ron") && error.contains("scenes/pendulum.ron"), "{error}");
     // Changing the seed or the schedule of a resumed run is refused.
@@ -422,7 +428,7 @@ fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
     assert!(idle.divergence.is_some() && idle.action.is_empty());
     assert_eq!(trainer.state.env_steps, 321);
     // The checkpoint from step 200 (the last episode start before the NaN) is intact.
-    assert_eq!(read_checkpoint(&dir).unwrap().trainer.state.env_steps, 200);
+    assert_eq!(read_checkpoint(&dir).unwrap().trainer.env_steps, 200);
 }
 
 #[test]
@@ -475,7 +481,10 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     let last = trainer.state.rows.last().unwrap();
     assert_eq!((last.model_holdout_logvar, last.model_fit_epochs, last.model_fits_restarted), (-1.5, 10, 2));
     assert_eq!(trainer.state.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
-    assert_eq!(trainer.state.rows[0].model_holdout_mse_per_output, "0.0500;0.1250", "the fit at step 100 is in its row");
+    assert_eq!(
+        trainer.state.rows[0].model_holdout_mse_per_output, "0.0500;0.1250",
+        "the fit at step 100 is in its row"
+    );
 
     let state = trainer.state.clone();
     assert_eq!((state.model.count, state.model.rejected, state.model.restarted), (10, 3, 2));
@@ -545,7 +554,8 @@ fn a_version_1_checkpoint_loads_and_resumes_exactly() {
     save_checkpoint(&v2, &manifest.config, &trainer).unwrap();
     let resaved = read_checkpoint(&v2).unwrap();
     assert_eq!(resaved.format_version, 2);
-    assert_eq!(resaved.trainer, manifest.trainer, "version 2 keeps the whole state");
+    // NaN fields (no train return before the first episode) compare equal through their Debug text.
+    assert_eq!(format!("{:?}", resaved.trainer), format!("{:?}", manifest.trainer), "version 2 keeps the whole state");
     assert_eq!(resume(&v2, "from-v2"), from_v1);
     assert!(from_v1[0].lines().count() > manifest.trainer.evals.len() + 1, "the resumed run went on");
 }

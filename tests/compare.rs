@@ -10,8 +10,8 @@ use demorl_studio::compare::{
     CurvePoint, SeedCurve, build_table, first_crossing, median_steps, mode_bands, mode_colour, parse_seeds,
     parse_settings_for, run_compare, write_curves, write_table_csv,
 };
-use demorl_studio::scene::load_scene;
 use demorl_studio::config::{EnsembleSettings, PlannerSettings, RunConfig, RunMode, SacSettings, write_run_config};
+use demorl_studio::scene::load_scene;
 
 fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
     let points = means

@@ -7,12 +7,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use demorl_studio::config::{PRESET_NAMES, preset};
 use demorl_studio::plan::{PresetError, parse_preset};
 use demorl_studio::scene::{load_scene, parse_scene, scene_files};
 use demorl_studio::sim::Env;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use demorl_studio::config::{PRESET_NAMES, preset};
 
 /// Mutants per source file.
 const MUTANTS_PER_FILE: usize = 3000;

@@ -1,10 +1,10 @@
 //! Probabilistic ensemble: fit and variance tracking, best-snapshot restore, elites, determinism.
 
+use demorl_studio::config::EnsembleSettings;
 use demorl_studio::learn::{ProbabilisticEnsemble, select_elites};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use demorl_studio::config::EnsembleSettings;
 
 /// True noise std: grows linearly from 0.05 at x = -1 to 0.30 at x = 1.
 fn noise_std(x: f32) -> f32 {

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
+use demorl_studio::config::{EnsembleSettings, preset};
 use demorl_studio::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd};
 use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, Scorer, SequenceBatch};
 use demorl_studio::scene::load_scene;
 use demorl_studio::sim::Env;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use demorl_studio::config::{EnsembleSettings, preset};
 
 /// Random-action pendulum transitions and a small ensemble fitted on them.
 fn fitted_ensemble() -> (ProbabilisticEnsemble, ReplayBuffer, Vec<f32>) {

@@ -1,9 +1,9 @@
 //! SAC: a one-step continuous bandit, batched critic/actor queries, determinism, behaviour cloning.
 
+use demorl_studio::config::SacSettings;
 use demorl_studio::learn::{ReplayBuffer, Sac, StepEnd};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use demorl_studio::config::SacSettings;
 
 const OBS: [f32; 1] = [1.0];
 

@@ -5,6 +5,7 @@ use std::f32::consts::PI;
 use std::path::Path;
 
 use demorl_studio::agent::LearnedPlannerAgent;
+use demorl_studio::config::{EnsembleSettings, TrainSettings, preset};
 use demorl_studio::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd};
 use demorl_studio::plan::{Model, RolloutBatch, SequenceBatch};
 use demorl_studio::scene::load_scene;
@@ -12,7 +13,6 @@ use demorl_studio::sim::Env;
 use demorl_studio::sim::measure::wrap_angle;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use demorl_studio::config::{EnsembleSettings, TrainSettings, preset};
 
 fn env(scene: &str) -> Env {
     Env::new(&load_scene(Path::new(scene)).unwrap())

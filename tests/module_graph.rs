@@ -52,7 +52,8 @@ fn top_level_graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in files {
         let relative = path.strip_prefix("src").unwrap();
-        let top = relative.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        let top =
+            relative.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
         if top == "lib" || top == "main" {
             continue;
         }
@@ -152,7 +153,10 @@ fn the_architecture_table_lists_exactly_what_each_module_imports() {
     let documented = documented_graph(&modules);
     for module in &modules {
         let listed = documented.get(module).unwrap_or_else(|| panic!("docs/ARCHITECTURE.md has no row for `{module}`"));
-        assert_eq!(listed, &actual[module], "docs/ARCHITECTURE.md's `depends on` for `{module}` (left) vs the code (right)");
+        assert_eq!(
+            listed, &actual[module],
+            "docs/ARCHITECTURE.md's `depends on` for `{module}` (left) vs the code (right)"
+        );
     }
 }
 
@@ -163,5 +167,8 @@ fn a_cycle_is_found_when_there_is_one() {
     assert_eq!(find_cycle(&acyclic), None);
     let cyclic: BTreeMap<_, _> = [edge("a", &["b"]), edge("b", &["c"]), edge("c", &["a"])].into_iter().collect();
     assert_eq!(find_cycle(&cyclic).as_deref(), Some("a -> b -> c -> a"));
-    assert_eq!(referenced("use crate::plan::X; crate::sim::Env; mycrate::nope", "crate::"), ["plan", "sim"].map(String::from).into());
+    assert_eq!(
+        referenced("use crate::plan::X; crate::sim::Env; mycrate::nope", "crate::"),
+        ["plan", "sim"].map(String::from).into()
+    );
 }

@@ -5,9 +5,9 @@ mod planner_common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use demorl_studio::config::{Loss, PlannerSettings};
 use demorl_studio::plan::{ActionMode, PlanOutput, Planner, PolicyPrior, TerminalValue};
 use planner_common::Lqr;
-use demorl_studio::config::{Loss, PlannerSettings};
 
 /// Counts allocations per thread while tracking is on, so tests running in parallel
 /// (and the harness) do not interfere.

@@ -2,9 +2,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{Loss, PlannerSettings};
 use demorl_studio::plan::{ActionMode, PlanOutput, Planner, PolicyPrior, Scorer, SequenceBatch, TerminalValue};
 use planner_common::Lqr;
-use demorl_studio::config::{Loss, PlannerSettings};
 
 struct ConstantPrior(f32);
 

@@ -2,9 +2,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PeriodicNominal, PlannerSettings, TerminalChoice};
 use demorl_studio::plan::{ActionMode, Planner};
 use planner_common::Lqr;
-use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PeriodicNominal, PlannerSettings, TerminalChoice};
 
 const HORIZON: usize = 15;
 const SEEDS: u64 = 8;

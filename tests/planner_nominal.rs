@@ -3,9 +3,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{LastBlock, Loss, PeriodicNominal, PlannerSettings, ShiftRule, VarianceShift};
 use demorl_studio::plan::{ActionMode, Planner};
 use planner_common::{Breakable, Lqr};
-use demorl_studio::config::{LastBlock, Loss, PeriodicNominal, PlannerSettings, ShiftRule, VarianceShift};
 
 fn schedule() -> PeriodicNominal {
     PeriodicNominal { period_steps: 7.0, amplitude: vec![0.5], phase: vec![0.25], offset: vec![0.1] }

@@ -2,9 +2,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{ActionChoice, Loss, PlannerSettings};
 use demorl_studio::plan::{ActionMode, Model, Planner, PolicyPrior, RolloutBatch, SequenceBatch, TerminalValue};
 use planner_common::Scripted;
-use demorl_studio::config::{ActionChoice, Loss, PlannerSettings};
 
 const H: usize = 5;
 const GAMMA: f32 = 0.9;

@@ -2,9 +2,12 @@
 
 mod planner_common;
 
+use demorl_studio::config::{
+    ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,
+    VarianceShift, preset, preset_or_error,
+};
 use demorl_studio::plan::{ActionMode, Planner};
 use planner_common::Lqr;
-use demorl_studio::config::{ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice, VarianceShift, preset, preset_or_error};
 
 fn field_of(s: &PlannerSettings) -> &'static str {
     match s.validate() {

@@ -2,9 +2,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{LastBlock, Loss, PlannerSettings, ShiftRule, VarianceShift};
 use demorl_studio::plan::{ActionMode, Planner, SequenceGaussian};
 use planner_common::{Breakable, Lqr};
-use demorl_studio::config::{LastBlock, Loss, PlannerSettings, ShiftRule, VarianceShift};
 
 /// H = 4, da = 2: mean block h is (h + 0.1, -(h + 0.1)) / 10, variance block h is 0.01 (h + 1).
 fn numbered() -> SequenceGaussian {

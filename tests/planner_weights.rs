@@ -2,9 +2,9 @@
 
 mod planner_common;
 
+use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PlannerSettings, TerminalChoice};
 use demorl_studio::plan::{ActionMode, PlanTrace, Planner};
 use planner_common::Lqr;
-use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PlannerSettings, TerminalChoice};
 
 fn settings(loss: Loss, samples: usize) -> PlannerSettings {
     PlannerSettings {

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use demorl_studio::plan::{PresetError, PresetStore, load_preset_file, parse_preset};
 use demorl_studio::config::{Loss, PlannerSettings, preset};
+use demorl_studio::plan::{PresetError, PresetStore, load_preset_file, parse_preset};
 
 fn store() -> (tempfile::TempDir, PresetStore) {
     let dir = tempfile::tempdir().unwrap();

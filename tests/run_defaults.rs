@@ -157,7 +157,8 @@ fn a_recorded_run_on_another_scene_is_refused() {
 
 #[test]
 fn a_zero_evaluation_interval_is_named_wherever_it_comes_from() {
-    let problems = demorl_studio::config::train_settings_problems(&TrainSettings { eval_every: 0, ..Default::default() });
+    let problems =
+        demorl_studio::config::train_settings_problems(&TrainSettings { eval_every: 0, ..Default::default() });
     assert_eq!(problems, ["train.eval_every = 0: must be at least 1"]);
     let err = train(&train_args(&["scenes/pendulum.ron", "--mode", "sac", "--eval-every", "0"])).unwrap_err();
     assert!(format!("{err:#}").contains("--eval-every"), "{err:#}");

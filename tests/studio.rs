@@ -5,6 +5,8 @@ use std::path::Path;
 use bevy::prelude::*;
 use bevy_egui::egui;
 use demorl_studio::agent::{MpcAgent, episode_seed, run_learning};
+use demorl_studio::config::RunMode;
+use demorl_studio::config::{EnsembleSettings, Loss, PlannerSettings, SacSettings, TrainSettings, preset};
 use demorl_studio::plan::PresetStore;
 use demorl_studio::plan::{ActionMode, PlanTrace};
 use demorl_studio::sim::Env;
@@ -14,9 +16,7 @@ use demorl_studio::studio::panels::{WidgetRects, mode_controls, planner_controls
 use demorl_studio::studio::presets_panel::{PresetUi, preset_controls};
 use demorl_studio::studio::saves_panel::{SavesUi, saves_panel, utc_minutes};
 use demorl_studio::studio::traces::{Layer, MEAN_COLOUR, TraceOptions, plan_strips};
-use demorl_studio::config::RunMode;
 use demorl_studio::studio::{Experiment, ExperimentPlugin};
-use demorl_studio::config::{EnsembleSettings, Loss, PlannerSettings, SacSettings, TrainSettings, preset};
 
 fn headless_app(scene: &str) -> App {
     let mut experiment = Experiment::new(Path::new(scene), 3, 1).unwrap();
@@ -94,10 +94,10 @@ fn train_mpc_runs_the_studios_episodes_without_the_studio() {
     let path = Path::new("scenes/pendulum.ron");
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let small = PlannerSettings { horizon: 6, samples: 12, iterations: 1, ..scene.planner.clone() };
-    let mut experiment = Experiment::with_settings(path, scene.clone(), small.clone(), 5, 1).unwrap();
-    experiment.blocking = true;
+    let mut studio = Experiment::with_settings(path, scene.clone(), small.clone(), 5, 1).unwrap();
+    studio.blocking = true;
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
+    app.add_plugins(MinimalPlugins).insert_resource(studio).add_plugins(ExperimentPlugin);
     app.finish();
     app.cleanup();
     while experiment(&app).finished.len() < 2 {
@@ -105,7 +105,8 @@ fn train_mpc_runs_the_studios_episodes_without_the_studio() {
     }
     let mut env = Env::new(&scene);
     let direct = demorl_studio::agent::run_mpc_episodes(&mut env, small, 5, 1, 2, |_, _| {}).unwrap();
-    let strip = |e: &demorl_studio::agent::EpisodeSummary| (e.episode_return, e.length, e.end.clone(), e.reward_terms.clone());
+    let strip =
+        |e: &demorl_studio::agent::EpisodeSummary| (e.episode_return, e.length, e.end.clone(), e.reward_terms.clone());
     let studio: Vec<_> = experiment(&app).finished[..2].iter().map(strip).collect();
     assert_eq!(studio, direct.iter().map(strip).collect::<Vec<_>>());
 }
@@ -473,13 +474,12 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
     let train = TrainSettings { eval_every: 100, ..small_train() };
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let path = Path::new("scenes/pendulum.ron");
-    let mut e =
-        Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
+    let mut e = Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
     e.blocking = true;
     for _ in 0..steps {
         e.advance(0.0);
     }
-    let config = RunMode::Demorl.run_config(path, &small_planner(), &train, 4, 1);
+    let config = e.run_config();
     let headless =
         run_learning(&demorl_studio::config::RunConfig { steps, ..config }, &scene, None, |_| {}, |_| {}).unwrap();
     // NaN fields (no return yet, no update yet) compare equal through their Debug text.

@@ -2,9 +2,8 @@
 //! named, by the settings check, by `read_run_config` (naming the file) and by `train`, instead
 //! of panicking inside the ensemble or SAC.
 
-use std::path::{Path, PathBuf};
 use demorl_studio::config::{EnsembleSettings, SacSettings, TrainSettings, read_run_config, train_settings_problems};
-
+use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("demorl-settings-errors-{name}-{}", std::process::id()));

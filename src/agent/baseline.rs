@@ -5,8 +5,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{EpisodeSummary, run_policy_episode};
-use crate::sim::Env;
 use crate::config::PeriodicNominal;
+use crate::sim::Env;
 
 /// A policy that ignores the state.
 #[derive(Clone, Debug)]

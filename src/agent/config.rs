@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::scene::Scene;
 use crate::config::{RunConfig, RunMode, preset_or_error};
+use crate::scene::Scene;
 
 /// The config `train SCENE --mode MODE [--preset NAME]` runs: the scene's defaults for the mode
 /// ([`Scene::defaults`]: its recorded settings, or the mode's generic ones), with a preset's

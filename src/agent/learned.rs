@@ -14,11 +14,13 @@ use super::model_data::ModelData;
 use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
 use super::train::TrainAgent;
 use super::train_data::{ModelFit, StepStats, Transition};
+use crate::config::{PlannerSettings, SettingsError, TerminalChoice, TrainSettings};
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StateDelta};
-use crate::plan::{ActionMode, Model, ObservationPoints, PlanOutput, PlanSummary, Planner, PlannerState, PolicyPrior, TerminalValue};
+use crate::plan::{
+    ActionMode, Model, ObservationPoints, PlanOutput, PlanSummary, Planner, PlannerState, PolicyPrior, TerminalValue,
+};
 use crate::sim::Env;
-use crate::config::{PlannerSettings, SettingsError, TerminalChoice, TrainSettings};
 
 const ENSEMBLE_SEED: u64 = 0x0e45_e3b1;
 const PLANNER_SEED: u64 = 0x91a7_7e25;

@@ -6,9 +6,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::learn::{Batch, FastEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
 use crate::config::ModelDataSettings;
-
+use crate::learn::{Batch, FastEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
 
 /// The generated transitions and the RNG of their model noise.
 pub struct ModelData {

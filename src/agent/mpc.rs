@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
+use crate::config::{PlannerSettings, SettingsError};
 use crate::plan::{ActionMode, PlanOutput, Planner, SimulatorModel};
 use crate::sim::{EndReason, Env};
-use crate::config::{PlannerSettings, SettingsError};
 
 /// A planner plus the model it plans with.
 pub struct MpcAgent {

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::EpisodeSummary;
 use super::train_data::{EvalRow, TrainRow};
-use crate::config::{RunConfig, check_train_settings};
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]

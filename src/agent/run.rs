@@ -11,9 +11,9 @@ use super::record::{RunSummary, write_eval_rows_csv, write_summary_json, write_t
 use super::sac::SacAgent;
 use super::train::{TrainAgent, Trainer};
 use super::train_data::{EvalRow, Progress};
+use crate::config::{RunConfig, RunMode, check_train_settings, write_run_config};
 use crate::scene::Scene;
 use crate::sim::Env;
-use crate::config::{RunConfig, RunMode, check_train_settings, write_run_config};
 
 /// What a finished run produced.
 #[derive(Clone, Debug)]

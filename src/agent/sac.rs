@@ -10,9 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use super::model_data::ModelData;
 use super::train::TrainAgent;
 use super::train_data::{StepStats, Transition};
+use crate::config::TrainSettings;
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{ReplayBuffer, Sac};
-use crate::config::TrainSettings;
 
 /// Seed offsets so the networks, the replay sampling and the warm-up noise use separate streams.
 pub(crate) const REPLAY_SEED: u64 = 0x7e91a7;

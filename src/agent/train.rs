@@ -1,26 +1,22 @@
 //! The learning loop shared by the `sac`, learned-model `mpc` and `demorl` modes: act, store,
 //! learn on a schedule, and evaluate every K env steps on a separate env instance.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-
-use serde::{Deserialize, Serialize};
 
 use super::health::divergence;
 use super::mpc::episode_seed;
 use super::record::mean_std;
-use super::train_data::{EvalRow, ModelFit, Progress, StepStats, TrainRow, TrainStep, TrainerState, Transition};
-use crate::learn::{SacLosses, StepEnd};
-use crate::plan::{ObservationPoints, PlanOutput, PlanSummary};
+use super::train_data::{EvalRow, Progress, StepStats, TrainStep, TrainerState, Transition};
+use crate::config::{PlannerSettings, SettingsError, TrainSettings};
+use crate::learn::StepEnd;
+use crate::plan::{ObservationPoints, PlanOutput};
 use crate::scene::Scene;
 use crate::sim::{EndReason, Env};
-use crate::config::{PlannerSettings, SettingsError, TrainSettings};
 
 /// Offset added to the run seed for evaluation episodes, so they never replay training starts.
 const EVAL_SEED_OFFSET: u64 = 0x5eed_e7a1;
-
-
 
 /// An agent that learns while acting. Evaluation must not disturb the training state (the
 /// planner's distribution, exploration RNGs): agents keep separate evaluation state.
@@ -308,7 +304,8 @@ impl<A: TrainAgent> Trainer<A> {
                 env_steps: state.env_steps,
                 episodes: state.episode_returns.len(),
                 last_return: state.episode_returns.last().copied().unwrap_or(f64::NAN),
-                steps_per_second: (state.env_steps - started_at) as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
+                steps_per_second: (state.env_steps - started_at) as f64
+                    / self.started.elapsed().as_secs_f64().max(1e-9),
             });
             if self.eval_due() || (self.state.env_steps == target && !self.evaluated_now()) {
                 let row = self.evaluate();

@@ -292,4 +292,3 @@ pub struct Progress {
     pub last_return: f64,
     pub steps_per_second: f64,
 }
-

@@ -10,8 +10,8 @@ use anyhow::{Context, anyhow};
 
 use super::{CurvePoint, SeedCurve};
 use crate::agent::{EvalRow, read_eval_rows_csv, run_learning};
-use crate::scene::Scene;
 use crate::config::{RunConfig, read_run_config};
+use crate::scene::Scene;
 
 /// Stack of a grid worker thread: the learners' call chains are deeper than the 2 MiB default allows for comfortably.
 const WORKER_STACK_BYTES: usize = 32 << 20;

@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 
 use super::grid::{GridRun, run_dir};
 use crate::agent::{ScheduleOverrides, learning_config};
-use crate::scene::Scene;
 use crate::config::{RunConfig, RunMode, read_run_config};
+use crate::scene::Scene;
 
 /// Everything `compare` needs.
 #[derive(Clone, Debug)]
@@ -59,7 +59,9 @@ pub fn parse_settings_for(text: &str) -> anyhow::Result<(RunMode, PathBuf)> {
         let mode = RunMode::learning_from_name(mode.trim())?;
         (!file.is_empty()).then(|| (mode, PathBuf::from(file)))
     });
-    parsed.ok_or_else(|| anyhow::anyhow!("--settings-for must be MODE=FILE with MODE one of sac, mpc, demorl (got `{text}`)"))
+    parsed.ok_or_else(|| {
+        anyhow::anyhow!("--settings-for must be MODE=FILE with MODE one of sac, mpc, demorl (got `{text}`)")
+    })
 }
 
 /// The config of `mode` at seed 0: a `settings.ron` given with `--settings-for` (its train,

@@ -2,6 +2,14 @@
 //! the span of its slider in the studio, its label and tooltip. `PlannerSettings::errors` and
 //! the studio's sliders both read it, so a value the checks accept is never clamped by a widget.
 
+/// Largest planning horizon accepted.
+pub const MAX_HORIZON: usize = 1000;
+/// Largest number of sampled sequences per iteration.
+pub const MAX_SAMPLES: usize = 100_000;
+/// Largest number of optimisation iterations per plan.
+pub const MAX_ITERATIONS: usize = 1000;
+/// Largest number of particles per sequence.
+pub const MAX_PARTICLES: usize = 1000;
 /// One numeric planner setting.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Knob {
@@ -82,14 +90,7 @@ const fn knob(field: &'static str, widget: &'static str, label: &'static str, to
 }
 
 const fn count(k: Knob, max: usize, slider_max: usize, logarithmic: bool) -> Knob {
-    Knob {
-        min: 1.0,
-        max: max as f64,
-        integer: true,
-        slider: (1.0, slider_max as f64),
-        logarithmic,
-        ..k
-    }
+    Knob { min: 1.0, max: max as f64, integer: true, slider: (1.0, slider_max as f64), logarithmic, ..k }
 }
 
 const fn positive(k: Knob, slider: (f64, f64)) -> Knob {
@@ -98,20 +99,25 @@ const fn positive(k: Knob, slider: (f64, f64)) -> Knob {
 
 pub const HORIZON: Knob = count(
     knob("planner.horizon", "horizon", "horizon H", "How many control steps ahead each candidate plan looks."),
-    super::planner::MAX_HORIZON,
-    super::planner::MAX_HORIZON,
+    MAX_HORIZON,
+    MAX_HORIZON,
     true,
 );
 pub const SAMPLES: Knob = count(
     knob("planner.samples", "samples", "samples N", "How many action sequences are sampled per iteration."),
-    super::planner::MAX_SAMPLES,
-    super::planner::MAX_SAMPLES,
+    MAX_SAMPLES,
+    MAX_SAMPLES,
     true,
 );
 pub const ITERATIONS: Knob = count(
-    knob("planner.iterations", "iterations", "iterations I", "How many sample-score-update rounds refine the plan each step."),
-    super::planner::MAX_ITERATIONS,
-    super::planner::MAX_ITERATIONS,
+    knob(
+        "planner.iterations",
+        "iterations",
+        "iterations I",
+        "How many sample-score-update rounds refine the plan each step.",
+    ),
+    MAX_ITERATIONS,
+    MAX_ITERATIONS,
     true,
 );
 pub const PARTICLES: Knob = count(
@@ -121,8 +127,8 @@ pub const PARTICLES: Knob = count(
         "particles P",
         "Stochastic predictions averaged per sequence (the simulator uses one).",
     ),
-    super::planner::MAX_PARTICLES,
-    super::planner::MAX_PARTICLES,
+    MAX_PARTICLES,
+    MAX_PARTICLES,
     true,
 );
 pub const ELITE_FRACTION: Knob = Knob {
@@ -136,7 +142,12 @@ pub const ELITE_FRACTION: Knob = Knob {
     )
 };
 pub const TEMPERATURE: Knob = positive(
-    knob("planner.loss.temperature", "temperature", "temperature λ", "Small λ trusts only the best samples; large λ averages widely."),
+    knob(
+        "planner.loss.temperature",
+        "temperature",
+        "temperature λ",
+        "Small λ trusts only the best samples; large λ averages widely.",
+    ),
     (0.001, 100.0),
 );
 pub const RELATIVE_TEMPERATURE: Knob = positive(
@@ -152,7 +163,12 @@ pub const RELATIVE_TEMPERATURE: Knob = positive(
 pub const MEAN_STEP: Knob = Knob {
     min_included: false,
     slider: (0.001, 1.0),
-    ..knob("planner.mean_step", "mean_step", "mean step γμ", "1 jumps to the weighted target; smaller values move part of the way.")
+    ..knob(
+        "planner.mean_step",
+        "mean_step",
+        "mean step γμ",
+        "1 jumps to the weighted target; smaller values move part of the way.",
+    )
 };
 pub const EUCLIDEAN_MEAN_STEP: Knob = Knob { logarithmic: false, ..positive(MEAN_STEP, (0.001, 10.0)) };
 pub const VARIANCE_STEP: Knob = knob(
@@ -164,7 +180,12 @@ pub const VARIANCE_STEP: Knob = knob(
 pub const INITIAL_STD: Knob = Knob {
     logarithmic: false,
     ..positive(
-        knob("planner.initial_std", "initial_std", "initial std", "Exploration noise at the start of each plan, in action units."),
+        knob(
+            "planner.initial_std",
+            "initial_std",
+            "initial std",
+            "Exploration noise at the start of each plan, in action units.",
+        ),
         (0.01, 1.0),
     )
 };
@@ -192,7 +213,12 @@ pub const DISCOUNT: Knob = Knob {
 pub const POLICY_FRACTION: Knob = Knob {
     max_included: false,
     slider: (0.0, 0.5),
-    ..knob("planner.policy_fraction", "policy_fraction", "policy prior", "Share of extra candidates proposed by the SAC actor.")
+    ..knob(
+        "planner.policy_fraction",
+        "policy_fraction",
+        "policy prior",
+        "Share of extra candidates proposed by the SAC actor.",
+    )
 };
 pub const INFLATE_FACTOR: Knob = Knob {
     min: 1.0,

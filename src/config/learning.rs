@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Default lower bound on a standard deviation in the learners' normalisers: a dimension that
+/// barely varies in the data is scaled by at most `1 / DEFAULT_STD_FLOOR` instead of blowing up
+/// (or dividing by zero).
+pub const DEFAULT_STD_FLOOR: f32 = 1e-3;
+
 /// Hidden-layer nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Activation {

@@ -5,6 +5,7 @@
 
 mod error;
 pub mod knobs;
+pub use knobs::{MAX_HORIZON, MAX_ITERATIONS, MAX_PARTICLES, MAX_SAMPLES};
 mod learning;
 mod learning_check;
 mod nominal;
@@ -12,7 +13,7 @@ mod planner;
 mod run;
 
 pub use error::SettingsError;
-pub use learning::{Activation, EnsembleSettings, ModelDataSettings, SacSettings, TrainSettings};
+pub use learning::{Activation, DEFAULT_STD_FLOOR, EnsembleSettings, ModelDataSettings, SacSettings, TrainSettings};
 pub use learning_check::{check_train_settings, learning_problems, train_settings_problems};
 pub use nominal::{MAX_PERIOD_STEPS, PeriodicNominal};
 pub use planner::*;

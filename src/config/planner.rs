@@ -6,14 +6,6 @@ use super::error::{SettingsError, out_of_range};
 use super::knobs::{self, Knob};
 use super::nominal::PeriodicNominal;
 
-/// Largest planning horizon accepted.
-pub const MAX_HORIZON: usize = 1000;
-/// Largest number of sampled sequences per iteration.
-pub const MAX_SAMPLES: usize = 100_000;
-/// Largest number of optimisation iterations per plan.
-pub const MAX_ITERATIONS: usize = 1000;
-/// Largest number of particles per sequence.
-pub const MAX_PARTICLES: usize = 1000;
 /// Largest number of predicted steps (sequences x particles x horizon) in one rollout batch,
 /// so that no combination of individually valid values allocates absurdly.
 pub const MAX_ROLLOUT_STEPS: usize = 20_000_000;

@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::infer::FastEnsemble;
 use super::net::{Init, StackedMlp, copy_member, set_param, to_vec};
-use super::normalizer::{DEFAULT_STD_FLOOR, Normalizer};
+use super::normalizer::Normalizer;
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
 use crate::config::{Activation, EnsembleSettings};
-
 
 /// What one [`ProbabilisticEnsemble::fit`] did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ pub mod state_delta;
 pub use ensemble::{FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
 pub use infer::{FastEnsemble, InferScratch, affine_gflops};
-pub use normalizer::{DEFAULT_STD_FLOOR, Normalizer};
+pub use normalizer::Normalizer;
 pub use replay::{Batch, ReplayBuffer, StepEnd};
 pub use replay_file::{REPLAY_FORMAT_VERSION, ReplayFileError};
 pub use sac::{Sac, SacLosses};

@@ -5,13 +5,12 @@
 //! RNG is one process-wide state, so networks built on two threads (parallel tests, two agents)
 //! would otherwise get weights that depend on scheduling.
 
+use crate::config::Activation;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
-use crate::config::Activation;
-
 
 impl Activation {
     fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {

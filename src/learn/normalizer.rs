@@ -2,10 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Default lower bound on a standard deviation: a dimension that barely varies in the data is
-/// scaled by at most `1 / DEFAULT_STD_FLOOR` instead of blowing up (or dividing by zero).
-pub const DEFAULT_STD_FLOOR: f32 = 1e-3;
-
 /// `x ↦ (x - mean) / std` per dimension, and back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normalizer {

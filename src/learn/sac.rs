@@ -20,7 +20,6 @@ use super::record_file::{load_module, load_optimizer, load_state, save_module, s
 use super::replay::Batch;
 use crate::config::{Activation, SacSettings};
 
-
 /// Losses and statistics of one [`Sac::update`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SacLosses {

@@ -1,9 +1,8 @@
 //! The planner's sampling distribution: a per-step Gaussian over action sequences with diagonal variance.
 
+use crate::config::{LastBlock, ShiftRule, VarianceShift};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
-use crate::config::{LastBlock, ShiftRule, VarianceShift};
-
 
 /// Samples are drawn from a normal truncated to this many standard deviations.
 pub const TRUNCATION: f32 = 2.0;

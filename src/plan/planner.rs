@@ -223,7 +223,12 @@ impl Planner {
             last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
             let mean_shift = work.update_distribution(s, dist, kind, &last);
             let t3 = Instant::now();
-            out.trace.iterations.push(IterationStats::from_weights(&last, mean_shift, ms(t2 - t1), ms((t1 - t0) + (t3 - t2))));
+            out.trace.iterations.push(IterationStats::from_weights(
+                &last,
+                mean_shift,
+                ms(t2 - t1),
+                ms((t1 - t0) + (t3 - t2)),
+            ));
         }
         work.roll_out_mean(model, reborrow(&mut value), s.discount, dist, shape);
         let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);

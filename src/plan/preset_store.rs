@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::format::{FileError, located, parse_ron};
 use crate::config::{PRESET_NAMES, PlannerSettings, SettingsError, preset};
+use crate::format::{FileError, located, parse_ron};
 
 /// Where the studio keeps user presets unless told otherwise.
 pub const DEFAULT_PRESET_DIR: &str = "saves/presets";

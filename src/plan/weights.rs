@@ -1,8 +1,7 @@
 //! The losses: turning sequence scores into update coefficients (CEM elites, MPPI weights, expected-cost gradient).
 
-use serde::Serialize;
 use crate::config::Loss;
-
+use serde::Serialize;
 
 /// What a weighting pass found, for the statistics and the trace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

@@ -3,9 +3,8 @@
 //! Coordinates are Bevy's: Y is up, X is forward, planar robots move in the X–Y plane.
 //! Every struct rejects unknown fields; ranges are checked afterwards by `validate`.
 
-use serde::{Deserialize, Serialize};
 use crate::config::{ModeDefaults, PlannerSettings, RunMode, TrainSettings};
-
+use serde::{Deserialize, Serialize};
 
 /// One scene file: what to simulate, what to reward, and how to plan by default.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

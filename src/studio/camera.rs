@@ -4,10 +4,10 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseSc
 use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 
+use super::StudioSet;
 use super::experiment::Experiment;
 use super::panels::FreeViewport;
 use bevy::window::PrimaryWindow;
-use super::StudioSet;
 
 /// Where the camera looks from, as an orbit around `focus`.
 #[derive(Resource, Clone, Debug)]

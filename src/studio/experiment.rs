@@ -8,11 +8,11 @@ use bevy::prelude::Resource;
 
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
 use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, episode_seed};
+use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
 use crate::plan::{ObservationKinematics, PlanTrace};
 use crate::scene::{Scene, load_scene};
 use crate::sim::Env;
 use crate::sim::measure::link_pose;
-use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
 
 /// How many recent values the time-series plots keep.
 const PLOT_WINDOW: usize = 600;

@@ -10,9 +10,9 @@ use bevy::render::renderer::RenderAdapterInfo;
 use bevy::winit::{UpdateMode, WinitSettings};
 use bevy_egui::egui;
 
+use super::StudioSet;
 use super::panels::WidgetRects;
 use super::view::Ground;
-use super::StudioSet;
 
 /// Frame cap used on a software (CPU) renderer when the user did not choose one. Measured on
 /// 2 cores with llvmpipe at 1280x720 (docs/BENCHMARKS.md), the share of the headless env steps/s

@@ -2,10 +2,10 @@
 
 use bevy::prelude::*;
 
+use super::StudioSet;
 use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::view::TraceSettings;
-use super::StudioSet;
 
 /// Every shortcut with what it does (shown by F1).
 pub const SHORTCUTS: &[(&str, &str)] = &[

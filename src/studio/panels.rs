@@ -12,12 +12,12 @@ use super::experiment::Experiment;
 use super::frame_budget::{FrameBudget, budget_controls};
 use super::gait_panel::gait_controls;
 use super::input::{HelpOverlay, SHORTCUTS};
-use crate::config::RunMode;
 use super::presets_panel::{PresetUi, preset_controls};
 use super::saves_panel::{SavesUi, saves_panel};
 use super::schedule_panel::schedule_controls;
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
+use crate::config::RunMode;
 use crate::config::knobs::{self, Knob};
 use crate::config::{ActionChoice, LastBlock, Loss, MirrorMap, PlannerSettings, VarianceShift};
 

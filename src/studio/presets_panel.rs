@@ -6,8 +6,8 @@ use bevy::prelude::Resource;
 use bevy_egui::egui;
 
 use super::panels::WidgetRects;
-use crate::plan::{DEFAULT_PRESET_DIR, PresetStore};
 use crate::config::{PRESET_NAMES, PlannerSettings};
+use crate::plan::{DEFAULT_PRESET_DIR, PresetStore};
 
 /// The picker's own state (kept between frames).
 #[derive(Resource)]

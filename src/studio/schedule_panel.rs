@@ -6,8 +6,8 @@
 
 use bevy_egui::egui;
 
-use crate::config::RunMode;
 use super::panels::{WidgetRects, named_slider};
+use crate::config::RunMode;
 use crate::config::TrainSettings;
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by

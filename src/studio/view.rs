@@ -3,11 +3,11 @@
 
 use bevy::prelude::*;
 
+use super::StudioSet;
 use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::traces::{Layer, Strip, TraceOptions, history_strips, plan_strips};
 use crate::scene::{Link, Shape};
-use super::StudioSet;
 
 /// Wide lines: the mean plan, elites, the executed path.
 #[derive(Default, Reflect, GizmoConfigGroup)]

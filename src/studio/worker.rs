@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint};
+use crate::config::{PlannerSettings, RunConfig};
 use crate::plan::{ActionMode, ObservationKinematics, PlanTrace};
 use crate::scene::Scene;
 use crate::sim::Env;
-use crate::config::{PlannerSettings, RunConfig};
 
 /// A learning run driven step by step (the same `Trainer` that `train` runs headless).
 pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
@@ -198,7 +198,8 @@ impl ControlLoop {
                 // message, not as a silent end of reports (a blocking run would wait forever).
                 let body = std::panic::AssertUnwindSafe(move || run_loop(&mut driver, &command_rx, &report_tx));
                 if let Err(payload) = std::panic::catch_unwind(body) {
-                    let _ = panic_tx.send(Report::Stopped(format!("the control loop panicked: {}", panic_text(&*payload))));
+                    let _ =
+                        panic_tx.send(Report::Stopped(format!("the control loop panicked: {}", panic_text(&*payload))));
                 }
             })
             .expect("spawning the control-loop thread");
@@ -236,7 +237,8 @@ impl ControlLoop {
     }
 
     fn lost(&mut self) -> Option<Report> {
-        (!std::mem::replace(&mut self.ended, true)).then(|| Report::Stopped("the control loop ended unexpectedly".into()))
+        (!std::mem::replace(&mut self.ended, true))
+            .then(|| Report::Stopped("the control loop ended unexpectedly".into()))
     }
 }
 
@@ -252,75 +254,75 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// The loop: take commands, and as far as credits allow, step and report. Returns when the
 /// studio hangs up.
 fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sender<Report>) {
-                let mut credits = 0u32;
-                let mut generation = 0u64;
-                let mut settings_error = None;
-                // After an MPC episode ends the loop waits for a Reset before planning again;
-                // after a divergence it waits for good (a Reset does not apply to learning runs).
-                let mut episode_over = false;
-                let mut pending_save: Option<(PathBuf, Box<RunConfig>)> = None;
-                if let Driver::Mpc { agent, .. } = driver {
+    let mut credits = 0u32;
+    let mut generation = 0u64;
+    let mut settings_error = None;
+    // After an MPC episode ends the loop waits for a Reset before planning again;
+    // after a divergence it waits for good (a Reset does not apply to learning runs).
+    let mut episode_over = false;
+    let mut pending_save: Option<(PathBuf, Box<RunConfig>)> = None;
+    if let Driver::Mpc { agent, .. } = driver {
+        agent.reset();
+    }
+    loop {
+        let command = if credits > 0 && !episode_over {
+            match command_rx.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match command_rx.recv() {
+                Ok(command) => Some(command),
+                Err(_) => return,
+            }
+        };
+        match command {
+            Some(Command::Grant(n)) => credits += n,
+            Some(Command::Settings(s)) => settings_error = driver.set_settings(s),
+            Some(Command::Reset { seed, generation: g }) => {
+                if let Driver::Mpc { agent, env } = driver {
+                    env.reset(seed);
                     agent.reset();
                 }
-                loop {
-                    let command = if credits > 0 && !episode_over {
-                        match command_rx.try_recv() {
-                            Ok(command) => Some(command),
-                            Err(TryRecvError::Empty) => None,
-                            Err(TryRecvError::Disconnected) => return,
-                        }
-                    } else {
-                        match command_rx.recv() {
-                            Ok(command) => Some(command),
-                            Err(_) => return,
-                        }
-                    };
-                    match command {
-                        Some(Command::Grant(n)) => credits += n,
-                        Some(Command::Settings(s)) => settings_error = driver.set_settings(s),
-                        Some(Command::Reset { seed, generation: g }) => {
-                            if let Driver::Mpc { agent, env } = driver {
-                                env.reset(seed);
-                                agent.reset();
-                            }
-                            generation = g;
-                            credits = 0;
-                            episode_over = false;
-                        }
-                        Some(Command::Save { dir, config }) => pending_save = Some((dir, config)),
-                        None => {}
-                    }
-                    // A save is taken before the next step, after the last step's evaluation (the
-                    // order `train --save-every` uses), so its report precedes that step's.
-                    if let Some((dir, config)) = &pending_save
-                        && let Some(outcome) = driver.save_if_at_episode_start(dir, config)
-                    {
-                        pending_save = None;
-                        if report_tx.send(Report::Saved(outcome)).is_err() {
-                            return;
-                        }
-                    }
-                    if credits == 0 || episode_over {
-                        continue;
-                    }
-                    // The evaluation at step 0 comes before the first step, as in `Trainer::run`.
-                    if let Some(row) = driver.evaluate_if_due()
-                        && report_tx.send(Report::Eval(row)).is_err()
-                    {
-                        return;
-                    }
-                    let (record, over) = driver.step(generation, settings_error.take());
-                    episode_over = over;
-                    credits -= 1;
-                    if report_tx.send(Report::Step(Box::new(record))).is_err() {
-                        return;
-                    }
-                    if let Some(row) = driver.evaluate_if_due()
-                        && report_tx.send(Report::Eval(row)).is_err()
-                    {
-                        return;
-                    }
-                }
+                generation = g;
+                credits = 0;
+                episode_over = false;
+            }
+            Some(Command::Save { dir, config }) => pending_save = Some((dir, config)),
+            None => {}
+        }
+        // A save is taken before the next step, after the last step's evaluation (the
+        // order `train --save-every` uses), so its report precedes that step's.
+        if let Some((dir, config)) = &pending_save
+            && let Some(outcome) = driver.save_if_at_episode_start(dir, config)
+        {
+            pending_save = None;
+            if report_tx.send(Report::Saved(outcome)).is_err() {
+                return;
+            }
+        }
+        if credits == 0 || episode_over {
+            continue;
+        }
+        // The evaluation at step 0 comes before the first step, as in `Trainer::run`.
+        if let Some(row) = driver.evaluate_if_due()
+            && report_tx.send(Report::Eval(row)).is_err()
+        {
+            return;
+        }
+        let (record, over) = driver.step(generation, settings_error.take());
+        episode_over = over;
+        credits -= 1;
+        if report_tx.send(Report::Step(Box::new(record))).is_err() {
+            return;
+        }
+        if let Some(row) = driver.evaluate_if_due()
+            && report_tx.send(Report::Eval(row)).is_err()
+        {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
