@@ -974,7 +974,7 @@ fn a_recorded_settings_file_starts_its_run_in_the_studio() {
     let text = std::fs::read_to_string(file).unwrap().replace("mode: \"demorl\"", "mode: \"zero\"");
     let baseline = std::env::temp_dir().join(format!("demorl-baseline-{}.ron", std::process::id()));
     std::fs::write(&baseline, text).unwrap();
-    let err = format!("{:#}", demorl_studio::config::read_run_config(&baseline).err().expect("a baseline is refused"));
+    let err = format!("{:#}", demorl_studio::config::read_run_config(&baseline).expect_err("a baseline is refused"));
     assert!(err.contains("`zero`") && err.contains("is not a run"), "{err}");
     let mut bad = config.clone();
     bad.planner.horizon = 0;

@@ -166,24 +166,24 @@ impl Default for PlannerSettings {
 /// Adds an error unless `knob` accepts `value` (NaN never is); the message shows the value as
 /// the file holds it.
 fn check<T: Copy + ToString + KnobValue>(errors: &mut Vec<SettingsError>, knob: &Knob, value: T) {
-    if !knob.accepts(value.as_f64()) {
+    if !knob.accepts(value.knob_f64()) {
         errors.push(out_of_range(knob.field, value, knob.range_text()));
     }
 }
 
 /// A setting's value as a knob compares it.
 trait KnobValue {
-    fn as_f64(self) -> f64;
+    fn knob_f64(self) -> f64;
 }
 
 impl KnobValue for f32 {
-    fn as_f64(self) -> f64 {
+    fn knob_f64(self) -> f64 {
         self.into()
     }
 }
 
 impl KnobValue for usize {
-    fn as_f64(self) -> f64 {
+    fn knob_f64(self) -> f64 {
         self as f64
     }
 }
