@@ -20,7 +20,7 @@ use demorl_studio::studio::{Experiment, ExperimentPlugin};
 
 fn headless_app(scene: &str) -> App {
     let mut experiment = Experiment::new(Path::new(scene), 3, 1).unwrap();
-    experiment.blocking = true;
+    experiment.run.blocking = true;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
     app.finish();
@@ -37,10 +37,10 @@ fn n_updates_advance_exactly_n_control_steps() {
     let mut app = headless_app("scenes/pendulum.ron");
     for n in 1..=15 {
         app.update();
-        assert_eq!(experiment(&app).env_steps, n);
-        assert_eq!(experiment(&app).env.steps() as u64, n);
+        assert_eq!(experiment(&app).history.env_steps, n);
+        assert_eq!(experiment(&app).run.env.steps() as u64, n);
     }
-    assert!((experiment(&app).sim_time - 15.0 * 0.05).abs() < 1e-9);
+    assert!((experiment(&app).history.sim_time - 15.0 * 0.05).abs() < 1e-9);
 }
 
 #[test]
@@ -53,11 +53,13 @@ fn studio_sets_run_input_then_simulate_then_view_each_frame() {
     // Added in the opposite order on purpose: only the sets' order can put them right.
     app.add_systems(
         Update,
-        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("view", e.env_steps))).in_set(StudioSet::View),
+        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("view", e.history.env_steps)))
+            .in_set(StudioSet::View),
     );
     app.add_systems(
         Update,
-        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("input", e.env_steps))).in_set(StudioSet::Input),
+        (|e: Res<Experiment>, mut seen: ResMut<Seen>| seen.0.push(("input", e.history.env_steps)))
+            .in_set(StudioSet::Input),
     );
     app.update();
     app.update();
@@ -71,7 +73,7 @@ fn the_run_is_identical_with_or_without_the_studio() {
     let mut executed = Vec::new();
     for _ in 0..25 {
         app.update();
-        executed.push(experiment(&app).metrics.executed_action.back().unwrap().clone());
+        executed.push(experiment(&app).history.metrics.executed_action.back().unwrap().clone());
     }
     // The same episode driven directly, as `train` does.
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/leg2r.ron")).unwrap();
@@ -84,7 +86,7 @@ fn the_run_is_identical_with_or_without_the_studio() {
         assert_eq!(output.action, step);
         env.step(&output.action);
     }
-    assert_eq!(env.observation(), experiment(&app).env.observation());
+    assert_eq!(env.observation(), experiment(&app).run.env.observation());
 }
 
 #[test]
@@ -95,19 +97,19 @@ fn train_mpc_runs_the_studios_episodes_without_the_studio() {
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let small = PlannerSettings { horizon: 6, samples: 12, iterations: 1, ..scene.planner.clone() };
     let mut studio = Experiment::with_settings(path, scene.clone(), small.clone(), 5, 1).unwrap();
-    studio.blocking = true;
+    studio.run.blocking = true;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(studio).add_plugins(ExperimentPlugin);
     app.finish();
     app.cleanup();
-    while experiment(&app).finished.len() < 2 {
+    while experiment(&app).history.finished.len() < 2 {
         app.update();
     }
     let mut env = Env::new(&scene);
     let direct = demorl_studio::agent::run_mpc_episodes(&mut env, small, 5, 1, 2, |_, _| {}).unwrap();
     let strip =
         |e: &demorl_studio::agent::EpisodeSummary| (e.episode_return, e.length, e.end.clone(), e.reward_terms.clone());
-    let studio: Vec<_> = experiment(&app).finished[..2].iter().map(strip).collect();
+    let studio: Vec<_> = experiment(&app).history.finished[..2].iter().map(strip).collect();
     assert_eq!(studio, direct.iter().map(strip).collect::<Vec<_>>());
 }
 
@@ -115,39 +117,39 @@ fn train_mpc_runs_the_studios_episodes_without_the_studio() {
 fn a_settings_change_applies_to_the_next_plan() {
     let mut app = headless_app("scenes/pendulum.ron");
     app.update();
-    assert_eq!(experiment(&app).last_trace.as_ref().unwrap().horizon, 20);
-    app.world_mut().resource_mut::<Experiment>().settings.horizon = 7;
+    assert_eq!(experiment(&app).history.last_trace.as_ref().unwrap().horizon, 20);
+    app.world_mut().resource_mut::<Experiment>().run.settings.horizon = 7;
     app.update();
-    assert_eq!(experiment(&app).last_trace.as_ref().unwrap().horizon, 7);
-    assert_eq!(experiment(&app).metrics.plan_ms.len(), 2);
+    assert_eq!(experiment(&app).history.last_trace.as_ref().unwrap().horizon, 7);
+    assert_eq!(experiment(&app).history.metrics.plan_ms.len(), 2);
 }
 
 #[test]
 fn invalid_settings_are_refused_with_a_message_and_planning_goes_on() {
     let mut app = headless_app("scenes/pendulum.ron");
     app.update();
-    app.world_mut().resource_mut::<Experiment>().settings.loss = Loss::Cem { elite_fraction: 2.0 };
+    app.world_mut().resource_mut::<Experiment>().run.settings.loss = Loss::Cem { elite_fraction: 2.0 };
     app.update();
     let e = experiment(&app);
-    assert_eq!(e.env_steps, 2, "the step still happens with the old settings");
-    let message = e.message.as_deref().unwrap_or_default();
+    assert_eq!(e.history.env_steps, 2, "the step still happens with the old settings");
+    let message = e.ui.message.as_deref().unwrap_or_default();
     assert!(message.contains("elite_fraction"), "{message}");
-    assert_eq!(e.last_trace.as_ref().unwrap().horizon, 20);
+    assert_eq!(e.history.last_trace.as_ref().unwrap().horizon, 20);
 }
 
 #[test]
 fn pausing_stops_simulated_time_and_single_steps_advance_one() {
     let mut app = headless_app("scenes/pendulum.ron");
     app.update();
-    app.world_mut().resource_mut::<Experiment>().paused = true;
+    app.world_mut().resource_mut::<Experiment>().run.paused = true;
     for _ in 0..5 {
         app.update();
     }
-    assert_eq!(experiment(&app).env_steps, 1);
-    app.world_mut().resource_mut::<Experiment>().pending_steps = 1;
+    assert_eq!(experiment(&app).history.env_steps, 1);
+    app.world_mut().resource_mut::<Experiment>().run.pending_steps = 1;
     app.update();
     app.update();
-    assert_eq!(experiment(&app).env_steps, 2);
+    assert_eq!(experiment(&app).history.env_steps, 2);
 }
 
 #[test]
@@ -156,11 +158,11 @@ fn resetting_the_episode_starts_from_the_next_seed() {
     app.update();
     app.world_mut().resource_mut::<Experiment>().reset_episode();
     let e = experiment(&app);
-    assert_eq!((e.episode, e.env.steps(), e.episode_return), (1, 0, 0.0));
+    assert_eq!((e.history.episode, e.run.env.steps(), e.history.episode_return), (1, 0, 0.0));
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let mut env = Env::new(&scene);
     env.reset(episode_seed(3, 1));
-    assert_eq!(env.observation(), e.env.observation());
+    assert_eq!(env.observation(), e.run.env.observation());
 }
 
 /// A trace of 4 sequences, horizon 2, one drawn point, scores 0..3, elite = the best two.
@@ -388,7 +390,7 @@ fn learning_experiment_on(scene: &str, mode: RunMode, seed: u64) -> Experiment {
     let path = Path::new(scene);
     let scene = demorl_studio::scene::load_scene(path).unwrap();
     let mut e = Experiment::start(path, scene, mode, small_planner(), small_train(), seed, 1).unwrap();
-    e.blocking = true;
+    e.run.blocking = true;
     e
 }
 
@@ -411,38 +413,38 @@ fn click_at(ctx: &egui::Context, target: egui::Pos2, mut panel: impl FnMut(&mut 
 #[test]
 fn choosing_sac_or_demorl_in_the_panel_restarts_the_experiment_in_that_mode() {
     let mut e = Experiment::new(Path::new("scenes/pendulum.ron"), 3, 1).unwrap();
-    e.blocking = true;
-    e.train = small_train();
+    e.run.blocking = true;
+    e.run.train = small_train();
     for _ in 0..3 {
         e.advance(0.0);
     }
-    assert_eq!((e.mode, e.env_steps), (RunMode::MpcSimulator, 3));
+    assert_eq!((e.run.mode, e.history.env_steps), (RunMode::MpcSimulator, 3));
     let ctx = egui::Context::default();
     click(&ctx, &mut e, "sac");
-    assert_eq!((e.mode, e.env_steps, e.episode), (RunMode::Sac, 0, 0), "restarted from step 0");
-    assert!(e.blocking, "run controls carry over");
-    assert_eq!(e.train.eval_every, 30, "learning settings carry over");
+    assert_eq!((e.run.mode, e.history.env_steps, e.history.episode), (RunMode::Sac, 0, 0), "restarted from step 0");
+    assert!(e.run.blocking, "run controls carry over");
+    assert_eq!(e.run.train.eval_every, 30, "learning settings carry over");
     e.advance(0.0);
-    assert_eq!(e.env_steps, 1);
-    assert_eq!(e.learning.evals.len(), 1, "a learning run evaluates at step 0");
-    assert!(e.last_trace.is_none(), "SAC does not plan");
+    assert_eq!(e.history.env_steps, 1);
+    assert_eq!(e.history.learning.evals.len(), 1, "a learning run evaluates at step 0");
+    assert!(e.history.last_trace.is_none(), "SAC does not plan");
 
     click(&ctx, &mut e, "demorl");
-    assert_eq!((e.mode, e.env_steps), (RunMode::Demorl, 0));
-    assert_eq!(e.settings, e.scene.defaults(RunMode::Demorl).planner);
-    assert!(e.learning.evals.is_empty());
+    assert_eq!((e.run.mode, e.history.env_steps), (RunMode::Demorl, 0));
+    assert_eq!(e.run.settings, e.run.scene.defaults(RunMode::Demorl).planner);
+    assert!(e.history.learning.evals.is_empty());
     // The learned model is selected and the simulator is not offered outside mpc.
     click(&ctx, &mut e, "simulator");
-    assert_eq!(e.mode, RunMode::Demorl);
+    assert_eq!(e.run.mode, RunMode::Demorl);
 
     click(&ctx, &mut e, "mpc");
-    assert_eq!(e.mode, RunMode::MpcSimulator);
+    assert_eq!(e.run.mode, RunMode::MpcSimulator);
     click(&ctx, &mut e, "learned");
-    assert_eq!(e.mode, RunMode::MpcLearned);
+    assert_eq!(e.run.mode, RunMode::MpcLearned);
     e.advance(0.0);
     e.advance(0.0);
     click(&ctx, &mut e, "reset_training");
-    assert_eq!((e.mode, e.env_steps), (RunMode::MpcLearned, 0));
+    assert_eq!((e.run.mode, e.history.env_steps), (RunMode::MpcLearned, 0));
 }
 
 #[test]
@@ -457,14 +459,14 @@ fn n_updates_advance_exactly_n_env_steps_in_a_learning_mode() {
     for n in 1..=35 {
         app.update();
         let e = experiment(&app);
-        assert_eq!((e.env_steps, u64::from(e.env.steps())), (n, n));
+        assert_eq!((e.history.env_steps, u64::from(e.run.env.steps())), (n, n));
     }
     let e = experiment(&app);
-    assert_eq!(e.learning.model_fits.len(), 1);
-    let [_, mse, predicted_variance] = e.learning.model_fits[0];
+    assert_eq!(e.history.learning.model_fits.len(), 1);
+    let [_, mse, predicted_variance] = e.history.learning.model_fits[0];
     assert!(mse > 0.0 && predicted_variance > 0.0 && predicted_variance.is_finite(), "{mse} {predicted_variance}");
-    assert!(e.learning.updates > 0, "SAC updates after warm-up");
-    assert!(e.last_trace.is_some(), "plans after warm-up");
+    assert!(e.history.learning.updates > 0, "SAC updates after warm-up");
+    assert!(e.history.last_trace.is_some(), "plans after warm-up");
 }
 
 #[test]
@@ -475,7 +477,7 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let path = Path::new("scenes/pendulum.ron");
     let mut e = Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
-    e.blocking = true;
+    e.run.blocking = true;
     for _ in 0..steps {
         e.advance(0.0);
     }
@@ -483,13 +485,13 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
     let headless =
         run_learning(&demorl_studio::config::RunConfig { steps, ..config }, &scene, None, |_| {}, |_| {}).unwrap();
     // NaN fields (no return yet, no update yet) compare equal through their Debug text.
-    assert_eq!(e.learning.evals.len(), 3);
-    assert_eq!(format!("{:?}", e.learning.evals), format!("{:?}", &headless.evals[..3]));
-    assert_eq!(e.learning.rows.len(), 21);
-    assert_eq!(format!("{:?}", e.learning.rows), format!("{:?}", &headless.rows[..21]));
-    assert!(e.learning.rows.last().unwrap().critic_loss.is_finite());
-    assert_eq!(e.learning.train_returns.len(), 1);
-    assert_eq!(e.learning.train_returns[0][1], headless.evals[2].last_train_return);
+    assert_eq!(e.history.learning.evals.len(), 3);
+    assert_eq!(format!("{:?}", e.history.learning.evals), format!("{:?}", &headless.evals[..3]));
+    assert_eq!(e.history.learning.rows.len(), 21);
+    assert_eq!(format!("{:?}", e.history.learning.rows), format!("{:?}", &headless.rows[..21]));
+    assert!(e.history.learning.rows.last().unwrap().critic_loss.is_finite());
+    assert_eq!(e.history.learning.train_returns.len(), 1);
+    assert_eq!(e.history.learning.train_returns[0][1], headless.evals[2].last_train_return);
 }
 
 #[test]
@@ -498,7 +500,7 @@ fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
     for _ in 0..25 {
         e.advance(0.0);
     }
-    let trace = e.last_trace.clone().expect("plans after the warm-up");
+    let trace = e.history.last_trace.clone().expect("plans after the warm-up");
     assert_eq!(trace.point_count, 1, "the pendulum's tip");
     let strips = plan_strips(&trace, &TraceOptions::default());
     assert!(strips.iter().any(|s| s.layer == Layer::Mean));
@@ -508,7 +510,7 @@ fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
         assert!(strip.points.iter().flatten().all(|v| v.is_finite()));
     }
     // Every plan starts at the tip where it was made (before this step's action).
-    let before = &e.executed[e.executed.len() - 2][0];
+    let before = &e.history.executed[e.history.executed.len() - 2][0];
     let start = trace.mean_points[0];
     assert!((0..3).all(|k| (start[k] - before[k]).abs() < 1e-4), "{start:?} vs {before:?}");
     // The tip moves along the plan (a 1 m rod about a pivot 1.5 m up).
@@ -521,15 +523,17 @@ fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
 fn an_evaluation_row_arrives_after_eval_every_steps() {
     let mut e = learning_experiment(RunMode::Sac, 5);
     e.advance(0.0);
-    assert_eq!(e.learning.evals.len(), 1);
-    assert_eq!(e.learning.evals[0].env_steps, 0);
+    assert_eq!(e.history.learning.evals.len(), 1);
+    assert_eq!(e.history.learning.evals[0].env_steps, 0);
     for _ in 1..30 {
         e.advance(0.0);
     }
-    assert_eq!(e.learning.evals.len(), 2, "the evaluation at step 30 belongs to step 30");
-    assert_eq!(e.learning.evals[1].env_steps, 30);
-    assert!(!e.evaluating);
-    assert!(e.learning.evals[1].eval_return_mean < 0.0 && e.learning.evals[1].eval_length_mean == 200.0);
+    assert_eq!(e.history.learning.evals.len(), 2, "the evaluation at step 30 belongs to step 30");
+    assert_eq!(e.history.learning.evals[1].env_steps, 30);
+    assert!(!e.history.evaluating);
+    assert!(
+        e.history.learning.evals[1].eval_return_mean < 0.0 && e.history.learning.evals[1].eval_length_mean == 200.0
+    );
 }
 
 #[test]
@@ -539,14 +543,14 @@ fn a_floating_base_scene_draws_learned_model_plans_from_where_the_robot_stands()
     let mut e = learning_experiment_on("scenes/hopper.ron", RunMode::MpcLearned, 1);
     for n in 1..=25 {
         e.advance(0.0);
-        assert_eq!(e.env_steps, n);
+        assert_eq!(e.history.env_steps, n);
     }
-    let trace = e.last_trace.as_ref().expect("plans after the warm-up");
+    let trace = e.history.last_trace.as_ref().expect("plans after the warm-up");
     let pc = trace.point_count;
-    assert_eq!(pc, e.env.robot().drawn_sites.len());
+    assert_eq!(pc, e.run.env.robot().drawn_sites.len());
     assert!(!plan_strips(trace, &TraceOptions::default()).is_empty());
     // Step 0 of the mean plan is the state the plan started from: the executed points before the last step.
-    let before = &e.executed[e.executed.len() - 2];
+    let before = &e.history.executed[e.history.executed.len() - 2];
     for (a, b) in trace.mean_points[..pc].iter().zip(before) {
         assert!((0..3).all(|k| (a[k] - b[k]).abs() < 3e-3), "{a:?} vs {b:?}");
     }
@@ -557,34 +561,34 @@ fn a_floating_base_scene_draws_learned_model_plans_from_where_the_robot_stands()
 #[test]
 fn a_diverging_learner_stops_the_loop_with_a_message_and_reset_training_recovers() {
     let mut e = learning_experiment(RunMode::Sac, 1);
-    e.train.sac.critic_lr = 1e30;
-    e.train.sac.actor_lr = 1e30;
+    e.run.train.sac.critic_lr = 1e30;
+    e.run.train.sac.actor_lr = 1e30;
     e.reset_training().unwrap();
     for _ in 0..2000 {
-        if e.stopped.is_some() {
+        if e.ui.stopped.is_some() {
             break;
         }
         e.advance(0.0);
     }
-    let stopped = e.stopped.clone().expect("an absurd learning rate diverges");
+    let stopped = e.ui.stopped.clone().expect("an absurd learning rate diverges");
     assert!(stopped.contains("learning stopped at env step") && stopped.contains("reset training"), "{stopped}");
-    let at = e.env_steps;
+    let at = e.history.env_steps;
     // No more steps (and no hang in blocking mode, no empty action replayed).
     for _ in 0..5 {
         assert_eq!(e.advance(0.0), 0);
     }
-    assert_eq!(e.env_steps, at);
+    assert_eq!(e.history.env_steps, at);
     assert!(e.request_save("after-nan").is_err(), "a stopped run is not saved");
     e.reset_training().unwrap();
-    assert!(e.stopped.is_none());
+    assert!(e.ui.stopped.is_none());
     e.advance(0.0);
-    assert_eq!(e.env_steps, 1);
+    assert_eq!(e.history.env_steps, 1);
 }
 
 /// Runs a blocking experiment until `steps` env steps.
 fn advance_to(e: &mut Experiment, steps: u64) {
-    while e.env_steps < steps {
-        assert_eq!(e.advance(0.0), 1, "{:?}", e.message);
+    while e.history.env_steps < steps {
+        assert_eq!(e.advance(0.0), 1, "{:?}", e.ui.message);
     }
 }
 
@@ -598,8 +602,8 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     let start = || {
         let mut e =
             Experiment::start(path, scene.clone(), RunMode::Demorl, small_planner(), train.clone(), 4, 1).unwrap();
-        e.blocking = true;
-        e.saves_dir = folder.path().to_path_buf();
+        e.run.blocking = true;
+        e.ui.saves_dir = folder.path().to_path_buf();
         e
     };
     let mut whole = start();
@@ -609,13 +613,13 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     advance_to(&mut first, 5);
     assert_eq!(first.default_save_name(), "pendulum-demorl-seed4");
     first.request_save("run").unwrap();
-    assert!(first.saving.is_some());
+    assert!(first.ui.saving.is_some());
     // The first episode ends at step 200; the save is taken before step 201.
     advance_to(&mut first, 200);
-    assert!(first.saving.is_some(), "still waiting for the episode start");
+    assert!(first.ui.saving.is_some(), "still waiting for the episode start");
     advance_to(&mut first, 201);
-    assert!(first.saving.is_none(), "{:?}", first.message);
-    assert!(first.save_outcome.as_deref().unwrap().contains("at env step 200"), "{:?}", first.save_outcome);
+    assert!(first.ui.saving.is_none(), "{:?}", first.ui.message);
+    assert!(first.ui.save_outcome.as_deref().unwrap().contains("at env step 200"), "{:?}", first.ui.save_outcome);
     let entries = demorl_studio::agent::list_checkpoints(folder.path());
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].manifest.as_ref().unwrap().trainer.env_steps, 200);
@@ -623,25 +627,32 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     // A fresh studio in another mode loads it and continues in the save's mode.
     let mut resumed = learning_experiment(RunMode::Sac, 9);
     resumed.load_save(&folder.path().join("run")).unwrap();
-    assert_eq!((resumed.mode, resumed.env_steps, resumed.episode, resumed.seed), (RunMode::Demorl, 200, 1, 4));
-    assert!(resumed.blocking, "run controls carry over");
+    assert_eq!(
+        (resumed.run.mode, resumed.history.env_steps, resumed.history.episode, resumed.run.seed),
+        (RunMode::Demorl, 200, 1, 4)
+    );
+    assert!(resumed.run.blocking, "run controls carry over");
     advance_to(&mut resumed, 230);
-    assert_eq!(whole.learning.evals.len(), 3);
-    assert_eq!(format!("{:?}", resumed.learning.evals), format!("{:?}", whole.learning.evals));
-    assert_eq!(resumed.learning.rows.len(), 23);
-    assert_eq!(format!("{:?}", resumed.learning.rows), format!("{:?}", whole.learning.rows));
-    assert_eq!(resumed.learning.updates, whole.learning.updates);
-    assert_eq!(resumed.env.observation(), whole.env.observation(), "the studio's env copy follows");
+    assert_eq!(whole.history.learning.evals.len(), 3);
+    assert_eq!(format!("{:?}", resumed.history.learning.evals), format!("{:?}", whole.history.learning.evals));
+    assert_eq!(resumed.history.learning.rows.len(), 23);
+    assert_eq!(format!("{:?}", resumed.history.learning.rows), format!("{:?}", whole.history.learning.rows));
+    assert_eq!(resumed.history.learning.updates, whole.history.learning.updates);
+    assert_eq!(resumed.run.env.observation(), whole.run.env.observation(), "the studio's env copy follows");
 }
 
 #[test]
 fn a_corrupt_save_is_refused_with_a_message_and_the_experiment_keeps_running() {
     let folder = tempfile::tempdir().unwrap();
     let mut e = learning_experiment(RunMode::Sac, 2);
-    e.saves_dir = folder.path().to_path_buf();
+    e.ui.saves_dir = folder.path().to_path_buf();
     e.request_save("start").unwrap();
     advance_to(&mut e, 1);
-    assert!(e.saving.is_none() && e.save_outcome.as_deref().unwrap().contains("at env step 0"), "{:?}", e.save_outcome);
+    assert!(
+        e.ui.saving.is_none() && e.ui.save_outcome.as_deref().unwrap().contains("at env step 0"),
+        "{:?}",
+        e.ui.save_outcome
+    );
     let dir = folder.path().join("start");
     let replay = dir.join("agent/replay.bin");
     let mut bytes = std::fs::read(&replay).unwrap();
@@ -653,7 +664,7 @@ fn a_corrupt_save_is_refused_with_a_message_and_the_experiment_keeps_running() {
     assert_eq!(walk(&dir), before, "a failed load changes nothing on disk");
     let entries = demorl_studio::agent::list_checkpoints(folder.path());
     assert!(entries[0].manifest.as_ref().is_err_and(|why| why.contains("replay.bin")));
-    assert_eq!((e.mode, e.env_steps), (RunMode::Sac, 1));
+    assert_eq!((e.run.mode, e.history.env_steps), (RunMode::Sac, 1));
     advance_to(&mut e, 3);
     assert!(e.request_save("../escape").is_err(), "a save name is one folder name");
 }
@@ -677,14 +688,14 @@ fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 fn exporting_the_episode_writes_a_row_per_step_with_observation_action_reward_and_plan() {
     let folder = tempfile::tempdir().unwrap();
     let mut e = Experiment::new(Path::new("scenes/pendulum.ron"), 3, 1).unwrap();
-    e.blocking = true;
-    e.exports_dir = folder.path().to_path_buf();
+    e.run.blocking = true;
+    e.ui.exports_dir = folder.path().to_path_buf();
     advance_to(&mut e, 7);
     let path = e.export_episode_csv().unwrap();
     assert_eq!(path, folder.path().join("pendulum-episode1.csv"));
     let text = std::fs::read_to_string(path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let (obs, act) = (e.env.obs_dim(), e.env.action_dim());
+    let (obs, act) = (e.run.env.obs_dim(), e.run.env.action_dim());
     let header: Vec<&str> = lines[0].split(',').collect();
     assert_eq!(header.len(), 1 + obs + 2 * act + 1);
     assert_eq!((header[0], header[1], header[1 + obs], header[1 + obs + act]), ("step", "obs0", "action0", "reward"));
@@ -745,12 +756,12 @@ fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
     let folder = tempfile::tempdir().unwrap();
     let ctx = egui::Context::default();
     let mut e = learning_experiment(RunMode::Sac, 6);
-    e.saves_dir = folder.path().to_path_buf();
+    e.ui.saves_dir = folder.path().to_path_buf();
     let mut state = SavesUi::default();
     click_widget(&ctx, "save", |ui| saves_panel(ui, &mut e, &mut state));
-    assert!(e.saving.as_ref().is_some_and(|d| d.ends_with("pendulum-sac-seed6")), "{:?}", e.saving);
+    assert!(e.ui.saving.as_ref().is_some_and(|d| d.ends_with("pendulum-sac-seed6")), "{:?}", e.ui.saving);
     advance_to(&mut e, 3);
-    assert!(e.saving.is_none());
+    assert!(e.ui.saving.is_none());
     // A second, broken save: its manifest is not RON.
     std::fs::create_dir_all(folder.path().join("broken")).unwrap();
     std::fs::write(folder.path().join("broken/manifest.ron"), "format_version: 1, (").unwrap();
@@ -761,8 +772,8 @@ fn the_saves_panel_saves_lists_and_loads_and_shows_unloadable_saves() {
     assert_eq!(entries[1].manifest.as_ref().unwrap().trainer.env_steps, 0);
     assert!(rects.contains_key("load_first"));
     click_widget(&ctx, "load_first", |ui| saves_panel(ui, &mut e, &mut state));
-    assert_eq!((e.mode, e.env_steps), (RunMode::Sac, 0), "{:?}", e.message);
-    assert!(e.message.as_deref().unwrap().starts_with("loaded"), "{:?}", e.message);
+    assert_eq!((e.run.mode, e.history.env_steps), (RunMode::Sac, 0), "{:?}", e.ui.message);
+    assert!(e.ui.message.as_deref().unwrap().starts_with("loaded"), "{:?}", e.ui.message);
     assert_eq!(utc_minutes(0), "1970-01-01 00:00");
     assert_eq!(utc_minutes(1_764_077_040), "2025-11-25 13:24");
 }
@@ -785,19 +796,20 @@ fn a_physics_blow_up_ends_the_episode_with_its_reason_shown_and_the_studio_goes_
     // ends the episode and keeps learning (a blow-up is not a learning divergence).
     let scene = demorl_studio::scene::load_scene(&path).unwrap();
     let mut e = Experiment::start(&path, scene, RunMode::Sac, small_planner(), small_train(), 0, 1).unwrap();
-    e.blocking = true;
+    e.run.blocking = true;
     let mut steps = 0;
-    while e.finished.is_empty() && steps < 20 {
+    while e.history.finished.is_empty() && steps < 20 {
         e.advance(0.0);
         steps += 1;
     }
-    let ended = e.finished.first().unwrap_or_else(|| panic!("no episode ended: obs {:?}", e.env.observation()));
+    let ended =
+        e.history.finished.first().unwrap_or_else(|| panic!("no episode ended: obs {:?}", e.run.env.observation()));
     assert!(ended.end.starts_with("physics blow-up"), "{}", ended.end);
-    let shown = e.message.clone().unwrap_or_default();
+    let shown = e.ui.message.clone().unwrap_or_default();
     assert!(shown.contains("physics blow-up"), "the status message names the reason: {shown}");
     e.advance(0.0);
-    assert_eq!(e.env_steps, steps + 1, "the studio went on with a new episode");
-    assert!(e.stopped.is_none(), "learning was not stopped: {:?}", e.stopped);
+    assert_eq!(e.history.env_steps, steps + 1, "the studio went on with a new episode");
+    assert!(e.ui.stopped.is_none(), "learning was not stopped: {:?}", e.ui.stopped);
 }
 
 #[test]
@@ -879,13 +891,13 @@ fn an_episode_summary_splits_the_return_into_its_reward_terms_in_the_studio_and_
     scene.task.episode_steps = 12;
     let settings = PlannerSettings { horizon: 3, samples: 6, iterations: 1, ..scene.planner.clone() };
     let mut studio = Experiment::with_settings(path, scene.clone(), settings.clone(), 3, 1).unwrap();
-    studio.blocking = true;
+    studio.run.blocking = true;
     let mut app = App::new();
     app.add_plugins(MinimalPlugins).insert_resource(studio).add_plugins(ExperimentPlugin);
-    while experiment(&app).finished.is_empty() {
+    while experiment(&app).history.finished.is_empty() {
         app.update();
     }
-    let in_studio = experiment(&app).finished[0].clone();
+    let in_studio = experiment(&app).history.finished[0].clone();
 
     let mut env = Env::new(&scene);
     let mut agent = MpcAgent::new(&env, settings, 3, 1).unwrap();
@@ -913,46 +925,46 @@ fn the_schedule_panel_edits_the_warm_up_and_reset_training_applies_it() {
     // Control: with the small schedule's 20 warm-up steps, SAC updates by step 40.
     let mut control = learning_experiment(RunMode::Sac, 2);
     advance_to(&mut control, 40);
-    assert!(control.learning.updates > 0);
+    assert!(control.history.learning.updates > 0);
 
     let mut e = learning_experiment(RunMode::Sac, 2);
-    let mode = e.mode;
-    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut e.train, mode))["warmup_steps"];
+    let mode = e.run.mode;
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut e.run.train, mode))["warmup_steps"];
     let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
     ui_frame(&ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| {
-        schedule_controls(ui, &mut e.train, mode)
+        schedule_controls(ui, &mut e.run.train, mode)
     });
-    ui_frame(&ctx, vec![press_at(target, false)], |ui| schedule_controls(ui, &mut e.train, mode));
-    let warmup = e.train.warmup_steps;
+    ui_frame(&ctx, vec![press_at(target, false)], |ui| schedule_controls(ui, &mut e.run.train, mode));
+    let warmup = e.run.train.warmup_steps;
     assert!((1500..=3500).contains(&warmup), "warm-up {warmup}");
     e.reset_training().unwrap();
     advance_to(&mut e, 40);
-    assert_eq!(e.learning.updates, 0, "still warming up for {warmup} steps");
+    assert_eq!(e.history.learning.updates, 0, "still warming up for {warmup} steps");
 }
 
 #[test]
 fn a_seed_typed_in_the_panel_restarts_the_run_from_that_seed() {
     let ctx = egui::Context::default();
     let mut e = Experiment::new(Path::new("scenes/leg2r.ron"), 3, 1).unwrap();
-    e.blocking = true;
+    e.run.blocking = true;
     for _ in 0..5 {
         e.advance(0.0);
     }
     let rects = ui_frame(&ctx, vec![], |ui| mode_controls(ui, &mut e));
     assert!(rects.contains_key("seed") && !rects.contains_key("restart_seed"), "no restart offered for the same seed");
-    e.next_seed = 11;
+    e.ui.next_seed = 11;
     click(&ctx, &mut e, "restart_seed");
-    assert_eq!((e.seed, e.env_steps, e.episode), (11, 0, 0));
+    assert_eq!((e.run.seed, e.history.env_steps, e.history.episode), (11, 0, 0));
     let scene = demorl_studio::scene::load_scene(Path::new("scenes/leg2r.ron")).unwrap();
     let mut fresh = Env::new(&scene);
     fresh.reset(episode_seed(11, 0));
-    assert_eq!(e.env.observation(), fresh.observation());
+    assert_eq!(e.run.env.observation(), fresh.observation());
     // The restarted run is the run of seed 11: its first plan equals a fresh experiment's.
     let mut reference = Experiment::new(Path::new("scenes/leg2r.ron"), 11, 1).unwrap();
-    reference.blocking = true;
+    reference.run.blocking = true;
     e.advance(0.0);
     reference.advance(0.0);
-    assert_eq!(e.metrics.executed_action, reference.metrics.executed_action);
+    assert_eq!(e.history.metrics.executed_action, reference.history.metrics.executed_action);
 }
 
 #[test]
@@ -961,13 +973,13 @@ fn a_recorded_settings_file_starts_its_run_in_the_studio() {
     let file = Path::new("docs/settings/pendulum-demorl-cem15-refit100.ron");
     let config = demorl_studio::config::read_run_config(file).unwrap();
     let e = Experiment::from_recorded(&config, 2).unwrap();
-    assert_eq!(e.mode, RunMode::Demorl);
-    assert_eq!((e.seed, e.threads), (config.seed, 2));
-    assert_eq!(e.scene_path, config.scene);
-    assert_eq!(e.settings, config.planner);
-    assert_eq!(e.train, config.train);
-    assert_eq!(e.train.ensemble.patience, 5, "the file's learning settings, not the studio's defaults");
-    assert_ne!(e.train, e.scene.defaults(RunMode::Demorl).train);
+    assert_eq!(e.run.mode, RunMode::Demorl);
+    assert_eq!((e.run.seed, e.run.threads), (config.seed, 2));
+    assert_eq!(e.run.scene_path, config.scene);
+    assert_eq!(e.run.settings, config.planner);
+    assert_eq!(e.run.train, config.train);
+    assert_eq!(e.run.train.ensemble.patience, 5, "the file's learning settings, not the studio's defaults");
+    assert_ne!(e.run.train, e.run.scene.defaults(RunMode::Demorl).train);
 
     // A recorded baseline run has no run mode (the settings file is refused, naming the mode);
     // a bad planner value is named, not run.

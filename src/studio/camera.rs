@@ -65,10 +65,10 @@ fn frame_new_scene(
     mut framed: Local<Option<std::path::PathBuf>>,
     mut orbit: ResMut<OrbitCamera>,
 ) {
-    if framed.as_ref() != Some(&experiment.scene_path) {
+    if framed.as_ref() != Some(&experiment.run.scene_path) {
         let follow = orbit.follow;
-        *orbit = OrbitCamera { follow, ..OrbitCamera::framing(&experiment.scene) };
-        *framed = Some(experiment.scene_path.clone());
+        *orbit = OrbitCamera { follow, ..OrbitCamera::framing(&experiment.run.scene) };
+        *framed = Some(experiment.run.scene_path.clone());
     }
 }
 
@@ -125,9 +125,9 @@ fn follow_robot(experiment: Res<Experiment>, mut orbit: ResMut<OrbitCamera>) {
     if !orbit.follow {
         return;
     }
-    let robot = experiment.env.robot();
+    let robot = experiment.run.env.robot();
     if let Some(link) = robot.links.iter().find(|l| !l.fixed) {
-        let x = experiment.env.physics().bodies[link.body].translation().x;
+        let x = experiment.run.env.physics().bodies[link.body].translation().x;
         orbit.focus.x += (x - orbit.focus.x) * 0.5;
     }
 }

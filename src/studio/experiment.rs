@@ -91,11 +91,20 @@ pub struct LoggedStep {
     pub planned: Option<Vec<f32>>,
 }
 
-/// Everything the studio shows and controls.
+/// Everything the studio shows and controls: the run it drives, what has happened, and what the
+/// panels keep between frames.
 #[derive(Resource)]
 pub struct Experiment {
+    pub run: RunHandle,
+    pub history: History,
+    pub ui: UiStatus,
+}
+
+/// What runs and how it is driven: scene, mode, settings, the control loop and its step credits.
+pub struct RunHandle {
     pub scene_path: PathBuf,
     pub scene: Scene,
+    /// The studio's copy of the env: it replays the loop's actions and stays bit-identical to it.
     pub env: Env,
     /// What the control loop runs.
     pub mode: RunMode,
@@ -104,10 +113,8 @@ pub struct Experiment {
     pub(super) control: ControlLoop,
     /// Settings as edited in the UI; sent with the next plan request when changed.
     pub settings: PlannerSettings,
-    sent_settings: PlannerSettings,
+    pub(super) sent_settings: PlannerSettings,
     pub seed: u64,
-    /// Seed typed in the panel for the next run (applied by `restart_with_seed`).
-    pub next_seed: u64,
     /// Rollout threads of the planner.
     pub threads: usize,
     pub paused: bool,
@@ -117,35 +124,53 @@ pub struct Experiment {
     pub speed: f32,
     /// Headless lockstep: every `advance` waits for its plan and takes exactly one control step.
     pub blocking: bool,
-    budget: f64,
+    pub(super) budget: f64,
     /// Steps granted to the control loop and not yet received.
-    outstanding: u32,
+    pub(super) outstanding: u32,
     /// Episode counter shared with the control loop, to drop records of a reset-away episode.
-    generation: u64,
+    pub(super) generation: u64,
+    /// The floating root link whose horizontal position at plan time places learned-model plan
+    /// points (a learned model predicts observations, which lack that position).
+    pub(super) learned_plan_origin: Option<usize>,
+}
+
+/// What has happened in the run: counters, finished episodes, the plots' series, the last plan
+/// and the drawn paths.
+#[derive(Default)]
+pub struct History {
     pub episode: u64,
     pub episode_return: f64,
     /// Wall milliseconds spent planning in the current episode.
-    episode_plan_ms: f64,
+    pub(super) episode_plan_ms: f64,
     /// Every finished episode, in order (what `train` prints and writes).
     pub finished: Vec<EpisodeSummary>,
     pub metrics: Metrics,
     pub learning: LearningMetrics,
     /// An evaluation announced by the loop whose row has not arrived yet.
     pub evaluating: bool,
-    /// The floating root link whose horizontal position at plan time places learned-model plan
-    /// points (a learned model predicts observations, which lack that position).
-    learned_plan_origin: Option<usize>,
     pub last_trace: Option<PlanTrace>,
     /// Drawn points after each executed step (oldest first).
     pub executed: VecDeque<Vec<[f32; 3]>>,
     /// Mean-plan points of recent plans (oldest first), for the ghost comparison.
     pub predictions: VecDeque<Vec<Vec<[f32; 3]>>>,
+    /// Every step of the current episode, for the CSV export.
+    pub episode_log: Vec<LoggedStep>,
+    pub sim_time: f64,
+    pub env_steps: u64,
+    /// Simulated seconds per wall second, smoothed.
+    pub real_time_factor: f64,
+}
+
+/// What the panels show and keep between frames.
+pub struct UiStatus {
+    /// Seed typed in the panel for the next run (applied by `restart_with_seed`).
+    pub next_seed: u64,
     /// Steps back the ghost looks.
     pub ghost_steps: usize,
     /// Latest message for the user (errors, episode ends).
     pub message: Option<String>,
-    /// Why the run stopped (learning met NaN or infinity, or the loop thread died); the loop takes no more
-    /// steps until reset training, a mode switch or a load builds a new run.
+    /// Why the run stopped (learning met NaN or infinity, or the loop thread died); the loop
+    /// takes no more steps until reset training, a mode switch or a load builds a new run.
     pub stopped: Option<String>,
     /// The checkpoint folder a requested save will write at the next episode start.
     pub saving: Option<PathBuf>,
@@ -155,12 +180,6 @@ pub struct Experiment {
     pub saves_dir: PathBuf,
     /// Where exports are written (`exports/`).
     pub exports_dir: PathBuf,
-    /// Every step of the current episode, for the CSV export.
-    pub episode_log: Vec<LoggedStep>,
-    pub sim_time: f64,
-    pub env_steps: u64,
-    /// Simulated seconds per wall second, smoothed.
-    pub real_time_factor: f64,
 }
 
 impl Experiment {
@@ -235,46 +254,37 @@ impl Experiment {
             None
         };
         Experiment {
-            learned_plan_origin,
-            scene_path: scene_path.to_path_buf(),
-            scene,
-            env,
-            mode,
-            train,
-            control: ControlLoop::spawn(driver),
-            sent_settings: settings.clone(),
-            settings,
-            seed,
-            next_seed: seed,
-            threads,
-            paused: false,
-            pending_steps: 0,
-            speed: 1.0,
-            blocking: false,
-            budget: 0.0,
-            outstanding: 0,
-            generation: 0,
-            episode: 0,
-            episode_return: 0.0,
-            episode_plan_ms: 0.0,
-            finished: Vec::new(),
-            metrics: Metrics::default(),
-            learning: LearningMetrics::default(),
-            evaluating: false,
-            last_trace: None,
-            executed: VecDeque::new(),
-            predictions: VecDeque::new(),
-            ghost_steps: 10,
-            message: None,
-            stopped: None,
-            saving: None,
-            save_outcome: None,
-            saves_dir: PathBuf::from("saves"),
-            exports_dir: PathBuf::from("exports"),
-            episode_log: Vec::new(),
-            sim_time: 0.0,
-            env_steps: 0,
-            real_time_factor: 0.0,
+            run: RunHandle {
+                scene_path: scene_path.to_path_buf(),
+                scene,
+                env,
+                mode,
+                train,
+                control: ControlLoop::spawn(driver),
+                sent_settings: settings.clone(),
+                settings,
+                seed,
+                threads,
+                paused: false,
+                pending_steps: 0,
+                speed: 1.0,
+                blocking: false,
+                budget: 0.0,
+                outstanding: 0,
+                generation: 0,
+                learned_plan_origin,
+            },
+            history: History::default(),
+            ui: UiStatus {
+                next_seed: seed,
+                ghost_steps: 10,
+                message: None,
+                stopped: None,
+                saving: None,
+                save_outcome: None,
+                saves_dir: PathBuf::from("saves"),
+                exports_dir: PathBuf::from("exports"),
+            },
         }
     }
 
@@ -282,8 +292,8 @@ impl Experiment {
     /// picker). Run controls (speed, pause, lockstep) carry over, and so do learning settings
     /// the user has edited away from the old mode's defaults.
     pub fn switch_mode(&mut self, mode: RunMode) -> anyhow::Result<()> {
-        let (old, new) = (self.scene.defaults(self.mode), self.scene.defaults(mode));
-        let mut train = if self.train == old.train { new.train.clone() } else { self.train.clone() };
+        let (old, new) = (self.run.scene.defaults(self.run.mode), self.run.scene.defaults(mode));
+        let mut train = if self.run.train == old.train { new.train.clone() } else { self.run.train.clone() };
         // A warm-up left at the old mode's default takes the new mode's (SAC warms up longer).
         if train.warmup_steps == old.train.warmup_steps {
             train.warmup_steps = new.train.warmup_steps;
@@ -293,43 +303,57 @@ impl Experiment {
 
     /// The run this experiment performs, as `train --settings` would rerun it headless.
     pub fn run_config(&self) -> RunConfig {
-        studio_run_config(&self.scene_path, self.mode, &self.settings, &self.train, self.seed, self.threads)
+        studio_run_config(
+            &self.run.scene_path,
+            self.run.mode,
+            &self.run.settings,
+            &self.run.train,
+            self.run.seed,
+            self.run.threads,
+        )
     }
 
     /// Restarts the current mode from step 0 with the current settings: fresh networks, empty
     /// replay buffer, episode 0 (the "reset training" button).
     pub fn reset_training(&mut self) -> anyhow::Result<()> {
-        self.restart(self.mode, self.settings.clone(), self.train.clone())
+        self.restart(self.run.mode, self.run.settings.clone(), self.run.train.clone())
     }
 
     /// Restarts the current mode from step 0 with `seed` (the same seed replays the same run).
     pub fn restart_with_seed(&mut self, seed: u64) -> anyhow::Result<()> {
-        let previous = std::mem::replace(&mut self.seed, seed);
-        let restarted = self.restart(self.mode, self.settings.clone(), self.train.clone());
+        let previous = std::mem::replace(&mut self.run.seed, seed);
+        let restarted = self.restart(self.run.mode, self.run.settings.clone(), self.run.train.clone());
         if restarted.is_err() {
-            self.seed = previous;
+            self.run.seed = previous;
         }
         restarted
     }
 
     fn restart(&mut self, mode: RunMode, settings: PlannerSettings, train: TrainSettings) -> anyhow::Result<()> {
-        let mut next =
-            Experiment::start(&self.scene_path, self.scene.clone(), mode, settings, train, self.seed, self.threads)?;
+        let mut next = Experiment::start(
+            &self.run.scene_path,
+            self.run.scene.clone(),
+            mode,
+            settings,
+            train,
+            self.run.seed,
+            self.run.threads,
+        )?;
         next.carry_over_from(self);
-        next.message = Some(format!("started {mode} from step 0"));
+        next.ui.message = Some(format!("started {mode} from step 0"));
         *self = next;
         Ok(())
     }
 
     /// Run controls and output folders that survive a restart or a load.
     pub(super) fn carry_over_from(&mut self, old: &Experiment) {
-        (self.speed, self.paused, self.blocking, self.ghost_steps) =
-            (old.speed, old.paused, old.blocking, old.ghost_steps);
-        (self.saves_dir, self.exports_dir) = (old.saves_dir.clone(), old.exports_dir.clone());
+        (self.run.speed, self.run.paused, self.run.blocking, self.ui.ghost_steps) =
+            (old.run.speed, old.run.paused, old.run.blocking, old.ui.ghost_steps);
+        (self.ui.saves_dir, self.ui.exports_dir) = (old.ui.saves_dir.clone(), old.ui.exports_dir.clone());
     }
 
     pub fn control_dt(&self) -> f64 {
-        1.0 / f64::from(self.scene.physics.control_rate)
+        1.0 / f64::from(self.run.scene.physics.control_rate)
     }
 
     /// Advances by `wall_seconds` of real time; returns the control steps taken. The control loop
@@ -340,72 +364,72 @@ impl Experiment {
         let dt = self.control_dt();
         self.send_settings_if_changed();
         let mut steps = 0;
-        if self.stopped.is_some() {
+        if self.ui.stopped.is_some() {
             // The loop takes no more steps: waiting for one would hang a blocking run.
-            while let Some(report) = self.control.try_receive() {
+            while let Some(report) = self.run.control.try_receive() {
                 self.receive(report);
             }
             return 0;
         }
-        let take_one = !self.paused || self.pending_steps > 0;
-        if self.blocking && take_one {
-            if self.paused {
-                self.pending_steps -= 1;
+        let take_one = !self.run.paused || self.run.pending_steps > 0;
+        if self.run.blocking && take_one {
+            if self.run.paused {
+                self.run.pending_steps -= 1;
             }
-            if self.outstanding == 0 {
+            if self.run.outstanding == 0 {
                 self.grant(1);
             }
-            while let Some(report) = self.control.receive() {
+            while let Some(report) = self.run.control.receive() {
                 if self.receive(report) {
                     steps += 1;
                     break;
                 }
             }
             // An evaluation scheduled after this step belongs to it.
-            while self.evaluating
-                && let Some(report) = self.control.receive()
+            while self.history.evaluating
+                && let Some(report) = self.run.control.receive()
             {
                 self.receive(report);
             }
-        } else if !self.blocking {
-            while let Some(report) = self.control.try_receive() {
+        } else if !self.run.blocking {
+            while let Some(report) = self.run.control.try_receive() {
                 if self.receive(report) {
                     steps += 1;
                 }
             }
-            if self.paused {
-                if self.pending_steps > 0 && self.outstanding == 0 {
-                    self.pending_steps -= 1;
+            if self.run.paused {
+                if self.run.pending_steps > 0 && self.run.outstanding == 0 {
+                    self.run.pending_steps -= 1;
                     self.grant(1);
                 }
             } else {
-                let cap = (MAX_BUDGET_WALL_SECONDS * f64::from(self.speed)).max(2.0 * dt);
-                self.budget = (self.budget + wall_seconds * f64::from(self.speed)).min(cap);
+                let cap = (MAX_BUDGET_WALL_SECONDS * f64::from(self.run.speed)).max(2.0 * dt);
+                self.run.budget = (self.run.budget + wall_seconds * f64::from(self.run.speed)).min(cap);
                 // Keep the loop busy up to the sim time the wall clock allows (plus one step ahead).
-                let wanted = (self.budget / dt).floor().max(0.0) as u32 + 1;
-                if wanted > self.outstanding {
-                    let extra = wanted - self.outstanding;
+                let wanted = (self.run.budget / dt).floor().max(0.0) as u32 + 1;
+                if wanted > self.run.outstanding {
+                    let extra = wanted - self.run.outstanding;
                     self.grant(extra);
-                    self.budget -= f64::from(extra) * dt;
+                    self.run.budget -= f64::from(extra) * dt;
                 }
             }
         }
         if wall_seconds > 0.0 {
             let instant = f64::from(steps) * dt / wall_seconds;
-            self.real_time_factor = 0.9 * self.real_time_factor + 0.1 * instant;
+            self.history.real_time_factor = 0.9 * self.history.real_time_factor + 0.1 * instant;
         }
         steps
     }
 
     fn grant(&mut self, steps: u32) {
-        self.outstanding += steps;
-        self.control.send(Command::Grant(steps));
+        self.run.outstanding += steps;
+        self.run.control.send(Command::Grant(steps));
     }
 
     fn send_settings_if_changed(&mut self) {
-        if self.settings != self.sent_settings {
-            self.sent_settings = self.settings.clone();
-            self.control.send(Command::Settings(self.settings.clone()));
+        if self.run.settings != self.run.sent_settings {
+            self.run.sent_settings = self.run.settings.clone();
+            self.run.control.send(Command::Settings(self.run.settings.clone()));
         }
     }
 
@@ -414,28 +438,28 @@ impl Experiment {
         match report {
             Report::Step(record) => self.apply(*record),
             Report::Eval(row) => {
-                self.evaluating = false;
-                self.message = Some(format!("evaluation at {} steps: {}", row.env_steps, row.return_text()));
-                self.learning.evals.push(row);
+                self.history.evaluating = false;
+                self.ui.message = Some(format!("evaluation at {} steps: {}", row.env_steps, row.return_text()));
+                self.history.learning.evals.push(row);
                 false
             }
             Report::Stopped(why) => {
                 // Nothing more will come: stop granting and waiting, as after a divergence.
-                self.evaluating = false;
-                self.outstanding = 0;
-                self.saving = None;
-                self.stopped = Some(format!("{why}; reset training or switch mode to start a new run"));
-                self.message = self.stopped.clone();
+                self.history.evaluating = false;
+                self.run.outstanding = 0;
+                self.ui.saving = None;
+                self.ui.stopped = Some(format!("{why}; reset training or switch mode to start a new run"));
+                self.ui.message = self.ui.stopped.clone();
                 false
             }
             Report::Saved(outcome) => {
-                self.saving = None;
+                self.ui.saving = None;
                 let text = match outcome {
                     Ok((dir, steps)) => format!("saved {} at env step {steps}", dir.display()),
                     Err(error) => format!("save failed: {error}"),
                 };
-                self.message = Some(text.clone());
-                self.save_outcome = Some(text);
+                self.ui.message = Some(text.clone());
+                self.ui.save_outcome = Some(text);
                 false
             }
         }
@@ -444,63 +468,68 @@ impl Experiment {
     /// Replays a step of the control loop and records everything the plots and drawings need;
     /// false for a record of an episode that was reset away.
     fn apply(&mut self, record: StepRecord) -> bool {
-        if record.generation != self.generation {
+        if record.generation != self.run.generation {
             return false;
         }
-        self.outstanding = self.outstanding.saturating_sub(1);
+        self.run.outstanding = self.run.outstanding.saturating_sub(1);
         if let Some(error) = record.settings_error {
-            self.message = Some(format!("settings refused: {error}"));
-            self.sent_settings = self.settings.clone();
+            self.ui.message = Some(format!("settings refused: {error}"));
+            self.run.sent_settings = self.run.settings.clone();
         }
-        let observation = self.env.observation();
+        let observation = self.run.env.observation();
         let mut trace = record.trace;
-        if let (Some(root), Some(trace)) = (self.learned_plan_origin, trace.as_mut()) {
-            let at = link_pose(self.env.physics(), self.env.robot(), root).translation;
+        if let (Some(root), Some(trace)) = (self.run.learned_plan_origin, trace.as_mut()) {
+            let at = link_pose(self.run.env.physics(), self.run.env.robot(), root).translation;
             shift_points(trace, [at.x, 0.0, at.z]);
         }
-        let outcome = self.env.step(&record.action);
-        self.sim_time += self.control_dt();
-        self.env_steps += 1;
-        self.episode_return += f64::from(outcome.reward);
-        self.episode_plan_ms += record.plan_ms;
-        let m = &mut self.metrics;
+        let outcome = self.run.env.step(&record.action);
+        self.history.sim_time += self.control_dt();
+        self.history.env_steps += 1;
+        self.history.episode_return += f64::from(outcome.reward);
+        self.history.episode_plan_ms += record.plan_ms;
+        let m = &mut self.history.metrics;
         m.step_rewards.push(outcome.reward);
-        m.reward_terms.push(self.env.weighted_reward_terms().collect());
+        m.reward_terms.push(self.run.env.weighted_reward_terms().collect());
         push_window(&mut m.executed_action, record.action.clone());
         let mut points = Vec::new();
-        self.env.drawn_points_into(&mut points);
-        push_capped(&mut self.executed, points, PATH_WINDOW);
+        self.run.env.drawn_points_into(&mut points);
+        push_capped(&mut self.history.executed, points, PATH_WINDOW);
         let planned = trace.as_ref().map(|t| t.mean_actions.get(..t.action_dim).unwrap_or_default().to_vec());
-        self.episode_log.push(LoggedStep { observation, action: record.action, reward: outcome.reward, planned });
+        self.history.episode_log.push(LoggedStep {
+            observation,
+            action: record.action,
+            reward: outcome.reward,
+            planned,
+        });
         if let Some(trace) = trace {
             self.record_plan(trace, record.plan_ms);
         } else {
             // Random warm-up and SAC actions have no plan to draw.
-            self.last_trace = None;
-            self.predictions.clear();
+            self.history.last_trace = None;
+            self.history.predictions.clear();
         }
         if let Some(learning) = record.learning {
             self.record_learning(learning, record.plan_ms);
         }
         if outcome.done() {
             let reason = outcome.reason.map(|r| r.to_string()).unwrap_or_default();
-            self.message = Some(format!(
+            self.ui.message = Some(format!(
                 "episode {} ended after {} steps, return {:.1} ({reason})",
-                self.episode + 1,
-                self.env.steps(),
-                self.episode_return
+                self.history.episode + 1,
+                self.run.env.steps(),
+                self.history.episode_return
             ));
-            self.metrics.episode_returns.push(self.episode_return);
-            let length = self.env.steps();
-            self.finished.push(EpisodeSummary {
-                episode_return: self.episode_return,
+            self.history.metrics.episode_returns.push(self.history.episode_return);
+            let length = self.run.env.steps();
+            self.history.finished.push(EpisodeSummary {
+                episode_return: self.history.episode_return,
                 length,
                 end: reason,
-                plan_ms: self.episode_plan_ms / f64::from(length.max(1)),
-                reward_terms: reward_term_sums(&self.metrics.reward_terms),
+                plan_ms: self.history.episode_plan_ms / f64::from(length.max(1)),
+                reward_terms: reward_term_sums(&self.history.metrics.reward_terms),
             });
-            self.learning.train_returns.push([self.env_steps as f64, self.episode_return]);
-            if self.mode.is_learning() {
+            self.history.learning.train_returns.push([self.history.env_steps as f64, self.history.episode_return]);
+            if self.run.mode.is_learning() {
                 // The trainer has already started its next episode from the same seed.
                 self.begin_episode();
             } else {
@@ -512,7 +541,7 @@ impl Experiment {
 
     /// Plots and drawings of the plan that chose this step's action.
     fn record_plan(&mut self, trace: PlanTrace, plan_ms: f64) {
-        let m = &mut self.metrics;
+        let m = &mut self.history.metrics;
         push_window(&mut m.plan_ms, plan_ms);
         let summary = &trace.summary;
         push_window(&mut m.best_score, summary.best_score);
@@ -523,13 +552,13 @@ impl Experiment {
         push_window(&mut m.planned_action, trace.mean_actions.get(..dim).unwrap_or_default().to_vec());
         let pc = trace.point_count.max(1);
         let predicted: Vec<Vec<[f32; 3]>> = trace.mean_points.chunks(pc).map(<[_]>::to_vec).collect();
-        push_capped(&mut self.predictions, predicted, self.ghost_steps + 1);
-        self.last_trace = Some(trace);
+        push_capped(&mut self.history.predictions, predicted, self.ui.ghost_steps + 1);
+        self.history.last_trace = Some(trace);
     }
 
     fn record_learning(&mut self, record: LearnRecord, act_ms: f64) {
-        debug_assert_eq!(record.env_steps, self.env_steps, "the studio replays every trainer step");
-        let l = &mut self.learning;
+        debug_assert_eq!(record.env_steps, self.history.env_steps, "the studio replays every trainer step");
+        let l = &mut self.history.learning;
         l.updates += record.stats.sac.len() as u64;
         let steps = record.env_steps as f64;
         if let Some(fit) = &record.stats.model_fit {
@@ -541,63 +570,66 @@ impl Experiment {
             push_window(&mut l.step_ms, [steps, act_ms, record.learn_ms]);
         }
         l.rows.extend(record.row);
-        self.evaluating = record.eval_follows;
+        self.history.evaluating = record.eval_follows;
         if let Some(why) = record.divergence {
             let text =
                 format!("learning stopped at env step {}: {why}; reset training or load a save", record.env_steps);
-            self.message = Some(text.clone());
-            self.stopped = Some(text);
-            self.saving = None;
+            self.ui.message = Some(text.clone());
+            self.ui.stopped = Some(text);
+            self.ui.saving = None;
         }
     }
 
     /// Resets the studio's env for the next episode and clears the per-episode views.
     fn begin_episode(&mut self) {
-        self.episode += 1;
-        self.env.reset(episode_seed(self.seed, self.episode));
-        self.episode_return = 0.0;
-        self.episode_plan_ms = 0.0;
-        self.metrics.step_rewards.clear();
-        self.metrics.reward_terms.clear();
-        self.episode_log.clear();
-        self.executed.clear();
-        self.predictions.clear();
+        self.history.episode += 1;
+        self.run.env.reset(episode_seed(self.run.seed, self.history.episode));
+        self.history.episode_return = 0.0;
+        self.history.episode_plan_ms = 0.0;
+        self.history.metrics.step_rewards.clear();
+        self.history.metrics.reward_terms.clear();
+        self.history.episode_log.clear();
+        self.history.executed.clear();
+        self.history.predictions.clear();
     }
 
     /// Next episode in MPC mode: the loop is told to reset too, and records of the old episode
     /// still in flight are dropped by their generation.
     fn next_episode(&mut self) {
         self.begin_episode();
-        self.generation += 1;
-        self.outstanding = 0;
-        self.control.send(Command::Reset { seed: episode_seed(self.seed, self.episode), generation: self.generation });
+        self.run.generation += 1;
+        self.run.outstanding = 0;
+        self.run.control.send(Command::Reset {
+            seed: episode_seed(self.run.seed, self.history.episode),
+            generation: self.run.generation,
+        });
     }
 
     /// Restarts the current episode's count from a fresh reset (R key, reset button). Learning
     /// runs own their episodes (every step taken is learned from), so there it only says so.
     pub fn reset_episode(&mut self) {
-        if self.mode.is_learning() {
-            self.message = Some("learning modes run every episode to its end; use reset training".into());
+        if self.run.mode.is_learning() {
+            self.ui.message = Some("learning modes run every episode to its end; use reset training".into());
             return;
         }
-        self.episode_return = 0.0;
+        self.history.episode_return = 0.0;
         self.next_episode();
     }
 
     /// Env steps of random actions still to come before the agent acts itself (learning modes).
     pub fn warmup_left(&self) -> u64 {
-        if self.mode.is_learning() { self.train.warmup_steps.saturating_sub(self.env_steps) } else { 0 }
+        if self.run.mode.is_learning() { self.run.train.warmup_steps.saturating_sub(self.history.env_steps) } else { 0 }
     }
 
     /// The ghost: what the plan made `ghost_steps` ago predicted, from then on.
     pub fn ghost(&self) -> Option<&[Vec<[f32; 3]>]> {
-        (self.predictions.len() > self.ghost_steps).then(|| self.predictions[0].as_slice())
+        (self.history.predictions.len() > self.ui.ghost_steps).then(|| self.history.predictions[0].as_slice())
     }
 
     /// Executed points since the ghost's plan was made (so both start at the same place).
     pub fn executed_since_ghost(&self) -> Vec<Vec<[f32; 3]>> {
-        let n = self.executed.len().min(self.ghost_steps + 1);
-        self.executed.iter().skip(self.executed.len() - n).cloned().collect()
+        let n = self.history.executed.len().min(self.ui.ghost_steps + 1);
+        self.history.executed.iter().skip(self.history.executed.len() - n).cloned().collect()
     }
 }
 

@@ -45,11 +45,11 @@ fn shortcuts(
         return; // typing into a text field
     }
     if keys.just_pressed(KeyCode::Space) {
-        experiment.paused = !experiment.paused;
+        experiment.run.paused = !experiment.run.paused;
     }
     if keys.just_pressed(KeyCode::ArrowRight) {
-        experiment.paused = true;
-        experiment.pending_steps += 1;
+        experiment.run.paused = true;
+        experiment.run.pending_steps += 1;
     }
     if keys.just_pressed(KeyCode::KeyR) {
         experiment.reset_episode();
@@ -61,10 +61,10 @@ fn shortcuts(
         orbit.follow = !orbit.follow;
     }
     if keys.just_pressed(KeyCode::Equal) || keys.just_pressed(KeyCode::NumpadAdd) {
-        experiment.speed = (experiment.speed * 2.0).min(16.0);
+        experiment.run.speed = (experiment.run.speed * 2.0).min(16.0);
     }
     if keys.just_pressed(KeyCode::Minus) || keys.just_pressed(KeyCode::NumpadSubtract) {
-        experiment.speed = (experiment.speed / 2.0).max(1.0 / 16.0);
+        experiment.run.speed = (experiment.run.speed / 2.0).max(1.0 / 16.0);
     }
     if keys.just_pressed(KeyCode::F1) {
         help.0 = !help.0;

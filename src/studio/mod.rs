@@ -61,12 +61,12 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             .with_context(|| format!("cannot start the run {} records", file.display()))?,
         None => Experiment::new_in_mode(&options.scene, options.mode, options.seed, options.threads)?,
     };
-    experiment.speed = options.speed;
+    experiment.run.speed = options.speed;
     let mut app = App::new();
     app.insert_resource(ClearColor(Color::srgb(0.11, 0.12, 0.14)))
         .add_plugins(DefaultPlugins.set(WindowPlugin {
             primary_window: Some(Window {
-                title: format!("DeMoRL Studio — {}", experiment.scene.name),
+                title: format!("DeMoRL Studio — {}", experiment.run.scene.name),
                 resolution: WindowResolution::new(options.width, options.height),
                 present_mode: PresentMode::AutoVsync,
                 ..default()

@@ -90,20 +90,20 @@ fn panels_system(
                 egui::CollapsingHeader::new("Saves and exports").default_open(true).show(ui, |ui| {
                     saves_panel(ui, &mut experiment, &mut saves);
                 });
-                if experiment.mode.is_learning() {
+                if experiment.run.mode.is_learning() {
                     ui.separator();
                     egui::CollapsingHeader::new("Learning schedule").default_open(false).show(ui, |ui| {
-                        let mode = experiment.mode;
-                        schedule_controls(ui, &mut experiment.train, mode);
+                        let mode = experiment.run.mode;
+                        schedule_controls(ui, &mut experiment.run.train, mode);
                     });
                 }
                 ui.separator();
                 ui.heading("Planner");
-                if experiment.mode.plans() {
-                    preset_controls(ui, &mut experiment.settings, &mut presets);
-                    planner_controls(ui, &mut experiment.settings);
-                    let Experiment { settings, scene, .. } = &mut *experiment;
-                    gait_controls(ui, settings, scene.planner.nominal.as_ref());
+                if experiment.run.mode.plans() {
+                    preset_controls(ui, &mut experiment.run.settings, &mut presets);
+                    planner_controls(ui, &mut experiment.run.settings);
+                    let run = &mut experiment.run;
+                    gait_controls(ui, &mut run.settings, run.scene.planner.nominal.as_ref());
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
                 }
@@ -148,13 +148,13 @@ fn panels_system(
         });
     }
     if let Some(path) = switch_to {
-        let (mode, seed, threads) = (experiment.mode, experiment.seed, experiment.threads);
+        let (mode, seed, threads) = (experiment.run.mode, experiment.run.seed, experiment.run.threads);
         match Experiment::new_in_mode(&path, mode, seed, threads) {
             Ok(mut next) => {
-                next.speed = experiment.speed;
+                next.run.speed = experiment.run.speed;
                 *experiment = next;
             }
-            Err(error) => experiment.message = Some(format!("{error:#}")),
+            Err(error) => experiment.ui.message = Some(format!("{error:#}")),
         }
     }
     Ok(())
@@ -162,20 +162,20 @@ fn panels_system(
 
 fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) -> Option<PathBuf> {
     let mut chosen = None;
-    let current = experiment.scene_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let current = experiment.run.scene_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     egui::ComboBox::from_label("scene")
         .selected_text(current)
         .show_ui(ui, |ui| {
             for path in scenes {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                if ui.selectable_label(*path == experiment.scene_path, name).clicked() {
+                if ui.selectable_label(*path == experiment.run.scene_path, name).clicked() {
                     chosen = Some(path.clone());
                 }
             }
         })
         .response
         .on_hover_text("Every .ron file in scenes/; a broken file shows its error here instead of crashing.");
-    ui.label(egui::RichText::new(&experiment.scene.description).small());
+    ui.label(egui::RichText::new(&experiment.run.scene.description).small());
     chosen
 }
 
@@ -184,7 +184,7 @@ fn scene_picker(ui: &mut egui::Ui, experiment: &Experiment, scenes: &[PathBuf]) 
 pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
     let mut rects = WidgetRects::new();
     let mut wanted = None;
-    let current = e.mode;
+    let current = e.run.mode;
     let mut button = |ui: &mut egui::Ui, name: &'static str, selected: bool, enabled: bool, tip: &str| {
         let response = ui.add_enabled(enabled, egui::Button::selectable(selected, name));
         let response = if enabled { response.on_hover_text(tip) } else { response.on_disabled_hover_text(tip) };
@@ -244,7 +244,7 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
             wanted = Some(RunMode::MpcLearned);
         }
     });
-    if e.mode.is_learning() {
+    if e.run.mode.is_learning() {
         let response = ui
             .button("⟲ reset training")
             .on_hover_text("Start learning again from step 0: fresh networks, empty replay buffer, episode 0.");
@@ -254,16 +254,16 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
         }
     }
     ui.horizontal(|ui| {
-        let seed = ui.add(egui::DragValue::new(&mut e.next_seed).prefix("seed ")).on_hover_text(
+        let seed = ui.add(egui::DragValue::new(&mut e.ui.next_seed).prefix("seed ")).on_hover_text(
             "Seed of the run: episode k starts from seed × 1000003 + k, so the same seed replays the same run.",
         );
         rects.insert("seed", seed.rect);
-        if e.next_seed != e.seed {
+        if e.ui.next_seed != e.run.seed {
             let restart =
                 ui.button("restart with this seed").on_hover_text("Start the run again from step 0 with this seed.");
             rects.insert("restart_seed", restart.rect);
             if restart.clicked() {
-                let seed = e.next_seed;
+                let seed = e.ui.next_seed;
                 report(e, |e| e.restart_with_seed(seed));
             }
         }
@@ -277,27 +277,28 @@ pub fn mode_controls(ui: &mut egui::Ui, e: &mut Experiment) -> WidgetRects {
 /// Runs a restart; a failure becomes the status message instead of a crash.
 fn report(e: &mut Experiment, restart: impl FnOnce(&mut Experiment) -> anyhow::Result<()>) {
     if let Err(error) = restart(e) {
-        e.message = Some(format!("{error:#}"));
+        e.ui.message = Some(format!("{error:#}"));
     }
 }
 
 fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
     ui.horizontal(|ui| {
-        let label = if experiment.paused { "▶ play" } else { "⏸ pause" };
+        let label = if experiment.run.paused { "▶ play" } else { "⏸ pause" };
         if ui.button(label).on_hover_text("Pause or resume simulated time (Space).").clicked() {
-            experiment.paused = !experiment.paused;
+            experiment.run.paused = !experiment.run.paused;
         }
         if ui.button("⏭ step").on_hover_text("Pause and advance exactly one control step (→).").clicked() {
-            experiment.paused = true;
-            experiment.pending_steps += 1;
+            experiment.run.paused = true;
+            experiment.run.pending_steps += 1;
         }
         if ui.button("⟲ reset").on_hover_text("Start a new episode from a fresh random start (R).").clicked() {
             experiment.reset_episode();
         }
     });
-    ui.add(egui::Slider::new(&mut experiment.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed")).on_hover_text(
-        "Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).",
-    );
+    ui.add(egui::Slider::new(&mut experiment.run.speed, 1.0 / 16.0..=16.0).logarithmic(true).text("speed"))
+        .on_hover_text(
+            "Simulated seconds per wall-clock second; planning time can hold it lower (see the real-time factor).",
+        );
 }
 
 /// Adds `widget` with its one-sentence tooltip and records its rect under `name`.
@@ -470,7 +471,7 @@ fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(
 
 /// Learning curves against env steps: returns, SAC losses and α, model error, timing.
 fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
-    let l = &e.learning;
+    let l = &e.history.learning;
     let actor = xy(l.evals.iter().map(|r| [r.env_steps as f64, r.actor_return_mean]));
     curve_plot(
         ui,
@@ -487,7 +488,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
         .collect(),
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
-    if e.mode != RunMode::MpcLearned {
+    if e.run.mode != RunMode::MpcLearned {
         curve_plot(
             ui,
             "sac-losses",
@@ -503,7 +504,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
             vec![("α", row(|r| r.alpha))],
         );
     }
-    if e.mode == RunMode::Demorl {
+    if e.run.mode == RunMode::Demorl {
         curve_plot(
             ui,
             "actor-planner-gap",
@@ -513,7 +514,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
             vec![("gap", row(|r| r.actor_action_gap))],
         );
     }
-    if e.mode.plans() {
+    if e.run.mode.plans() {
         let rejected = l.rows.last().map_or(0, |r| r.model_fits_rejected);
         let title = model_error_title(l.model_fits.len(), rejected, l.last_fit_ms);
         curve_plot(
@@ -543,8 +544,8 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
 }
 
 fn plots(ui: &mut egui::Ui, e: &Experiment) {
-    let m = &e.metrics;
-    if e.mode.is_learning() {
+    let m = &e.history.metrics;
+    if e.run.mode.is_learning() {
         learning_plots(ui, e);
     } else {
         plot(
@@ -556,7 +557,7 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
         );
     }
     let mut terms: Vec<Line<'static>> = vec![Line::new("reward", series(m.step_rewards.iter().copied()))];
-    for (k, term) in e.scene.task.reward.iter().enumerate() {
+    for (k, term) in e.run.scene.task.reward.iter().enumerate() {
         let label = crate::sim::task::reward_label(&term.term);
         terms.push(Line::new(label, series(m.reward_terms.iter().map(|t| t.get(k).copied().unwrap_or(0.0)))));
     }
@@ -579,7 +580,7 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
         "1 / Σw²: how many samples the update really used.",
         vec![Line::new("ESS", series(m.effective_sample_size.iter().copied()))],
     );
-    if !e.mode.is_learning() {
+    if !e.run.mode.is_learning() {
         plot(
             ui,
             "timing",
@@ -607,7 +608,7 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
         "First action of the mean plan and the action executed (first 3 dims).",
         actions,
     );
-    if let Some(trace) = &e.last_trace {
+    if let Some(trace) = &e.history.last_trace {
         ui.label(egui::RichText::new("Last plan, per iteration").strong())
             .on_hover_text("How the plan's scores improved over the iterations of the last control step.");
         egui::Grid::new("iterations").striped(true).show(ui, |ui| {
@@ -630,20 +631,21 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
 
 /// What a learning run is doing now, for the status line.
 pub fn learning_state(e: &Experiment) -> String {
-    if !e.mode.is_learning() {
+    if !e.run.mode.is_learning() {
         return String::new();
     }
-    let phase = if e.evaluating {
+    let phase = if e.history.evaluating {
         "evaluating…".to_string()
     } else if e.warmup_left() > 0 {
         format!("warm-up: random actions, {} steps left", e.warmup_left())
-    } else if e.mode.plans() && e.learning.model_fits.is_empty() {
+    } else if e.run.mode.plans() && e.history.learning.model_fits.is_empty() {
         "fitting the model…".to_string()
     } else {
         "learning".to_string()
     };
-    let eval = e.learning.evals.last().map(|r| format!("   last eval {:.1}", r.eval_return_mean)).unwrap_or_default();
-    format!("   {}: {phase}   updates {}{eval}", e.mode, e.learning.updates)
+    let eval =
+        e.history.learning.evals.last().map(|r| format!("   last eval {:.1}", r.eval_return_mean)).unwrap_or_default();
+    format!("   {}: {phase}   updates {}{eval}", e.run.mode, e.history.learning.updates)
 }
 
 fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &FrameBudget) {
@@ -652,27 +654,27 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
         let cap = budget.max_fps.map_or(String::new(), |cap| format!(" (cap {cap:.0})"));
         ui.label(format!(
             "t = {:.2} s   env steps {}   episode {} ({} done)   return {:.1}   real-time ×{:.2}   {:.0} fps{cap}   seed {}{}{}",
-            e.sim_time,
-            e.env_steps,
-            e.episode + 1,
-            e.finished.len(),
-            e.episode_return,
-            e.real_time_factor,
+            e.history.sim_time,
+            e.history.env_steps,
+            e.history.episode + 1,
+            e.history.finished.len(),
+            e.history.episode_return,
+            e.history.real_time_factor,
             fps,
-            e.seed,
+            e.run.seed,
             learning_state(e),
-            if e.paused { "   ⏸ paused" } else { "" }
+            if e.run.paused { "   ⏸ paused" } else { "" }
         ));
-        if let Some(end) = e.finished.last() {
+        if let Some(end) = e.history.finished.last() {
             ui.separator();
             ui.label(format!("last episode end: {}", end.end))
                 .on_hover_text("Why the last episode ended (time limit, termination, physics blow-up…).");
         }
-        if let Some(stopped) = &e.stopped {
+        if let Some(stopped) = &e.ui.stopped {
             // Stays until a new run is built, whatever other messages come.
             ui.separator();
             ui.label(egui::RichText::new(stopped).strong().color(egui::Color32::from_rgb(255, 110, 100)));
-        } else if let Some(message) = &e.message {
+        } else if let Some(message) = &e.ui.message {
             ui.separator();
             ui.label(egui::RichText::new(message).color(egui::Color32::from_rgb(240, 200, 120)));
         }

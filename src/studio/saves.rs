@@ -23,25 +23,26 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 impl Experiment {
     /// `<scene>-<mode>-seed<seed>`, the name `train` gives its checkpoints.
     pub fn default_save_name(&self) -> String {
-        let scene = self.scene_path.file_stem().map_or_else(|| self.scene.name.clone(), |s| s.to_string_lossy().into());
-        format!("{scene}-{}-seed{}", self.mode.mode_name(), self.seed)
+        let scene =
+            self.run.scene_path.file_stem().map_or_else(|| self.run.scene.name.clone(), |s| s.to_string_lossy().into());
+        format!("{scene}-{}-seed{}", self.run.mode.mode_name(), self.run.seed)
     }
 
     /// Asks the loop to write `saves_dir/<name>` at the next episode start (checkpoints are only
     /// taken there); the outcome arrives as a message, and `saving` is set until then.
     pub fn request_save(&mut self, name: &str) -> anyhow::Result<()> {
-        if !self.mode.is_learning() {
-            bail!("{} learns nothing: there is no checkpoint to save", self.mode);
+        if !self.run.mode.is_learning() {
+            bail!("{} learns nothing: there is no checkpoint to save", self.run.mode);
         }
-        if let Some(why) = &self.stopped {
+        if let Some(why) = &self.ui.stopped {
             bail!("not saved: {why}");
         }
         check_name(name)?;
-        let dir = self.saves_dir.join(name);
+        let dir = self.ui.saves_dir.join(name);
         let config = self.run_config();
-        self.control.send(Command::Save { dir: dir.clone(), config: Box::new(config) });
-        self.message = Some(format!("saving {} at the next episode start…", dir.display()));
-        self.saving = Some(dir);
+        self.run.control.send(Command::Save { dir: dir.clone(), config: Box::new(config) });
+        self.ui.message = Some(format!("saving {} at the next episode start…", dir.display()));
+        self.ui.saving = Some(dir);
         Ok(())
     }
 
@@ -73,17 +74,17 @@ impl Experiment {
         };
         let mut next = Experiment::from_driver(run, env, Driver::Learning(Box::new(trainer)));
         next.carry_over_from(self);
-        next.episode = state.episode;
-        next.env_steps = state.env_steps;
-        next.sim_time = state.env_steps as f64 * next.control_dt();
-        let l = &mut next.learning;
+        next.history.episode = state.episode;
+        next.history.env_steps = state.env_steps;
+        next.history.sim_time = state.env_steps as f64 * next.control_dt();
+        let l = &mut next.history.learning;
         l.evals = state.evals.clone();
         l.rows = state.rows.clone();
         // Updates so far: those logged in rows plus the unlogged window.
         l.updates = state.rows.iter().map(|r| r.updates as u64).sum::<u64>() + state.window.len() as u64;
         // The training-return curve needs each episode's end step, which a save does not keep:
         // it starts again from the loaded step (the evaluation curve is complete).
-        next.message = Some(format!("loaded {} at env step {}", dir.display(), state.env_steps));
+        next.ui.message = Some(format!("loaded {} at env step {}", dir.display(), state.env_steps));
         *self = next;
         Ok(())
     }
@@ -91,15 +92,15 @@ impl Experiment {
     /// Writes the current episode's steps to `exports_dir/<scene>-episode<k>.csv`: step,
     /// observation, action, reward and the plan's first mean action (empty without a plan).
     pub fn export_episode_csv(&self) -> anyhow::Result<PathBuf> {
-        let obs_dim = self.env.obs_dim();
-        let act_dim = self.env.action_dim();
+        let obs_dim = self.run.env.obs_dim();
+        let act_dim = self.run.env.action_dim();
         let mut header = vec!["step".to_string()];
         header.extend((0..obs_dim).map(|i| format!("obs{i}")));
         header.extend((0..act_dim).map(|i| format!("action{i}")));
         header.push("reward".into());
         header.extend((0..act_dim).map(|i| format!("planned_mean{i}")));
         let mut text = header.join(",") + "\n";
-        for (k, step) in self.episode_log.iter().enumerate() {
+        for (k, step) in self.history.episode_log.iter().enumerate() {
             let mut fields = vec![k.to_string()];
             fields.extend(step.observation.iter().chain(&step.action).map(f32::to_string));
             fields.push(step.reward.to_string());
@@ -109,10 +110,11 @@ impl Experiment {
             }
             text += &(fields.join(",") + "\n");
         }
-        std::fs::create_dir_all(&self.exports_dir)
-            .with_context(|| format!("cannot create {}", self.exports_dir.display()))?;
-        let stem = self.scene_path.file_stem().map_or_else(|| self.scene.name.clone(), |s| s.to_string_lossy().into());
-        let path = self.exports_dir.join(format!("{stem}-episode{}.csv", self.episode + 1));
+        std::fs::create_dir_all(&self.ui.exports_dir)
+            .with_context(|| format!("cannot create {}", self.ui.exports_dir.display()))?;
+        let stem =
+            self.run.scene_path.file_stem().map_or_else(|| self.run.scene.name.clone(), |s| s.to_string_lossy().into());
+        let path = self.ui.exports_dir.join(format!("{stem}-episode{}.csv", self.history.episode + 1));
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
     }

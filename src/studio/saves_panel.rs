@@ -27,33 +27,33 @@ pub struct SavesUi {
 /// Save, list, load and export widgets. Returns the rects of the named widgets.
 pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -> WidgetRects {
     let mut rects = WidgetRects::new();
-    if e.save_outcome != state.seen_outcome {
-        state.seen_outcome.clone_from(&e.save_outcome);
+    if e.ui.save_outcome != state.seen_outcome {
+        state.seen_outcome.clone_from(&e.ui.save_outcome);
         state.entries = None;
     }
-    if e.mode.is_learning() {
+    if e.run.mode.is_learning() {
         ui.horizontal(|ui| {
             let field = ui
                 .add(egui::TextEdit::singleline(&mut state.name).hint_text(e.default_save_name()).desired_width(170.0));
             rects.insert("save_name", field.rect);
             let button = ui
-                .add_enabled(e.saving.is_none() && e.stopped.is_none(), egui::Button::new("💾 save"))
+                .add_enabled(e.ui.saving.is_none() && e.ui.stopped.is_none(), egui::Button::new("💾 save"))
                 .on_hover_text("Checkpoint the run into saves/<name>/ at the next episode start.");
             rects.insert("save", button.rect);
             if button.clicked() {
                 let name = if state.name.trim().is_empty() { e.default_save_name() } else { state.name.trim().into() };
                 if let Err(error) = e.request_save(&name) {
-                    e.save_outcome = Some(format!("{error:#}"));
+                    e.ui.save_outcome = Some(format!("{error:#}"));
                 }
             }
         });
-        if let Some(dir) = &e.saving {
+        if let Some(dir) = &e.ui.saving {
             ui.label(format!("saving {} at the next episode start…", dir.display()));
         }
     } else {
         ui.label("Saves hold learning runs: choose sac, demorl or mpc + learned to save.");
     }
-    if let Some(outcome) = &e.save_outcome {
+    if let Some(outcome) = &e.ui.save_outcome {
         ui.label(egui::RichText::new(outcome).small());
     }
     ui.horizontal(|ui| {
@@ -67,19 +67,20 @@ pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -
         );
         rects.insert("export_csv", csv.rect);
         if csv.clicked() {
-            e.message = Some(match e.export_episode_csv() {
+            e.ui.message = Some(match e.export_episode_csv() {
                 Ok(path) => format!("exported {}", path.display()),
                 Err(error) => format!("{error:#}"),
             });
         }
         if ui.button("window PNG").on_hover_text("Save the whole window, plots included, to exports/.").clicked() {
-            let stem = e.scene_path.file_stem().map_or_else(|| "studio".into(), |s| s.to_string_lossy().into_owned());
-            state.png_request = Some(e.exports_dir.join(format!("{stem}-step{}.png", e.env_steps)));
+            let stem =
+                e.run.scene_path.file_stem().map_or_else(|| "studio".into(), |s| s.to_string_lossy().into_owned());
+            state.png_request = Some(e.ui.exports_dir.join(format!("{stem}-step{}.png", e.history.env_steps)));
         }
     });
-    let entries = state.entries.get_or_insert_with(|| list_checkpoints(&e.saves_dir));
+    let entries = state.entries.get_or_insert_with(|| list_checkpoints(&e.ui.saves_dir));
     if entries.is_empty() {
-        ui.label(format!("no saves in {}", e.saves_dir.display()));
+        ui.label(format!("no saves in {}", e.ui.saves_dir.display()));
     }
     let mut load = None;
     // One row per save, truncated or wrapped to the panel's width (a grid would widen the panel).
@@ -124,7 +125,7 @@ pub fn saves_panel(ui: &mut egui::Ui, e: &mut Experiment, state: &mut SavesUi) -
         && let Err(error) = e.load_save(&dir)
     {
         // The experiment runs on unchanged; the list shows the save again as it is now.
-        e.message = Some(format!("not loaded: {error:#}"));
+        e.ui.message = Some(format!("not loaded: {error:#}"));
         state.entries = None;
     }
     rects

@@ -40,7 +40,7 @@ impl Plugin for ScreenshotPlugin {
 
 /// Each frame takes exactly one control step, whatever the planning time.
 fn lockstep(mut experiment: ResMut<Experiment>) {
-    experiment.blocking = true;
+    experiment.run.blocking = true;
 }
 
 fn take_screenshot(
@@ -50,11 +50,11 @@ fn take_screenshot(
     mut experiment: ResMut<Experiment>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    if experiment.env_steps < plan.steps && !state.requested {
+    if experiment.history.env_steps < plan.steps && !state.requested {
         return;
     }
-    experiment.paused = true;
-    experiment.blocking = false;
+    experiment.run.paused = true;
+    experiment.run.blocking = false;
     if !state.requested {
         state.frames_after_steps += 1;
         if state.frames_after_steps >= SETTLE_FRAMES {
@@ -73,7 +73,7 @@ fn take_screenshot(
         if state.frames_after_result > 1 {
             match result {
                 Ok(()) => {
-                    println!("saved {} after {} control steps", plan.out.display(), experiment.env_steps);
+                    println!("saved {} after {} control steps", plan.out.display(), experiment.history.env_steps);
                     exit.write(AppExit::Success);
                 }
                 Err(message) => {
@@ -99,7 +99,7 @@ pub fn take_requested_png(mut commands: Commands, mut saves: ResMut<SavesUi>) {
     let Some(path) = saves.png_request.take() else { return };
     commands.spawn(Screenshot::primary_window()).observe(
         move |captured: On<ScreenshotCaptured>, mut experiment: ResMut<Experiment>| {
-            experiment.message = Some(match write_png(&captured.image, &path) {
+            experiment.ui.message = Some(match write_png(&captured.image, &path) {
                 Ok(()) => format!("exported {}", path.display()),
                 Err(error) => error,
             });

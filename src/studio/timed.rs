@@ -32,7 +32,7 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
     let now = std::time::Instant::now();
     let Some((start, start_steps, start_sim)) = run.started else {
         // Measure from the first frame, after start-up (pipelines compiled, window open).
-        run.started = Some((now, experiment.env_steps, experiment.sim_time));
+        run.started = Some((now, experiment.history.env_steps, experiment.history.sim_time));
         return;
     };
     run.frames += 1;
@@ -40,10 +40,10 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
     if wall < run.seconds {
         return;
     }
-    let steps = experiment.env_steps - start_steps;
-    let simulated = experiment.sim_time - start_sim;
-    let learning = &experiment.learning;
-    let learned = if experiment.mode.is_learning() {
+    let steps = experiment.history.env_steps - start_steps;
+    let simulated = experiment.history.sim_time - start_sim;
+    let learning = &experiment.history.learning;
+    let learned = if experiment.run.mode.is_learning() {
         let last_eval = learning.evals.last().map_or(f64::NAN, |r| r.eval_return_mean);
         format!(
             ", {} SAC updates, {} model fits, mean learn {:.1} ms/step, last eval return {last_eval:.1}",
@@ -56,7 +56,7 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
     };
     println!(
         "studio ({}) {:.1} s: {} frames, {:.1} ms/frame ({:.1} fps), {} env steps ({:.1} steps/s), real-time factor {:.2}, mean plan {:.1} ms{learned}",
-        experiment.mode,
+        experiment.run.mode,
         wall,
         run.frames,
         1e3 * wall / run.frames.max(1) as f64,
@@ -64,7 +64,7 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
         steps,
         steps as f64 / wall,
         simulated / wall,
-        experiment.metrics.plan_ms.iter().sum::<f64>() / experiment.metrics.plan_ms.len().max(1) as f64,
+        experiment.history.metrics.plan_ms.iter().sum::<f64>() / experiment.history.metrics.plan_ms.len().max(1) as f64,
     );
     exit.write(AppExit::Success);
 }

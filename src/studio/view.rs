@@ -95,13 +95,13 @@ fn spawn_robot(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    if spawned.0.as_ref() == Some(&experiment.scene_path) {
+    if spawned.0.as_ref() == Some(&experiment.run.scene_path) {
         return;
     }
     for entity in &existing {
         commands.entity(entity).despawn();
     }
-    for (index, link) in experiment.scene.robot.links.iter().enumerate() {
+    for (index, link) in experiment.run.scene.robot.links.iter().enumerate() {
         let [r, g, b] = link.colour;
         let material = materials.add(StandardMaterial {
             base_color: Color::srgb(r, g, b),
@@ -113,7 +113,7 @@ fn spawn_robot(
             parent.spawn((Mesh3d(meshes.add(mesh)), MeshMaterial3d(material), offset));
         });
     }
-    spawned.0 = Some(experiment.scene_path.clone());
+    spawned.0 = Some(experiment.run.scene_path.clone());
 }
 
 /// A mesh for a link's shape and its placement in the link frame.
@@ -139,8 +139,8 @@ pub fn link_mesh(link: &Link) -> (Mesh, Transform) {
 
 /// Copies link poses from the simulation into the link entities.
 fn sync_links(experiment: Res<Experiment>, mut links: Query<(&RobotLink, &mut Transform)>) {
-    let robot = experiment.env.robot();
-    let bodies = &experiment.env.physics().bodies;
+    let robot = experiment.run.env.robot();
+    let bodies = &experiment.run.env.physics().bodies;
     for (link, mut transform) in &mut links {
         if let Some(info) = robot.links.get(link.0) {
             let pose = bodies[info.body].position();
@@ -165,7 +165,7 @@ fn draw_traces(
         return;
     }
     let mut strips: Vec<Strip> = Vec::new();
-    if let Some(trace) = &experiment.last_trace {
+    if let Some(trace) = &experiment.history.last_trace {
         strips.extend(plan_strips(trace, &settings.options));
     }
     let executed: Vec<Vec<[f32; 3]>> = experiment.executed_since_ghost();

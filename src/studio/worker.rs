@@ -386,10 +386,10 @@ mod tests {
         let settings = scene.planner.clone();
         let run = Run { scene_path: &path, scene, mode: RunMode::Sac, settings, train, seed: 0, threads: 1 };
         let mut e = Experiment::from_driver(run, env, driver);
-        e.blocking = true;
+        e.run.blocking = true;
         let taken: Vec<u32> = (0..5).map(|_| e.advance(0.05)).collect();
         assert_eq!(taken, [1, 1, 0, 0, 0], "two steps, then no more and no hang");
-        let stopped = e.stopped.as_deref().expect("the studio shows why the run stopped");
+        let stopped = e.ui.stopped.as_deref().expect("the studio shows why the run stopped");
         assert!(stopped.contains("injected failure at env step 2"), "{stopped}");
     }
 }
