@@ -72,7 +72,11 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run N control steps in the studio and save the window as a PNG.
     Screenshot(ScreenshotArgs),
-    /// Validate scene files and report every error with file, line, column and field.
+    /// Convert a URDF or MJCF robot into a scene file (with a task), and print what the
+    /// simulator could not carry over.
+    Import(ImportArgs),
+    /// Validate scene files and report every error with file, line, column and field; for each
+    /// valid one print links, joints, actuated joints, total mass and the base height at reset.
     Check {
         /// Scene files to check.
         #[arg(required = true)]
@@ -95,6 +99,8 @@ pub enum Mode {
     /// Baseline: the planner's nominal schedule (a gait, `nominal` in the planner settings)
     /// played open loop, without planning.
     Nominal,
+    /// Baseline: hold the home pose (position targets at the joints' `home` angles): standing still.
+    Home,
 }
 
 impl Mode {
@@ -117,6 +123,7 @@ impl Mode {
             Mode::Zero => "zero",
             Mode::Random => "random",
             Mode::Nominal => "nominal",
+            Mode::Home => "home",
         }
     }
 }
@@ -379,6 +386,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
                      add `nominal: Some((period_steps: …, amplitude: […]))` to the scene's planner section"
                 ),
             },
+            Mode::Home => Baseline::Hold(scene.robot.home_action()),
             _ => Baseline::Zero,
         };
         (0..args.episodes)
@@ -582,7 +590,10 @@ pub fn check(scenes: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in scenes {
         match load_scene(path) {
-            Ok(scene) => println!("ok    {} ({})", path.display(), scene.name),
+            Ok(scene) => {
+                let summary = crate::sim::RobotSummary::of(&Env::new(&scene));
+                println!("ok    {} ({}): {summary}", path.display(), scene.name);
+            }
             Err(e) => {
                 failed += 1;
                 println!("error {e}");
@@ -592,6 +603,78 @@ pub fn check(scenes: &[PathBuf]) -> anyhow::Result<()> {
     if failed > 0 {
         bail!("{failed} of {} scene files have errors", scenes.len());
     }
+    Ok(())
+}
+
+/// Arguments of `import`.
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The robot: a `.urdf`, or an MJCF `.xml` (MuJoCo Menagerie's files load as they are).
+    pub file: PathBuf,
+    /// Where to write the scene (default: scenes/<file stem>.ron). Mesh paths are written
+    /// relative to its folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The task: stand (hold the home pose), walk (forward, around a trot) or none.
+    #[arg(long, value_enum, default_value = "stand")]
+    pub task: crate::scene::import::TaskKind,
+    /// Agent actions per second (physics steps per action follow from the file's timestep).
+    #[arg(long, default_value_t = 50.0)]
+    pub control_rate: f32,
+    /// MJCF: the keyframe to reset to (default: "home", else the first).
+    #[arg(long)]
+    pub keyframe: Option<String>,
+    /// Home angles, e.g. `--home FL_HFE=0.8,FL_KFE=-1.6` (radians); they replace the keyframe's.
+    #[arg(long, value_delimiter = ',', value_parser = parse_joint_angle)]
+    pub home: Vec<(String, f64)>,
+    /// URDF: drive joints with PD position motors of this stiffness (N·m/rad) instead of torques.
+    #[arg(long)]
+    pub kp: Option<f64>,
+    /// URDF: the position motors' damping (N·m·s/rad).
+    #[arg(long, default_value_t = 0.0, requires = "kp")]
+    pub kd: f64,
+    /// URDF: cap the file's effort limits (N·m), for files with placeholder values.
+    #[arg(long)]
+    pub max_effort: Option<f64>,
+    /// Replace an existing scene file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_joint_angle(text: &str) -> Result<(String, f64), String> {
+    let (name, angle) = text.split_once('=').ok_or_else(|| format!("expected JOINT=ANGLE, found {text}"))?;
+    let angle: f64 = angle.trim().parse().map_err(|_| format!("\"{angle}\" is not an angle in radians"))?;
+    if !angle.is_finite() {
+        return Err(format!("the angle of {name} is not finite"));
+    }
+    Ok((name.trim().to_string(), angle))
+}
+
+/// `import`: writes the scene and prints the warnings and the robot's summary.
+pub fn import(args: &ImportArgs) -> anyhow::Result<()> {
+    use crate::scene::import::{ImportOptions, UrdfDrive, import};
+    let stem = args.file.file_stem().and_then(|s| s.to_str()).unwrap_or("robot");
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("scenes").join(format!("{stem}.ron")));
+    if out.exists() && !args.force {
+        bail!("{} exists; pass --force to replace it", out.display());
+    }
+    let options = ImportOptions {
+        task: args.task,
+        control_rate: args.control_rate,
+        keyframe: args.keyframe.clone(),
+        home: args.home.clone(),
+        urdf_drive: UrdfDrive { position_gains: args.kp.map(|kp| (kp, args.kd)), max_effort: args.max_effort },
+    };
+    let imported = import(&args.file, &out, &options)?;
+    if let Some(folder) = out.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    }
+    std::fs::write(&out, &imported.text).with_context(|| format!("writing {}", out.display()))?;
+    for warning in &imported.warnings {
+        println!("warning: {warning}");
+    }
+    let summary = crate::sim::RobotSummary::of(&Env::new(&imported.scene));
+    println!("wrote {}: {summary}", out.display());
     Ok(())
 }
 

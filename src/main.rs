@@ -18,6 +18,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Compare(args)) => cli::compare(args),
         Some(Command::Bench(args)) => cli::bench(args),
         Some(Command::Screenshot(args)) => cli::screenshot(args),
+        Some(Command::Import(args)) => cli::import(args),
         Some(Command::Check { scenes }) => cli::check(scenes),
     };
     match result {

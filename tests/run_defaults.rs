@@ -163,3 +163,28 @@ fn a_zero_evaluation_interval_is_named_wherever_it_comes_from() {
     let err = train(&train_args(&["scenes/pendulum.ron", "--mode", "sac", "--eval-every", "0"])).unwrap_err();
     assert!(format!("{err:#}").contains("--eval-every"), "{err:#}");
 }
+
+#[test]
+fn episode_runs_write_episodes_csv_and_learning_runs_eval_csv() {
+    // Two formats, two names: `compare` reads only the learning runs' eval.csv.
+    let episodes = scratch("episodes");
+    train(&train_args(&[
+        "scenes/pendulum.ron",
+        "--mode",
+        "zero",
+        "--episodes",
+        "2",
+        "--out",
+        episodes.to_str().unwrap(),
+    ]))
+    .unwrap();
+    let text = std::fs::read_to_string(episodes.join("episodes.csv")).unwrap();
+    assert!(text.starts_with("env_steps,eval_return_mean,eval_return_std,episodes,episode_return"), "{text}");
+    assert_eq!(text.lines().count(), 3, "a header and one row per episode");
+    assert!(!episodes.join("eval.csv").exists());
+    let learning = scratch("learning");
+    let out = learning.to_str().unwrap();
+    train(&train_args(&["scenes/pendulum.ron", "--mode", "sac", "--steps", "2", "--eval-episodes", "1", "--out", out]))
+        .unwrap();
+    assert!(learning.join("eval.csv").exists() && !learning.join("episodes.csv").exists());
+}

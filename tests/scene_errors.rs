@@ -75,7 +75,7 @@ fn inverted_limits() {
 fn both_mass_and_density() {
     let text =
         mutate("mass: Some(1.0), position: (0.0, 2.0", "mass: Some(1.0), density: Some(500.0), position: (0.0, 2.0");
-    assert_error(&text, "robot.links[1].density", "density: Some(500.0)", "either");
+    assert_error(&text, "robot.links[1].density", "density: Some(500.0)", "not several");
 }
 
 #[test]
@@ -198,4 +198,46 @@ fn nominal_schedule_with_a_bad_period() {
         "        nominal: Some((period_steps: -3.0, amplitude: [0.1])),\n        horizon: 20,",
     );
     assert_error(&text, "planner.nominal.period_steps", "period_steps: -3.0", "[1, 100000]");
+}
+
+#[test]
+fn an_inertia_that_is_not_positive_definite() {
+    let text = mutate(
+        "mass: Some(1.0), position: (0.0, 2.0",
+        "inertia: Some((mass: 1.0, moments: (0.1, 0.1, 0.1), products: (0.2, 0.0, 0.0))), position: (0.0, 2.0",
+    );
+    assert_error(&text, "robot.links[1].inertia.moments", "moments: (0.1, 0.1, 0.1)", "positive definite");
+}
+
+#[test]
+fn inertia_moments_that_break_the_triangle_inequality() {
+    let text = mutate(
+        "mass: Some(1.0), position: (0.0, 2.0",
+        "inertia: Some((mass: 1.0, moments: (0.1, 0.1, 0.5))), position: (0.0, 2.0",
+    );
+    assert_error(&text, "robot.links[1].inertia.moments", "moments: (0.1, 0.1, 0.5)", "triangle inequality");
+}
+
+#[test]
+fn a_home_angle_outside_the_limits() {
+    let text = mutate(
+        "actuator: Torque(max_torque: 2.0)",
+        "limits: Some((-1.0, 1.0)), home: 2.0, actuator: Torque(max_torque: 2.0)",
+    );
+    assert_error(&text, "robot.joints[0].home", "home: 2.0", "outside the limits");
+}
+
+#[test]
+fn a_missing_collision_mesh_is_named_at_its_field() {
+    let text = mutate(
+        "Sphere(radius: 0.06)",
+        "Sphere(radius: 0.06), shapes: [(shape: ConvexMesh(file: \"meshes/nowhere.stl\"))]",
+    );
+    assert_error(&text, "robot.links[0].shapes[0].shape.file", "ConvexMesh(file:", "collision mesh");
+}
+
+#[test]
+fn a_link_without_shapes_needs_an_inertia() {
+    let text = mutate("shape: Sphere(radius: 0.06), ", "");
+    assert_error(&text, "robot.links[0]", "(name: \"pivot\"", "needs an `inertia`");
 }

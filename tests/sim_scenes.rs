@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 fn shipped_scenes() -> Vec<std::path::PathBuf> {
     let files = scene_files(Path::new("scenes")).expect("scenes folder");
-    assert_eq!(files.len(), 5, "five scenes ship: {files:?}");
+    assert_eq!(files.len(), 7, "seven scenes ship (five hand-written, two imported robots): {files:?}");
     files
 }
 

@@ -1,5 +1,5 @@
-//! Sanity baselines: zero actions, uniform random actions and the planner's nominal schedule
-//! played open loop, run like any other agent.
+//! Sanity baselines: zero actions, uniform random actions, holding the home pose and the
+//! planner's nominal schedule played open loop, run like any other agent.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,8 @@ pub enum Baseline {
     Random(Box<ChaCha8Rng>),
     /// The planner's nominal schedule (a gait) without any planning: what MPC must improve on.
     Nominal(PeriodicNominal),
+    /// A fixed action: the one holding the home pose is "standing still".
+    Hold(Vec<f32>),
 }
 
 impl Baseline {
@@ -29,6 +31,7 @@ impl Baseline {
             Baseline::Zero => vec![0.0; action_dim],
             Baseline::Random(rng) => (0..action_dim).map(|_| rng.random_range(-1.0..=1.0)).collect(),
             Baseline::Nominal(schedule) => (0..action_dim).map(|d| schedule.value(step, d)).collect(),
+            Baseline::Hold(action) => action.clone(),
         }
     }
 }

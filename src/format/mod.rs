@@ -3,6 +3,7 @@
 
 mod error;
 mod locate;
+pub mod mesh;
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +11,12 @@ pub use error::{FileError, Problem};
 pub use locate::{Position, locate};
 
 /// Deserialises any of our RON files (scenes, presets, manifests) with errors that give the file,
-/// line, column and, where serde knows it, the field path.
+/// line, column and, where serde knows it, the field path. Optional values may be written bare
+/// (`shape: Box(..)` as well as `shape: Some(Box(..))`), as scenes always did for link shapes.
 pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, FileError> {
-    let mut deserializer = ron::Deserializer::from_str(text).map_err(|e| spanned(file, e, None))?;
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut deserializer =
+        ron::Deserializer::from_str_with_options(text, &options).map_err(|e| spanned(file, e, None))?;
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let field = e.path().to_string();
         let field = (field != ".").then_some(field);

@@ -1,9 +1,13 @@
 //! Scenes: the RON files that describe a robot, its task and default settings, and their checks.
 
+mod assets;
+pub mod import;
 mod schema;
 mod validate;
 
 use std::path::{Path, PathBuf};
+
+pub use assets::SceneAssets;
 
 pub use crate::format::{FileError, Problem};
 use crate::format::{located, parse_ron};
@@ -25,12 +29,15 @@ pub fn load_scene(path: &Path) -> Result<Scene, FileError> {
     parse_scene(&text, path)
 }
 
-/// Parses and validates scene text; `file` only labels errors.
+/// Parses and validates scene text; `file` labels errors, and its folder is where mesh files
+/// named in the scene are found.
 pub fn parse_scene(text: &str, file: &Path) -> Result<Scene, FileError> {
-    let scene: Scene = parse_ron(text, file)?;
+    let mut scene: Scene = parse_ron(text, file)?;
     if let Some(problem) = validate::validate(&scene).into_iter().next() {
         return Err(located(text, file, problem.field, problem.message));
     }
+    let folder = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    scene.assets = SceneAssets::load(&scene, folder).map_err(|p| located(text, file, p.field, p.message))?;
     Ok(scene)
 }
 

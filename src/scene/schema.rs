@@ -25,6 +25,9 @@ pub struct Scene {
     /// left out runs [`RunMode::generic_defaults`].
     #[serde(default)]
     pub learning: LearningDefaults,
+    /// The scene file's folder and the collision meshes read from it (not part of the file).
+    #[serde(skip)]
+    pub assets: super::SceneAssets,
 }
 
 impl Scene {
@@ -141,13 +144,25 @@ pub struct Robot {
 #[serde(deny_unknown_fields)]
 pub struct Link {
     pub name: String,
-    pub shape: Shape,
-    /// Total mass in kg (give either `mass` or `density`).
+    /// A collision shape at the link frame (hand-written scenes); `shapes` holds placed ones.
+    #[serde(default)]
+    pub shape: Option<Shape>,
+    /// Collision shapes placed in the link frame (imported robots have several per link).
+    #[serde(default)]
+    pub shapes: Vec<PlacedShape>,
+    /// Total mass in kg, spread over the shapes (give one of `mass`, `density`, `inertia`).
     #[serde(default)]
     pub mass: Option<f32>,
-    /// Density in kg/m³ (give either `mass` or `density`).
+    /// Density in kg/m³ of the shapes (give one of `mass`, `density`, `inertia`).
     #[serde(default)]
     pub density: Option<f32>,
+    /// Explicit mass, centre of mass and inertia tensor (imported robots); the shapes then
+    /// carry no mass of their own.
+    #[serde(default)]
+    pub inertia: Option<Inertia>,
+    /// Meshes drawn for the link (not simulated); a missing file is drawn as the collision shapes.
+    #[serde(default)]
+    pub visuals: Vec<VisualMesh>,
     /// World position of the link frame in the zero configuration, metres.
     #[serde(default)]
     pub position: [f32; 3],
@@ -163,6 +178,80 @@ pub struct Link {
     /// Display colour, RGB in [0, 1].
     #[serde(default = "default_colour")]
     pub colour: [f32; 3],
+}
+
+impl Link {
+    /// Every collision shape with its placement in the link frame, `shape` first.
+    pub fn placed_shapes(&self) -> impl Iterator<Item = PlacedShape> + '_ {
+        let at_origin = self.shape.iter().map(|shape| PlacedShape { shape: shape.clone(), ..PlacedShape::default() });
+        at_origin.chain(self.shapes.iter().cloned())
+    }
+}
+
+/// A collision shape placed in its link's frame.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlacedShape {
+    pub shape: Shape,
+    /// Position in the link frame, metres.
+    #[serde(default)]
+    pub position: [f32; 3],
+    /// Rotation in the link frame, XYZ Euler angles in radians.
+    #[serde(default)]
+    pub rotation: [f32; 3],
+    /// Contact friction of this shape; left out: the link's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friction: Option<f32>,
+}
+
+impl Default for PlacedShape {
+    fn default() -> Self {
+        PlacedShape { shape: Shape::Sphere { radius: 0.0 }, position: [0.0; 3], rotation: [0.0; 3], friction: None }
+    }
+}
+
+/// Mass properties in the link frame: the inertia tensor about the centre of mass is
+/// `R · [[ixx, ixy, ixz], [ixy, iyy, iyz], [ixz, iyz, izz]] · Rᵀ` with R from `rotation`
+/// (URDF gives the full tensor, MJCF diagonal moments and a frame).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inertia {
+    /// kg.
+    pub mass: f32,
+    /// Centre of mass in the link frame, metres.
+    #[serde(default)]
+    pub centre: [f32; 3],
+    /// (ixx, iyy, izz) in kg·m².
+    pub moments: [f32; 3],
+    /// (ixy, ixz, iyz) in kg·m².
+    #[serde(default)]
+    pub products: [f32; 3],
+    /// The tensor's frame in the link frame, XYZ Euler angles in radians.
+    #[serde(default)]
+    pub rotation: [f32; 3],
+}
+
+/// A mesh drawn for a link, placed in the link frame.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VisualMesh {
+    /// An .stl or .obj file, relative to the scene file's folder.
+    pub file: String,
+    #[serde(default)]
+    pub position: [f32; 3],
+    /// XYZ Euler angles in radians.
+    #[serde(default)]
+    pub rotation: [f32; 3],
+    /// Per-axis scale (meshes in millimetres use 0.001).
+    #[serde(default = "unit_scale")]
+    pub scale: [f32; 3],
+    /// RGB in [0, 1]; left out: the link's colour.
+    #[serde(default)]
+    pub colour: Option<[f32; 3]>,
+}
+
+pub(crate) fn unit_scale() -> [f32; 3] {
+    [1.0; 3]
 }
 
 fn default_colour() -> [f32; 3] {
@@ -191,6 +280,12 @@ pub enum Shape {
         half_height: f32,
         radius: f32,
     },
+    /// The convex hull of a mesh file's vertices (relative to the scene file's folder), scaled.
+    ConvexMesh {
+        file: String,
+        #[serde(default = "unit_scale")]
+        scale: [f32; 3],
+    },
 }
 
 /// A revolute joint between two links.
@@ -207,6 +302,9 @@ pub struct Joint {
     /// Angle limits in radians `(lo, hi)`, measured from the zero configuration.
     #[serde(default)]
     pub limits: Option<(f32, f32)>,
+    /// Angle at reset (the home pose), radians from the zero configuration.
+    #[serde(default)]
+    pub home: f32,
     #[serde(default)]
     pub actuator: Actuator,
     /// Passive spring-damper towards angle 0 (MuJoCo's joint stiffness and damping), solved
@@ -232,8 +330,15 @@ pub enum Actuator {
     None,
     /// Action × `max_torque` is applied as a torque (N·m).
     Torque { max_torque: f32 },
-    /// Action maps linearly onto the joint limits as a position target for a PD motor.
-    Position { stiffness: f32, damping: f32, max_force: f32 },
+    /// Action maps linearly onto `range` (default: the joint limits) as a position target for
+    /// a PD motor (MuJoCo's `<position>` with its `ctrlrange`).
+    Position {
+        stiffness: f32,
+        damping: f32,
+        max_force: f32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<(f32, f32)>,
+    },
 }
 
 impl Actuator {
@@ -243,10 +348,35 @@ impl Actuator {
     }
 }
 
+impl Joint {
+    /// The position targets a Position actuator's actions span: its `range`, else the limits.
+    pub fn target_range(&self) -> Option<(f32, f32)> {
+        match self.actuator {
+            Actuator::Position { range: Some(range), .. } => Some(range),
+            Actuator::Position { range: None, .. } => self.limits,
+            _ => None,
+        }
+    }
+
+    /// The action component that holds this joint at `angle`: a position target for Position
+    /// actuators (clipped to the range), no torque for Torque ones.
+    pub fn action_holding(&self, angle: f32) -> f32 {
+        match self.target_range() {
+            Some((lo, hi)) => (2.0 * (angle - lo) / (hi - lo) - 1.0).clamp(-1.0, 1.0),
+            None => 0.0,
+        }
+    }
+}
+
 impl Robot {
     /// Length of the action vector: one component per actuated joint, in joint order.
     pub fn action_dim(&self) -> usize {
         self.joints.iter().filter(|j| j.actuator.is_actuated()).count()
+    }
+
+    /// The action that holds every joint at its home angle (what "stand still" means).
+    pub fn home_action(&self) -> Vec<f32> {
+        self.joints.iter().filter(|j| j.actuator.is_actuated()).map(|j| j.action_holding(j.home)).collect()
     }
 }
 

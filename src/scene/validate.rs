@@ -19,6 +19,8 @@ const MAX_FRICTION: f32 = 100.0;
 /// Link mass in kg and density in kg/m³.
 const MAX_MASS: f32 = 1e4;
 const MAX_DENSITY: f32 = 1e5;
+/// Moments and products of inertia, kg·m².
+const MAX_INERTIA: f64 = 1e4;
 /// Torques, forces, stiffnesses and dampings.
 const MAX_GAIN: f32 = 1e6;
 
@@ -157,13 +159,7 @@ fn robot<'a>(c: &mut Checker, r: &'a Robot) -> HashSet<&'a str> {
         if !names.insert(link.name.as_str()) {
             c.fail(format!("{at}.name"), format!("link name \"{}\" is used twice", link.name));
         }
-        shape(c, &format!("{at}.shape"), &link.shape);
-        match (link.mass, link.density) {
-            (Some(mass), None) => c.positive_at_most(format!("{at}.mass"), mass, MAX_MASS),
-            (None, Some(density)) => c.positive_at_most(format!("{at}.density"), density, MAX_DENSITY),
-            (Some(_), Some(_)) => c.fail(format!("{at}.density"), "give either `mass` or `density`, not both"),
-            (None, None) => c.fail(at.clone(), "expected `mass` (kg) or `density` (kg/m³)"),
-        }
+        link_mass(c, &at, link);
         c.coordinates(format!("{at}.position"), &link.position, MAX_COORDINATE);
         c.finite(format!("{at}.rotation"), &link.rotation);
         c.non_negative_at_most(format!("{at}.friction"), link.friction, MAX_FRICTION);
@@ -185,6 +181,82 @@ fn robot<'a>(c: &mut Checker, r: &'a Robot) -> HashSet<&'a str> {
         c.coordinates(format!("{at}.offset"), &site.offset, MAX_SIZE);
     }
     names
+}
+
+/// Shapes, mass and drawn meshes of one link at `at`.
+fn link_mass(c: &mut Checker, at: &str, link: &Link) {
+    if let Some(s) = &link.shape {
+        shape(c, &format!("{at}.shape"), s);
+    }
+    for (k, placed) in link.shapes.iter().enumerate() {
+        let at = format!("{at}.shapes[{k}]");
+        shape(c, &format!("{at}.shape"), &placed.shape);
+        c.coordinates(format!("{at}.position"), &placed.position, MAX_SIZE);
+        c.finite(format!("{at}.rotation"), &placed.rotation);
+        if let Some(friction) = placed.friction {
+            c.non_negative_at_most(format!("{at}.friction"), friction, MAX_FRICTION);
+        }
+    }
+    let has_shapes = link.shape.is_some() || !link.shapes.is_empty();
+    match (link.mass, link.density, &link.inertia) {
+        (Some(mass), None, None) => c.positive_at_most(format!("{at}.mass"), mass, MAX_MASS),
+        (None, Some(density), None) => c.positive_at_most(format!("{at}.density"), density, MAX_DENSITY),
+        (None, None, Some(inertia)) => self::inertia(c, &format!("{at}.inertia"), inertia),
+        (None, None, None) => c.fail(at, "expected `mass` (kg), `density` (kg/m³) or `inertia`"),
+        (_, density, _) => {
+            let second = if density.is_some() { "density" } else { "inertia" };
+            c.fail(format!("{at}.{second}"), "give one of `mass`, `density` and `inertia`, not several")
+        }
+    }
+    if !has_shapes && link.inertia.is_none() {
+        c.fail(at, "a link without collision shapes needs an `inertia` (its mass cannot come from shapes)");
+    }
+    for (k, visual) in link.visuals.iter().enumerate() {
+        let at = format!("{at}.visuals[{k}]");
+        if visual.file.trim().is_empty() {
+            c.fail(format!("{at}.file"), "expected a mesh file name");
+        }
+        c.coordinates(format!("{at}.position"), &visual.position, MAX_SIZE);
+        c.finite(format!("{at}.rotation"), &visual.rotation);
+        scale(c, &format!("{at}.scale"), &visual.scale);
+        if visual.colour.is_some_and(|rgb| rgb.iter().any(|v| !(0.0..=1.0).contains(v))) {
+            c.fail(format!("{at}.colour"), "expected RGB components in [0, 1]");
+        }
+    }
+}
+
+/// An explicit inertia: positive mass, a finite positive-definite tensor whose diagonal
+/// satisfies the triangle inequality (as every rigid body's does, in any frame).
+fn inertia(c: &mut Checker, at: &str, inertia: &Inertia) {
+    c.positive_at_most(format!("{at}.mass"), inertia.mass, MAX_MASS);
+    c.coordinates(format!("{at}.centre"), &inertia.centre, MAX_SIZE);
+    c.finite(format!("{at}.rotation"), &inertia.rotation);
+    let [ixx, iyy, izz] = inertia.moments.map(f64::from);
+    let [ixy, ixz, iyz] = inertia.products.map(f64::from);
+    let all = [ixx, iyy, izz, ixy, ixz, iyz];
+    if all.iter().any(|v| !v.is_finite() || v.abs() > MAX_INERTIA) {
+        c.fail(format!("{at}.moments"), format!("expected finite moments and products within ±{MAX_INERTIA} kg·m²"));
+        return;
+    }
+    let minor2 = ixx * iyy - ixy * ixy;
+    let det = ixx * (iyy * izz - iyz * iyz) - ixy * (ixy * izz - iyz * ixz) + ixz * (ixy * iyz - iyy * ixz);
+    if !(ixx > 0.0 && minor2 > 0.0 && det > 0.0) {
+        c.fail(format!("{at}.moments"), "the inertia tensor is not positive definite");
+    }
+    // A relative slack for values rounded in the source file.
+    let slack = 1e-4 * (ixx + iyy + izz);
+    if ixx + iyy + slack < izz || iyy + izz + slack < ixx || ixx + izz + slack < iyy {
+        c.fail(
+            format!("{at}.moments"),
+            format!("moments ({ixx}, {iyy}, {izz}) break the triangle inequality (A + B ≥ C)"),
+        );
+    }
+}
+
+fn scale(c: &mut Checker, at: &str, scale: &[f32; 3]) {
+    if scale.iter().any(|v| !(v.is_finite() && v.abs() >= 1e-6 && v.abs() <= 1e3)) {
+        c.fail(at, format!("expected scale factors with magnitude in [1e-6, 1000], found {scale:?}"));
+    }
 }
 
 fn shape(c: &mut Checker, at: &str, shape: &Shape) {
@@ -209,6 +281,22 @@ fn shape(c: &mut Checker, at: &str, shape: &Shape) {
             c.size(format!("{at}.half_height"), *half_height);
             c.size(format!("{at}.radius"), *radius);
         }
+        Shape::ConvexMesh { file, scale: factors } => {
+            if file.trim().is_empty() {
+                c.fail(format!("{at}.file"), "expected a mesh file name");
+            }
+            scale(c, &format!("{at}.scale"), factors);
+        }
+    }
+}
+
+/// Joint angles `(lo, hi)`: ordered, and inside [-π, π] where joint angles are measured.
+fn angle_range(c: &mut Checker, at: &str, (lo, hi): (f32, f32)) {
+    let pi = std::f32::consts::PI;
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        c.fail(at, format!("expected (lo, hi) with lo < hi, found ({lo}, {hi})"));
+    } else if lo < -pi || hi > pi {
+        c.fail(at, format!("angles must lie in [-π, π], found ({lo}, {hi})"));
     }
 }
 
@@ -241,13 +329,8 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
         if !(length.is_finite() && length > 1e-6) {
             c.fail(format!("{at}.axis"), "expected a non-zero finite direction");
         }
-        if let Some((lo, hi)) = joint.limits {
-            let pi = std::f32::consts::PI;
-            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                c.fail(format!("{at}.limits"), format!("expected (lo, hi) with lo < hi, found ({lo}, {hi})"));
-            } else if lo < -pi || hi > pi {
-                c.fail(format!("{at}.limits"), format!("limits must lie in [-π, π], found ({lo}, {hi})"));
-            }
+        if let Some(limits) = joint.limits {
+            angle_range(c, &format!("{at}.limits"), limits);
         }
         if let Some(spring) = &joint.spring {
             c.non_negative_at_most(format!("{at}.spring.stiffness"), spring.stiffness, MAX_GAIN);
@@ -262,18 +345,27 @@ fn joints(c: &mut Checker, r: &Robot, links: &HashSet<&str>) {
                 actuated += 1;
                 c.positive_at_most(format!("{at}.actuator.max_torque"), *max_torque, MAX_GAIN);
             }
-            Actuator::Position { stiffness, damping, max_force } => {
+            Actuator::Position { stiffness, damping, max_force, range } => {
                 actuated += 1;
                 c.non_negative_at_most(format!("{at}.actuator.stiffness"), *stiffness, MAX_GAIN);
                 c.non_negative_at_most(format!("{at}.actuator.damping"), *damping, MAX_GAIN);
                 c.positive_at_most(format!("{at}.actuator.max_force"), *max_force, MAX_GAIN);
-                if joint.limits.is_none() {
-                    c.fail(
+                match range {
+                    Some(range) => angle_range(c, &format!("{at}.actuator.range"), *range),
+                    None if joint.limits.is_none() => c.fail(
                         format!("{at}.limits"),
-                        "a Position actuator needs joint limits (the action maps onto them)",
-                    );
+                        "a Position actuator needs joint limits or a `range` (the action maps onto them)",
+                    ),
+                    None => {}
                 }
             }
+        }
+        if !joint.home.is_finite() {
+            c.fail(format!("{at}.home"), format!("expected a finite angle, found {}", joint.home));
+        } else if let Some((lo, hi)) = joint.limits
+            && !(lo..=hi).contains(&joint.home)
+        {
+            c.fail(format!("{at}.home"), format!("home angle {} lies outside the limits ({lo}, {hi})", joint.home));
         }
     }
     // A cycle would make some link its own ancestor.

@@ -159,7 +159,7 @@ impl Env {
         self.time_limit = enabled;
     }
 
-    /// Starts a new episode: the zero configuration plus the task's reset noise drawn from `seed`.
+    /// Starts a new episode: the home pose plus the task's reset noise drawn from `seed`.
     pub fn reset(&mut self, seed: u64) {
         self.physics = self.robot.template.clone();
         self.pipeline = PhysicsPipeline::new();
@@ -169,7 +169,7 @@ impl Env {
         let mut angles = vec![0.0; joints];
         let mut velocities = vec![0.0; joints];
         for (j, joint) in self.robot.joints.iter().enumerate() {
-            let angle = symmetric(&mut self.rng, noise.joint_angle);
+            let angle = joint.home + symmetric(&mut self.rng, noise.joint_angle);
             angles[j] = match joint.limits {
                 Some((lo, hi)) => angle.clamp(lo, hi),
                 None => angle,
@@ -333,7 +333,9 @@ impl Env {
     fn set_motor_targets(&mut self, action: &[f32]) {
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, .. }, Some((lo, hi))) = (&joint.actuator, joint.limits) {
+            if let (Actuator::Position { stiffness, damping, .. }, Some((lo, hi))) =
+                (&joint.actuator, joint.target_range)
+            {
                 let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
                 if let Some(handle) = self.physics.impulse_joints.get_mut(joint.handle, false) {
                     handle.data.set_motor_position(JointAxis::AngX, target, *stiffness, *damping);
@@ -368,8 +370,8 @@ impl Env {
     fn measure_position_effort(&mut self, action: &[f32]) {
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, max_force }, Some((lo, hi))) =
-                (&joint.actuator, joint.limits)
+            if let (Actuator::Position { stiffness, damping, max_force, .. }, Some((lo, hi))) =
+                (&joint.actuator, joint.target_range)
             {
                 let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
                 let angle = measure::joint_angle(&self.physics, &self.robot, joint);

@@ -4,8 +4,10 @@ mod batch;
 mod env;
 pub mod measure;
 mod robot;
+mod summary;
 pub mod task;
 
 pub use batch::EnvBatch;
 pub use env::{EndReason, Env, StepOutcome};
-pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot};
+pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot, mass_properties};
+pub use summary::RobotSummary;

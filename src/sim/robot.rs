@@ -2,7 +2,7 @@
 
 use rapier3d::prelude::*;
 
-use crate::scene::{Actuator, Link, Scene, Shape};
+use crate::scene::{Actuator, Inertia, Link, PlacedShape, Scene, SceneAssets, Shape};
 
 /// The Rapier state of one world; every part is cloned by `fork`, so a fork evolves identically.
 #[derive(Clone)]
@@ -41,6 +41,10 @@ pub struct JointInfo {
     /// Child pose relative to the parent in the zero configuration.
     pub child_in_parent: Pose,
     pub limits: Option<(f32, f32)>,
+    /// Angle at reset (the home pose).
+    pub home: f32,
+    /// What a Position actuator's actions span (its range, else the limits).
+    pub target_range: Option<(f32, f32)>,
     pub actuator: Actuator,
 }
 
@@ -118,7 +122,7 @@ impl Robot {
             .iter()
             .map(|link| {
                 let is_child = scene.robot.joints.iter().any(|j| j.child == link.name);
-                add_link(&mut state, link, physics.planar && !is_child)
+                add_link(&mut state, link, physics.planar && !is_child, &scene.assets)
             })
             .collect();
         let index_of = |name: &str| scene.robot.links.iter().position(|l| l.name == name).expect("validated link name");
@@ -140,11 +144,11 @@ impl Robot {
             if let Some((lo, hi)) = joint.limits {
                 builder = builder.limits(JointAxis::AngX, [lo, hi]);
             }
-            if let Actuator::Position { stiffness, damping, max_force } = joint.actuator {
-                let (lo, hi) = joint.limits.expect("validated: Position actuators have limits");
+            if let Actuator::Position { stiffness, damping, max_force, .. } = joint.actuator {
+                let (lo, hi) = joint.target_range().expect("validated: Position actuators have a range");
                 builder = builder
                     .motor_model(JointAxis::AngX, MotorModel::ForceBased)
-                    .motor_position(JointAxis::AngX, 0.0f32.clamp(lo, hi), stiffness, damping)
+                    .motor_position(JointAxis::AngX, joint.home.clamp(lo, hi), stiffness, damping)
                     .motor_max_force(JointAxis::AngX, max_force);
             }
             if let (Some(spring), false) = (&joint.spring, matches!(joint.actuator, Actuator::Position { .. })) {
@@ -165,6 +169,8 @@ impl Robot {
                 anchor_in_parent: parent_pose.inverse_transform_point(anchor_world),
                 child_in_parent: parent_pose.inverse() * child_pose,
                 limits: joint.limits,
+                home: joint.home,
+                target_range: joint.target_range(),
                 actuator: joint.actuator.clone(),
             });
         }
@@ -212,9 +218,9 @@ impl Robot {
     }
 }
 
-fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool) -> LinkInfo {
+fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool, assets: &SceneAssets) -> LinkInfo {
     let pose = Pose::from_parts(vec3(link.position), euler(link.rotation));
-    let builder = if link.fixed {
+    let mut builder = if link.fixed {
         RigidBodyBuilder::fixed()
     } else {
         let mut b = RigidBodyBuilder::dynamic().can_sleep(false);
@@ -225,22 +231,56 @@ fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool) -> LinkI
         }
         b
     };
+    if let Some(inertia) = &link.inertia {
+        builder = builder.additional_mass_properties(mass_properties(inertia));
+    }
     let body = state.bodies.insert(builder.pose(pose));
-    let mut collider = match &link.shape {
+    let shapes: Vec<PlacedShape> = link.placed_shapes().collect();
+    // Given mass is spread over the shapes by volume; Rapier splits a collider mass, not a link's.
+    let volumes: Vec<f32> = shapes.iter().map(|p| collider(&p.shape, assets).density(1.0).build().mass()).collect();
+    let total_volume: f32 = volumes.iter().sum();
+    for (placed, volume) in shapes.iter().zip(&volumes) {
+        let collider = collider(&placed.shape, assets)
+            .position(Pose::from_parts(vec3(placed.position), euler(placed.rotation)))
+            .friction(placed.friction.unwrap_or(link.friction))
+            .collision_groups(InteractionGroups::new(ROBOT_GROUP, GROUND_GROUP, InteractionTestMode::And));
+        let collider = match (link.mass, link.density, &link.inertia) {
+            (_, _, Some(_)) => collider.density(0.0),
+            (Some(mass), _, _) if total_volume > 0.0 => collider.mass(mass * volume / total_volume),
+            (Some(mass), _, _) => collider.mass(mass / shapes.len() as f32),
+            (None, Some(density), _) => collider.density(density),
+            (None, None, None) => collider,
+        };
+        state.colliders.insert_with_parent(collider, body, &mut state.bodies);
+    }
+    // Rapier would compute the mass at the first step; now, so the template reports it.
+    state.bodies[body].recompute_mass_properties_from_colliders(&state.colliders);
+    LinkInfo { name: link.name.clone(), body, fixed: link.fixed, zero_pose: pose }
+}
+
+/// A collider for one shape in its own frame (placement and material are set by the caller).
+fn collider(shape: &Shape, assets: &SceneAssets) -> ColliderBuilder {
+    match shape {
         Shape::Box { half_extents: h } => ColliderBuilder::cuboid(h[0], h[1], h[2]),
         Shape::Sphere { radius } => ColliderBuilder::ball(*radius),
         Shape::Capsule { from, to, radius } => ColliderBuilder::capsule_from_endpoints(vec3(*from), vec3(*to), *radius),
         Shape::Cylinder { half_height, radius } => ColliderBuilder::cylinder(*half_height, *radius),
+        Shape::ConvexMesh { file, scale } => {
+            let mesh = assets.collision_mesh(file).expect("collision meshes are read when the scene loads");
+            let points: Vec<Vector> = mesh.vertices.iter().map(|v| vec3(*v) * vec3(*scale)).collect();
+            // A flat or degenerate mesh has no hull; a small ball keeps the link collidable.
+            ColliderBuilder::convex_hull(&points).unwrap_or_else(|| ColliderBuilder::ball(1e-3))
+        }
     }
-    .friction(link.friction)
-    .collision_groups(InteractionGroups::new(ROBOT_GROUP, GROUND_GROUP, InteractionTestMode::And));
-    collider = match (link.mass, link.density) {
-        (Some(mass), _) => collider.mass(mass),
-        (None, Some(density)) => collider.density(density),
-        (None, None) => collider,
-    };
-    state.colliders.insert_with_parent(collider, body, &mut state.bodies);
-    LinkInfo { name: link.name.clone(), body, fixed: link.fixed, zero_pose: pose }
+}
+
+/// Rapier's mass properties of an explicit inertia: the tensor R·I·Rᵀ about the centre of mass.
+pub fn mass_properties(inertia: &Inertia) -> MassProperties {
+    let [ixx, iyy, izz] = inertia.moments;
+    let [ixy, ixz, iyz] = inertia.products;
+    let tensor = Matrix::from_cols(Vector::new(ixx, ixy, ixz), Vector::new(ixy, iyy, iyz), Vector::new(ixz, iyz, izz));
+    let rotation = Matrix::from_quat(euler(inertia.rotation));
+    MassProperties::with_inertia_matrix(vec3(inertia.centre), inertia.mass, rotation * tensor * rotation.transpose())
 }
 
 /// Joint indices so that a joint comes after the joint that moves its parent link.

@@ -1,4 +1,5 @@
-//! Keyboard shortcuts: Space pause, → step, R reset episode, T traces, F follow, +/− speed, F1 help.
+//! Keyboard shortcuts: Space pause, → step, R reset episode, T traces, F follow, +/− speed, F1 help
+//! (P, the physics debug layer, is its plugin's own).
 
 use bevy::prelude::*;
 
@@ -13,6 +14,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("→", "one control step (while paused)"),
     ("R", "reset the episode (mpc; learning modes: reset training in the panel)"),
     ("T", "show / hide planned trajectories"),
+    ("P", "physics debug layer: collision shapes, joints, contacts"),
     ("F", "camera follows the robot"),
     ("+ / −", "faster / slower simulation"),
     ("F1", "this help"),

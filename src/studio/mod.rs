@@ -8,6 +8,7 @@ pub mod frame_budget;
 pub mod gait_panel;
 pub mod input;
 pub mod panels;
+pub mod physics_debug;
 pub mod presets_panel;
 pub mod saves;
 pub mod saves_panel;
@@ -82,6 +83,7 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             panels::PanelsPlugin,
             input::ShortcutsPlugin,
             frame_budget::FrameBudgetPlugin,
+            physics_debug::PhysicsDebugPlugin,
         ));
     if options.screenshot.is_some() {
         // Screenshots are documentation: full quality, and one control step per frame at full speed.

@@ -7,7 +7,8 @@ use super::StudioSet;
 use super::camera::OrbitCamera;
 use super::experiment::Experiment;
 use super::traces::{Layer, Strip, TraceOptions, history_strips, plan_strips};
-use crate::scene::{Link, Shape};
+use crate::format::mesh::{TriangleMesh, read_mesh_shared as read_mesh};
+use crate::scene::{Link, SceneAssets, Shape};
 
 /// Wide lines: the mean plan, elites, the executed path.
 #[derive(Default, Reflect, GizmoConfigGroup)]
@@ -101,24 +102,75 @@ fn spawn_robot(
     for entity in &existing {
         commands.entity(entity).despawn();
     }
-    for (index, link) in experiment.run.scene.robot.links.iter().enumerate() {
-        let [r, g, b] = link.colour;
-        let material = materials.add(StandardMaterial {
-            base_color: Color::srgb(r, g, b),
-            perceptual_roughness: 0.6,
-            ..default()
-        });
-        let (mesh, offset) = link_mesh(link);
+    let scene = &experiment.run.scene;
+    for (index, link) in scene.robot.links.iter().enumerate() {
+        let parts: Vec<(Mesh, Transform, [f32; 3])> = link_parts(link, &scene.assets);
+        let mut children = Vec::with_capacity(parts.len());
+        for (mesh, placement, [r, g, b]) in parts {
+            let material =
+                StandardMaterial { base_color: Color::srgb(r, g, b), perceptual_roughness: 0.6, ..default() };
+            children.push((Mesh3d(meshes.add(mesh)), MeshMaterial3d(materials.add(material)), placement));
+        }
         commands.spawn((RobotLink(index), Transform::default(), Visibility::default())).with_children(|parent| {
-            parent.spawn((Mesh3d(meshes.add(mesh)), MeshMaterial3d(material), offset));
+            for child in children {
+                parent.spawn(child);
+            }
         });
     }
     spawned.0 = Some(experiment.run.scene_path.clone());
 }
 
-/// A mesh for a link's shape and its placement in the link frame.
-pub fn link_mesh(link: &Link) -> (Mesh, Transform) {
-    match &link.shape {
+/// What is drawn for a link, in its frame: its visual meshes when they all load, else its
+/// collision shapes (a missing visual mesh is a warning, not an error: the robot still runs).
+pub fn link_parts(link: &Link, assets: &SceneAssets) -> Vec<(Mesh, Transform, [f32; 3])> {
+    let visuals: Result<Vec<_>, String> = link
+        .visuals
+        .iter()
+        .map(|visual| {
+            let path = assets.path(&visual.file);
+            let mesh = read_mesh(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let placement = placement(visual.position, visual.rotation).with_scale(Vec3::from_array(visual.scale));
+            Ok((triangle_mesh(&mesh), placement, visual.colour.unwrap_or(link.colour)))
+        })
+        .collect();
+    match visuals {
+        Ok(parts) if !parts.is_empty() => parts,
+        Ok(_) => collision_parts(link, assets),
+        Err(problem) => {
+            warn!("link \"{}\" is drawn from its collision shapes: visual mesh {problem}", link.name);
+            collision_parts(link, assets)
+        }
+    }
+}
+
+fn collision_parts(link: &Link, assets: &SceneAssets) -> Vec<(Mesh, Transform, [f32; 3])> {
+    link.placed_shapes()
+        .map(|placed| {
+            let (mesh, offset) = shape_mesh(&placed.shape, assets);
+            (mesh, placement(placed.position, placed.rotation) * offset, link.colour)
+        })
+        .collect()
+}
+
+fn placement(position: [f32; 3], rotation: [f32; 3]) -> Transform {
+    let [x, y, z] = rotation;
+    Transform::from_translation(Vec3::from_array(position)).with_rotation(Quat::from_euler(EulerRot::XYZ, x, y, z))
+}
+
+/// A flat-shaded Bevy mesh of a triangle mesh.
+fn triangle_mesh(mesh: &TriangleMesh) -> Mesh {
+    use bevy::asset::RenderAssetUsages;
+    use bevy::mesh::{Indices, PrimitiveTopology};
+    Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+        .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, mesh.vertices.clone())
+        .with_inserted_indices(Indices::U32(mesh.triangles.iter().flatten().copied().collect()))
+        .with_duplicated_vertices()
+        .with_computed_flat_normals()
+}
+
+/// A mesh for one collision shape and its placement in the shape's frame.
+pub fn shape_mesh(shape: &Shape, assets: &SceneAssets) -> (Mesh, Transform) {
+    match shape {
         Shape::Box { half_extents: h } => {
             (Cuboid::new(2.0 * h[0], 2.0 * h[1], 2.0 * h[2]).into(), Transform::default())
         }
@@ -133,6 +185,11 @@ pub fn link_mesh(link: &Link) -> (Mesh, Transform) {
             let placement =
                 Transform::from_translation((a + b) / 2.0).with_rotation(Quat::from_rotation_arc(Vec3::Y, direction));
             (Capsule3d::new(*radius, length).into(), placement)
+        }
+        Shape::ConvexMesh { file, scale } => {
+            let mesh =
+                assets.collision_mesh(file).map(|m| triangle_mesh(m)).unwrap_or_else(|| Sphere::new(0.01).into());
+            (mesh, Transform::from_scale(Vec3::from_array(*scale)))
         }
     }
 }
