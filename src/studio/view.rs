@@ -235,3 +235,36 @@ fn draw_traces(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::mesh::read_mesh;
+    use crate::scene::load_scene;
+
+    #[test]
+    fn imported_links_are_drawn_from_their_meshes_or_else_their_collision_shapes() {
+        // Solo12 ships its STL meshes: each link is drawn from them, one flat-shaded triangle
+        // per triangle of the file.
+        let solo = load_scene(std::path::Path::new("scenes/solo12.ron")).unwrap();
+        let base = &solo.robot.links[0];
+        let parts = link_parts(base, &solo.assets);
+        assert_eq!(parts.len(), base.visuals.len());
+        let triangles = read_mesh(&solo.assets.path(&base.visuals[0].file)).unwrap().triangles.len();
+        assert_eq!(parts[0].0.count_vertices(), 3 * triangles);
+        // Go1's visual meshes are not in the repository: its trunk is drawn as its eight shapes.
+        let go1 = load_scene(std::path::Path::new("scenes/go1.ron")).unwrap();
+        let trunk = &go1.robot.links[0];
+        assert!(trunk.visuals.is_empty());
+        assert_eq!(link_parts(trunk, &go1.assets).len(), 8);
+    }
+
+    #[test]
+    fn a_missing_visual_mesh_falls_back_to_the_collision_shapes() {
+        let mut solo = load_scene(std::path::Path::new("scenes/solo12.ron")).unwrap();
+        let link = &mut solo.robot.links[0];
+        link.visuals[0].file = "no/such/mesh.stl".into();
+        let parts = link_parts(link, &solo.assets);
+        assert_eq!(parts.len(), link.shapes.len());
+    }
+}

@@ -285,8 +285,9 @@ fn actuator(
             (Some(r), _) => Some(r),
             (None, Some(_)) => None,
             (None, None) => {
-                warnings.add("position targets without a range span [-π, π] on joints", &hinge.name);
-                Some((-std::f64::consts::PI, std::f64::consts::PI))
+                let bound = std::f64::consts::PI - WRAP_MARGIN;
+                warnings.add("position targets without a range span ±(π − 0.25) on joints", &hinge.name);
+                Some((-bound, bound))
             }
         };
         Actuator::Position {
@@ -320,13 +321,18 @@ fn actuator(
     })
 }
 
-/// Joint angles are measured in [-π, π] here; wider ranges are clipped, with a warning.
+/// Joint angles are measured in (−π, π] here, and a limit at ±π would let an overshoot wrap
+/// around to the other end (measured: Go1's hip pushed past its clipped limit of π under random
+/// targets came back as −π + 0.2, 2.45 rad "outside" its range). Ranges are clipped to
+/// ±(π − WRAP_MARGIN), with a warning.
+const WRAP_MARGIN: f64 = 0.25;
+
 fn clip_to_half_turn((lo, hi): (f64, f64), joint: &str, what: &str, warnings: &mut Warnings) -> (f64, f64) {
-    let pi = std::f64::consts::PI;
-    let clipped = (lo.max(-pi), hi.min(pi));
+    let bound = std::f64::consts::PI - WRAP_MARGIN;
+    let clipped = (lo.max(-bound), hi.min(bound));
     if clipped != (lo, hi) {
         let what = format!(
-            "{what} ({lo}, {hi}) is clipped to ({:.4}, {:.4}) as angles are measured in [-π, π], on joints",
+            "{what} ({lo}, {hi}) is clipped to ({:.4}, {:.4}) so no joint can wrap past ±π, on joints",
             clipped.0, clipped.1
         );
         warnings.add(what, joint);
