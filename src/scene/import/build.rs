@@ -102,7 +102,7 @@ pub fn build(model: &mut Model, drive: &UrdfDrive, out_folder: &Path) -> Result<
             limits: limits.map(|(lo, hi)| (lo as f32, hi as f32)),
             home: angle as f32,
             actuator,
-            spring: passive.then(|| Spring { stiffness: hinge.stiffness as f32, damping: hinge.damping as f32 }),
+            spring: passive.then_some(Spring { stiffness: hinge.stiffness as f32, damping: hinge.damping as f32 }),
         });
     }
     if let Some((joint, spec)) = actuators.into_iter().next() {
