@@ -327,6 +327,9 @@ pub struct ScreenshotArgs {
     /// Run what a settings.ron records instead (its scene, mode, model, seed and settings).
     #[arg(long, value_name = "FILE")]
     pub settings: Option<PathBuf>,
+    /// Show the physics debug layer (collision shapes, joints, contacts) in the picture.
+    #[arg(long)]
+    pub physics_debug: bool,
 }
 
 /// The studio mode for `--mode` / `--model` (the baselines have no studio mode).
@@ -725,6 +728,7 @@ pub fn studio(
         height: 720,
         screenshot: None,
         max_fps: max_fps.map(|fps| (fps > 0.0).then_some(fps)),
+        physics_debug: false,
     })
 }
 
@@ -776,6 +780,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
                 out: args.out.clone(),
             }),
             max_fps: None,
+            physics_debug: args.physics_debug,
         })?;
         if !args.out.exists() {
             bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());

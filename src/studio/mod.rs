@@ -52,6 +52,8 @@ pub struct StudioOptions {
     /// Frame cap chosen on the command line: `Some(None)` uncapped, `Some(Some(fps))` capped,
     /// `None` the renderer's default (capped on a software renderer).
     pub max_fps: Option<Option<f32>>,
+    /// Open with the physics debug layer shown (P toggles it).
+    pub physics_debug: bool,
 }
 
 /// Opens the window and runs until it is closed (or the screenshot is saved).
@@ -90,6 +92,9 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
         app.insert_resource(frame_budget::FrameBudget::chosen(None, true));
     } else if let Some(max_fps) = options.max_fps {
         app.insert_resource(frame_budget::FrameBudget::with_max_fps(max_fps));
+    }
+    if options.physics_debug {
+        app.insert_resource(physics_debug::PhysicsDebug { shown: true, ..default() });
     }
     if let Some(seconds) = options.run_seconds {
         app.insert_resource(timed::TimedRun::new(seconds)).add_plugins(timed::TimedRunPlugin);

@@ -3,7 +3,7 @@
 //! why an imported robot misbehaves (a hull too big, an axis flipped, a foot not touching).
 
 use bevy::prelude::*;
-use bevy_egui::{EguiContexts, egui};
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use rapier3d::pipeline::{
     DebugRenderBackend, DebugRenderMode, DebugRenderObject, DebugRenderPipeline, DebugRenderStyle,
 };
@@ -109,7 +109,9 @@ impl Plugin for PhysicsDebugPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PhysicsDebug>()
             .add_systems(Update, toggle.in_set(StudioSet::Input))
-            .add_systems(Update, (draw, window).in_set(StudioSet::View));
+            .add_systems(Update, draw.in_set(StudioSet::View))
+            // egui windows are drawn in egui's pass, as the panels are.
+            .add_systems(EguiPrimaryContextPass, window);
     }
 }
 
@@ -145,7 +147,9 @@ fn window(mut contexts: EguiContexts, experiment: Res<Experiment>, mut debug: Re
         .map(|pair| pair.manifolds.iter().map(|m| m.points.len()).sum::<usize>())
         .sum::<usize>();
     let mut open = true;
-    egui::Window::new("Physics debug (P)").open(&mut open).default_width(180.0).show(ctx, |ui| {
+    // Over the 3D view's top-left corner, clear of the left panel.
+    let window = egui::Window::new("Physics debug (P)").open(&mut open).default_width(180.0);
+    window.default_pos(egui::pos2(340.0, 40.0)).show(ctx, |ui| {
         ui.checkbox(&mut debug.shapes, "collision shapes");
         ui.checkbox(&mut debug.joints, "joint anchors and axes");
         ui.checkbox(&mut debug.contacts, format!("contacts ({contacts} points)"));
