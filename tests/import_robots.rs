@@ -465,3 +465,91 @@ fn an_imported_robot_trains_checkpoints_and_resumes_like_a_hand_written_one() {
     let summary = std::fs::read_to_string(resumed.join("summary.json")).unwrap();
     assert!(summary.contains(&format!("\"env_steps\": {more}")), "{summary}");
 }
+
+/// A two-hinge arm whose middle body is turned 90° about Z, written with each of MJCF's
+/// orientation forms (and URDF's rpy): every form must give the same robot, and the known one.
+fn arm_mjcf(orientation: &str, compiler: &str) -> String {
+    format!(
+        r#"<mujoco model="arm">
+  <compiler {compiler}/>
+  <worldbody>
+    <body name="base" pos="0 0 1">
+      <freejoint/>
+      <geom type="box" size="0.1 0.1 0.1" mass="1"/>
+      <inertial mass="1" diaginertia="0.01 0.01 0.01"/>
+      <body name="arm" {orientation}>
+        <joint name="shoulder" axis="1 0 0"/>
+        <inertial mass="0.5" diaginertia="0.001 0.001 0.001"/>
+        <geom type="capsule" fromto="0 0 0 1 0 0" size="0.02"/>
+        <body name="tip" pos="1 0 0">
+          <joint name="elbow" axis="0 1 0"/>
+          <inertial mass="0.2" diaginertia="0.001 0.001 0.001"/>
+          <geom type="sphere" size="0.05"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+  <actuator>
+    <motor joint="shoulder" gear="2" ctrlrange="-1 1"/>
+    <motor joint="elbow" gear="3" ctrlrange="-1 1"/>
+  </actuator>
+</mujoco>"#
+    )
+}
+
+#[test]
+fn every_mjcf_orientation_form_and_urdf_rpy_give_the_same_known_frames() {
+    let variants = [
+        ("quat", arm_mjcf(r#"quat="0.70710678 0 0 0.70710678""#, r#"angle="radian""#)),
+        ("axisangle in degrees", arm_mjcf(r#"axisangle="0 0 1 90""#, "")),
+        ("euler in degrees", arm_mjcf(r#"euler="0 0 90""#, "")),
+        ("euler, fixed axes", arm_mjcf(r#"euler="0 0 1.5707963""#, r#"angle="radian" eulerseq="XYZ""#)),
+        ("xyaxes", arm_mjcf(r#"xyaxes="0 1 0 -1 0 0""#, "")),
+    ];
+    let mut first: Option<Vec<(String, [f32; 3], [f32; 3])>> = None;
+    for (form, text) in &variants {
+        // The geom `mass` is refused (the body has an <inertial>): remove it for this check.
+        let text = text.replace(r#" mass="1"/>"#, "/>");
+        let imported = import_text("arm.xml", &text).unwrap_or_else(|e| panic!("{form}: {e}"));
+        let joints: Vec<(String, [f32; 3], [f32; 3])> =
+            imported.scene.robot.joints.iter().map(|j| (j.name.clone(), j.anchor, j.axis)).collect();
+        let (shoulder, elbow) = (&joints[0], &joints[1]);
+        let close = |a: [f32; 3], b: [f32; 3]| (0..3).all(|k| (a[k] - b[k]).abs() < 1e-5);
+        // Z up → Y up: (x, y, z) ↦ (x, z, −y). The arm's X axis points along the world's Y
+        // (Z-up), i.e. −Z here; its Y axis along the world's −X.
+        assert!(close(shoulder.2, [0.0, 0.0, -1.0]), "{form}: shoulder axis {:?}", shoulder.2);
+        assert!(close(elbow.2, [-1.0, 0.0, 0.0]), "{form}: elbow axis {:?}", elbow.2);
+        let offset = [elbow.1[0] - shoulder.1[0], elbow.1[1] - shoulder.1[1], elbow.1[2] - shoulder.1[2]];
+        assert!(close(offset, [0.0, 0.0, -1.0]), "{form}: elbow − shoulder {offset:?}");
+        let Actuator::Torque { max_torque } = imported.scene.robot.joints[1].actuator else { panic!("motor") };
+        assert_eq!(max_torque, 3.0, "{form}: gear × |ctrl|");
+        match &first {
+            None => first = Some(joints),
+            Some(reference) => {
+                for (a, b) in reference.iter().zip(&joints) {
+                    assert!(close(a.1, b.1) && close(a.2, b.2), "{form} differs from quat: {a:?} vs {b:?}");
+                }
+            }
+        }
+    }
+    // URDF: the same arm, its joint frames turned by rpy (about fixed axes: yaw last).
+    let urdf = r#"<robot name="arm">
+  <link name="base"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><box size="0.2 0.2 0.2"/></geometry></collision></link>
+  <link name="arm"><inertial><mass value="0.5"/><inertia ixx="0.001" iyy="0.001" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <link name="tip"><inertial><mass value="0.2"/><inertia ixx="0.001" iyy="0.001" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><sphere radius="0.05"/></geometry></collision></link>
+  <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><origin xyz="0 0 0" rpy="0 0 1.5707963"/>
+    <axis xyz="1 0 0"/><limit lower="-1" upper="1" effort="2"/></joint>
+  <joint name="elbow" type="revolute"><parent link="arm"/><child link="tip"/><origin xyz="1 0 0"/>
+    <axis xyz="0 1 0"/><limit lower="-1" upper="1" effort="3"/></joint>
+</robot>"#;
+    let imported = import_text("arm.urdf", urdf).unwrap();
+    let j = &imported.scene.robot.joints;
+    let reference = first.unwrap();
+    for (a, b) in reference.iter().zip(j) {
+        assert!((0..3).all(|k| (a.2[k] - b.axis[k]).abs() < 1e-5), "URDF axis {:?} vs {:?}", b.axis, a.2);
+    }
+    let offset = [j[1].anchor[0] - j[0].anchor[0], j[1].anchor[1] - j[0].anchor[1], j[1].anchor[2] - j[0].anchor[2]];
+    assert!((0..3).all(|k| (offset[k] - [0.0, 0.0, -1.0][k]).abs() < 1e-5), "URDF elbow − shoulder {offset:?}");
+}
