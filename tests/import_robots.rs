@@ -466,6 +466,9 @@ fn an_imported_robot_trains_checkpoints_and_resumes_like_a_hand_written_one() {
     assert!(summary.contains(&format!("\"env_steps\": {more}")), "{summary}");
 }
 
+/// A joint's name, world anchor and world axis.
+type JointFrame = (String, [f32; 3], [f32; 3]);
+
 /// A two-hinge arm whose middle body is turned 90° about Z, written with each of MJCF's
 /// orientation forms (and URDF's rpy): every form must give the same robot, and the known one.
 fn arm_mjcf(orientation: &str, compiler: &str) -> String {
@@ -506,12 +509,12 @@ fn every_mjcf_orientation_form_and_urdf_rpy_give_the_same_known_frames() {
         ("euler, fixed axes", arm_mjcf(r#"euler="0 0 1.5707963""#, r#"angle="radian" eulerseq="XYZ""#)),
         ("xyaxes", arm_mjcf(r#"xyaxes="0 1 0 -1 0 0""#, "")),
     ];
-    let mut first: Option<Vec<(String, [f32; 3], [f32; 3])>> = None;
+    let mut first: Option<Vec<JointFrame>> = None;
     for (form, text) in &variants {
         // The geom `mass` is refused (the body has an <inertial>): remove it for this check.
         let text = text.replace(r#" mass="1"/>"#, "/>");
         let imported = import_text("arm.xml", &text).unwrap_or_else(|e| panic!("{form}: {e}"));
-        let joints: Vec<(String, [f32; 3], [f32; 3])> =
+        let joints: Vec<JointFrame> =
             imported.scene.robot.joints.iter().map(|j| (j.name.clone(), j.anchor, j.axis)).collect();
         let (shoulder, elbow) = (&joints[0], &joints[1]);
         let close = |a: [f32; 3], b: [f32; 3]| (0..3).all(|k| (a[k] - b[k]).abs() < 1e-5);
