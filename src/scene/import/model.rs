@@ -184,6 +184,21 @@ pub struct Model {
     pub warnings: Warnings,
 }
 
+impl Model {
+    /// An empty model, to be filled by a reader.
+    pub fn named(name: String) -> Model {
+        Model {
+            name,
+            bodies: Vec::new(),
+            actuators: Vec::new(),
+            home: None,
+            timestep: None,
+            ground_friction: None,
+            warnings: Warnings::default(),
+        }
+    }
+}
+
 /// What the simulator cannot honour, one line per kind of problem naming every joint or link it
 /// concerns (a quadruped repeats each problem twelve times).
 #[derive(Clone, Debug, Default, PartialEq)]

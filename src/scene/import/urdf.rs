@@ -57,15 +57,7 @@ pub fn read(path: &Path) -> Result<Model, FileError> {
             return Err(root.error(format!("expected one root link, found {}: {}", many.len(), names.join(", "))));
         }
     };
-    let mut model = Model {
-        name: root.attribute("name").unwrap_or("robot").to_string(),
-        bodies: Vec::new(),
-        actuators: Vec::new(),
-        home: None,
-        timestep: None,
-        ground_friction: None,
-        warnings: Warnings::default(),
-    };
+    let mut model = Model::named(root.attribute("name").unwrap_or("robot").to_string());
     // Depth-first from the root, children in the file's joint order, so parents come first and
     // joints keep the file's order (it is the action vector's); links unreachable from the root
     // are in a loop.
