@@ -192,9 +192,7 @@ impl TrainerState {
     /// (NaN where it has none) and the model fits so far.
     pub fn push_row(&mut self) {
         let n = self.window.len();
-        let mean = |f: fn(&SacLosses) -> f32| {
-            if n == 0 { f32::NAN } else { (self.window.iter().map(|l| f64::from(f(l))).sum::<f64>() / n as f64) as f32 }
-        };
+        let mean = |f: fn(&SacLosses) -> f32| mean_of(&self.window, f);
         let model = &self.model;
         let row = TrainRow {
             env_steps: self.env_steps,
@@ -212,9 +210,9 @@ impl TrainerState {
             model_fit_epochs: model.last_or(0, |f| f.epochs),
             model_fits_restarted: model.restarted,
             plans: self.plans.len(),
-            plan_best_score: plan_mean(&self.plans, |p| p.best_score),
-            plan_mean_score: plan_mean(&self.plans, |p| p.mean_plan_score),
-            plan_effective_sample_size: plan_mean(&self.plans, |p| p.effective_sample_size),
+            plan_best_score: mean_of(&self.plans, |p| p.best_score),
+            plan_mean_score: mean_of(&self.plans, |p| p.mean_plan_score),
+            plan_effective_sample_size: mean_of(&self.plans, |p| p.effective_sample_size),
         };
         self.rows.push(row);
         self.window.clear();
@@ -222,11 +220,12 @@ impl TrainerState {
     }
 }
 
-fn plan_mean(plans: &[PlanSummary], f: fn(&PlanSummary) -> f32) -> f32 {
-    if plans.is_empty() {
+/// The mean of one figure over a window of records (accumulated in f64), NaN for an empty window.
+fn mean_of<T>(items: &[T], f: fn(&T) -> f32) -> f32 {
+    if items.is_empty() {
         return f32::NAN;
     }
-    (plans.iter().map(|p| f64::from(f(p))).sum::<f64>() / plans.len() as f64) as f32
+    (items.iter().map(|p| f64::from(f(p))).sum::<f64>() / items.len() as f64) as f32
 }
 
 /// [`TrainerState`] as checkpoint format 1 wrote it: the last fit's figures as loose fields, its

@@ -67,6 +67,8 @@ pub struct Robot {
     pub substeps: u32,
     /// The world in its zero configuration, copied at every reset.
     pub template: PhysicsState,
+    /// The ground plane's collider, if the scene has one (drawing layers leave it out).
+    pub ground_collider: Option<ColliderHandle>,
 }
 
 const ROBOT_GROUP: Group = Group::GROUP_1;
@@ -102,6 +104,7 @@ impl Robot {
             parameters,
             gravity: vec3(physics.gravity),
         };
+        let mut ground_collider = None;
         if let Some(ground) = &physics.ground {
             let body = state.bodies.insert(RigidBodyBuilder::fixed().translation(Vector::new(
                 0.0,
@@ -111,7 +114,7 @@ impl Robot {
             let collider = ColliderBuilder::cuboid(GROUND_HALF_SIZE, GROUND_HALF_THICKNESS, GROUND_HALF_SIZE)
                 .friction(ground.friction)
                 .collision_groups(InteractionGroups::new(GROUND_GROUP, ROBOT_GROUP, InteractionTestMode::And));
-            state.colliders.insert_with_parent(collider, body, &mut state.bodies);
+            ground_collider = Some(state.colliders.insert_with_parent(collider, body, &mut state.bodies));
         }
         // Only root links get locked axes: locking jointed links too makes Rapier's joint solver
         // inject energy (measured: a pendulum gained 780 J in 10 s), and the revolute joints
@@ -198,6 +201,7 @@ impl Robot {
             control_dt,
             substeps: physics.substeps,
             template: state,
+            ground_collider,
         }
     }
 
@@ -236,18 +240,17 @@ fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool, assets: 
     }
     let body = state.bodies.insert(builder.pose(pose));
     let shapes: Vec<PlacedShape> = link.placed_shapes().collect();
-    // Given mass is spread over the shapes by volume; Rapier splits a collider mass, not a link's.
-    let volumes: Vec<f32> = shapes.iter().map(|p| collider(&p.shape, assets).density(1.0).build().mass()).collect();
-    let total_volume: f32 = volumes.iter().sum();
-    for (placed, volume) in shapes.iter().zip(&volumes) {
-        let collider = collider(&placed.shape, assets)
+    // Each shape is built once (a mesh's convex hull is not cheap).
+    let builders: Vec<ColliderBuilder> = shapes.iter().map(|p| collider(&p.shape, assets)).collect();
+    let masses = shape_masses(link.mass, &builders);
+    for ((placed, builder), mass) in shapes.iter().zip(builders).zip(masses) {
+        let collider = builder
             .position(Pose::from_parts(vec3(placed.position), euler(placed.rotation)))
             .friction(placed.friction.unwrap_or(link.friction))
             .collision_groups(InteractionGroups::new(ROBOT_GROUP, GROUND_GROUP, InteractionTestMode::And));
-        let collider = match (link.mass, link.density, &link.inertia) {
+        let collider = match (mass, link.density, &link.inertia) {
             (_, _, Some(_)) => collider.density(0.0),
-            (Some(mass), _, _) if total_volume > 0.0 => collider.mass(mass * volume / total_volume),
-            (Some(mass), _, _) => collider.mass(mass / shapes.len() as f32),
+            (Some(mass), _, _) => collider.mass(mass),
             (None, Some(density), _) => collider.density(density),
             (None, None, None) => collider,
         };
@@ -256,6 +259,19 @@ fn add_link(state: &mut PhysicsState, link: &Link, lock_to_plane: bool, assets: 
     // Rapier would compute the mass at the first step; now, so the template reports it.
     state.bodies[body].recompute_mass_properties_from_colliders(&state.colliders);
     LinkInfo { name: link.name.clone(), body, fixed: link.fixed, zero_pose: pose }
+}
+
+/// A link's given mass split over its shapes by volume (Rapier takes a mass per collider, not
+/// per body); a single shape gets the mass exactly.
+fn shape_masses(mass: Option<f32>, builders: &[ColliderBuilder]) -> Vec<Option<f32>> {
+    let Some(mass) = mass else { return vec![None; builders.len()] };
+    if builders.len() == 1 {
+        return vec![Some(mass)];
+    }
+    let volumes: Vec<f32> = builders.iter().map(|b| b.shape.mass_properties(1.0).mass()).collect();
+    let total: f32 = volumes.iter().sum();
+    let count = builders.len() as f32;
+    volumes.iter().map(|v| Some(if total > 0.0 { mass * v / total } else { mass / count })).collect()
 }
 
 /// A collider for one shape in its own frame (placement and material are set by the caller).

@@ -4,14 +4,12 @@
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use rapier3d::pipeline::{
-    DebugRenderBackend, DebugRenderMode, DebugRenderObject, DebugRenderPipeline, DebugRenderStyle,
-};
+use rapier3d::pipeline::{DebugRenderBackend, DebugRenderMode, DebugRenderObject, DebugRenderPipeline};
 use rapier3d::prelude::{DebugColor, Vector};
 
 use super::StudioSet;
 use super::experiment::Experiment;
-use crate::sim::PhysicsState;
+use crate::sim::Env;
 
 /// What the layer shows; off until P (or the panel's checkbox) turns it on.
 #[derive(Resource, Clone, Debug, PartialEq)]
@@ -60,7 +58,7 @@ pub struct DebugLine {
 /// with Bevy's gizmos.
 struct Collector {
     lines: Vec<DebugLine>,
-    /// The ground is one huge box; its outline would only clutter the view.
+    /// The ground plane's collider: its 1000 m outline would only clutter the view.
     ground: Option<rapier3d::prelude::ColliderHandle>,
 }
 
@@ -80,18 +78,12 @@ impl DebugRenderBackend for Collector {
     }
 }
 
-/// The debug lines of a physics state under `settings`.
-pub fn debug_lines(physics: &PhysicsState, settings: &PhysicsDebug) -> Vec<DebugLine> {
-    let mut pipeline = DebugRenderPipeline::new(DebugRenderStyle::default(), settings.mode());
-    let ground = physics
-        .colliders
-        .iter()
-        .find(|(_, c)| {
-            c.parent().is_some_and(|b| physics.bodies[b].is_fixed())
-                && c.shape().as_cuboid().is_some_and(|b| b.half_extents.x > 100.0)
-        })
-        .map(|(handle, _)| handle);
-    let mut collector = Collector { lines: Vec::new(), ground };
+/// The debug lines of an env's physics under `settings`, drawn by `pipeline` (kept between
+/// frames: it holds the shapes' outline meshes).
+pub fn debug_lines(env: &Env, settings: &PhysicsDebug, pipeline: &mut DebugRenderPipeline) -> Vec<DebugLine> {
+    pipeline.mode = settings.mode();
+    let physics = env.physics();
+    let mut collector = Collector { lines: Vec::new(), ground: env.robot().ground_collider };
     pipeline.render(
         &mut collector,
         &physics.bodies,
@@ -103,11 +95,16 @@ pub fn debug_lines(physics: &PhysicsState, settings: &PhysicsDebug) -> Vec<Debug
     collector.lines
 }
 
+/// The debug-render pipeline, made once.
+#[derive(Resource, Default)]
+struct DebugPipeline(DebugRenderPipeline);
+
 pub struct PhysicsDebugPlugin;
 
 impl Plugin for PhysicsDebugPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PhysicsDebug>()
+            .init_resource::<DebugPipeline>()
             .add_systems(Update, toggle.in_set(StudioSet::Input))
             .add_systems(Update, draw.in_set(StudioSet::View))
             // egui windows are drawn in egui's pass, as the panels are.
@@ -122,11 +119,16 @@ fn toggle(keys: Res<ButtonInput<KeyCode>>, mut contexts: EguiContexts, mut debug
     }
 }
 
-fn draw(experiment: Res<Experiment>, debug: Res<PhysicsDebug>, mut gizmos: Gizmos) {
+fn draw(
+    experiment: Res<Experiment>,
+    debug: Res<PhysicsDebug>,
+    mut pipeline: ResMut<DebugPipeline>,
+    mut gizmos: Gizmos,
+) {
     if !debug.shown {
         return;
     }
-    for line in debug_lines(experiment.run.env.physics(), &debug) {
+    for line in debug_lines(&experiment.run.env, &debug, &mut pipeline.0) {
         gizmos.line(line.from, line.to, line.colour);
     }
 }
@@ -177,7 +179,8 @@ mod tests {
     #[test]
     fn each_part_is_drawn_only_when_chosen() {
         let env = quadruped_after(10);
-        let all = debug_lines(env.physics(), &PhysicsDebug { shown: true, ..Default::default() });
+        let mut pipeline = DebugRenderPipeline::default();
+        let all = debug_lines(&env, &PhysicsDebug { shown: true, ..Default::default() }, &mut pipeline);
         for part in [DebugPart::Shape, DebugPart::Joint, DebugPart::Contact] {
             assert!(all.iter().any(|l| l.part == part), "no {part:?} lines");
             let mut only = PhysicsDebug { shown: true, shapes: false, joints: false, contacts: false };
@@ -186,7 +189,7 @@ mod tests {
                 DebugPart::Joint => only.joints = true,
                 _ => only.contacts = true,
             }
-            let lines = debug_lines(env.physics(), &only);
+            let lines = debug_lines(&env, &only, &mut pipeline);
             assert!(!lines.is_empty() && lines.iter().all(|l| l.part == part), "{part:?} alone");
         }
     }
@@ -195,7 +198,7 @@ mod tests {
     fn contacts_are_at_the_feet_on_the_ground_and_shapes_around_the_links() {
         let env = quadruped_after(10);
         let settings = PhysicsDebug { shown: true, ..Default::default() };
-        let lines = debug_lines(env.physics(), &settings);
+        let lines = debug_lines(&env, &settings, &mut DebugRenderPipeline::default());
         // A standing robot touches the ground (y = 0) with its feet only; the ground's own
         // outline (a 1000 m box) is left out.
         let contacts: Vec<_> = lines.iter().filter(|l| l.part == DebugPart::Contact).collect();
