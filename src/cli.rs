@@ -224,10 +224,11 @@ fn parse_learning_mode(name: &str) -> Result<RunMode, String> {
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     /// Scene file.
-    pub scene: PathBuf,
+    #[arg(required_unless_present = "status")]
+    pub scene: Option<PathBuf>,
     /// Modes to compare, comma-separated, in plot and table order: sac, mpc (with the learned
     /// model), demorl.
-    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_learning_mode)]
+    #[arg(long, value_delimiter = ',', required_unless_present = "status", value_parser = parse_learning_mode)]
     pub modes: Vec<RunMode>,
     /// Seeds: 1..5 (both ends included), 7, or 1,2,7.
     #[arg(long, default_value = "1..5")]
@@ -237,9 +238,9 @@ pub struct CompareArgs {
     #[arg(long)]
     pub steps: Option<u64>,
     /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Runs trained at the same time (1, or 2 on a 2-core machine).
+    #[arg(long, required_unless_present = "status")]
+    pub out: Option<PathBuf>,
+    /// Runs trained at the same time on this machine (1, or 2 on a 2-core machine).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
     /// Return to reach (default: the first mode's final eval return, averaged over seeds).
@@ -249,8 +250,97 @@ pub struct CompareArgs {
     /// written by `train` or `compare`; scene, seed and steps still come from this command. Repeatable.
     #[arg(long = "settings-for", value_name = "MODE=FILE")]
     pub settings_for: Vec<String>,
+    /// FIELD=V1,V2,...: sweep a setting, named by its path in settings.ron (planner.horizon,
+    /// planner.loss.elite_fraction, planner.loss=Cem(elite_fraction:0.1),Mppi(temperature:1.0),
+    /// train.ensemble.patience). Repeatable: the grid runs every combination.
+    #[arg(long, value_name = "FIELD=V1,V2")]
+    pub vary: Vec<String>,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    /// Where the runs train: local (threads on this machine) or slurm (one sbatch array task
+    /// per run; run the same command again to resubmit failed runs and, once all finished,
+    /// collect the table and curves).
+    #[arg(long, value_enum, default_value = "local")]
+    pub backend: BackendKind,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+    /// Print where every run of the grid in this folder stands (finished, running, pending,
+    /// failed, interrupted, not started) and exit.
+    #[arg(long, value_name = "OUT", conflicts_with_all = ["scene", "out"])]
+    pub status: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Threads on this machine (--jobs at a time).
+    Local,
+    /// A SLURM job array, submitted with sbatch.
+    Slurm,
+}
+
+/// `compare --backend slurm` options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SlurmArgs {
+    /// Write every run's settings.ron and OUT/slurm/grid.sbatch without submitting.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wall-time limit per task, as sbatch --time takes it [default: 04:00:00].
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Memory per task, as sbatch --mem takes it [default: 4G].
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// CPUs per task [default: 1; a run uses one rollout thread].
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// sbatch --partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// sbatch --account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// At most this many tasks at once (--array=…%K).
+    #[arg(long)]
+    pub max_parallel: Option<usize>,
+    /// Another sbatch option for the script, e.g. --sbatch-arg=--qos=long. Repeatable.
+    #[arg(long = "sbatch-arg", value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// Checkpoint every N env steps, so a requeued task resumes [default: each run's
+    /// evaluation interval].
+    #[arg(long, value_name = "N")]
+    pub save_every: Option<u64>,
+}
+
+impl SlurmArgs {
+    /// The SLURM options, with this binary as the one the tasks run.
+    fn options(&self) -> anyhow::Result<crate::compare::SlurmOptions> {
+        let binary = std::env::current_exe().context("cannot find this program's path for the sbatch script")?;
+        let mut o = crate::compare::SlurmOptions::new(binary);
+        o.time = self.time.clone().unwrap_or(o.time);
+        o.mem = self.mem.clone().unwrap_or(o.mem);
+        o.cpus_per_task = self.cpus_per_task.unwrap_or(o.cpus_per_task);
+        o.partition = self.partition.clone();
+        o.account = self.account.clone();
+        o.max_parallel = self.max_parallel;
+        o.extra = self.sbatch_args.clone();
+        o.save_every = self.save_every;
+        o.dry_run = self.dry_run;
+        o.check()?;
+        Ok(o)
+    }
+
+    /// Whether any option was given (they apply to `--backend slurm` only).
+    fn any_given(&self) -> bool {
+        self.dry_run
+            || self.time.is_some()
+            || self.mem.is_some()
+            || self.cpus_per_task.is_some()
+            || self.partition.is_some()
+            || self.account.is_some()
+            || self.max_parallel.is_some()
+            || !self.sbatch_args.is_empty()
+            || self.save_every.is_some()
+    }
 }
 
 /// Evaluation and warm-up options of the learning runs (`train`, `compare`).
@@ -546,13 +636,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Turns `compare` arguments into options for [`crate::compare::run_compare`].
 pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::CompareOptions> {
+    let (Some(scene), Some(out)) = (&args.scene, &args.out) else {
+        bail!("compare needs a scene and --out (or --status OUT alone)");
+    };
+    let backend = match args.backend {
+        BackendKind::Local if args.slurm.any_given() => {
+            bail!(
+                "--dry-run, --time, --mem, --cpus-per-task, --partition, --account, --max-parallel, --sbatch-arg and --save-every apply to --backend slurm"
+            )
+        }
+        BackendKind::Local => crate::compare::Backend::Local { jobs: args.jobs },
+        BackendKind::Slurm => crate::compare::Backend::Slurm(args.slurm.options()?),
+    };
     Ok(crate::compare::CompareOptions {
-        scene: args.scene.clone(),
+        scene: scene.clone(),
         modes: args.modes.clone(),
         seeds: crate::compare::parse_seeds(&args.seeds)?,
         steps: args.steps,
-        out: args.out.clone(),
-        jobs: args.jobs,
+        out: out.clone(),
+        backend,
         threshold: args.threshold,
         settings_for: args
             .settings_for
@@ -560,31 +662,71 @@ pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::Com
             .map(|s| crate::compare::parse_settings_for(s))
             .collect::<Result<_, _>>()?,
         schedule: args.schedule.overrides(),
+        variations: args.vary.iter().map(|v| crate::compare::parse_variation(v)).collect::<Result<_, _>>()?,
     })
 }
 
-/// `compare`: trains the grid (printing evaluations as they come), writes the plot and table,
-/// and prints the table.
+/// `compare`: trains the grid (printing evaluations as they come) or advances it on SLURM;
+/// once every run finished, writes the plot and table and prints the table.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.status {
+        print!("{}", crate::compare::status_text(&crate::compare::grid_status(out)?));
+        return Ok(());
+    }
     let options = compare_options(args)?;
-    let runs = options.modes.len() * options.seeds.len();
-    let modes: Vec<&str> = options.modes.iter().map(|m| m.mode_name()).collect();
+    let combinations = |mode: RunMode| -> usize {
+        let own = options.variations.iter().filter(|v| crate::compare::applies_to(&v.field, mode));
+        own.map(|v| v.values.len()).product()
+    };
+    let runs: usize = options.modes.iter().map(|&m| combinations(m) * options.seeds.len()).sum();
+    let modes: Vec<String> = options
+        .modes
+        .iter()
+        .map(|&m| match combinations(m) {
+            1 => m.mode_name().to_string(),
+            n => format!("{} ({n} settings)", m.mode_name()),
+        })
+        .collect();
     let steps = options.steps.map_or("each mode's default number of".to_string(), |n| n.to_string());
+    let place = match &options.backend {
+        crate::compare::Backend::Local { jobs } => format!("{jobs} at a time on this machine"),
+        crate::compare::Backend::Slurm(_) => "as a SLURM job array".to_string(),
+    };
     println!(
-        "compare: {} × seeds {:?} = {runs} runs of {steps} env steps on {}, {} at a time",
+        "compare: {} × seeds {:?} = {runs} runs of {steps} env steps on {}, {place}",
         modes.join(","),
         options.seeds,
         options.scene.display(),
-        options.jobs
     );
-    let report = crate::compare::run_compare(&options, &|line| println!("{line}"))?;
-    println!("\n{}", report.table.markdown(&report.scene_name));
-    println!(
-        "{} runs trained, {} reused; wrote curves.png, curves.svg, steps_to_threshold.csv and .md to {}",
-        report.trained,
-        report.reused,
-        options.out.display()
-    );
+    match crate::compare::run_compare(&options, &|line| println!("{line}"))? {
+        crate::compare::CompareOutcome::Finished(report) => {
+            println!("\n{}", report.table.markdown(&report.scene_name));
+            println!(
+                "{} runs trained, {} reused; wrote curves.png, curves.svg, steps_to_threshold.csv and .md to {}",
+                report.trained,
+                report.reused,
+                options.out.display()
+            );
+        }
+        crate::compare::CompareOutcome::Waiting(waiting) if waiting.job.is_none() && !waiting.submitted.is_empty() => {
+            println!(
+                "dry run: wrote every run's settings.ron and {}; nothing submitted. Submit with:\n  {}",
+                waiting.command.last().map_or("", String::as_str),
+                waiting.command.join(" ")
+            );
+        }
+        crate::compare::CompareOutcome::Waiting(waiting) => {
+            print!("{}", waiting.status);
+            println!(
+                "{} runs submitted now, {} still queued or running from before. `compare --status {}` shows \
+                 progress; run this command again to resubmit failed runs and, once all finished, to write the \
+                 table and curves.",
+                waiting.submitted.len(),
+                waiting.in_queue,
+                options.out.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,17 +1,18 @@
 //! `compare`: steps-to-threshold logic on synthetic curves, the plot writer, and a tiny grid on
 //! the pendulum that gives the same files with one and two jobs and resumes without retraining.
 
+mod compare_common;
+
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use demorl_studio::agent::learning_config;
+use compare_common::{finished, scratch, write_tiny_settings};
 use demorl_studio::cli::{Cli, Command, compare_options};
 use demorl_studio::compare::{
-    CurvePoint, SeedCurve, build_table, first_crossing, median_steps, mode_bands, mode_colour, parse_seeds,
+    CurvePoint, SeedCurve, build_table, first_crossing, grid_runs, median_steps, mode_bands, mode_colour, parse_seeds,
     parse_settings_for, run_compare, write_curves, write_table_csv,
 };
-use demorl_studio::config::{EnsembleSettings, PlannerSettings, RunConfig, RunMode, SacSettings, write_run_config};
-use demorl_studio::scene::load_scene;
+use demorl_studio::config::{Loss, RunMode, read_run_config};
 
 fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
     let points = means
@@ -20,13 +21,6 @@ fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
         .map(|(k, &mean)| CurvePoint { env_steps: 100 * k as u64, mean, std: 10.0 * k as f64 })
         .collect();
     SeedCurve { mode: mode.to_string(), seed, points }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("compare-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -152,34 +146,6 @@ fn plot_has_every_mode_colour_and_names() {
     }
 }
 
-/// Tiny sac and demorl settings (small networks, a small planner) so a grid runs in seconds.
-fn write_tiny_settings(dir: &Path) -> (PathBuf, PathBuf) {
-    let path = Path::new("scenes/pendulum.ron");
-    let scene = load_scene(path).unwrap();
-    let tiny = |mode: RunMode| -> RunConfig {
-        let mut c = learning_config(path, &scene, mode, None, 0, 1).unwrap();
-        c.train.warmup_steps = 100;
-        c.train.log_every = 50;
-        c.train.model_train_every = 100;
-        c.train.sac = SacSettings { hidden: vec![32, 32], batch_size: 32, ..Default::default() };
-        c.train.ensemble = EnsembleSettings {
-            members: 2,
-            elites: 1,
-            hidden_layers: 2,
-            hidden_width: 32,
-            batch_size: 64,
-            max_epochs: 3,
-            ..Default::default()
-        };
-        c.planner = PlannerSettings { horizon: 5, samples: 16, iterations: 1, particles: 1, ..c.planner };
-        c
-    };
-    let (sac, demorl) = (dir.join("sac.ron"), dir.join("demorl.ron"));
-    write_run_config(&sac, &tiny(RunMode::Sac)).unwrap();
-    write_run_config(&demorl, &tiny(RunMode::Demorl)).unwrap();
-    (sac, demorl)
-}
-
 fn compare_args(out: &Path, jobs: usize, sac: &Path, demorl: &Path) -> demorl_studio::cli::CompareArgs {
     let args: Vec<String> = [
         "demorl-studio",
@@ -246,9 +212,9 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
     let (sac, demorl) = write_tiny_settings(&root);
     let (one, two) = (root.join("jobs1"), root.join("jobs2"));
     let quiet = |_: &str| {};
-    let first = run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    let first = finished(run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet));
     assert_eq!((first.trained, first.reused), (4, 0));
-    run_compare(&compare_options(&compare_args(&two, 2, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    finished(run_compare(&compare_options(&compare_args(&two, 2, &sac, &demorl)).unwrap(), &quiet));
 
     let files = snapshot(&one);
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
@@ -260,10 +226,10 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
             }
         }
     }
-    for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md"] {
+    for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md", "grid.ron"] {
         assert!(names.contains(&f), "missing {f}");
     }
-    assert_eq!(files.len(), 4 * 4 + 4, "{names:?}");
+    assert_eq!(files.len(), 4 * 4 + 5, "{names:?}");
     let other = snapshot(&two);
     for ((name, a), (name_b, b)) in files.iter().zip(&other) {
         assert_eq!(name, name_b);
@@ -275,11 +241,11 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
     assert_ne!(curves[0].points, curves[1].points);
 
     // A rerun reuses every finished run and writes the same outputs; a changed run is retrained.
-    let again = run_compare(&compare_options(&compare_args(&one, 2, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    let again = finished(run_compare(&compare_options(&compare_args(&one, 2, &sac, &demorl)).unwrap(), &quiet));
     assert_eq!((again.trained, again.reused), (0, 4));
     assert!(snapshot(&one) == files, "outputs changed on a resumed rerun");
     std::fs::remove_file(one.join("demorl/seed-2/summary.json")).unwrap();
-    let resumed = run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet).unwrap();
+    let resumed = finished(run_compare(&compare_options(&compare_args(&one, 1, &sac, &demorl)).unwrap(), &quiet));
     assert_eq!((resumed.trained, resumed.reused), (1, 3));
     assert!(snapshot(&one) == files, "a retrained run differs from its first training");
     // Other settings in the same folder: every run is retrained, and the log says why.
@@ -287,8 +253,110 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
     args.schedule.eval_episodes = Some(2);
     let lines = std::sync::Mutex::new(Vec::new());
     let changed =
-        run_compare(&compare_options(&args).unwrap(), &|l| lines.lock().unwrap().push(l.to_string())).unwrap();
+        finished(run_compare(&compare_options(&args).unwrap(), &|l| lines.lock().unwrap().push(l.to_string())));
     assert_eq!((changed.trained, changed.reused), (4, 0));
     assert_eq!(lines.into_inner().unwrap().iter().filter(|l| l.contains("other settings, retraining")).count(), 4);
     println!("tiny grid test: {:.1} s", t.elapsed().as_secs_f64());
+}
+
+fn parse_compare(args: &[&str]) -> demorl_studio::cli::CompareArgs {
+    let all = ["demorl-studio", "compare"].iter().chain(args).map(|s| s.to_string());
+    match Cli::try_parse_from(all).unwrap().command {
+        Some(Command::Compare(args)) => args,
+        other => panic!("parsed {other:?}"),
+    }
+}
+
+#[test]
+fn a_sweep_runs_every_combination_for_the_modes_that_use_the_field() {
+    let root = scratch("sweep");
+    let (sac, demorl) = write_tiny_settings(&root);
+    let out = root.join("out");
+    let (sac_for, demorl_for) = (format!("sac={}", sac.display()), format!("demorl={}", demorl.display()));
+    let base = [
+        "scenes/pendulum.ron",
+        "--modes",
+        "sac,demorl",
+        "--seeds",
+        "1",
+        "--steps",
+        "100",
+        "--eval-every",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--settings-for",
+        &sac_for,
+        "--settings-for",
+        &demorl_for,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let sweep = |extra: &[&str]| -> demorl_studio::cli::CompareArgs {
+        parse_compare(&base.iter().chain(extra).copied().collect::<Vec<_>>())
+    };
+    let args = sweep(&[
+        "--vary",
+        "planner.horizon=3,4",
+        "--vary",
+        "planner.loss=Cem(elite_fraction:0.25),MppiRelative(temperature:2.0)",
+    ]);
+    let report = finished(run_compare(&compare_options(&args).unwrap(), &|_| {}));
+    // SAC does not plan: it runs once; DeMoRL runs 2 × 2 combinations.
+    let groups: Vec<&str> = report.table.modes.iter().map(|m| m.mode.as_str()).collect();
+    assert_eq!(
+        groups,
+        [
+            "sac",
+            "demorl planner.horizon=3,planner.loss=Cem(elite_fraction:0.25)",
+            "demorl planner.horizon=3,planner.loss=MppiRelative(temperature:2.0)",
+            "demorl planner.horizon=4,planner.loss=Cem(elite_fraction:0.25)",
+            "demorl planner.horizon=4,planner.loss=MppiRelative(temperature:2.0)",
+        ]
+    );
+    let settings = read_run_config(
+        &out.join("demorl/planner.horizon=4,planner.loss=Cem(elite_fraction:0.25)/seed-1/settings.ron"),
+    )
+    .unwrap();
+    assert_eq!(settings.planner.horizon, 4);
+    assert_eq!(settings.planner.loss, Loss::Cem { elite_fraction: 0.25 });
+    // Everything else is the --settings-for file's (and the schedule flags').
+    let tiny = read_run_config(&demorl).unwrap();
+    assert_eq!((&settings.train.sac, &settings.train.ensemble), (&tiny.train.sac, &tiny.train.ensemble));
+    assert_eq!(settings.planner.samples, tiny.planner.samples);
+    assert!(out.join("sac/seed-1/eval.csv").is_file());
+    let csv = std::fs::read_to_string(out.join("steps_to_threshold.csv")).unwrap();
+    assert!(csv.contains("demorl planner.horizon=3,planner.loss=MppiRelative(temperature:2.0)"), "{csv}");
+
+    // A field inside the current enum variant; then bad paths and values, refused before anything runs.
+    let inner = compare_options(&sweep(&["--vary", "planner.loss.elite_fraction=0.1,0.2"])).unwrap();
+    let runs = grid_runs(&inner, &demorl_studio::scene::load_scene(Path::new("scenes/pendulum.ron")).unwrap()).unwrap();
+    let losses: Vec<Loss> = runs.iter().skip(1).map(|r| r.config.planner.loss).collect();
+    assert_eq!(losses, [Loss::Cem { elite_fraction: 0.1 }, Loss::Cem { elite_fraction: 0.2 }]);
+    assert_eq!(runs[1].dir, out.join("demorl/planner.loss.elite_fraction=0.1/seed-1"));
+    let refused = |extra: &[&str]| -> String {
+        let fresh = root.join("refused");
+        let mut args = sweep(extra);
+        args.out = Some(fresh.clone());
+        let error = match compare_options(&args) {
+            Err(e) => e,
+            Ok(options) => run_compare(&options, &|_| {}).unwrap_err(),
+        };
+        assert!(!fresh.exists(), "{extra:?} created the grid folder before refusing");
+        format!("{error:#}")
+    };
+    let e = refused(&["--vary", "planner.horizn=3"]);
+    assert!(e.contains("`planner` has no field `horizn`") && e.contains("horizon"), "{e}");
+    let e = refused(&["--vary", "planner.horizon=0,3"]);
+    assert!(e.contains("planner.horizon = 0") && e.contains("[1, 1000]"), "{e}");
+    let e = refused(&["--vary", "train.ensemble.patience=soon"]);
+    assert!(e.contains("train.ensemble.patience=soon"), "{e}");
+    let e = refused(&["--vary", "planner.loss.temperature=1.0"]);
+    assert!(e.contains("no field `temperature`") && e.contains("elite_fraction"), "{e}");
+    let e = refused(&["--vary", "planner=3"]);
+    assert!(e.contains("is a section"), "{e}");
+    let e = refused(&["--vary", "seed=1,2"]);
+    assert!(e.contains("--seeds"), "{e}");
+    let e = refused(&["--vary", "planner.horizon=3", "--vary", "planner.horizon=4"]);
+    assert!(e.contains("twice"), "{e}");
 }

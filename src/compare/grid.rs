@@ -2,7 +2,7 @@
 //! `run_learning` call with its own seeded RNGs, so results do not depend on the job count; a run
 //! whose folder already holds a summary and the same settings is read back instead of retrained.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,11 +19,20 @@ const WORKER_STACK_BYTES: usize = 32 << 20;
 /// One run of the grid.
 #[derive(Clone, Debug)]
 pub struct GridRun {
-    pub mode: String,
+    /// Its row in the table and band in the plot: the mode's name, then its varied values in a
+    /// sweep (`demorl planner.horizon=10`).
+    pub group: String,
     pub seed: u64,
     pub config: RunConfig,
     /// Where `eval.csv`, `train.csv`, `summary.json` and `settings.ron` go.
     pub dir: PathBuf,
+}
+
+impl GridRun {
+    /// `demorl planner.horizon=10 seed 2`, for logs and errors.
+    pub fn name(&self) -> String {
+        format!("{} seed {}", self.group, self.seed)
+    }
 }
 
 /// A finished run's curve and whether it was read back from an earlier grid.
@@ -31,11 +40,6 @@ pub struct GridRun {
 pub struct RunOutcome {
     pub curve: SeedCurve,
     pub reused: bool,
-}
-
-/// `OUT/<mode>/seed-<s>`.
-pub fn run_dir(out: &Path, mode: &str, seed: u64) -> PathBuf {
-    out.join(mode).join(format!("seed-{seed}"))
 }
 
 /// The evaluations of an earlier run in `run.dir` with exactly `run.config`, if it finished
@@ -51,16 +55,16 @@ pub fn finished_run(run: &GridRun) -> Option<Vec<EvalRow>> {
     read_eval_rows_csv(&run.dir.join("eval.csv")).ok().filter(|rows| !rows.is_empty())
 }
 
-fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
+pub(super) fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
     let points = evals
         .iter()
         .map(|r| CurvePoint { env_steps: r.env_steps, mean: r.eval_return_mean, std: r.eval_return_std })
         .collect();
-    SeedCurve { mode: run.mode.clone(), seed: run.seed, points }
+    SeedCurve { mode: run.group.clone(), seed: run.seed, points }
 }
 
 fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<RunOutcome> {
-    let name = format!("{} seed {}", run.mode, run.seed);
+    let name = run.name();
     if let Some(evals) = finished_run(run) {
         log(&format!("{name}: finished run with the same settings in {}, reused", run.dir.display()));
         return Ok(RunOutcome { curve: curve(run, &evals), reused: true });
@@ -94,8 +98,8 @@ pub fn run_grid(
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
                     let Some(run) = runs.get(k) else { break };
-                    let outcome = run_one(run, scene, log)
-                        .with_context(|| format!("{} seed {} ({})", run.mode, run.seed, run.dir.display()));
+                    let outcome =
+                        run_one(run, scene, log).with_context(|| format!("{} ({})", run.name(), run.dir.display()));
                     if outcome.is_err() {
                         next.store(runs.len(), Ordering::SeqCst);
                     }

@@ -1,11 +1,13 @@
-//! What a `compare` grid runs: the options, seed lists, per-mode settings files, and one
-//! [`RunConfig`] per (mode, seed) built exactly as `train` builds it.
+//! What a `compare` grid runs: the options, seed lists, per-mode settings files, sweeps, and one
+//! [`RunConfig`] per (mode, varied values, seed) built exactly as `train` builds it.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use super::grid::{GridRun, run_dir};
+use super::grid::GridRun;
+use super::slurm::SlurmOptions;
+use super::vary::{Variation, applies_to, apply_combination, combination_name, combinations};
 use crate::agent::{ScheduleOverrides, learning_config};
 use crate::config::{RunConfig, RunMode, read_run_config};
 use crate::scene::Scene;
@@ -22,13 +24,24 @@ pub struct CompareOptions {
     /// `--settings-for` file's).
     pub steps: Option<u64>,
     pub out: PathBuf,
-    /// Runs trained at the same time.
-    pub jobs: usize,
+    /// Where the runs train: on this machine's threads or as a SLURM job array.
+    pub backend: Backend,
     /// Return to reach; `None` takes the first mode's mean final return.
     pub threshold: Option<f64>,
     /// `settings.ron` files whose train and planner settings a mode uses instead of the defaults.
     pub settings_for: Vec<(RunMode, PathBuf)>,
     pub schedule: ScheduleOverrides,
+    /// Settings sweeps: the grid runs every combination of their values for every mode and seed.
+    pub variations: Vec<Variation>,
+}
+
+/// Where a grid's runs train.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// On this machine, `jobs` runs at a time on threads.
+    Local { jobs: usize },
+    /// One SLURM array task per run, each resuming from its own checkpoint when requeued.
+    Slurm(SlurmOptions),
 }
 
 /// Parses a seed list: `1..5` (both ends included), `7`, or `1,2,7`.
@@ -88,13 +101,23 @@ fn mode_config(options: &CompareOptions, scene: &Scene, mode: RunMode) -> anyhow
     Ok(config)
 }
 
-/// One run per (mode, seed), modes outermost, each with its folder `OUT/<mode>/seed-<s>/`.
+/// One run per (mode, combination of varied values, seed), in that nesting, each with its folder
+/// `OUT/<mode>/seed-<s>/`, or `OUT/<mode>/<field=value,...>/seed-<s>/` in a sweep. Every
+/// combination is checked before anything runs.
 pub fn grid_runs(options: &CompareOptions, scene: &Scene) -> anyhow::Result<Vec<GridRun>> {
     if options.modes.is_empty() || options.seeds.is_empty() {
         bail!("--modes and --seeds must name at least one mode and one seed");
     }
-    if options.jobs == 0 || options.steps == Some(0) {
+    if matches!(options.backend, Backend::Local { jobs: 0 }) || options.steps == Some(0) {
         bail!("--jobs and --steps must be at least 1");
+    }
+    for (k, variation) in options.variations.iter().enumerate() {
+        if options.variations[..k].iter().any(|v| v.field == variation.field) {
+            bail!("--vary names {} twice: give all its values in one --vary", variation.field);
+        }
+        if !options.modes.iter().any(|&m| applies_to(&variation.field, m)) {
+            bail!("--vary {}: no mode of this grid uses it (sac does not plan, mpc trains no SAC)", variation.field);
+        }
     }
     for (k, mode) in options.modes.iter().enumerate() {
         if !mode.is_learning() || options.modes[..k].contains(mode) {
@@ -107,11 +130,33 @@ pub fn grid_runs(options: &CompareOptions, scene: &Scene) -> anyhow::Result<Vec<
     let mut runs = Vec::new();
     for &mode in &options.modes {
         let base = mode_config(options, scene, mode)?;
-        let label = mode.mode_name().to_string();
-        for &seed in &options.seeds {
-            let config = RunConfig { seed, ..base.clone() };
-            runs.push(GridRun { dir: run_dir(&options.out, &label, seed), mode: label.clone(), seed, config });
+        let own: Vec<Variation> = options.variations.iter().filter(|v| applies_to(&v.field, mode)).cloned().collect();
+        for combination in combinations(&own) {
+            let varied =
+                apply_combination(&base, &combination).with_context(|| format!("for mode {}", mode.mode_name()))?;
+            let (mut group, mut folder) = (mode.mode_name().to_string(), options.out.join(mode.mode_name()));
+            if !combination.is_empty() {
+                let name = combination_name(&combination);
+                group = format!("{group} {name}");
+                folder = folder.join(name);
+            }
+            for &seed in &options.seeds {
+                let config = RunConfig { seed, ..varied.clone() };
+                let dir = folder.join(format!("seed-{seed}"));
+                runs.push(GridRun { dir, group: group.clone(), seed, config });
+            }
         }
     }
     Ok(runs)
+}
+
+/// The runs' groups (mode and varied values) in grid order: the table's rows and the plot's bands.
+pub fn groups(runs: &[GridRun]) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for run in runs {
+        if !groups.contains(&run.group) {
+            groups.push(run.group.clone());
+        }
+    }
+    groups
 }
