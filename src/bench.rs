@@ -202,3 +202,53 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
     ));
     Ok(figures)
 }
+
+/// `bench slurm`: the cost SLURM adds per task. The same grid of `runs` short pendulum SAC runs
+/// (200 env steps, all in warm-up: a run is little more than a process start, a scene load and
+/// its files) trains locally on `slots` threads and then as a job array on the cluster this
+/// machine submits to, which should run `slots` tasks at once (its CPUs). The overhead per task
+/// is the difference of the two walls per wave of `slots` tasks.
+pub fn slurm_figures(scenes_dir: &Path, runs: u64, slots: usize, binary: &Path) -> anyhow::Result<Vec<Figure>> {
+    use crate::compare::{Backend, CompareOptions, RunState, SlurmOptions, grid_status, run_compare};
+    let root = std::env::temp_dir().join(format!("demorl-bench-slurm-{}", std::process::id()));
+    let grid = |out: &str, backend: Backend| CompareOptions {
+        scene: scenes_dir.join("pendulum.ron"),
+        modes: vec![crate::config::RunMode::Sac],
+        seeds: (1..=runs).collect(),
+        steps: Some(200),
+        out: root.join(out),
+        backend,
+        threshold: None,
+        settings_for: Vec::new(),
+        schedule: crate::agent::ScheduleOverrides { eval_every: Some(200), eval_episodes: Some(1), warmup: Some(200) },
+        variations: Vec::new(),
+    };
+    let quiet = |_: &str| {};
+    let started = Instant::now();
+    run_compare(&grid("local", Backend::Local { jobs: slots }), &quiet)?;
+    let local = started.elapsed().as_secs_f64();
+    let on_slurm = grid("slurm", Backend::Slurm(SlurmOptions::new(binary.to_path_buf())));
+    let started = Instant::now();
+    run_compare(&on_slurm, &quiet)?;
+    loop {
+        let statuses = grid_status(&on_slurm.out)?;
+        if statuses.iter().all(|s| s.state == RunState::Finished) {
+            break;
+        }
+        if let Some(failed) = statuses.iter().find(|s| matches!(s.state, RunState::Failed(_))) {
+            anyhow::bail!("{} {}", failed.name, failed.state);
+        }
+        if started.elapsed().as_secs() > 1800 {
+            anyhow::bail!("the SLURM grid did not finish in 30 minutes:\n{}", crate::compare::status_text(&statuses));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let slurm = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&root);
+    let waves = (runs as f64 / slots as f64).ceil();
+    Ok(vec![
+        figure(format!("slurm: local grid, {runs} runs, {slots} at once"), local, "s"),
+        figure(format!("slurm: array of {runs} tasks, submit to last end"), slurm, "s"),
+        figure("slurm: overhead per task (per wave, vs local)".into(), (slurm - local) / waves, "s"),
+    ])
+}

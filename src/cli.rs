@@ -204,16 +204,21 @@ impl TrainArgs {
 }
 
 const COMPARE_ABOUT: &str =
-    "Train a grid of learning runs (modes × seeds) on one scene, plot their learning curves and \
-tabulate the env steps each needed to reach a return.
+    "Train a grid of learning runs (modes × swept settings × seeds) on one scene, on this machine or as a SLURM \
+job array, plot their learning curves and tabulate the env steps each needed to reach a return.
 
 Every run is exactly what `train --mode MODE --seed S --steps N` runs and writes its eval.csv, train.csv, \
-summary.json and settings.ron to OUT/<mode>/seed-<s>/. Then OUT/curves.png and OUT/curves.svg (mean eval \
-return over seeds with a min-max band per mode), OUT/steps_to_threshold.csv and .md, and a summary on stdout.
+summary.json and settings.ron to OUT/<mode>/seed-<s>/ (OUT/<mode>/<field=value,...>/seed-<s>/ in a --vary \
+sweep). Then OUT/curves.png and OUT/curves.svg (mean eval return over seeds with a min-max band per mode and \
+values), OUT/steps_to_threshold.csv and .md, and a summary on stdout.
 
 Resuming: a run whose folder already holds summary.json and a settings.ron equal to the one it would run is \
 not retrained but read back, so rerunning the same command continues an interrupted grid (and only redraws \
-the plot and table of a finished one). Results do not depend on --jobs.";
+the plot and table of a finished one). Results do not depend on --jobs or the backend.
+
+--backend slurm writes OUT/slurm/grid.sbatch (one array task per run, resumed from its checkpoint when \
+requeued) and submits the unfinished runs; run the same command again to resubmit failed runs and, once \
+every run finished, to write the table and curves. `compare --status OUT` shows where each run stands.";
 
 /// A learning mode of a `compare` grid by name: `sac`, `mpc` (the planner with the learned
 /// model, PETS-like) or `demorl`.
@@ -391,6 +396,9 @@ pub enum BenchKind {
     Planner,
     /// Learned-model planner step, its share of the GEMM ceiling, and SAC updates/s (one thread).
     Learning,
+    /// SLURM's cost per array task: a grid of short runs locally (--threads at once) and on the
+    /// cluster this machine submits to (give --threads = the CPUs it runs tasks on).
+    Slurm,
 }
 
 #[derive(Args, Debug)]
@@ -832,6 +840,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         BenchKind::Env => crate::bench::env_figures(&args.scenes, args.threads, args.seconds)?,
         BenchKind::Planner => crate::bench::planner_figures(&args.scenes, &["pendulum", "cheetah"], args.threads, 20)?,
         BenchKind::Learning => crate::bench::learning_figures(args.seconds, 200, args.threads)?,
+        BenchKind::Slurm => {
+            let binary = std::env::current_exe().context("cannot find this program's path for the sbatch script")?;
+            crate::bench::slurm_figures(&args.scenes, 8, args.threads, &binary)?
+        }
     };
     crate::bench::print(&figures, args.json);
     Ok(())
