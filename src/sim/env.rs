@@ -192,6 +192,14 @@ impl Env {
         measure::set_joint_state(&mut self.physics, &self.robot, angles, velocities);
     }
 
+    /// Joint angles and velocities, indexed like the scene's joints (what `set_joint_state` takes).
+    pub fn joint_state(&self) -> (Vec<f32>, Vec<f32>) {
+        let joints = &self.robot.joints;
+        let angles = joints.iter().map(|j| measure::joint_angle(&self.physics, &self.robot, j)).collect();
+        let velocities = joints.iter().map(|j| measure::joint_velocity(&self.physics, &self.robot, j)).collect();
+        (angles, velocities)
+    }
+
     /// An exact copy whose future is bit-identical to this one's under the same actions.
     pub fn fork(&self) -> Env {
         Env {
