@@ -202,9 +202,11 @@ fn a_requeued_task_resumes_from_its_checkpoint_and_ends_bit_identical() {
     let task = format!("{job}_0");
     let requeue = Command::new("scontrol").args(["requeue", &task]).output().unwrap();
     assert!(requeue.status.success(), "scontrol requeue: {}", String::from_utf8_lossy(&requeue.stderr));
-    // SLURM holds a requeued job back for two minutes; once it is pending again, let it start now.
+    // SLURM holds a requeued job back for two minutes; once it is pending again, let it start in
+    // a few seconds (restarting within the same second fails with "Job credential revoked").
     wait_for(&slurm, 1, "the requeued task to be queued", |s| matches!(s[0].state, RunState::Pending(_)));
-    let update = Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now"]).output().unwrap();
+    let update =
+        Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now+3"]).output().unwrap();
     assert!(update.status.success(), "scontrol update: {}", String::from_utf8_lossy(&update.stderr));
     wait_for(&slurm, 1, "the requeued run", all_finished);
 
