@@ -184,6 +184,12 @@ pub struct TrainArgs {
     /// Checkpoint folder [default: saves/<scene>-<mode>-seed<seed>, or the --resume folder].
     #[arg(long, value_name = "DIR")]
     pub save_to: Option<PathBuf>,
+    /// Learning modes: train in worlds drawn per episode from the scene's `task.randomize` ranges.
+    #[arg(long, conflicts_with = "resume")]
+    pub randomize: bool,
+    /// Learning modes: evaluate in this named world of the scene's `task.worlds` (e.g. heavy).
+    #[arg(long, value_name = "NAME", conflicts_with = "resume")]
+    pub eval_world: Option<String>,
     /// Continue a run from its checkpoint folder (scene, mode, seed and settings come from it).
     /// The result is identical to an uninterrupted run when the saved part's length is a
     /// multiple of the evaluation interval.
@@ -569,6 +575,10 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         bail!("--eval-every, --eval-episodes and --warmup cannot change a resumed run's schedule");
     }
     schedule.apply(&mut config)?;
+    config.train.randomize |= args.randomize;
+    if let Some(world) = &args.eval_world {
+        config.train.eval_world = Some(world.clone());
+    }
     let scene = load_scene(&config.scene)?;
     let bar = ProgressBar::new(config.steps);
     bar.set_style(

@@ -145,6 +145,8 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         settings,
         save_every: None,
         save_to: None,
+        randomize: false,
+        eval_world: None,
         resume: None,
     };
     train(&args(out, None)).unwrap();

@@ -261,6 +261,8 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         settings: None,
         save_every: None,
         save_to: None,
+        randomize: false,
+        eval_world: None,
         resume: None,
     };
     train(&args(600, "whole")).unwrap();

@@ -73,6 +73,7 @@ pub fn run_learning_with(
 /// `env`'s observation and actions, shared by `train` and the studio.
 pub fn learning_agent(config: &RunConfig, env: &Env) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
     check_train_settings(&config.train)?;
+    super::train::world_choices(&env.robot().scene, &config.train)?;
     let train = config.train.clone();
     Ok(match config.mode {
         RunMode::Sac => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),

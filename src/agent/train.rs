@@ -13,7 +13,7 @@ use crate::config::{PlannerSettings, SettingsError, TrainSettings};
 use crate::learn::StepEnd;
 use crate::plan::{ObservationPoints, PlanOutput};
 use crate::scene::Scene;
-use crate::sim::{EndReason, Env};
+use crate::sim::{EndReason, Env, WorldChoice};
 
 /// Offset added to the run seed for evaluation episodes, so they never replay training starts.
 const EVAL_SEED_OFFSET: u64 = 0x5eed_e7a1;
@@ -121,13 +121,18 @@ pub struct Trainer<A: TrainAgent> {
 
 impl<A: TrainAgent> Trainer<A> {
     pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
+        // `learning_agent` refuses settings naming worlds the scene lacks; here they are nominal.
+        let (train_world, eval_world) = world_choices(scene, &settings).unwrap_or_default();
         let mut train_env = Env::new(scene);
+        train_env.set_world(train_world);
+        let mut eval_env = Env::new(scene);
+        eval_env.set_world(eval_world);
         train_env.reset(episode_seed(seed, 0));
         let obs = train_env.observation();
         let mut trainer = Self {
             agent,
             train_env,
-            eval_env: Env::new(scene),
+            eval_env,
             settings,
             seed,
             state: TrainerState::default(),
@@ -339,4 +344,32 @@ impl<A: TrainAgent> Trainer<A> {
     pub fn elapsed_seconds(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
+}
+
+/// The worlds a run trains and evaluates in: randomised training needs the scene's
+/// `task.randomize`, and an evaluation world must be one of its `task.worlds`.
+pub fn world_choices(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<(WorldChoice, WorldChoice)> {
+    let train = match (settings.randomize, &scene.task.randomize) {
+        (false, _) => WorldChoice::Nominal,
+        (true, Some(ranges)) => WorldChoice::Randomized(ranges.clone()),
+        (true, None) => anyhow::bail!(
+            "train.randomize is on but scene {} has no task.randomize ranges to draw worlds from",
+            scene.name
+        ),
+    };
+    let eval = match &settings.eval_world {
+        None => WorldChoice::Nominal,
+        Some(name) => match scene.task.worlds.get(name) {
+            Some(world) => WorldChoice::Fixed(world.clone()),
+            None => {
+                let names: Vec<&str> = scene.task.worlds.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "train.eval_world `{name}` is not a world of scene {} (its task.worlds: {})",
+                    scene.name,
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                )
+            }
+        },
+    };
+    Ok((train, eval))
 }

@@ -132,8 +132,9 @@ pub fn grid_runs(options: &CompareOptions, scene: &Scene) -> anyhow::Result<Vec<
         let base = mode_config(options, scene, mode)?;
         let own: Vec<Variation> = options.variations.iter().filter(|v| applies_to(&v.field, mode)).cloned().collect();
         for combination in combinations(&own) {
-            let varied =
-                apply_combination(&base, &combination).with_context(|| format!("for mode {}", mode.mode_name()))?;
+            let varied = apply_combination(&base, &combination)
+                .and_then(|config| crate::agent::world_choices(scene, &config.train).map(|_| config))
+                .with_context(|| format!("for mode {}", mode.mode_name()))?;
             let (mut group, mut folder) = (mode.mode_name().to_string(), options.out.join(mode.mode_name()));
             if !combination.is_empty() {
                 let name = combination_name(&combination);

@@ -213,6 +213,11 @@ pub struct TrainSettings {
     pub ensemble: EnsembleSettings,
     /// Model-generated transitions for SAC (DeMoRL only; off by default).
     pub model_data: ModelDataSettings,
+    /// Train in worlds drawn per episode from the scene's `task.randomize` ranges (false: the
+    /// nominal world). Evaluation stays in `eval_world`.
+    pub randomize: bool,
+    /// Evaluate in this named world of the scene's `task.worlds` (None: the nominal world).
+    pub eval_world: Option<String>,
 }
 
 impl Default for TrainSettings {
@@ -228,6 +233,8 @@ impl Default for TrainSettings {
             sac: SacSettings::default(),
             ensemble: EnsembleSettings::default(),
             model_data: ModelDataSettings::default(),
+            randomize: false,
+            eval_world: None,
         }
     }
 }

@@ -4,6 +4,7 @@ mod assets;
 pub mod import;
 mod schema;
 mod validate;
+mod world;
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ pub use assets::SceneAssets;
 pub use crate::format::{FileError, Problem};
 use crate::format::{located, parse_ron};
 pub use schema::*;
+pub use world::{MAX_LATENCY_STEPS, Randomization, WorldShift, randomization_problems, world_problems};
 
 /// Largest scene file accepted, so a wrong path to a huge file fails fast.
 const MAX_SCENE_BYTES: u64 = 4 << 20;

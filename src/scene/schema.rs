@@ -416,6 +416,12 @@ pub struct Task {
     /// Sites whose planned paths the studio draws (defaults to every site).
     #[serde(default)]
     pub draw: Vec<String>,
+    /// Domain randomisation: ranges each training episode's world is drawn from (off: `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randomize: Option<super::Randomization>,
+    /// Named shifted worlds to evaluate in (`heavy: (mass_scale: 1.3)`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub worlds: std::collections::BTreeMap<String, super::WorldShift>,
 }
 
 /// One observation term.

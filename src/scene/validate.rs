@@ -471,6 +471,19 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
     if let Some(phase) = &t.phase {
         c.in_range("task.phase.period_steps", phase.period_steps, 1, 1_000_000);
     }
+    if let Some(ranges) = &t.randomize {
+        for (field, message) in super::randomization_problems("task.randomize.", ranges) {
+            c.fail(field, message);
+        }
+    }
+    for (name, world) in &t.worlds {
+        if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+            c.fail(format!("task.worlds.{name}"), "expected a name of letters, digits, - and _");
+        }
+        for (field, message) in super::world_problems(&format!("task.worlds.{name}."), world) {
+            c.fail(field, message);
+        }
+    }
     for (i, name) in t.draw.iter().enumerate() {
         c.known(format!("task.draw[{i}]"), name, &sites, "site");
     }

@@ -10,7 +10,8 @@ use rapier3d::prelude::*;
 use super::measure;
 use super::robot::{PhysicsState, Robot};
 use super::task::{self, StepContext};
-use crate::scene::{Actuator, Scene};
+use super::world::{WorldChoice, apply_to_physics, hashed_normal};
+use crate::scene::{Actuator, Scene, WorldShift};
 
 /// Why an episode ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,7 +71,17 @@ pub struct Env {
     effort: Vec<f32>,
     reward_terms: Vec<f32>,
     x_before: Vec<f32>,
+    /// Which world episodes run in, and this episode's.
+    world_choice: WorldChoice,
+    world: WorldShift,
+    /// Actions chosen but not yet applied (`world.latency_steps` of them).
+    delayed: std::collections::VecDeque<Vec<f32>>,
+    /// Seeds this episode's observation noise.
+    noise_seed: u64,
 }
+
+/// Separates the observation noise's stream from the reset noise's (same episode seed).
+const NOISE_STREAM: u64 = 0x000B_5E4E_0153;
 
 impl Env {
     /// A new environment for an already validated scene, reset with seed 0.
@@ -91,6 +102,10 @@ impl Env {
             effort: vec![0.0; robot.action_dim()],
             reward_terms: vec![0.0; robot.scene.task.reward.len()],
             x_before: vec![0.0; robot.links.len()],
+            world_choice: WorldChoice::Nominal,
+            world: WorldShift::default(),
+            delayed: Default::default(),
+            noise_seed: 0,
             robot,
         };
         env.reset(0);
@@ -159,9 +174,26 @@ impl Env {
         self.time_limit = enabled;
     }
 
-    /// Starts a new episode: the home pose plus the task's reset noise drawn from `seed`.
+    /// The world the next episodes run in (from the next `reset` on): nominal, a fixed shifted
+    /// world, or one drawn per episode from ranges with the episode's seed.
+    pub fn set_world(&mut self, choice: WorldChoice) {
+        self.world_choice = choice;
+    }
+
+    /// This episode's world.
+    pub fn world(&self) -> &WorldShift {
+        &self.world
+    }
+
+    /// Starts a new episode: the home pose plus the task's reset noise drawn from `seed`, in the
+    /// world `set_world` chose (drawn from `seed` too when randomised).
     pub fn reset(&mut self, seed: u64) {
         self.physics = self.robot.template.clone();
+        self.world = self.world_choice.world_for(seed);
+        apply_to_physics(&mut self.physics, &self.robot, &self.world);
+        self.noise_seed = seed ^ NOISE_STREAM;
+        let home = self.robot.scene.robot.home_action();
+        self.delayed = std::iter::repeat_n(home, self.world.latency_steps as usize).collect();
         self.pipeline = PhysicsPipeline::new();
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         let noise = &self.robot.scene.task.reset_noise;
@@ -214,6 +246,10 @@ impl Env {
             effort: self.effort.clone(),
             reward_terms: self.reward_terms.clone(),
             x_before: self.x_before.clone(),
+            world_choice: self.world_choice.clone(),
+            world: self.world.clone(),
+            delayed: self.delayed.clone(),
+            noise_seed: self.noise_seed,
         }
     }
 
@@ -227,6 +263,10 @@ impl Env {
         self.done = other.done;
         self.effort.clone_from(&other.effort);
         self.reward_terms.clone_from(&other.reward_terms);
+        self.world_choice.clone_from(&other.world_choice);
+        self.world.clone_from(&other.world);
+        self.delayed.clone_from(&other.delayed);
+        self.noise_seed = other.noise_seed;
     }
 
     /// The current observation.
@@ -236,9 +276,16 @@ impl Env {
         out
     }
 
-    /// Appends the current observation to `out`.
+    /// Appends the current observation to `out` (with the world's sensor noise, which depends
+    /// only on the episode, the step and the component: reading twice gives the same values).
     pub fn observe_into(&self, out: &mut Vec<f32>) {
+        let start = out.len();
         task::observe(&self.physics, &self.robot, self.phase, out);
+        if self.world.obs_noise > 0.0 {
+            for (k, value) in out[start..].iter_mut().enumerate() {
+                *value += self.world.obs_noise * hashed_normal(self.noise_seed, self.steps, k);
+            }
+        }
     }
 
     /// World positions of the sites the scene draws (feet, torso), appended to `out`.
@@ -264,7 +311,12 @@ impl Env {
         if let Some(bad) = action.iter().position(|a| !a.is_finite()) {
             return self.end(EndReason::InvalidAction(format!("component {bad} is {}", action[bad])));
         }
-        let clipped: Vec<f32> = action.iter().map(|a| a.clamp(-1.0, 1.0)).collect();
+        let mut clipped: Vec<f32> = action.iter().map(|a| a.clamp(-1.0, 1.0)).collect();
+        if self.world.latency_steps > 0 {
+            // The action chosen `latency_steps` steps ago acts now.
+            self.delayed.push_back(clipped);
+            clipped = self.delayed.pop_front().expect("latency_steps actions are queued");
+        }
         for (l, link) in self.robot.links.iter().enumerate() {
             self.x_before[l] = self.physics.bodies[link.body].translation().x;
         }
@@ -337,33 +389,48 @@ impl Env {
         );
     }
 
-    /// Sets PD motor targets of Position actuators: the action maps linearly onto the limits.
+    /// Sets PD motor targets of Position actuators: the action maps linearly onto the limits
+    /// (gains and force limit as this episode's world scales them).
     fn set_motor_targets(&mut self, action: &[f32]) {
+        let (gain, strength) = (self.world.gain_scale, self.world.strength_scale);
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, .. }, Some((lo, hi))) =
+            if let (Actuator::Position { stiffness, damping, max_force, .. }, Some((lo, hi))) =
                 (&joint.actuator, joint.target_range)
             {
                 let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
                 if let Some(handle) = self.physics.impulse_joints.get_mut(joint.handle, false) {
-                    handle.data.set_motor_position(JointAxis::AngX, target, *stiffness, *damping);
+                    handle.data.set_motor_position(JointAxis::AngX, target, stiffness * gain, damping * gain);
+                    if strength != 1.0 {
+                        handle.data.set_motor_max_force(JointAxis::AngX, max_force * strength);
+                    }
                 }
             }
         }
     }
 
-    /// Applies Torque actuators as equal and opposite torques on child and parent.
+    /// Applies Torque actuators (and the world's joint damping) as equal and opposite torques
+    /// on child and parent.
     fn apply_torques(&mut self, action: &[f32]) {
-        if self.robot.has_torque_actuators {
+        let damping = self.world.joint_damping;
+        if self.robot.has_torque_actuators || damping > 0.0 {
             for link in &self.robot.links {
                 self.physics.bodies[link.body].reset_torques(false);
             }
         }
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            let Actuator::Torque { max_torque } = joint.actuator else { continue };
-            let torque = action[k] * max_torque;
-            self.effort[k] = torque;
+            let mut torque = 0.0;
+            if let Actuator::Torque { max_torque } = joint.actuator {
+                torque = action[k] * max_torque * self.world.strength_scale;
+                self.effort[k] = torque;
+            }
+            if damping > 0.0 {
+                torque -= damping * measure::joint_velocity(&self.physics, &self.robot, joint);
+            }
+            if torque == 0.0 {
+                continue;
+            }
             let parent = self.robot.links[joint.parent].body;
             let axis = self.physics.bodies[parent].position().rotation * joint.axis_in_parent;
             self.physics.bodies[self.robot.links[joint.child].body].add_torque(axis * torque, false);
@@ -384,7 +451,8 @@ impl Env {
                 let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
                 let angle = measure::joint_angle(&self.physics, &self.robot, joint);
                 let velocity = measure::joint_velocity(&self.physics, &self.robot, joint);
-                self.effort[k] = (stiffness * (target - angle) - damping * velocity).clamp(-max_force, *max_force);
+                let (gain, limit) = (self.world.gain_scale, max_force * self.world.strength_scale);
+                self.effort[k] = (gain * (stiffness * (target - angle) - damping * velocity)).clamp(-limit, limit);
             }
         }
     }

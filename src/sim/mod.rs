@@ -1,4 +1,5 @@
-//! Rapier simulation of a scene: `Env` (reset, step, fork), measurements, task terms, batches.
+//! Rapier simulation of a scene: `Env` (reset, step, fork), measurements, task terms, batches,
+//! and the worlds episodes run in (domain randomisation).
 
 mod batch;
 mod env;
@@ -6,8 +7,10 @@ pub mod measure;
 mod robot;
 mod summary;
 pub mod task;
+mod world;
 
 pub use batch::EnvBatch;
 pub use env::{EndReason, Env, StepOutcome};
 pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot, mass_properties};
 pub use summary::RobotSummary;
+pub use world::{WorldChoice, draw_world, hashed_normal};

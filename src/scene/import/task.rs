@@ -70,6 +70,8 @@ pub fn task(kind: TaskKind, robot: &Robot, base: Option<(&str, f32)>) -> (Task, 
         reset_noise: crate::scene::ResetNoise { joint_angle: 0.02, joint_velocity: 0.02 },
         phase: None,
         draw: Vec::new(),
+        randomize: None,
+        worlds: Default::default(),
     };
     (task, planner(kind, robot, base.is_some()))
 }
