@@ -187,7 +187,8 @@ pub struct TrainArgs {
     /// Learning modes: train in worlds drawn per episode from the scene's `task.randomize` ranges.
     #[arg(long, conflicts_with = "resume")]
     pub randomize: bool,
-    /// Learning modes: evaluate in this named world of the scene's `task.worlds` (e.g. heavy).
+    /// Evaluate in this named world of the scene's `task.worlds` (e.g. heavy); episode runs
+    /// (mpc with the simulator, the baselines) run every episode in it.
     #[arg(long, value_name = "NAME", conflicts_with = "resume")]
     pub eval_world: Option<String>,
     /// Continue a run from its checkpoint folder (scene, mode, seed and settings come from it).
@@ -480,6 +481,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let (seed, threads) = (args.seed_or_default(), args.threads_or_default());
     let mut env = Env::new(&scene);
+    if args.randomize {
+        bail!("--randomize applies to learning runs (sac, demorl, mpc with the learned model)");
+    }
+    if let Some(name) = &args.eval_world {
+        let settings = crate::config::TrainSettings { eval_world: Some(name.clone()), ..Default::default() };
+        let (_, world) = crate::agent::world_choices(&scene, &settings)?;
+        env.set_world(world);
+    }
     let episodes: Vec<EpisodeSummary> = if run_mode == Some(RunMode::MpcSimulator) {
         // The studio's loop runs the same episodes in lockstep (tests/studio.rs checks they agree).
         run_mpc_episodes(&mut env, settings, seed, threads, args.episodes, print)?
