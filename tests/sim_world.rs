@@ -246,3 +246,28 @@ fn an_unknown_world_or_missing_ranges_are_refused_naming_the_setting() {
     let e = trainer(&plain, &config).err().expect("refused").to_string();
     assert!(e.contains("train.randomize") && e.contains("task.randomize"), "{e}");
 }
+
+#[test]
+fn episode_runs_play_every_episode_in_the_named_world() {
+    use clap::Parser;
+    use demorl_studio::cli::{Cli, Command, train};
+    let folder = tempfile::tempdir().unwrap();
+    let run = |world: Option<&str>| -> anyhow::Result<f64> {
+        let out = folder.path().join(world.unwrap_or("nominal"));
+        let mut words = vec!["demorl-studio", "train", "scenes/quadruped.ron", "--mode", "nominal", "--episodes", "1"];
+        words.extend(["--out", out.to_str().unwrap()]);
+        if let Some(w) = world {
+            words.extend(["--eval-world", w]);
+        }
+        let Some(Command::Train(args)) = Cli::try_parse_from(words).unwrap().command else { panic!("not train") };
+        train(&args)?;
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        Ok(summary["eval_return_mean"].as_f64().unwrap())
+    };
+    let nominal = run(None).unwrap();
+    let heavy = run(Some("heavy")).unwrap();
+    assert!(heavy < nominal * 0.97, "heavy {heavy} vs nominal {nominal}");
+    let e = run(Some("icy")).unwrap_err().to_string();
+    assert!(e.contains("`icy`") && e.contains("heavy, laggy, slippery, weak"), "{e}");
+}
