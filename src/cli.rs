@@ -485,9 +485,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--randomize applies to learning runs (sac, demorl, mpc with the learned model)");
     }
     if let Some(name) = &args.eval_world {
-        let settings = crate::config::TrainSettings { eval_world: Some(name.clone()), ..Default::default() };
-        let (_, world) = crate::agent::world_choices(&scene, &settings)?;
-        env.set_world(world);
+        env.set_world(crate::agent::named_world(&scene, name)?);
     }
     let episodes: Vec<EpisodeSummary> = if run_mode == Some(RunMode::MpcSimulator) {
         // The studio's loop runs the same episodes in lockstep (tests/studio.rs checks they agree).

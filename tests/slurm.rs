@@ -120,6 +120,12 @@ fn wait_for(out: &Path, tasks: usize, what: &str, done: impl Fn(&[demorl_studio:
     }
 }
 
+/// Runs `scontrol ARGS`, failing the test with its message if it fails.
+fn scontrol(args: &[&str]) {
+    let output = Command::new("scontrol").args(args).output().unwrap();
+    assert!(output.status.success(), "scontrol {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
 fn all_finished(statuses: &[demorl_studio::compare::RunStatus]) -> bool {
     statuses.iter().all(|s| s.state == RunState::Finished)
 }
@@ -200,14 +206,11 @@ fn a_requeued_task_resumes_from_its_checkpoint_and_ends_bit_identical() {
     wait_for(&slurm, 1, "a checkpoint", |s| s[0].state == RunState::Running && s[0].checkpoint_steps.is_some());
     let requeued_at = grid_status(&slurm).unwrap()[0].checkpoint_steps.unwrap();
     let task = format!("{job}_0");
-    let requeue = Command::new("scontrol").args(["requeue", &task]).output().unwrap();
-    assert!(requeue.status.success(), "scontrol requeue: {}", String::from_utf8_lossy(&requeue.stderr));
+    scontrol(&["requeue", &task]);
     // SLURM holds a requeued job back for two minutes; once it is pending again, let it start in
     // a few seconds (restarting within the same second fails with "Job credential revoked").
     wait_for(&slurm, 1, "the requeued task to be queued", |s| matches!(s[0].state, RunState::Pending(_)));
-    let update =
-        Command::new("scontrol").args(["update", &format!("JobId={task}"), "StartTime=now+3"]).output().unwrap();
-    assert!(update.status.success(), "scontrol update: {}", String::from_utf8_lossy(&update.stderr));
+    scontrol(&["update", &format!("JobId={task}"), "StartTime=now+3"]);
     wait_for(&slurm, 1, "the requeued run", all_finished);
 
     let log = std::fs::read_to_string(task_log(&slurm, 0)).unwrap();

@@ -27,10 +27,10 @@ def steps_per_second(step, seconds: float) -> float:
     return count / (time.perf_counter() - started)
 
 
-def single_rate(scene: str, seconds: float) -> float:
-    env = demorl_studio.make(scene)
+def episode_rate(env, action_dim: int, seconds: float) -> float:
+    """Env steps/s of any gymnasium env stepped with uniform random actions, resetting as needed."""
     env.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(-1, 1, size=(1024, env.action_space.shape[0])).astype(np.float32)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(1024, action_dim)).astype(np.float32)
     k = [0]
 
     def step():
@@ -41,6 +41,11 @@ def single_rate(scene: str, seconds: float) -> float:
         return 1
 
     return steps_per_second(step, seconds)
+
+
+def single_rate(scene: str, seconds: float) -> float:
+    env = demorl_studio.make(scene)
+    return episode_rate(env, env.action_space.shape[0], seconds)
 
 
 def vector_rate(scene: str, envs: int, threads: int, seconds: float) -> float:
@@ -74,19 +79,7 @@ def mujoco_rate(seconds: float):
         env = gym.make("HalfCheetah-v5")
     except Exception as e:  # the mujoco package is optional
         return None, str(e).splitlines()[0]
-    env.reset(seed=0)
-    frame_skip = env.unwrapped.frame_skip
-    actions = np.random.default_rng(0).uniform(-1, 1, size=(1024, 6)).astype(np.float32)
-    k = [0]
-
-    def step():
-        _, _, terminated, truncated, _ = env.step(actions[k[0] % 1024])
-        k[0] += 1
-        if terminated or truncated:
-            env.reset()
-        return 1
-
-    return steps_per_second(step, seconds), frame_skip
+    return episode_rate(env, env.action_space.shape[0], seconds), env.unwrapped.frame_skip
 
 
 def main():

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use demorl_studio::agent::MpcAgent;
+use demorl_studio::agent::{MpcAgent, episode_seed};
 use demorl_studio::config::{PlannerSettings, preset_or_error};
 use demorl_studio::plan::{ActionMode, PlanTrace};
 use demorl_studio::scene::load_scene;
@@ -159,14 +159,9 @@ pub struct EnvState {
 pub struct PyVecEnv {
     envs: Vec<Env>,
     threads: usize,
-    /// Each env's next episode seed (advanced at every automatic reset).
-    seeds: Vec<u64>,
-}
-
-/// The seed of the episode after one started from `seed`: a fixed odd-constant mix, so a
-/// vector run is reproducible from its reset seeds.
-fn next_seed(seed: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0xD1B5_4A32_D192_ED03).rotate_left(17)
+    /// Each env's (reset seed, episodes started since): episode n > 0 starts from
+    /// `episode_seed(reset seed, n)`, as the learning loop numbers its episodes.
+    seeds: Vec<(u64, u64)>,
 }
 
 /// What one env of a vector step produced.
@@ -190,7 +185,7 @@ impl PyVecEnv {
         let first = Env::new(&scene);
         let envs: Vec<Env> = (0..num_envs).map(|_| first.fork()).collect();
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
-        Ok(PyVecEnv { envs, threads: threads.min(num_envs), seeds: vec![0; num_envs] })
+        Ok(PyVecEnv { envs, threads: threads.min(num_envs), seeds: vec![(0, 0); num_envs] })
     }
 
     #[getter]
@@ -203,9 +198,9 @@ impl PyVecEnv {
         if seeds.len() != self.envs.len() {
             return Err(value_error(format!("give one seed per env ({})", self.envs.len())));
         }
-        for ((env, seed), next) in self.envs.iter_mut().zip(&seeds).zip(&mut self.seeds) {
-            env.reset(*seed);
-            *next = next_seed(*seed);
+        for ((env, &seed), state) in self.envs.iter_mut().zip(&seeds).zip(&mut self.seeds) {
+            env.reset(seed);
+            *state = (seed, 0);
         }
         Ok(f32_bytes(py, &self.observations()))
     }
@@ -247,7 +242,7 @@ impl PyVecEnv {
 
 /// Steps env k with `actions[k]`, resetting an env whose episode ended; `threads` workers over
 /// contiguous chunks (results do not depend on the count: each env is independent).
-fn step_all(envs: &mut [Env], seeds: &mut [u64], actions: &[f32], dim: usize, threads: usize) -> Vec<VecStep> {
+fn step_all(envs: &mut [Env], seeds: &mut [(u64, u64)], actions: &[f32], dim: usize, threads: usize) -> Vec<VecStep> {
     let mut results = vec![VecStep::default(); envs.len()];
     let chunk = envs.len().div_ceil(threads.max(1));
     std::thread::scope(|s| {
@@ -264,7 +259,7 @@ fn step_all(envs: &mut [Env], seeds: &mut [u64], actions: &[f32], dim: usize, th
     results
 }
 
-fn step_one(env: &mut Env, seed: &mut u64, action: &[f32]) -> VecStep {
+fn step_one(env: &mut Env, (seed, episodes): &mut (u64, u64), action: &[f32]) -> VecStep {
     let outcome = env.step(action);
     let mut result = VecStep {
         reward: outcome.reward,
@@ -274,8 +269,8 @@ fn step_one(env: &mut Env, seed: &mut u64, action: &[f32]) -> VecStep {
     };
     if outcome.done() {
         result.final_obs = Some(env.observation());
-        env.reset(*seed);
-        *seed = next_seed(*seed);
+        *episodes += 1;
+        env.reset(episode_seed(*seed, *episodes));
     }
     result
 }
@@ -368,6 +363,12 @@ fn trace_dict<'py>(py: Python<'py>, t: &PlanTrace) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
+/// The seed of episode `episode` of a run (or vector env slot) seeded with `seed`.
+#[pyfunction(name = "episode_seed")]
+fn py_episode_seed(seed: u64, episode: u64) -> u64 {
+    episode_seed(seed, episode)
+}
+
 /// The names of the built-in planner presets.
 #[pyfunction]
 fn presets() -> Vec<&'static str> {
@@ -381,5 +382,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVecEnv>()?;
     m.add_class::<PyPlanner>()?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(py_episode_seed, m)?)?;
     Ok(())
 }

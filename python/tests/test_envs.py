@@ -119,21 +119,14 @@ def test_the_vector_env_equals_single_envs_with_same_step_autoreset():
             if s_term or s_trunc:
                 resets += 1
                 assert info["_final_obs"][k] and np.array_equal(info["final_obs"][k], s_obs)
-                # The vector env reset this env in the same step; its next seed is its own.
+                # The vector env reset this env in the same step, from its second episode's seed.
                 assert not np.array_equal(obs[k], s_obs)
-                single._native.reset(singles_next_seed(seeds, k, vec))
+                single._native.reset(demorl_studio._native.episode_seed(seeds[k], 1))
                 assert np.array_equal(obs[k], single.observation())
             else:
                 assert np.array_equal(obs[k], s_obs)
     assert resets == n
     assert vec.observation_space.shape == (n, vec.single_observation_space.shape[0])
-
-
-def singles_next_seed(seeds, k, vec):
-    """The seed the vector env used for env k's second episode: the same mix the Rust side uses."""
-    mask = (1 << 64) - 1
-    s = (seeds[k] * 0x9E3779B97F4A7C15 + 0xD1B54A32D192ED03) & mask
-    return ((s << 17) | (s >> 47)) & mask
 
 
 def test_the_planners_best_sequence_replays_to_its_score_on_a_fork():

@@ -359,17 +359,22 @@ pub fn world_choices(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<
     };
     let eval = match &settings.eval_world {
         None => WorldChoice::Nominal,
-        Some(name) => match scene.task.worlds.get(name) {
-            Some(world) => WorldChoice::Fixed(world.clone()),
-            None => {
-                let names: Vec<&str> = scene.task.worlds.keys().map(String::as_str).collect();
-                anyhow::bail!(
-                    "train.eval_world `{name}` is not a world of scene {} (its task.worlds: {})",
-                    scene.name,
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                )
-            }
-        },
+        Some(name) => named_world(scene, name)?,
     };
     Ok((train, eval))
+}
+
+/// The scene's world `name` (`task.worlds`), or an error listing the names it has.
+pub fn named_world(scene: &Scene, name: &str) -> anyhow::Result<WorldChoice> {
+    match scene.task.worlds.get(name) {
+        Some(world) => Ok(WorldChoice::Fixed(world.clone())),
+        None => {
+            let names: Vec<&str> = scene.task.worlds.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "train.eval_world `{name}` is not a world of scene {} (its task.worlds: {})",
+                scene.name,
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            )
+        }
+    }
 }

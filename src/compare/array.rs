@@ -2,7 +2,7 @@
 //! SLURM is still working on are left alone, and the rest (new, failed, interrupted) are
 //! submitted as one job array. Once every run has finished, the same call collects them.
 
-use super::grid::{GridRun, RunOutcome, curve, finished_run};
+use super::grid::{GridRun, RunOutcome, reused_outcome};
 use super::slurm::{SlurmOptions, submit, submit_command, write_array};
 use super::status::{RunState, grid_status, status_text};
 use crate::compare::CompareOptions;
@@ -38,10 +38,7 @@ pub fn advance_array(
     slurm: &SlurmOptions,
     log: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<ArrayProgress> {
-    let finished: Vec<Option<RunOutcome>> = runs
-        .iter()
-        .map(|run| finished_run(run).map(|evals| RunOutcome { curve: curve(run, &evals), reused: true }))
-        .collect();
+    let finished: Vec<Option<RunOutcome>> = runs.iter().map(reused_outcome).collect();
     if finished.iter().all(Option::is_some) {
         log(&format!("all {} runs finished", runs.len()));
         return Ok(ArrayProgress::Finished(finished.into_iter().flatten().collect()));

@@ -55,7 +55,12 @@ pub fn finished_run(run: &GridRun) -> Option<Vec<EvalRow>> {
     read_eval_rows_csv(&run.dir.join("eval.csv")).ok().filter(|rows| !rows.is_empty())
 }
 
-pub(super) fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
+/// A finished run's outcome read back from its folder ([`finished_run`]).
+pub(super) fn reused_outcome(run: &GridRun) -> Option<RunOutcome> {
+    finished_run(run).map(|evals| RunOutcome { curve: curve(run, &evals), reused: true })
+}
+
+fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
     let points = evals
         .iter()
         .map(|r| CurvePoint { env_steps: r.env_steps, mean: r.eval_return_mean, std: r.eval_return_std })
@@ -65,9 +70,9 @@ pub(super) fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
 
 fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<RunOutcome> {
     let name = run.name();
-    if let Some(evals) = finished_run(run) {
+    if let Some(outcome) = reused_outcome(run) {
         log(&format!("{name}: finished run with the same settings in {}, reused", run.dir.display()));
-        return Ok(RunOutcome { curve: curve(run, &evals), reused: true });
+        return Ok(outcome);
     }
     if run.dir.join("summary.json").is_file() {
         log(&format!("{name}: {} holds a run with other settings, retraining", run.dir.display()));

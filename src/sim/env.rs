@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 
 use super::measure;
-use super::robot::{PhysicsState, Robot};
+use super::robot::{JointInfo, PhysicsState, Robot};
 use super::task::{self, StepContext};
 use super::world::{WorldChoice, apply_to_physics, hashed_normal};
 use crate::scene::{Actuator, Scene, WorldShift};
@@ -52,6 +52,14 @@ impl StepOutcome {
     pub fn done(&self) -> bool {
         self.terminated || self.truncated
     }
+}
+
+/// A position motor's PD law in this episode's world.
+struct PdMotor {
+    target: f32,
+    stiffness: f32,
+    damping: f32,
+    max_force: f32,
 }
 
 /// Speeds beyond this (m/s or rad/s) count as a physics blow-up.
@@ -192,8 +200,11 @@ impl Env {
         self.world = self.world_choice.world_for(seed);
         apply_to_physics(&mut self.physics, &self.robot, &self.world);
         self.noise_seed = seed ^ NOISE_STREAM;
-        let home = self.robot.scene.robot.home_action();
-        self.delayed = std::iter::repeat_n(home, self.world.latency_steps as usize).collect();
+        self.delayed.clear();
+        if self.world.latency_steps > 0 {
+            let home = self.robot.scene.robot.home_action();
+            self.delayed.extend(std::iter::repeat_n(home, self.world.latency_steps as usize));
+        }
         self.pipeline = PhysicsPipeline::new();
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         let noise = &self.robot.scene.task.reset_noise;
@@ -389,24 +400,36 @@ impl Env {
         );
     }
 
-    /// Sets PD motor targets of Position actuators: the action maps linearly onto the limits
-    /// (gains and force limit as this episode's world scales them).
+    /// Sets PD motor targets of Position actuators (see [`Env::position_motor`]).
     fn set_motor_targets(&mut self, action: &[f32]) {
-        let (gain, strength) = (self.world.gain_scale, self.world.strength_scale);
+        let scales_force = self.world.strength_scale != 1.0;
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, max_force, .. }, Some((lo, hi))) =
-                (&joint.actuator, joint.target_range)
-            {
-                let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
-                if let Some(handle) = self.physics.impulse_joints.get_mut(joint.handle, false) {
-                    handle.data.set_motor_position(JointAxis::AngX, target, stiffness * gain, damping * gain);
-                    if strength != 1.0 {
-                        handle.data.set_motor_max_force(JointAxis::AngX, max_force * strength);
-                    }
+            let Some(motor) = self.position_motor(joint, action[k]) else { continue };
+            if let Some(handle) = self.physics.impulse_joints.get_mut(joint.handle, false) {
+                handle.data.set_motor_position(JointAxis::AngX, motor.target, motor.stiffness, motor.damping);
+                if scales_force {
+                    handle.data.set_motor_max_force(JointAxis::AngX, motor.max_force);
                 }
             }
         }
+    }
+
+    /// A Position actuator's PD law for action component `a`: the action maps linearly onto
+    /// the target range; gains and force limit as this episode's world scales them.
+    fn position_motor(&self, joint: &JointInfo, a: f32) -> Option<PdMotor> {
+        let (Actuator::Position { stiffness, damping, max_force, .. }, Some((lo, hi))) =
+            (&joint.actuator, joint.target_range)
+        else {
+            return None;
+        };
+        let (gain, strength) = (self.world.gain_scale, self.world.strength_scale);
+        Some(PdMotor {
+            target: lo + (a + 1.0) * 0.5 * (hi - lo),
+            stiffness: stiffness * gain,
+            damping: damping * gain,
+            max_force: max_force * strength,
+        })
     }
 
     /// Applies Torque actuators (and the world's joint damping) as equal and opposite torques
@@ -445,15 +468,11 @@ impl Env {
     fn measure_position_effort(&mut self, action: &[f32]) {
         for (k, &j) in self.robot.actuated.iter().enumerate() {
             let joint = &self.robot.joints[j];
-            if let (Actuator::Position { stiffness, damping, max_force, .. }, Some((lo, hi))) =
-                (&joint.actuator, joint.target_range)
-            {
-                let target = lo + (action[k] + 1.0) * 0.5 * (hi - lo);
-                let angle = measure::joint_angle(&self.physics, &self.robot, joint);
-                let velocity = measure::joint_velocity(&self.physics, &self.robot, joint);
-                let (gain, limit) = (self.world.gain_scale, max_force * self.world.strength_scale);
-                self.effort[k] = (gain * (stiffness * (target - angle) - damping * velocity)).clamp(-limit, limit);
-            }
+            let Some(motor) = self.position_motor(joint, action[k]) else { continue };
+            let angle = measure::joint_angle(&self.physics, &self.robot, joint);
+            let velocity = measure::joint_velocity(&self.physics, &self.robot, joint);
+            let torque = motor.stiffness * (motor.target - angle) - motor.damping * velocity;
+            self.effort[k] = torque.clamp(-motor.max_force, motor.max_force);
         }
     }
 
