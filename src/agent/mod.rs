@@ -29,5 +29,5 @@ pub use record::{
 };
 pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;
-pub use train::{TrainAgent, Trainer, named_world, world_choices};
+pub use train::{TrainAgent, Trainer, named_world, residual_gait, world_choices};
 pub use train_data::{EvalRow, ModelFit, Progress, StepStats, TrainRow, TrainStep, TrainerState, Transition};

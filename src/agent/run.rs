@@ -74,12 +74,18 @@ pub fn run_learning_with(
 pub fn learning_agent(config: &RunConfig, env: &Env) -> anyhow::Result<Box<dyn TrainAgent + Send>> {
     check_train_settings(&config.train)?;
     super::train::world_choices(&env.robot().scene, &config.train)?;
+    let residual = super::train::residual_gait(&env.robot().scene, &config.train)?.is_some();
     let train = config.train.clone();
+    let mut planner = config.planner.clone();
+    if residual {
+        // The envs add the gait; the planner plans the residual around zero.
+        planner.nominal = None;
+    }
     Ok(match config.mode {
         RunMode::Sac => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),
         RunMode::MpcLearned | RunMode::Demorl => {
             let with_sac = config.mode == RunMode::Demorl;
-            let mut agent = LearnedPlannerAgent::for_env(env, train, config.planner.clone(), with_sac, config.seed)?;
+            let mut agent = LearnedPlannerAgent::for_env(env, train, planner, with_sac, config.seed)?;
             agent.set_rollout_threads(config.threads)?;
             Box::new(agent)
         }

@@ -13,7 +13,7 @@ use crate::config::{PlannerSettings, SettingsError, TrainSettings};
 use crate::learn::StepEnd;
 use crate::plan::{ObservationPoints, PlanOutput};
 use crate::scene::Scene;
-use crate::sim::{EndReason, Env, WorldChoice};
+use crate::sim::{EndReason, Env, ResidualGait, WorldChoice};
 
 /// Offset added to the run seed for evaluation episodes, so they never replay training starts.
 const EVAL_SEED_OFFSET: u64 = 0x5eed_e7a1;
@@ -123,10 +123,13 @@ impl<A: TrainAgent> Trainer<A> {
     pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
         // `learning_agent` refuses settings naming worlds the scene lacks; here they are nominal.
         let (train_world, eval_world) = world_choices(scene, &settings).unwrap_or_default();
+        let gait = residual_gait(scene, &settings).unwrap_or_default();
         let mut train_env = Env::new(scene);
         train_env.set_world(train_world);
+        train_env.set_gait(gait.clone());
         let mut eval_env = Env::new(scene);
         eval_env.set_world(eval_world);
+        eval_env.set_gait(gait);
         train_env.reset(episode_seed(seed, 0));
         let obs = train_env.observation();
         let mut trainer = Self {
@@ -362,6 +365,16 @@ pub fn world_choices(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<
         Some(name) => named_world(scene, name)?,
     };
     Ok((train, eval))
+}
+
+/// The gait a run's actions are residuals around (`train.gait_residual`): the scene planner's
+/// nominal schedule, which must exist.
+pub fn residual_gait(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<Option<ResidualGait>> {
+    let Some(scale) = settings.gait_residual else { return Ok(None) };
+    match &scene.planner.nominal {
+        Some(gait) => Ok(Some(ResidualGait { gait: Arc::new(gait.clone()), scale })),
+        None => anyhow::bail!("train.gait_residual is set but scene {} has no planner.nominal gait", scene.name),
+    }
 }
 
 /// The scene's world `name` (`task.worlds`), or an error listing the names it has.

@@ -134,6 +134,7 @@ pub fn grid_runs(options: &CompareOptions, scene: &Scene) -> anyhow::Result<Vec<
         for combination in combinations(&own) {
             let varied = apply_combination(&base, &combination)
                 .and_then(|config| crate::agent::world_choices(scene, &config.train).map(|_| config))
+                .and_then(|config| crate::agent::residual_gait(scene, &config.train).map(|_| config))
                 .with_context(|| format!("for mode {}", mode.mode_name()))?;
             let (mut group, mut folder) = (mode.mode_name().to_string(), options.out.join(mode.mode_name()));
             if !combination.is_empty() {

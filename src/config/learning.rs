@@ -218,6 +218,13 @@ pub struct TrainSettings {
     pub randomize: bool,
     /// Evaluate in this named world of the scene's `task.worlds` (None: the nominal world).
     pub eval_world: Option<String>,
+    /// `Some(s)`: actions are residuals around the scene's gait (its planner's `nominal`
+    /// schedule), step t executing `clamp(gait(t) + s · action)`, so SAC, the model and the
+    /// planner learn corrections to the trot (residual policies are the usual practice for
+    /// legged robots); `s` < 1 keeps random warm-up and early exploration near the gait. `None`:
+    /// the agent outputs whole actions. Give the task a `Phase` observation with the gait's
+    /// period so that the policy and the model know where in the cycle they are.
+    pub gait_residual: Option<f32>,
 }
 
 impl Default for TrainSettings {
@@ -235,6 +242,7 @@ impl Default for TrainSettings {
             model_data: ModelDataSettings::default(),
             randomize: false,
             eval_world: None,
+            gait_residual: None,
         }
     }
 }

@@ -74,6 +74,15 @@ fn bad_values(settings: &TrainSettings) -> Vec<Bad> {
         p.positive_count("train.model_data.keep_steps", data.keep_steps);
     }
     check_ensemble(&mut p, &settings.ensemble);
+    if let Some(scale) = settings.gait_residual {
+        let ok = scale > 0.0 && scale <= 2.0;
+        p.require(
+            ok,
+            "train.gait_residual",
+            format!("Some({scale})"),
+            "the residual scale must be above 0 and at most 2",
+        );
+    }
     p.0
 }
 

@@ -11,6 +11,7 @@ use super::measure;
 use super::robot::{JointInfo, PhysicsState, Robot};
 use super::task::{self, StepContext};
 use super::world::{WorldChoice, apply_to_physics, hashed_normal};
+use crate::config::PeriodicNominal;
 use crate::scene::{Actuator, Scene, WorldShift};
 
 /// Why an episode ended.
@@ -54,6 +55,13 @@ impl StepOutcome {
     }
 }
 
+/// Actions as residuals around a gait: step t executes `clamp(gait(t) + scale · action)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResidualGait {
+    pub gait: Arc<PeriodicNominal>,
+    pub scale: f32,
+}
+
 /// A position motor's PD law in this episode's world.
 struct PdMotor {
     target: f32,
@@ -86,6 +94,8 @@ pub struct Env {
     delayed: std::collections::VecDeque<Vec<f32>>,
     /// Seeds this episode's observation noise.
     noise_seed: u64,
+    /// A gait the actions are residuals around (`set_gait`).
+    gait: Option<ResidualGait>,
 }
 
 /// Separates the observation noise's stream from the reset noise's (same episode seed).
@@ -114,6 +124,7 @@ impl Env {
             world: WorldShift::default(),
             delayed: Default::default(),
             noise_seed: 0,
+            gait: None,
             robot,
         };
         env.reset(0);
@@ -186,6 +197,14 @@ impl Env {
     /// world, or one drawn per episode from ranges with the episode's seed.
     pub fn set_world(&mut self, choice: WorldChoice) {
         self.world_choice = choice;
+    }
+
+    /// Makes actions residuals around a gait: step t executes `clamp(gait(t) + scale · action)`
+    /// (the action clipped to [-1, 1] first), where t counts control steps since reset, as the
+    /// planner's nominal clock does. `None`: actions are executed as given. Learning runs use
+    /// it so that SAC, the model and the planner all learn corrections to the scene's trot.
+    pub fn set_gait(&mut self, gait: Option<ResidualGait>) {
+        self.gait = gait;
     }
 
     /// This episode's world.
@@ -261,6 +280,7 @@ impl Env {
             world: self.world.clone(),
             delayed: self.delayed.clone(),
             noise_seed: self.noise_seed,
+            gait: self.gait.clone(),
         }
     }
 
@@ -278,6 +298,7 @@ impl Env {
         self.world.clone_from(&other.world);
         self.delayed.clone_from(&other.delayed);
         self.noise_seed = other.noise_seed;
+        self.gait.clone_from(&other.gait);
     }
 
     /// The current observation.
@@ -322,7 +343,14 @@ impl Env {
         if let Some(bad) = action.iter().position(|a| !a.is_finite()) {
             return self.end(EndReason::InvalidAction(format!("component {bad} is {}", action[bad])));
         }
-        let mut clipped: Vec<f32> = action.iter().map(|a| a.clamp(-1.0, 1.0)).collect();
+        let mut clipped: Vec<f32> = match &self.gait {
+            None => action.iter().map(|a| a.clamp(-1.0, 1.0)).collect(),
+            Some(ResidualGait { gait, scale }) => {
+                let t = self.steps as u64;
+                let executed = |(d, a): (usize, &f32)| (gait.value(t, d) + scale * a.clamp(-1.0, 1.0)).clamp(-1.0, 1.0);
+                action.iter().enumerate().map(executed).collect()
+            }
+        };
         if self.world.latency_steps > 0 {
             // The action chosen `latency_steps` steps ago acts now.
             self.delayed.push_back(clipped);

@@ -10,7 +10,7 @@ pub mod task;
 mod world;
 
 pub use batch::EnvBatch;
-pub use env::{EndReason, Env, StepOutcome};
+pub use env::{EndReason, Env, ResidualGait, StepOutcome};
 pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot, mass_properties};
 pub use summary::RobotSummary;
 pub use world::{WorldChoice, draw_world, hashed_normal};
