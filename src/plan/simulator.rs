@@ -22,6 +22,7 @@ impl SimulatorModel {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
         let mut start = env.fork();
         start.set_time_limit(false);
+        start.set_disturbances(false);
         let mut points = Vec::new();
         env.drawn_points_into(&mut points);
         Ok(SimulatorModel { obs_dim: env.obs_dim(), point_count: points.len(), start, workers: Vec::new(), pool })

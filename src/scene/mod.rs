@@ -13,7 +13,10 @@ pub use assets::SceneAssets;
 pub use crate::format::{FileError, Problem};
 use crate::format::{located, parse_ron};
 pub use schema::*;
-pub use world::{MAX_LATENCY_STEPS, Randomization, WorldShift, randomization_problems, world_problems};
+pub use world::{
+    MAX_LATENCY_STEPS, MAX_PUSH_FORCE, PeriodicPush, Randomization, ScriptedPush, WorldShift, push_problems,
+    randomization_problems, world_problems,
+};
 
 /// Largest scene file accepted, so a wrong path to a huge file fails fast.
 const MAX_SCENE_BYTES: u64 = 4 << 20;

@@ -419,6 +419,10 @@ pub struct Task {
     /// Domain randomisation: ranges each training episode's world is drawn from (off: `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub randomize: Option<super::Randomization>,
+    /// Pushes at given steps of every episode, for repeatable demos (`[(step: 100, link:
+    /// "torso", force: (0.0, 0.0, 40.0), duration_steps: 5)]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushes: Vec<super::ScriptedPush>,
     /// Named shifted worlds to evaluate in (`heavy: (mass_scale: 1.3)`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub worlds: std::collections::BTreeMap<String, super::WorldShift>,

@@ -476,6 +476,32 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
             c.fail(field, message);
         }
     }
+    let mut pushed_links = Vec::new();
+    for (i, push) in t.pushes.iter().enumerate() {
+        let at = format!("task.pushes[{i}]");
+        c.known(format!("{at}.link"), &push.link, links, "link");
+        let mut bad = Vec::new();
+        super::push_problems(&format!("{at}."), None, push.duration_steps, &push.force, &mut bad);
+        for (field, message) in bad {
+            c.fail(field, message);
+        }
+        if push.step >= t.episode_steps {
+            c.fail(format!("{at}.step"), format!("found {}; episodes last {} steps", push.step, t.episode_steps));
+        }
+    }
+    if let Some(push) = t.randomize.as_ref().and_then(|r| r.push.as_ref()) {
+        pushed_links.push(("task.randomize.push.link".to_string(), push.link.clone()));
+    }
+    for (name, world) in &t.worlds {
+        if let Some(push) = &world.push {
+            pushed_links.push((format!("task.worlds.{name}.push.link"), push.link.clone()));
+        }
+    }
+    for (field, link) in pushed_links {
+        if let Some(link) = link {
+            c.known(field, &link, links, "link");
+        }
+    }
     for (name, world) in &t.worlds {
         if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
             c.fail(format!("task.worlds.{name}"), "expected a name of letters, digits, - and _");

@@ -23,6 +23,41 @@ pub struct WorldShift {
     pub latency_steps: u32,
     /// Standard deviation of Gaussian noise added to every observation component.
     pub obs_noise: f32,
+    /// Periodic pushes in random horizontal directions (`None`: no pushes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PeriodicPush>,
+}
+
+/// A push every `every_steps` control steps (the first at step `every_steps`): a horizontal
+/// force of `force` newtons on `link`'s centre of mass for `duration_steps` steps, its
+/// direction drawn per push from the episode's seed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodicPush {
+    pub every_steps: u32,
+    pub force: f32,
+    #[serde(default = "one_step")]
+    pub duration_steps: u32,
+    /// The link pushed (default: the first link, the robot's base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+fn one_step() -> u32 {
+    1
+}
+
+/// A push at a given control step of every episode (`task.pushes`): `force` (N, world axes,
+/// Y up) on `link`'s centre of mass for `duration_steps` steps, starting before step `step`
+/// (0: the episode's first step).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedPush {
+    pub step: u32,
+    pub link: String,
+    pub force: [f32; 3],
+    #[serde(default = "one_step")]
+    pub duration_steps: u32,
 }
 
 impl Default for WorldShift {
@@ -35,6 +70,7 @@ impl Default for WorldShift {
             joint_damping: 0.0,
             latency_steps: 0,
             obs_noise: 0.0,
+            push: None,
         }
     }
 }
@@ -58,6 +94,9 @@ pub struct Randomization {
     pub joint_damping: (f32, f32),
     pub latency_steps: (u32, u32),
     pub obs_noise: (f32, f32),
+    /// Periodic pushes in every drawn world (not drawn: the directions already vary per push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PeriodicPush>,
 }
 
 impl Default for Randomization {
@@ -70,6 +109,7 @@ impl Default for Randomization {
             joint_damping: (0.0, 0.0),
             latency_steps: (0, 0),
             obs_noise: (0.0, 0.0),
+            push: None,
         }
     }
 }
@@ -86,6 +126,7 @@ impl Randomization {
             joint_damping: pick(self.joint_damping),
             latency_steps: if high { self.latency_steps.1 } else { self.latency_steps.0 },
             obs_noise: pick(self.obs_noise),
+            push: self.push.clone(),
         }
     }
 }
@@ -111,6 +152,9 @@ pub fn world_problems(prefix: &str, w: &WorldShift) -> Vec<(String, String)> {
         if !(value.is_finite() && value >= 0.0) {
             bad.push((format!("{prefix}{name}"), format!("found {value}; expected a finite number, 0 or more")));
         }
+    }
+    if let Some(push) = &w.push {
+        push_problems(&format!("{prefix}push."), Some(push.every_steps), push.duration_steps, &[push.force], &mut bad);
     }
     if w.latency_steps > MAX_LATENCY_STEPS {
         bad.push((
@@ -145,3 +189,25 @@ pub fn randomization_problems(prefix: &str, r: &Randomization) -> Vec<(String, S
     }
     bad
 }
+
+/// Problems of a push's timing and force at `prefix` (`task.worlds.pushed.push.`); `every`
+/// is the period of periodic pushes (None for a scripted one).
+pub fn push_problems(prefix: &str, every: Option<u32>, duration_steps: u32, force: &[f32], bad: &mut Vec<(String, String)>) {
+    if every == Some(0) {
+        bad.push((format!("{prefix}every_steps"), "found 0; expected at least 1".into()));
+    }
+    let longest = every.unwrap_or(u32::MAX).max(1);
+    if duration_steps == 0 || duration_steps > longest {
+        let expected = match every {
+            Some(_) => format!("expected 1 to {longest} (a push ends before the next)"),
+            None => "expected at least 1".to_string(),
+        };
+        bad.push((format!("{prefix}duration_steps"), format!("found {duration_steps}; {expected}")));
+    }
+    if let Some(f) = force.iter().find(|f| !f.is_finite() || f.abs() > MAX_PUSH_FORCE) {
+        bad.push((format!("{prefix}force"), format!("found {f}; expected a finite force of at most {MAX_PUSH_FORCE} N")));
+    }
+}
+
+/// Forces beyond this (N) are refused: no robot of these scenes survives them.
+pub const MAX_PUSH_FORCE: f32 = 1.0e5;

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use rapier3d::prelude::*;
 
 use super::measure;
+use super::push::{ActivePushes, Push, PushError};
 use super::robot::{JointInfo, PhysicsState, Robot};
 use super::task::{self, StepContext};
 use super::world::{WorldChoice, apply_to_physics, hashed_normal};
@@ -96,6 +97,11 @@ pub struct Env {
     noise_seed: u64,
     /// A gait the actions are residuals around (`set_gait`).
     gait: Option<ResidualGait>,
+    /// Pushes acting now (a fork copies them).
+    pushes: ActivePushes,
+    /// Whether pushes act at all: planning copies turn them off, as a planner does not foresee
+    /// a push (MuJoCo MPC's models do not see the viewer's perturbations either).
+    disturbances: bool,
 }
 
 /// Separates the observation noise's stream from the reset noise's (same episode seed).
@@ -125,6 +131,8 @@ impl Env {
             delayed: Default::default(),
             noise_seed: 0,
             gait: None,
+            pushes: ActivePushes::default(),
+            disturbances: true,
             robot,
         };
         env.reset(0);
@@ -188,6 +196,27 @@ impl Env {
         &self.effort
     }
 
+    /// Whether pushes act (on by default; planning copies turn them off). Not copied by
+    /// `copy_from`, like the time limit.
+    pub fn set_disturbances(&mut self, enabled: bool) {
+        self.disturbances = enabled;
+    }
+
+    /// Pushes `push.link` with `push.force` for the next `push.steps` control steps, on top of
+    /// the task's and the world's pushes. Refused for an unknown link or a non-finite force.
+    pub fn push(&mut self, push: Push) -> Result<(), PushError> {
+        push.check(&self.robot)?;
+        if push.steps > 0 {
+            self.pushes.active.push(push);
+        }
+        Ok(())
+    }
+
+    /// The pushes acting now, with the control steps each has left.
+    pub fn active_pushes(&self) -> &[Push] {
+        &self.pushes.active
+    }
+
     /// Whether the scene's step limit truncates episodes (on by default; planning copies turn it off).
     pub fn set_time_limit(&mut self, enabled: bool) {
         self.time_limit = enabled;
@@ -220,6 +249,7 @@ impl Env {
         apply_to_physics(&mut self.physics, &self.robot, &self.world);
         self.noise_seed = seed ^ NOISE_STREAM;
         self.delayed.clear();
+        self.pushes.clear();
         if self.world.latency_steps > 0 {
             let home = self.robot.scene.robot.home_action();
             self.delayed.extend(std::iter::repeat_n(home, self.world.latency_steps as usize));
@@ -281,6 +311,8 @@ impl Env {
             delayed: self.delayed.clone(),
             noise_seed: self.noise_seed,
             gait: self.gait.clone(),
+            pushes: self.pushes.clone(),
+            disturbances: self.disturbances,
         }
     }
 
@@ -299,6 +331,7 @@ impl Env {
         self.delayed.clone_from(&other.delayed);
         self.noise_seed = other.noise_seed;
         self.gait.clone_from(&other.gait);
+        self.pushes.clone_from(&other.pushes);
     }
 
     /// The current observation.
@@ -360,14 +393,22 @@ impl Env {
             self.x_before[l] = self.physics.bodies[link.body].translation().x;
         }
         self.set_motor_targets(&clipped);
+        if self.disturbances {
+            self.pushes.start_due(&self.robot, self.world.push.as_ref(), self.steps, self.noise_seed);
+        }
         for _ in 0..self.robot.substeps {
+            self.pushes.clear_forces(&mut self.physics, &self.robot);
             self.apply_torques(&clipped);
+            if self.disturbances {
+                self.pushes.apply(&mut self.physics, &self.robot);
+            }
             self.physics_step();
             if let Some(what) = self.blow_up() {
                 return self.end(EndReason::PhysicsBlowUp(what));
             }
         }
         self.measure_position_effort(&clipped);
+        self.pushes.advance();
         self.steps += 1;
         if let Some(clock) = &self.robot.scene.task.phase {
             self.phase = (self.phase + std::f32::consts::TAU / clock.period_steps as f32) % std::f32::consts::TAU;

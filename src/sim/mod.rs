@@ -3,6 +3,7 @@
 
 mod batch;
 mod env;
+mod push;
 pub mod measure;
 mod robot;
 mod summary;
@@ -11,6 +12,7 @@ mod world;
 
 pub use batch::EnvBatch;
 pub use env::{EndReason, Env, ResidualGait, StepOutcome};
+pub use push::{Push, PushError};
 pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot, mass_properties};
 pub use summary::RobotSummary;
 pub use world::{WorldChoice, draw_world, hashed_normal};

@@ -50,7 +50,8 @@ pub fn draw_world(ranges: &Randomization, seed: u64) -> WorldShift {
     let obs_noise = uniform(ranges.obs_noise);
     let (lo, hi) = ranges.latency_steps;
     let latency_steps = if hi > lo { rng.random_range(lo..=hi) } else { lo };
-    WorldShift { mass_scale, friction_scale, strength_scale, gain_scale, joint_damping, latency_steps, obs_noise }
+    let push = ranges.push.clone();
+    WorldShift { mass_scale, friction_scale, strength_scale, gain_scale, joint_damping, latency_steps, obs_noise, push }
 }
 
 /// Scales every dynamic link's mass and inertia and every collider's friction in a world just

@@ -71,6 +71,7 @@ pub fn task(kind: TaskKind, robot: &Robot, base: Option<(&str, f32)>) -> (Task, 
         phase: None,
         draw: Vec::new(),
         randomize: None,
+        pushes: Vec::new(),
         worlds: Default::default(),
     };
     (task, planner(kind, robot, base.is_some()))
