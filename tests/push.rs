@@ -82,7 +82,12 @@ fn a_push_off_the_centre_of_mass_also_turns_the_link() {
     // In free fall a sideways (Z) force ahead of the centre yaws the torso about Y; at the
     // centre it does not (the legs hang symmetrically).
     let yaw_rate = |e: &Env| e.physics().bodies[e.robot().links[0].body].angvel().y.abs();
-    assert!(yaw_rate(&off_centre) > 5.0 * yaw_rate(&at_centre) + 0.05, "{} vs {}", yaw_rate(&off_centre), yaw_rate(&at_centre));
+    assert!(
+        yaw_rate(&off_centre) > 5.0 * yaw_rate(&at_centre) + 0.05,
+        "{} vs {}",
+        yaw_rate(&off_centre),
+        yaw_rate(&at_centre)
+    );
 }
 
 #[test]
@@ -167,7 +172,11 @@ fn bad_pushes_are_refused_with_their_field() {
         assert!(e.contains(field), "{pushes}: {e}");
     }
     let world = |push: &str| {
-        scene_from(&quadruped_text().replacen("\"laggy\":", &format!("\"pushed\": (push: Some({push})), \"laggy\":"), 1))
+        scene_from(&quadruped_text().replacen(
+            "\"laggy\":",
+            &format!("\"pushed\": (push: Some({push})), \"laggy\":"),
+            1,
+        ))
     };
     let e = world("(every_steps: 0, force: 5.0)").unwrap_err();
     assert!(e.contains("task.worlds.pushed.push.every_steps"), "{e}");

@@ -192,7 +192,13 @@ pub fn randomization_problems(prefix: &str, r: &Randomization) -> Vec<(String, S
 
 /// Problems of a push's timing and force at `prefix` (`task.worlds.pushed.push.`); `every`
 /// is the period of periodic pushes (None for a scripted one).
-pub fn push_problems(prefix: &str, every: Option<u32>, duration_steps: u32, force: &[f32], bad: &mut Vec<(String, String)>) {
+pub fn push_problems(
+    prefix: &str,
+    every: Option<u32>,
+    duration_steps: u32,
+    force: &[f32],
+    bad: &mut Vec<(String, String)>,
+) {
     if every == Some(0) {
         bad.push((format!("{prefix}every_steps"), "found 0; expected at least 1".into()));
     }
@@ -205,7 +211,10 @@ pub fn push_problems(prefix: &str, every: Option<u32>, duration_steps: u32, forc
         bad.push((format!("{prefix}duration_steps"), format!("found {duration_steps}; {expected}")));
     }
     if let Some(f) = force.iter().find(|f| !f.is_finite() || f.abs() > MAX_PUSH_FORCE) {
-        bad.push((format!("{prefix}force"), format!("found {f}; expected a finite force of at most {MAX_PUSH_FORCE} N")));
+        bad.push((
+            format!("{prefix}force"),
+            format!("found {f}; expected a finite force of at most {MAX_PUSH_FORCE} N"),
+        ));
     }
 }
 

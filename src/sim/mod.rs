@@ -3,8 +3,8 @@
 
 mod batch;
 mod env;
-mod push;
 pub mod measure;
+mod push;
 mod robot;
 mod summary;
 pub mod task;

@@ -72,7 +72,7 @@ fn frame_new_scene(
     }
 }
 
-/// Left drag orbits, right or middle drag pans, the wheel zooms — only for gestures that start
+/// Left drag orbits, right (without Ctrl) or middle drag pans, the wheel zooms — only for gestures that start
 /// over the free 3D area, never for ones that start on a panel widget.
 #[allow(clippy::too_many_arguments)]
 fn mouse_controls(
@@ -80,6 +80,7 @@ fn mouse_controls(
     free: Res<FreeViewport>,
     windows: Query<&Window, With<PrimaryWindow>>,
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
     motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
     mut orbit: ResMut<OrbitCamera>,
@@ -105,7 +106,10 @@ fn mouse_controls(
         orbit.yaw -= delta.x * 0.008;
         orbit.pitch = (orbit.pitch + delta.y * 0.008).clamp(-0.2, 1.5);
     }
-    if *drag_owned && (buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle)) {
+    // Ctrl + right drag pushes the robot (the push tool), it does not pan.
+    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    let pan = (buttons.pressed(MouseButton::Right) && !ctrl) || buttons.pressed(MouseButton::Middle);
+    if *drag_owned && pan {
         let transform = orbit.transform();
         let scale = orbit.distance * 0.0015;
         let pan = (transform.right() * -delta.x + transform.up() * delta.y) * scale;

@@ -11,8 +11,8 @@ use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, episode_seed};
 use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
 use crate::plan::{ObservationKinematics, PlanTrace};
 use crate::scene::{Scene, load_scene};
-use crate::sim::Env;
 use crate::sim::measure::link_pose;
+use crate::sim::{Env, Push, PushError};
 
 /// How many recent values the time-series plots keep.
 const PLOT_WINDOW: usize = 600;
@@ -89,6 +89,8 @@ pub struct LoggedStep {
     pub reward: f32,
     /// First action of the plan's mean (none when no plan chose the action).
     pub planned: Option<Vec<f32>>,
+    /// Pushes the user started right before this step (inputs like the action).
+    pub pushes: Vec<Push>,
 }
 
 /// Everything the studio shows and controls: the run it drives, what has happened, and what the
@@ -132,6 +134,8 @@ pub struct RunHandle {
     /// The floating root link whose horizontal position at plan time places learned-model plan
     /// points (a learned model predicts observations, which lack that position).
     pub(super) learned_plan_origin: Option<usize>,
+    /// The force the mouse holds on a link now (drawn as an arrow), if any.
+    pub drag: Option<Push>,
 }
 
 /// What has happened in the run: counters, finished episodes, the plots' series, the last plan
@@ -232,8 +236,11 @@ impl Experiment {
         let driver = if mode.is_learning() {
             let config = studio_run_config(scene_path, mode, &settings, &train, seed, threads);
             config.planner.validate()?;
-            // The trainer resets its env from the same episode seeds, so both envs stay identical.
-            Driver::Learning(Box::new(learning_run(&scene, &config)?))
+            let run = learning_run(&scene, &config)?;
+            // A copy of the trainer's env (its world and gait included): the trainer resets it
+            // from the same episode seeds, so both stay identical.
+            env = run.train_env.fork();
+            Driver::Learning(Box::new(run))
         } else {
             Driver::Mpc {
                 agent: Box::new(MpcAgent::new(&env, settings.clone(), seed, threads)?),
@@ -273,6 +280,7 @@ impl Experiment {
                 outstanding: 0,
                 generation: 0,
                 learned_plan_origin,
+                drag: None,
             },
             history: History::default(),
             ui: UiStatus {
@@ -482,6 +490,10 @@ impl Experiment {
             let at = link_pose(self.run.env.physics(), self.run.env.robot(), root).translation;
             shift_points(trace, [at.x, 0.0, at.z]);
         }
+        for push in &record.pushes {
+            // The loop accepted it on an identical env, so this one accepts it too.
+            let _ = self.run.env.push(push.clone());
+        }
         let outcome = self.run.env.step(&record.action);
         self.history.sim_time += self.control_dt();
         self.history.env_steps += 1;
@@ -500,6 +512,7 @@ impl Experiment {
             action: record.action,
             reward: outcome.reward,
             planned,
+            pushes: record.pushes,
         });
         if let Some(trace) = trace {
             self.record_plan(trace, record.plan_ms);
@@ -614,6 +627,27 @@ impl Experiment {
         }
         self.history.episode_return = 0.0;
         self.next_episode();
+    }
+
+    /// Pushes the robot before the next step (the panel's button); refused for an unknown link
+    /// or a non-finite force.
+    pub fn push(&mut self, push: Push) -> Result<(), PushError> {
+        push.check(self.run.env.robot())?;
+        self.run.control.send(Command::Push(push));
+        Ok(())
+    }
+
+    /// Holds `drag`'s force on its link at every step from the next on (the mouse drag), or
+    /// releases it (`None`).
+    pub fn set_drag(&mut self, drag: Option<Push>) -> Result<(), PushError> {
+        if let Some(push) = &drag {
+            push.check(self.run.env.robot())?;
+        }
+        if drag != self.run.drag {
+            self.run.control.send(Command::Drag(drag.clone()));
+            self.run.drag = drag;
+        }
+        Ok(())
     }
 
     /// Env steps of random actions still to come before the agent acts itself (learning modes).

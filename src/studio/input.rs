@@ -19,6 +19,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("+ / −", "faster / slower simulation"),
     ("F1", "this help"),
     ("Mouse", "left drag orbits, right drag pans, wheel zooms"),
+    ("Ctrl + right drag", "pull a link toward the cursor (a spring push)"),
 ];
 
 /// Whether the help overlay is open.

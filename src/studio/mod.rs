@@ -10,6 +10,7 @@ pub mod input;
 pub mod panels;
 pub mod physics_debug;
 pub mod presets_panel;
+pub mod push_tool;
 pub mod saves;
 pub mod saves_panel;
 pub mod schedule_panel;
@@ -86,6 +87,7 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             input::ShortcutsPlugin,
             frame_budget::FrameBudgetPlugin,
             physics_debug::PhysicsDebugPlugin,
+            push_tool::PushToolPlugin,
         ));
     if options.screenshot.is_some() {
         // Screenshots are documentation: full quality, and one control step per frame at full speed.

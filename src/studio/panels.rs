@@ -13,6 +13,7 @@ use super::frame_budget::{FrameBudget, budget_controls};
 use super::gait_panel::gait_controls;
 use super::input::{HelpOverlay, SHORTCUTS};
 use super::presets_panel::{PresetUi, preset_controls};
+use super::push_tool::{PushTool, push_controls};
 use super::saves_panel::{SavesUi, saves_panel};
 use super::schedule_panel::schedule_controls;
 use super::traces::TraceOptions;
@@ -56,11 +57,12 @@ fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
     // The panels' own states, grouped (Bevy systems take few parameters).
-    (mut traces, mut saves, mut presets, mut budget): (
+    (mut traces, mut saves, mut presets, mut budget, mut push_tool): (
         ResMut<TraceSettings>,
         ResMut<SavesUi>,
         ResMut<PresetUi>,
         ResMut<FrameBudget>,
+        ResMut<PushTool>,
     ),
     mut help: ResMut<HelpOverlay>,
     mut free: ResMut<FreeViewport>,
@@ -97,6 +99,10 @@ fn panels_system(
                         schedule_controls(ui, &mut experiment.run.train, mode);
                     });
                 }
+                ui.separator();
+                egui::CollapsingHeader::new("Push").default_open(false).show(ui, |ui| {
+                    push_controls(ui, &mut push_tool, &mut experiment);
+                });
                 ui.separator();
                 ui.heading("Planner");
                 if experiment.run.mode.plans() {

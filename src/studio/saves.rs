@@ -7,9 +7,8 @@ use anyhow::{Context, bail};
 
 use super::experiment::{Experiment, Run};
 use super::worker::{Command, Driver, learning_run};
-use crate::agent::{episode_seed, read_checkpoint, restore_checkpoint};
+use crate::agent::{read_checkpoint, restore_checkpoint};
 use crate::scene::load_scene;
-use crate::sim::Env;
 
 /// A save name must be one plain folder name inside the saves folder.
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -57,12 +56,12 @@ impl Experiment {
             bail!("{}: mode {mode} is not a learning run", dir.display());
         }
         let scene = load_scene(&config.scene).with_context(|| format!("{}: the save's scene", dir.display()))?;
-        let mut env = Env::new(&scene);
         let mut trainer = learning_run(&scene, config)?;
         restore_checkpoint(dir, &manifest, &mut trainer)?;
         let state = &manifest.trainer;
-        // The trainer restarted the saved episode from its seed; the studio's copy does the same.
-        env.reset(episode_seed(config.seed, state.episode));
+        // The trainer restarted the saved episode from its seed: a copy of its env (world and
+        // gait included) is the studio's.
+        let env = trainer.train_env.fork();
         let run = Run {
             scene_path: &config.scene,
             scene,

@@ -12,7 +12,7 @@ use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer, 
 use crate::config::{PlannerSettings, RunConfig};
 use crate::plan::{ActionMode, ObservationKinematics, PlanTrace};
 use crate::scene::Scene;
-use crate::sim::Env;
+use crate::sim::{Env, Push};
 
 /// A learning run driven step by step (the same `Trainer` that `train` runs headless).
 pub type LearningRun = Trainer<Box<dyn TrainAgent + Send>>;
@@ -48,6 +48,10 @@ pub enum Command {
     /// Write a checkpoint of the learning run to `dir` at the next episode start (now, if the
     /// run is at one); the outcome comes back as `Report::Saved`.
     Save { dir: PathBuf, config: Box<RunConfig> },
+    /// Push the robot before the next step (the panel's push button).
+    Push(Push),
+    /// A force held on a link at every step from now on (the mouse drag), or none.
+    Drag(Option<Push>),
 }
 
 /// What learning did in one step.
@@ -79,6 +83,9 @@ pub struct StepRecord {
     pub settings_error: Option<String>,
     /// Learning modes only.
     pub learning: Option<LearnRecord>,
+    /// Pushes the studio asked for, started right before this step: the studio starts them on
+    /// its copy of the env too, so both stay identical.
+    pub pushes: Vec<Push>,
 }
 
 /// A report from the loop, in the order things happened.
@@ -131,6 +138,20 @@ impl Driver {
         })
     }
 
+    /// The env the loop acts on.
+    fn env_mut(&mut self) -> &mut Env {
+        match self {
+            Driver::Mpc { env, .. } => env,
+            Driver::Learning(run) => &mut run.train_env,
+        }
+    }
+
+    /// Starts `pushes` on the loop's env; returns those it accepted.
+    fn start_pushes(&mut self, pushes: impl Iterator<Item = Push>) -> Vec<Push> {
+        let env = self.env_mut();
+        pushes.filter(|p| env.push(p.clone()).is_ok()).collect()
+    }
+
     /// One control step; the bool says whether the loop must wait: an MPC episode ended (until a
     /// Reset) or learning stopped on a non-finite value (for good).
     fn step(&mut self, generation: u64, settings_error: Option<String>) -> (StepRecord, bool) {
@@ -147,6 +168,7 @@ impl Driver {
                     plan_ms,
                     settings_error,
                     learning: None,
+                    pushes: Vec::new(),
                 };
                 (record, over)
             }
@@ -170,6 +192,7 @@ impl Driver {
                     plan_ms: step.act_ms,
                     settings_error,
                     learning: Some(learning),
+                    pushes: Vec::new(),
                 };
                 (record, stopped)
             }
@@ -261,6 +284,7 @@ fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sen
     // after a divergence it waits for good (a Reset does not apply to learning runs).
     let mut episode_over = false;
     let mut pending_save: Option<(PathBuf, Box<RunConfig>)> = None;
+    let (mut pending_pushes, mut drag) = (Vec::new(), None::<Push>);
     if let Driver::Mpc { agent, .. } = driver {
         agent.reset();
     }
@@ -288,8 +312,11 @@ fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sen
                 generation = g;
                 credits = 0;
                 episode_over = false;
+                pending_pushes.clear();
             }
             Some(Command::Save { dir, config }) => pending_save = Some((dir, config)),
+            Some(Command::Push(push)) => pending_pushes.push(push),
+            Some(Command::Drag(held)) => drag = held,
             None => {}
         }
         // A save is taken before the next step, after the last step's evaluation (the
@@ -311,7 +338,11 @@ fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sen
         {
             return;
         }
-        let (record, over) = driver.step(generation, settings_error.take());
+        // A push acts from the next step on; the drag holds its force one step at a time.
+        let held = drag.iter().map(|d| Push { steps: 1, ..d.clone() });
+        let pushes = driver.start_pushes(pending_pushes.drain(..).chain(held));
+        let (mut record, over) = driver.step(generation, settings_error.take());
+        record.pushes = pushes;
         episode_over = over;
         credits -= 1;
         if report_tx.send(Report::Step(Box::new(record))).is_err() {
