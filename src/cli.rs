@@ -416,9 +416,25 @@ pub struct ScreenshotArgs {
     /// Control steps to run before the picture is taken.
     #[arg(long, default_value_t = 50)]
     pub steps: u32,
-    /// PNG file to write.
-    #[arg(long)]
-    pub out: PathBuf,
+    /// PNG file to write (of the window after the last step).
+    #[arg(long, required_unless_present = "video")]
+    pub out: Option<PathBuf>,
+    /// Also record every step as a video: FILE.gif or FILE.mp4 (H.264), one frame per control
+    /// step, the whole window.
+    #[arg(long, value_name = "FILE")]
+    pub video: Option<PathBuf>,
+    /// Frames per second of the video [default: the scene's control rate, i.e. real time].
+    #[arg(long, requires = "video")]
+    pub fps: Option<f64>,
+    /// Push the robot's base: STEP:FX,FY,FZ[:STEPS] starts a force (N, world axes, Y up) before
+    /// control step STEP, for STEPS steps (default 3); repeatable. The picture shows its arrow
+    /// while it acts.
+    #[arg(long, value_name = "STEP:FX,FY,FZ[:STEPS]")]
+    pub push: Vec<String>,
+    /// After the steps, plan the state with the run's settings (A) and this preset (B) and show
+    /// both (A/B plans; mpc with the simulator).
+    #[arg(long, value_name = "PRESET")]
+    pub ab: Option<String>,
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720")]
     pub size: String,
@@ -924,6 +940,39 @@ pub fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
     }
 }
 
+/// `STEP:FX,FY,FZ[:STEPS]` as (step, a push of the base link).
+pub fn parse_push(text: &str) -> anyhow::Result<(u64, crate::sim::Push)> {
+    let bad = || anyhow::anyhow!("--push must be STEP:FX,FY,FZ[:STEPS], e.g. 40:80,0,0:3 (got `{text}`)");
+    let mut parts = text.split(':');
+    let step: u64 = parts.next().and_then(|s| s.trim().parse().ok()).ok_or_else(bad)?;
+    let force: Vec<f32> = parts
+        .next()
+        .ok_or_else(bad)?
+        .split(',')
+        .map(|v| v.trim().parse())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    let steps: u32 = match parts.next() {
+        Some(s) => s.trim().parse().map_err(|_| bad())?,
+        None => 3,
+    };
+    let force: [f32; 3] = force.try_into().map_err(|_| bad())?;
+    if parts.next().is_some() || steps == 0 || force.iter().any(|f| !f.is_finite()) {
+        return Err(bad());
+    }
+    Ok((step, crate::sim::Push { link: 0, force, at: None, steps }))
+}
+
+/// The scene a screenshot runs (its own, or the one a settings file records).
+#[cfg(feature = "studio")]
+fn screenshot_scene(args: &ScreenshotArgs) -> anyhow::Result<crate::scene::Scene> {
+    let path = match &args.settings {
+        Some(file) => crate::config::read_run_config(file)?.scene,
+        None => args.scene.clone().unwrap_or_default(),
+    };
+    Ok(crate::scene::load_scene(&path)?)
+}
+
 /// `screenshot`: runs the studio for N control steps and saves the window.
 pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
     let size = parse_size(&args.size)?;
@@ -932,10 +981,23 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
     return Err(no_studio(&(size, mode)));
     #[cfg(feature = "studio")]
     {
-        if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        for file in args.out.iter().chain(&args.video) {
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let _ = std::fs::remove_file(file); // a stale picture must not pass for a new one
         }
-        let _ = std::fs::remove_file(&args.out); // a stale picture must not pass for a new one
+        let video = match &args.video {
+            None => None,
+            Some(path) => {
+                crate::studio::video::VideoFormat::of(path)?;
+                let fps = match args.fps {
+                    Some(fps) => fps,
+                    None => f64::from(screenshot_scene(args)?.physics.control_rate),
+                };
+                Some((path.clone(), fps))
+            }
+        };
         crate::studio::run(crate::studio::StudioOptions {
             scene: args.scene.clone().unwrap_or_default(),
             mode,
@@ -949,12 +1011,22 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
             screenshot: Some(crate::studio::screenshot::ScreenshotPlan {
                 steps: u64::from(args.steps),
                 out: args.out.clone(),
+                video,
+                pushes: args.push.iter().map(|p| parse_push(p)).collect::<anyhow::Result<_>>()?,
+                ab: match &args.ab {
+                    None => None,
+                    Some(name) => Some(crate::config::preset(name).with_context(|| {
+                        format!("--ab {name}: no such preset (built in: {})", crate::config::PRESET_NAMES.join(", "))
+                    })?),
+                },
             }),
             max_fps: None,
             physics_debug: args.physics_debug,
         })?;
-        if !args.out.exists() {
-            bail!("no screenshot was written to {} (is a display or xvfb-run available?)", args.out.display());
+        for file in args.out.iter().chain(&args.video) {
+            if !file.exists() {
+                bail!("nothing was written to {} (is a display or xvfb-run available?)", file.display());
+            }
         }
         Ok(())
     }

@@ -1151,3 +1151,209 @@ fn dragging_a_link_pulls_it_toward_the_cursor() {
     assert!(dragged.history.episode_log.last().unwrap().pushes.is_empty(), "released");
     assert!(dragged.push(demorl_studio::sim::Push { link: 42, force: [0.0; 3], at: None, steps: 1 }).is_err());
 }
+
+/// `n` frames of `w` × `h` RGBA: dark grey with a white 8 × 8 square moving right 2 px a frame.
+fn moving_square(n: usize, w: u32, h: u32) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|k| {
+            let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+            for y in 0..h {
+                for x in 0..w {
+                    let inside = (x as usize).wrapping_sub(4 + 2 * k) < 8 && (16..24).contains(&y);
+                    let v = if inside { 250 } else { 30 };
+                    rgba.extend([v, v, v, 255]);
+                }
+            }
+            rgba
+        })
+        .collect()
+}
+
+/// Brightness at (x, y) of an RGB(A) frame with `channels` bytes a pixel.
+fn brightness(frame: &[u8], w: usize, channels: usize, x: usize, y: usize) -> u8 {
+    frame[(y * w + x) * channels]
+}
+
+#[test]
+fn a_recorded_gif_decodes_to_every_frame_at_its_size_and_timing() {
+    use demorl_studio::studio::video::VideoWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("square.gif");
+    let mut writer = VideoWriter::create(&path, 64, 48, 20.0).unwrap();
+    for frame in moving_square(12, 64, 48) {
+        writer.push_rgba(&frame).unwrap();
+    }
+    assert!(writer.push_rgba(&[0; 10]).is_err(), "a frame of the wrong size is refused");
+    assert_eq!(writer.finish().unwrap().1, 12);
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!((decoder.width(), decoder.height()), (64, 48));
+    let mut frames = 0;
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!((frame.width, frame.height), (64, 48));
+        assert_eq!(frame.delay, 5, "20 fps: 5 hundredths of a second a frame");
+        let x = 4 + 2 * frames + 4; // the square's middle in frame k
+        assert!(brightness(&frame.buffer, 64, 4, x, 20) > 200, "frame {frames}: the square at x = {x}");
+        assert!(brightness(&frame.buffer, 64, 4, x + 12, 20) < 60, "frame {frames}: background beside it");
+        frames += 1;
+    }
+    assert_eq!(frames, 12);
+}
+
+#[test]
+fn a_recorded_mp4_decodes_to_every_frame_at_its_even_size() {
+    use demorl_studio::studio::video::VideoWriter;
+    use openh264::formats::YUVSource;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("square.mp4");
+    // Odd sides: H.264 needs even ones, so the last column and row are dropped.
+    let mut writer = VideoWriter::create(&path, 65, 49, 25.0).unwrap();
+    assert_eq!(writer.size(), (64, 48));
+    for frame in moving_square(20, 65, 49) {
+        writer.push_rgba(&frame).unwrap();
+    }
+    assert_eq!(writer.finish().unwrap().1, 20);
+    let file = std::fs::File::open(&path).unwrap();
+    let size = file.metadata().unwrap().len();
+    let mut mp4 = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size).unwrap();
+    let track = mp4.tracks().values().next().expect("one video track");
+    let (id, count) = (track.track_id(), track.sample_count());
+    assert_eq!((track.width(), track.height(), count), (64, 48, 20));
+    assert!((track.duration().as_secs_f64() - 20.0 / 25.0).abs() < 0.05, "{:?}", track.duration());
+    // Parameter sets, then each sample from length-prefixed NAL units into Annex B.
+    let mut annex_b = Vec::new();
+    for set in [track.sequence_parameter_set().unwrap().to_vec(), track.picture_parameter_set().unwrap().to_vec()] {
+        annex_b.extend([0, 0, 0, 1]);
+        annex_b.extend(set);
+    }
+    let mut decoder = openh264::decoder::Decoder::new().unwrap();
+    let mut decoded = 0;
+    for sample_id in 1..=count {
+        let sample = mp4.read_sample(id, sample_id).unwrap().expect("every sample is there");
+        let mut rest = &sample.bytes[..];
+        while rest.len() > 4 {
+            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            annex_b.extend([0, 0, 0, 1]);
+            annex_b.extend(&rest[4..4 + len]);
+            rest = &rest[4 + len..];
+        }
+        let frame = decoder.decode(&annex_b).unwrap().expect("each sample decodes to a frame");
+        annex_b.clear();
+        assert_eq!(frame.dimensions(), (64, 48));
+        let mut rgb = vec![0; 64 * 48 * 3];
+        frame.write_rgb8(&mut rgb);
+        let k = decoded;
+        let x = 4 + 2 * k + 4;
+        assert!(brightness(&rgb, 64, 3, x, 20) > 170, "frame {k}: the square at x = {x}");
+        assert!(brightness(&rgb, 64, 3, x + 14, 20) < 90, "frame {k}: background beside it");
+        decoded += 1;
+    }
+    assert_eq!(decoded, 20);
+    assert!(VideoWriter::create(&dir.path().join("square.avi"), 64, 48, 25.0).is_err(), "unknown container refused");
+    assert!(VideoWriter::create(&dir.path().join("x.mp4"), 64, 48, 0.0).is_err(), "0 fps refused");
+}
+
+#[test]
+fn ab_plans_score_the_frozen_state_as_planning_it_directly_and_start_at_the_robot() {
+    use demorl_studio::studio::ab_plans::{AbPlans, ab_controls, plan_side};
+    let ctx = egui::Context::default();
+    let mut e = small_quadruped(2);
+    for _ in 0..6 {
+        e.advance(0.04);
+    }
+    let mut ab = AbPlans::new(&e.run.settings);
+    assert!(matches!(ab.b.loss, Loss::Cem { .. }), "B starts from the other loss family (A is MPPI)");
+    ab.b.horizon = 6;
+    click_widget(&ctx, "ab_plan", |ui| ab_controls(ui, &mut ab, &mut e));
+    assert!(e.run.paused, "planning A/B pauses the run on the state it plans");
+    ab.poll(true);
+    let result = ab.result.clone().unwrap_or_else(|| panic!("no result: {:?}", ab.error));
+    assert_eq!((result.episode, result.env_step), (0, 6));
+    // The figures are what planning this state directly with each setting gives.
+    for (side, settings) in [(&result.a, e.run.settings.clone()), (&result.b, ab.b.clone())] {
+        let direct = plan_side(&e.run.env, settings, 2, 1).unwrap();
+        let (s, d) = (&side.trace.summary, &direct.trace.summary);
+        assert_eq!(
+            (s.best_score, s.sample_mean_score, s.effective_sample_size),
+            (d.best_score, d.sample_mean_score, d.effective_sample_size)
+        );
+        assert_eq!(side.action, direct.action);
+        assert_eq!(side.trace.scores, direct.trace.scores);
+    }
+    assert_eq!((result.a.trace.horizon, result.b.trace.horizon), (4, 6));
+    // Every sampled trajectory of both starts where the robot stands.
+    let mut here = Vec::new();
+    e.run.env.drawn_points_into(&mut here);
+    for side in [&result.a, &result.b] {
+        let t = &side.trace;
+        for n in 0..t.sequence_count() {
+            assert_eq!(&t.points_of(n)[..t.point_count], &here[..], "sample {n} starts at the robot");
+        }
+    }
+    let rects = ui_frame(&ctx, vec![], |ui| ab_controls(ui, &mut ab, &mut e));
+    assert!(rects.contains_key("ab_shown") && ab.shown, "the table and the drawing are on");
+    // Learning modes plan with a model the loop owns: refused with the reason.
+    let mut sac = learning_experiment(RunMode::Sac, 1);
+    let refused = AbPlans::new(&sac.run.settings).start(&mut sac).unwrap_err();
+    assert!(refused.contains("simulator"), "{refused}");
+}
+
+#[test]
+fn scrubbing_shows_each_steps_pose_and_plan_as_they_were() {
+    let mut e = small_quadruped(3);
+    let (mut poses, mut traces) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let body = e.run.env.physics().bodies[e.run.env.robot().links[0].body].clone();
+        poses.push(body.translation());
+        e.advance(0.04);
+        traces.push(e.history.last_trace.clone().unwrap());
+    }
+    assert_eq!(e.history.timeline.len(), 10);
+    for k in [0, 4, 9] {
+        e.scrub(Some(k));
+        let frame = e.history.timeline.shown().unwrap();
+        assert_eq!(frame.poses[0][..3], poses[k].to_array(), "step {k}: the torso where it was");
+        assert_eq!(frame.trace.as_ref().unwrap().scores, traces[k].scores, "step {k}: the plan made there");
+    }
+    assert!(e.run.paused, "scrubbing pauses");
+    let ctx = egui::Context::default();
+    click_widget(&ctx, "timeline_live", |ui| demorl_studio::studio::timeline_panel::timeline_controls(ui, &mut e));
+    assert!(e.history.timeline.cursor.is_none(), "back to live");
+}
+
+#[test]
+fn replay_from_a_step_repeats_the_episode_exactly_and_new_settings_change_only_what_follows() {
+    use demorl_studio::studio::timeline_panel::timeline_controls;
+    let mut original = small_quadruped(7);
+    for _ in 0..20 {
+        original.advance(0.04);
+    }
+    let actions = |e: &Experiment| e.history.episode_log.iter().map(|s| s.action.clone()).collect::<Vec<_>>();
+    let (first, end) = (actions(&original), original.run.env.observation());
+    // Replay from step 8 through the timeline bar, settings unchanged: the same 12 steps again.
+    let ctx = egui::Context::default();
+    original.scrub(Some(8));
+    click_widget(&ctx, "timeline_replay", |ui| timeline_controls(ui, &mut original));
+    assert_eq!((original.history.episode_log.len(), original.run.env.steps()), (8, 8));
+    original.run.paused = false;
+    for _ in 0..12 {
+        original.advance(0.04);
+    }
+    assert_eq!(actions(&original), first);
+    assert_eq!(original.run.env.observation(), end, "bit for bit");
+    assert_eq!(original.history.env_steps, 20);
+    // Replay from step 8 with a longer horizon: steps before 8 stay, the ones after change.
+    original.run.settings.horizon = 8;
+    original.replay_from(8).unwrap();
+    for _ in 0..12 {
+        original.advance(0.04);
+    }
+    let changed = actions(&original);
+    assert_eq!(changed[..8], first[..8]);
+    assert_ne!(changed[8..], first[8..]);
+    assert_eq!(original.history.last_trace.as_ref().unwrap().horizon, 8);
+    let mut sac = learning_experiment(RunMode::Sac, 1);
+    sac.advance(0.05);
+    assert!(sac.replay_from(0).unwrap_err().contains("simulator"));
+}

@@ -31,6 +31,11 @@ impl MpcAgent {
         self.planner.reset();
     }
 
+    /// Forgets the previous plan, for a first plan at `env`'s current step (its gait phase).
+    pub fn reset_at(&mut self, env: &Env) {
+        self.planner.reset_at(u64::from(env.steps()));
+    }
+
     /// Plans from `env`'s current state.
     pub fn plan(&mut self, env: &Env, mode: ActionMode) -> PlanOutput {
         self.model.set_start(env);

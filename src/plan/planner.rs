@@ -135,6 +135,13 @@ impl Planner {
         self.step = 0;
     }
 
+    /// Like `reset`, for a first plan at control step `step` of an episode already under way
+    /// (planning a frozen state afresh): the nominal schedule's clock starts there.
+    pub fn reset_at(&mut self, step: u64) {
+        self.reset();
+        self.step = step;
+    }
+
     /// What a checkpoint keeps of the planner: settings, the sampling distribution and the RNG.
     pub fn state(&self) -> PlannerState {
         PlannerState {

@@ -1,4 +1,5 @@
-//! A perceptual colour map (viridis-like) for colouring sampled plans by score.
+//! Perceptual colour maps for colouring sampled plans by score: viridis-like (blue to yellow)
+//! and, for a second plan beside it (A/B plans), a warm one (dark red to pale yellow).
 
 /// Anchor colours (sRGB) at evenly spaced positions from 0 (worst) to 1 (best).
 const ANCHORS: [[f32; 3]; 9] = [
@@ -13,13 +14,26 @@ const ANCHORS: [[f32; 3]; 9] = [
     [0.993, 0.906, 0.144],
 ];
 
+/// A warm map's anchors (sRGB), worst to best: dark red through orange to pale yellow.
+const WARM_ANCHORS: [[f32; 3]; 5] =
+    [[0.30, 0.02, 0.08], [0.58, 0.09, 0.10], [0.85, 0.30, 0.08], [0.97, 0.62, 0.15], [0.99, 0.93, 0.62]];
+
 /// Colour at `t` in [0, 1] (clamped; NaN maps to the worst colour).
 pub fn viridis(t: f32) -> [f32; 3] {
+    interpolate(&ANCHORS, t)
+}
+
+/// The warm map at `t` in [0, 1] (clamped; NaN maps to the worst colour).
+pub fn warm(t: f32) -> [f32; 3] {
+    interpolate(&WARM_ANCHORS, t)
+}
+
+fn interpolate(anchors: &[[f32; 3]], t: f32) -> [f32; 3] {
     let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
-    let scaled = t * (ANCHORS.len() - 1) as f32;
-    let i = (scaled.floor() as usize).min(ANCHORS.len() - 2);
+    let scaled = t * (anchors.len() - 1) as f32;
+    let i = (scaled.floor() as usize).min(anchors.len() - 2);
     let f = scaled - i as f32;
-    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    let (a, b) = (anchors[i], anchors[i + 1]);
     [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])]
 }
 
@@ -36,11 +50,14 @@ mod tests {
         assert_eq!(viridis(0.0), ANCHORS[0]);
         assert_eq!(viridis(1.0), ANCHORS[8]);
         assert_eq!(viridis(f32::NAN), ANCHORS[0]);
-        let mut last = -1.0;
-        for k in 0..=100 {
-            let l = luminance(viridis(k as f32 / 100.0));
-            assert!(l > last, "luminance must rise so better plans look brighter");
-            last = l;
+        assert_eq!(warm(1.0), WARM_ANCHORS[4]);
+        for map in [viridis, warm] {
+            let mut last = -1.0;
+            for k in 0..=100 {
+                let l = luminance(map(k as f32 / 100.0));
+                assert!(l > last, "luminance must rise so better plans look brighter");
+                last = l;
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bevy::prelude::Resource;
 
+use super::timeline::Frame;
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
 use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, episode_seed};
 use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
@@ -155,6 +156,8 @@ pub struct History {
     pub last_trace: Option<PlanTrace>,
     /// Drawn points after each executed step (oldest first).
     pub executed: VecDeque<Vec<[f32; 3]>>,
+    /// This episode's steps as they were (poses, plans, planner states), for scrubbing and replay.
+    pub timeline: super::timeline::Timeline,
     /// Mean-plan points of recent plans (oldest first), for the ghost comparison.
     pub predictions: VecDeque<Vec<Vec<[f32; 3]>>>,
     /// Every step of the current episode, for the CSV export.
@@ -494,6 +497,12 @@ impl Experiment {
             // The loop accepted it on an identical env, so this one accepts it too.
             let _ = self.run.env.push(push.clone());
         }
+        self.history.timeline.push(Frame {
+            poses: link_poses(&self.run.env),
+            points: drawn_points(&self.run.env),
+            trace: trace.clone(),
+            planner: record.planner_before,
+        });
         let outcome = self.run.env.step(&record.action);
         self.history.sim_time += self.control_dt();
         self.history.env_steps += 1;
@@ -602,6 +611,7 @@ impl Experiment {
         self.history.metrics.step_rewards.clear();
         self.history.metrics.reward_terms.clear();
         self.history.episode_log.clear();
+        self.history.timeline.clear();
         self.history.executed.clear();
         self.history.predictions.clear();
     }
@@ -627,6 +637,59 @@ impl Experiment {
         }
         self.history.episode_return = 0.0;
         self.next_episode();
+    }
+
+    /// Shows step `k` of the current episode as it was (None: the live step); scrubbing pauses.
+    pub fn scrub(&mut self, k: Option<usize>) {
+        let timeline = &mut self.history.timeline;
+        timeline.cursor = k.filter(|&k| k < timeline.len());
+        if timeline.cursor.is_some() {
+            self.run.paused = true;
+        }
+    }
+
+    /// Restarts the current episode from step `k` with the current settings: both envs replay
+    /// the episode's actions and pushes up to `k`, the planner continues from its state before
+    /// step k's plan. Unchanged settings give the original episode again, bit for bit.
+    pub fn replay_from(&mut self, k: usize) -> Result<(), String> {
+        if self.run.mode != RunMode::MpcSimulator {
+            return Err("replay needs mpc with the simulator: a learning run learns from every step it took".into());
+        }
+        let frame = self.history.timeline.frame(k).ok_or_else(|| format!("the episode has no step {k} yet"))?;
+        let planner = frame.planner.clone().ok_or_else(|| format!("step {k} kept no planner state"))?;
+        let steps: Vec<(Vec<f32>, Vec<Push>)> =
+            self.history.episode_log[..k].iter().map(|s| (s.action.clone(), s.pushes.clone())).collect();
+        let (seed, dt) = (episode_seed(self.run.seed, self.history.episode), self.control_dt());
+        self.run.env.reset(seed);
+        for (action, pushes) in &steps {
+            for push in pushes {
+                let _ = self.run.env.push(push.clone());
+            }
+            self.run.env.step(action);
+        }
+        let h = &mut self.history;
+        let dropped = (h.episode_log.len() - k) as u64;
+        h.episode_log.truncate(k);
+        h.timeline.truncate(k);
+        h.metrics.step_rewards.truncate(k);
+        h.metrics.reward_terms.truncate(k);
+        h.episode_return = h.episode_log.iter().map(|s| f64::from(s.reward)).sum();
+        h.env_steps -= dropped;
+        h.sim_time -= dropped as f64 * dt;
+        h.executed.clear();
+        h.predictions.clear();
+        h.last_trace = None;
+        self.run.generation += 1;
+        self.run.outstanding = 0;
+        self.run.sent_settings = self.run.settings.clone();
+        self.run.control.send(Command::Replay {
+            seed,
+            generation: self.run.generation,
+            steps,
+            planner,
+            settings: self.run.settings.clone(),
+        });
+        Ok(())
     }
 
     /// Pushes the robot before the next step (the panel's button); refused for an unknown link
@@ -743,4 +806,21 @@ fn studio_run_config(
         train: train.clone(),
         planner: planner.clone(),
     }
+}
+
+/// Every link's pose as (x, y, z, qx, qy, qz, qw).
+fn link_poses(env: &Env) -> Vec<[f32; 7]> {
+    (0..env.robot().links.len())
+        .map(|l| {
+            let pose = link_pose(env.physics(), env.robot(), l);
+            let (t, r) = (pose.translation, pose.rotation);
+            [t.x, t.y, t.z, r.x, r.y, r.z, r.w]
+        })
+        .collect()
+}
+
+fn drawn_points(env: &Env) -> Vec<[f32; 3]> {
+    let mut points = Vec::new();
+    env.drawn_points_into(&mut points);
+    points
 }

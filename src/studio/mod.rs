@@ -1,6 +1,7 @@
 //! The studio: a Bevy app that runs the experiment live and shows it — robot, planned
 //! trajectories, controls and plots. Each feature is one plugin.
 
+pub mod ab_plans;
 pub mod camera;
 pub mod colormap;
 pub mod experiment;
@@ -11,12 +12,16 @@ pub mod panels;
 pub mod physics_debug;
 pub mod presets_panel;
 pub mod push_tool;
+pub mod recorder;
 pub mod saves;
 pub mod saves_panel;
 pub mod schedule_panel;
 pub mod screenshot;
 pub mod timed;
+pub mod timeline;
+pub mod timeline_panel;
 pub mod traces;
+pub mod video;
 pub mod view;
 pub mod worker;
 
@@ -88,6 +93,8 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             frame_budget::FrameBudgetPlugin,
             physics_debug::PhysicsDebugPlugin,
             push_tool::PushToolPlugin,
+            recorder::RecorderPlugin,
+            ab_plans::AbPlansPlugin,
         ));
     if options.screenshot.is_some() {
         // Screenshots are documentation: full quality, and one control step per frame at full speed.

@@ -8,14 +8,17 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
+use super::ab_plans::{AbPlans, ab_controls};
 use super::experiment::Experiment;
 use super::frame_budget::{FrameBudget, budget_controls};
 use super::gait_panel::gait_controls;
 use super::input::{HelpOverlay, SHORTCUTS};
 use super::presets_panel::{PresetUi, preset_controls};
 use super::push_tool::{PushTool, push_controls};
+use super::recorder::{Recorder, record_controls};
 use super::saves_panel::{SavesUi, saves_panel};
 use super::schedule_panel::schedule_controls;
+use super::timeline_panel::timeline_controls;
 use super::traces::TraceOptions;
 use super::view::TraceSettings;
 use crate::config::RunMode;
@@ -57,14 +60,16 @@ fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
     // The panels' own states, grouped (Bevy systems take few parameters).
-    (mut traces, mut saves, mut presets, mut budget, mut push_tool): (
+    (mut traces, mut saves, mut presets, mut budget, mut push_tool, mut recorder): (
         ResMut<TraceSettings>,
         ResMut<SavesUi>,
         ResMut<PresetUi>,
         ResMut<FrameBudget>,
         ResMut<PushTool>,
+        ResMut<Recorder>,
     ),
     mut help: ResMut<HelpOverlay>,
+    mut ab: Option<ResMut<AbPlans>>,
     mut free: ResMut<FreeViewport>,
     scenes: Res<SceneList>,
     time: Res<Time>,
@@ -77,7 +82,10 @@ fn panels_system(
     );
     let mut switch_to: Option<PathBuf> = None;
     let status = egui::Panel::bottom("status")
-        .show(&mut root, |ui| status_bar(ui, &experiment, time.delta_secs(), &budget))
+        .show(&mut root, |ui| {
+            timeline_controls(ui, &mut experiment);
+            status_bar(ui, &experiment, time.delta_secs(), &budget);
+        })
         .response
         .rect;
     let controls = egui::Panel::left("controls")
@@ -91,6 +99,7 @@ fn panels_system(
                 ui.separator();
                 egui::CollapsingHeader::new("Saves and exports").default_open(true).show(ui, |ui| {
                     saves_panel(ui, &mut experiment, &mut saves);
+                    record_controls(ui, &mut experiment, &mut recorder);
                 });
                 if experiment.run.mode.is_learning() {
                     ui.separator();
@@ -110,6 +119,13 @@ fn panels_system(
                     planner_controls(ui, &mut experiment.run.settings);
                     let run = &mut experiment.run;
                     gait_controls(ui, &mut run.settings, run.scene.planner.nominal.as_ref());
+                    if let Some(ab) = ab.as_deref_mut()
+                        && experiment.run.mode == RunMode::MpcSimulator
+                    {
+                        egui::CollapsingHeader::new("A/B plans").default_open(false).show(ui, |ui| {
+                            ab_controls(ui, ab, &mut experiment);
+                        });
+                    }
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
                 }
@@ -443,10 +459,25 @@ fn series<T: Copy + Into<f64>>(values: impl IntoIterator<Item = T>) -> PlotPoint
 }
 
 fn plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, lines: Vec<Line<'static>>) {
+    plot_with_cursor(ui, id, title, tip, lines, None);
+}
+
+/// A plot with a vertical line at `cursor` (the timeline's step).
+fn plot_with_cursor(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    tip: &str,
+    lines: Vec<Line<'static>>,
+    cursor: Option<usize>,
+) {
     ui.label(egui::RichText::new(title).strong()).on_hover_text(tip);
     Plot::new(id).height(110.0).legend(Legend::default()).allow_scroll(false).show(ui, |plot_ui| {
         for line in lines {
             plot_ui.line(line);
+        }
+        if let Some(step) = cursor {
+            plot_ui.vline(egui_plot::VLine::new("shown step", step as f64).color(egui::Color32::WHITE));
         }
     });
 }
@@ -567,7 +598,8 @@ fn plots(ui: &mut egui::Ui, e: &Experiment) {
         let label = crate::sim::task::reward_label(&term.term);
         terms.push(Line::new(label, series(m.reward_terms.iter().map(|t| t.get(k).copied().unwrap_or(0.0)))));
     }
-    plot(ui, "terms", "Reward terms (this episode)", "Each weighted reward term per control step.", terms);
+    let (title, tip) = ("Reward terms (this episode)", "Each weighted reward term per control step.");
+    plot_with_cursor(ui, "terms", title, tip, terms, e.history.timeline.cursor);
     plot(
         ui,
         "scores",

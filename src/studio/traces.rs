@@ -3,7 +3,7 @@
 
 use crate::plan::PlanTrace;
 
-use super::colormap::viridis;
+use super::colormap::{viridis, warm};
 
 /// Which drawing layer a strip belongs to (each can be toggled; widths differ).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +65,25 @@ fn path(points: &[[f32; 3]], point_count: usize, k: usize) -> Vec<[f32; 3]> {
     points.chunks(point_count).map(|step| step[k]).collect()
 }
 
+/// How one plan's strips are coloured: samples by score on `map`, the mean plan in `mean`.
+#[derive(Clone, Copy, Debug)]
+pub struct Palette {
+    pub map: fn(f32) -> [f32; 3],
+    pub mean: [f32; 4],
+}
+
+/// The studio's plans (and plan A of an A/B comparison).
+pub const COOL: Palette = Palette { map: viridis, mean: MEAN_COLOUR };
+/// Plan B of an A/B comparison.
+pub const WARM: Palette = Palette { map: warm, mean: [1.0, 0.55, 0.75, 1.0] };
+
 /// Strips for one plan: one per (sequence, drawn point), plus the mean plan's.
 pub fn plan_strips(trace: &PlanTrace, options: &TraceOptions) -> Vec<Strip> {
+    plan_strips_in(trace, options, COOL)
+}
+
+/// [`plan_strips`] in another palette.
+pub fn plan_strips_in(trace: &PlanTrace, options: &TraceOptions, palette: Palette) -> Vec<Strip> {
     let mut strips = Vec::new();
     let pc = trace.point_count;
     if pc == 0 || trace.points.is_empty() {
@@ -92,7 +109,7 @@ pub fn plan_strips(trace: &PlanTrace, options: &TraceOptions) -> Vec<Strip> {
         if !draw {
             continue;
         }
-        let [r, g, b] = viridis(shades[n]);
+        let [r, g, b] = (palette.map)(shades[n]);
         let (layer, alpha) = if elite { (Layer::Elite, 1.0) } else { (Layer::Sample, SAMPLE_ALPHA) };
         for k in 0..pc {
             strips.push(Strip { layer, points: path(trace.points_of(n), pc, k), colour: [r, g, b, alpha] });
@@ -100,7 +117,7 @@ pub fn plan_strips(trace: &PlanTrace, options: &TraceOptions) -> Vec<Strip> {
     }
     if options.mean && !trace.mean_points.is_empty() {
         for k in 0..pc {
-            strips.push(Strip { layer: Layer::Mean, points: path(&trace.mean_points, pc, k), colour: MEAN_COLOUR });
+            strips.push(Strip { layer: Layer::Mean, points: path(&trace.mean_points, pc, k), colour: palette.mean });
         }
     }
     strips

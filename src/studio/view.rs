@@ -198,8 +198,13 @@ pub fn shape_mesh(shape: &Shape, assets: &SceneAssets) -> (Mesh, Transform) {
 fn sync_links(experiment: Res<Experiment>, mut links: Query<(&RobotLink, &mut Transform)>) {
     let robot = experiment.run.env.robot();
     let bodies = &experiment.run.env.physics().bodies;
+    // A scrubbed timeline shows the robot as it was at that step.
+    let shown = experiment.history.timeline.shown();
     for (link, mut transform) in &mut links {
-        if let Some(info) = robot.links.get(link.0) {
+        if let Some(p) = shown.and_then(|frame| frame.poses.get(link.0)) {
+            transform.translation = Vec3::new(p[0], p[1], p[2]);
+            transform.rotation = Quat::from_xyzw(p[3], p[4], p[5], p[6]);
+        } else if let Some(info) = robot.links.get(link.0) {
             let pose = bodies[info.body].position();
             transform.translation = pose.translation;
             transform.rotation = pose.rotation;
@@ -215,6 +220,7 @@ fn colour(c: [f32; 4]) -> Color {
 fn draw_traces(
     experiment: Res<Experiment>,
     settings: Res<TraceSettings>,
+    ab: Option<Res<super::ab_plans::AbPlans>>,
     mut thin: Gizmos,
     mut thick: Gizmos<ThickLines>,
 ) {
@@ -222,11 +228,20 @@ fn draw_traces(
         return;
     }
     let mut strips: Vec<Strip> = Vec::new();
-    if let Some(trace) = &experiment.history.last_trace {
-        strips.extend(plan_strips(trace, &settings.options));
+    // While A/B plans are drawn they replace the run's own plan.
+    let ab_shown = ab.is_some_and(|ab| ab.shown && ab.result.is_some());
+    if let Some(frame) = experiment.history.timeline.shown() {
+        // Scrubbed: the plan made at that step (if its plan is still kept).
+        if let Some(trace) = &frame.trace {
+            strips.extend(plan_strips(trace, &settings.options));
+        }
+    } else {
+        if let Some(trace) = experiment.history.last_trace.as_ref().filter(|_| !ab_shown) {
+            strips.extend(plan_strips(trace, &settings.options));
+        }
+        let executed: Vec<Vec<[f32; 3]>> = experiment.executed_since_ghost();
+        strips.extend(history_strips(&executed, experiment.ghost(), &settings.options));
     }
-    let executed: Vec<Vec<[f32; 3]>> = experiment.executed_since_ghost();
-    strips.extend(history_strips(&executed, experiment.ghost(), &settings.options));
     for strip in strips {
         let points = strip.points.iter().map(|p| Vec3::from_array(*p));
         match strip.layer {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint};
 use crate::config::{PlannerSettings, RunConfig};
-use crate::plan::{ActionMode, ObservationKinematics, PlanTrace};
+use crate::plan::{ActionMode, ObservationKinematics, PlanTrace, PlannerState};
 use crate::scene::Scene;
 use crate::sim::{Env, Push};
 
@@ -52,6 +52,16 @@ pub enum Command {
     Push(Push),
     /// A force held on a link at every step from now on (the mouse drag), or none.
     Drag(Option<Push>),
+    /// MPC only: restart the episode from `seed`, replay `steps` (each step's pushes, then its
+    /// action), restore the planner as it was before its next plan, then plan with `settings`;
+    /// later records carry `generation`.
+    Replay {
+        seed: u64,
+        generation: u64,
+        steps: Vec<(Vec<f32>, Vec<Push>)>,
+        planner: Box<PlannerState>,
+        settings: PlannerSettings,
+    },
 }
 
 /// What learning did in one step.
@@ -86,6 +96,9 @@ pub struct StepRecord {
     /// Pushes the studio asked for, started right before this step: the studio starts them on
     /// its copy of the env too, so both stay identical.
     pub pushes: Vec<Push>,
+    /// The planner before it planned this step (MPC with the simulator): what "replay from
+    /// here" restores.
+    pub planner_before: Option<Box<PlannerState>>,
 }
 
 /// A report from the loop, in the order things happened.
@@ -138,6 +151,29 @@ impl Driver {
         })
     }
 
+    /// Replays an MPC episode to a past step and restores its planner; returns why the new
+    /// settings were refused, if they were (the restored ones stay then).
+    fn replay(
+        &mut self,
+        seed: u64,
+        steps: &[(Vec<f32>, Vec<Push>)],
+        planner: PlannerState,
+        settings: PlannerSettings,
+    ) -> Option<String> {
+        let Driver::Mpc { agent, env } = self else { return Some("only MPC episodes replay".into()) };
+        env.reset(seed);
+        for (action, pushes) in steps {
+            for push in pushes {
+                let _ = env.push(push.clone());
+            }
+            env.step(action);
+        }
+        if let Err(e) = agent.planner.restore(planner) {
+            return Some(e.to_string());
+        }
+        self.set_settings(settings)
+    }
+
     /// The env the loop acts on.
     fn env_mut(&mut self) -> &mut Env {
         match self {
@@ -157,6 +193,7 @@ impl Driver {
     fn step(&mut self, generation: u64, settings_error: Option<String>) -> (StepRecord, bool) {
         match self {
             Driver::Mpc { agent, env } => {
+                let planner_before = Some(Box::new(agent.planner.state()));
                 let started = Instant::now();
                 let output = agent.plan(env, ActionMode::Evaluation);
                 let plan_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -169,6 +206,7 @@ impl Driver {
                     settings_error,
                     learning: None,
                     pushes: Vec::new(),
+                    planner_before,
                 };
                 (record, over)
             }
@@ -193,6 +231,7 @@ impl Driver {
                     settings_error,
                     learning: Some(learning),
                     pushes: Vec::new(),
+                    planner_before: None,
                 };
                 (record, stopped)
             }
@@ -315,6 +354,13 @@ fn run_loop(driver: &mut Driver, command_rx: &Receiver<Command>, report_tx: &Sen
                 pending_pushes.clear();
             }
             Some(Command::Save { dir, config }) => pending_save = Some((dir, config)),
+            Some(Command::Replay { seed, generation: g, steps, planner, settings }) => {
+                settings_error = driver.replay(seed, &steps, *planner, settings);
+                generation = g;
+                credits = 0;
+                episode_over = false;
+                pending_pushes.clear();
+            }
             Some(Command::Push(push)) => pending_pushes.push(push),
             Some(Command::Drag(held)) => drag = held,
             None => {}
