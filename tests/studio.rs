@@ -1203,8 +1203,7 @@ fn a_recorded_gif_decodes_to_every_frame_at_its_size_and_timing() {
 
 #[test]
 fn a_recorded_mp4_decodes_to_every_frame_at_its_even_size() {
-    use demorl_studio::studio::video::VideoWriter;
-    use openh264::formats::YUVSource;
+    use demorl_studio::studio::video::{VideoWriter, decode_mp4};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("square.mp4");
     // Odd sides: H.264 needs even ones, so the last column and row are dropped.
@@ -1214,44 +1213,21 @@ fn a_recorded_mp4_decodes_to_every_frame_at_its_even_size() {
         writer.push_rgba(&frame).unwrap();
     }
     assert_eq!(writer.finish().unwrap().1, 20);
-    let file = std::fs::File::open(&path).unwrap();
-    let size = file.metadata().unwrap().len();
-    let mut mp4 = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size).unwrap();
-    let track = mp4.tracks().values().next().expect("one video track");
-    let (id, count) = (track.track_id(), track.sample_count());
-    assert_eq!((track.width(), track.height(), count), (64, 48, 20));
-    assert!((track.duration().as_secs_f64() - 20.0 / 25.0).abs() < 0.05, "{:?}", track.duration());
-    // Parameter sets, then each sample from length-prefixed NAL units into Annex B.
-    let mut annex_b = Vec::new();
-    for set in [track.sequence_parameter_set().unwrap().to_vec(), track.picture_parameter_set().unwrap().to_vec()] {
-        annex_b.extend([0, 0, 0, 1]);
-        annex_b.extend(set);
-    }
-    let mut decoder = openh264::decoder::Decoder::new().unwrap();
     let mut decoded = 0;
-    for sample_id in 1..=count {
-        let sample = mp4.read_sample(id, sample_id).unwrap().expect("every sample is there");
-        let mut rest = &sample.bytes[..];
-        while rest.len() > 4 {
-            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-            annex_b.extend([0, 0, 0, 1]);
-            annex_b.extend(&rest[4..4 + len]);
-            rest = &rest[4 + len..];
-        }
-        let frame = decoder.decode(&annex_b).unwrap().expect("each sample decodes to a frame");
-        annex_b.clear();
-        assert_eq!(frame.dimensions(), (64, 48));
-        let mut rgb = vec![0; 64 * 48 * 3];
-        frame.write_rgb8(&mut rgb);
-        let k = decoded;
-        let x = 4 + 2 * k + 4;
-        assert!(brightness(&rgb, 64, 3, x, 20) > 170, "frame {k}: the square at x = {x}");
-        assert!(brightness(&rgb, 64, 3, x + 14, 20) < 90, "frame {k}: background beside it");
+    let info = decode_mp4(&path, |k, w, h, rgb| {
+        assert_eq!((w, h), (64, 48));
+        let x = 4 + 2 * k + 4; // the square's middle in frame k
+        assert!(brightness(rgb, 64, 3, x, 20) > 170, "frame {k}: the square at x = {x}");
+        assert!(brightness(rgb, 64, 3, x + 14, 20) < 90, "frame {k}: background beside it");
         decoded += 1;
-    }
-    assert_eq!(decoded, 20);
+    })
+    .unwrap();
+    assert_eq!((info.frames, info.width, info.height, decoded), (20, 64, 48, 20));
+    assert!((info.seconds - 20.0 / 25.0).abs() < 0.05, "{info:?}");
     assert!(VideoWriter::create(&dir.path().join("square.avi"), 64, 48, 25.0).is_err(), "unknown container refused");
     assert!(VideoWriter::create(&dir.path().join("x.mp4"), 64, 48, 0.0).is_err(), "0 fps refused");
+    std::fs::write(dir.path().join("bad.mp4"), b"not a video").unwrap();
+    assert!(decode_mp4(&dir.path().join("bad.mp4"), |_, _, _, _| {}).unwrap_err().to_string().contains("bad.mp4"));
 }
 
 #[test]

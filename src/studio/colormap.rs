@@ -1,5 +1,6 @@
 //! Perceptual colour maps for colouring sampled plans by score: viridis-like (blue to yellow)
-//! and, for a second plan beside it (A/B plans), a warm one (dark red to pale yellow).
+//! and, for a second plan beside it (A/B plans), a warm one (dark red through red to pink), which
+//! shares no hue with the first.
 
 /// Anchor colours (sRGB) at evenly spaced positions from 0 (worst) to 1 (best).
 const ANCHORS: [[f32; 3]; 9] = [
@@ -14,9 +15,9 @@ const ANCHORS: [[f32; 3]; 9] = [
     [0.993, 0.906, 0.144],
 ];
 
-/// A warm map's anchors (sRGB), worst to best: dark red through orange to pale yellow.
+/// A warm map's anchors (sRGB), worst to best: dark red through red to pale pink.
 const WARM_ANCHORS: [[f32; 3]; 5] =
-    [[0.30, 0.02, 0.08], [0.58, 0.09, 0.10], [0.85, 0.30, 0.08], [0.97, 0.62, 0.15], [0.99, 0.93, 0.62]];
+    [[0.25, 0.0, 0.05], [0.55, 0.02, 0.10], [0.85, 0.10, 0.20], [1.0, 0.40, 0.50], [1.0, 0.75, 0.85]];
 
 /// Colour at `t` in [0, 1] (clamped; NaN maps to the worst colour).
 pub fn viridis(t: f32) -> [f32; 3] {

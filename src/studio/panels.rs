@@ -112,6 +112,16 @@ fn panels_system(
                 egui::CollapsingHeader::new("Push").default_open(false).show(ui, |ui| {
                     push_controls(ui, &mut push_tool, &mut experiment);
                 });
+                if let Some(ab) = ab.as_deref_mut()
+                    && experiment.run.mode == RunMode::MpcSimulator
+                {
+                    ui.separator();
+                    // Opens by itself once there is a result to show.
+                    let header = egui::CollapsingHeader::new("A/B plans").id_salt(("ab", ab.result.is_some()));
+                    header.default_open(ab.result.is_some()).show(ui, |ui| {
+                        ab_controls(ui, ab, &mut experiment);
+                    });
+                }
                 ui.separator();
                 ui.heading("Planner");
                 if experiment.run.mode.plans() {
@@ -119,13 +129,6 @@ fn panels_system(
                     planner_controls(ui, &mut experiment.run.settings);
                     let run = &mut experiment.run;
                     gait_controls(ui, &mut run.settings, run.scene.planner.nominal.as_ref());
-                    if let Some(ab) = ab.as_deref_mut()
-                        && experiment.run.mode == RunMode::MpcSimulator
-                    {
-                        egui::CollapsingHeader::new("A/B plans").default_open(false).show(ui, |ui| {
-                            ab_controls(ui, ab, &mut experiment);
-                        });
-                    }
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
                 }

@@ -46,7 +46,7 @@ impl Plugin for ScreenshotPlugin {
         app.init_resource::<ScreenshotState>()
             .add_systems(Startup, (lockstep, start_video).chain())
             .add_systems(Update, scripted_pushes.in_set(super::StudioSet::Input))
-            .add_systems(Last, take_screenshot.before(super::recorder::RecorderSet));
+            .add_systems(Last, take_screenshot.after(super::recorder::RecorderSet));
     }
 }
 

@@ -75,7 +75,7 @@ pub struct Palette {
 /// The studio's plans (and plan A of an A/B comparison).
 pub const COOL: Palette = Palette { map: viridis, mean: MEAN_COLOUR };
 /// Plan B of an A/B comparison.
-pub const WARM: Palette = Palette { map: warm, mean: [1.0, 0.55, 0.75, 1.0] };
+pub const WARM: Palette = Palette { map: warm, mean: [1.0, 0.9, 0.3, 1.0] };
 
 /// Strips for one plan: one per (sequence, drawn point), plus the mean plan's.
 pub fn plan_strips(trace: &PlanTrace, options: &TraceOptions) -> Vec<Strip> {

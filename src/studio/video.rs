@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod};
-use openh264::formats::{RgbaSliceU8, YUVBuffer};
+use openh264::formats::{RgbaSliceU8, YUVBuffer, YUVSource};
 
 /// The container a file's extension asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl VideoWriter {
                 let config = EncoderConfig::new()
                     // Every frame is kept: the video has exactly one frame per recorded step.
                     .skip_frames(false)
-                    .bitrate(BitRate::from_bps(4_000_000))
+                    .bitrate(BitRate::from_bps(2_000_000))
                     .max_frame_rate(FrameRate::from_hz(fps as f32))
                     .intra_frame_period(IntraFramePeriod::from_num_frames((2.0 * fps).ceil() as u32));
                 let encoder = Encoder::with_api_config(openh264::OpenH264API::from_source(), config)
@@ -164,4 +164,60 @@ fn crop_rgba(rgba: &[u8], from: (u32, u32), to: (u32, u32)) -> std::borrow::Cow<
     let row = (from.0 * 4) as usize;
     let keep = (to.0 * 4) as usize;
     std::borrow::Cow::Owned(rgba.chunks_exact(row).take(to.1 as usize).flat_map(|r| &r[..keep]).copied().collect())
+}
+
+/// What an MP4 holds: its frame count, size and duration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mp4Info {
+    pub frames: u32,
+    pub width: u32,
+    pub height: u32,
+    pub seconds: f64,
+}
+
+/// Decodes every frame of an H.264 MP4 (as this module writes them), calling `each(k, width,
+/// height, rgb)` with frame k as RGB bytes, row by row. For tests and for looking at recordings.
+pub fn decode_mp4(path: &Path, mut each: impl FnMut(usize, usize, usize, &[u8])) -> anyhow::Result<Mp4Info> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = file.metadata()?.len();
+    let mut mp4 = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size)
+        .with_context(|| format!("{}: not an MP4", path.display()))?;
+    let track = mp4.tracks().values().next().with_context(|| format!("{}: no track", path.display()))?;
+    let info = Mp4Info {
+        frames: track.sample_count(),
+        width: u32::from(track.width()),
+        height: u32::from(track.height()),
+        seconds: track.duration().as_secs_f64(),
+    };
+    let id = track.track_id();
+    // Parameter sets first, then each sample's length-prefixed NAL units as Annex B.
+    let mut annex_b = Vec::new();
+    for set in [track.sequence_parameter_set()?.to_vec(), track.picture_parameter_set()?.to_vec()] {
+        annex_b.extend([0, 0, 0, 1]);
+        annex_b.extend(set);
+    }
+    let mut decoder = openh264::decoder::Decoder::new().map_err(|e| anyhow::anyhow!("H.264 decoder: {e}"))?;
+    let mut rgb = Vec::new();
+    for k in 0..info.frames as usize {
+        let sample =
+            mp4.read_sample(id, k as u32 + 1)?.with_context(|| format!("{}: frame {k} is missing", path.display()))?;
+        let mut rest = &sample.bytes[..];
+        while rest.len() > 4 {
+            let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+            let nal = rest.get(4..4 + len).with_context(|| format!("{}: frame {k} is cut short", path.display()))?;
+            annex_b.extend([0, 0, 0, 1]);
+            annex_b.extend(nal);
+            rest = &rest[4 + len..];
+        }
+        let frame = decoder
+            .decode(&annex_b)
+            .map_err(|e| anyhow::anyhow!("{}: frame {k}: {e}", path.display()))?
+            .with_context(|| format!("{}: frame {k} decoded to nothing", path.display()))?;
+        annex_b.clear();
+        let (w, h) = frame.dimensions();
+        rgb.resize(w * h * 3, 0);
+        frame.write_rgb8(&mut rgb);
+        each(k, w, h, &rgb);
+    }
+    Ok(info)
 }

@@ -235,8 +235,8 @@ fn draw_traces(
         if let Some(trace) = &frame.trace {
             strips.extend(plan_strips(trace, &settings.options));
         }
-    } else {
-        if let Some(trace) = experiment.history.last_trace.as_ref().filter(|_| !ab_shown) {
+    } else if !ab_shown {
+        if let Some(trace) = &experiment.history.last_trace {
             strips.extend(plan_strips(trace, &settings.options));
         }
         let executed: Vec<Vec<[f32; 3]>> = experiment.executed_since_ghost();
