@@ -1093,7 +1093,7 @@ fn a_push_button_pushes_the_robot_and_the_run_replays_exactly_with_the_same_push
     }
     let log = &pushed.history.episode_log;
     let expected = demorl_studio::sim::Push { link: 0, force: [80.0, 0.0, 0.0], at: None, steps: 3 };
-    assert_eq!(log[5].pushes, [expected.clone()], "the push is recorded with the step it preceded");
+    assert_eq!(log[5].pushes, std::slice::from_ref(&expected), "the push is recorded with the step it preceded");
     assert!(log.iter().enumerate().all(|(k, s)| k == 5 || s.pushes.is_empty()));
     // The same actions and the same push, replayed on a fresh env, end in the same state; the
     // same actions without the push do not.

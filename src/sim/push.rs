@@ -64,7 +64,7 @@ impl ActivePushes {
         for scripted in robot.scene.task.pushes.iter().filter(|p| p.step == step) {
             self.active.extend(scripted_push(robot, scripted));
         }
-        if let Some(p) = periodic.filter(|p| p.every_steps > 0 && step > 0 && step % p.every_steps == 0) {
+        if let Some(p) = periodic.filter(|p| p.every_steps > 0 && step > 0 && step.is_multiple_of(p.every_steps)) {
             let link = p.link.as_deref().and_then(|name| robot.link_index(name)).unwrap_or(0);
             let (x, z) = (hashed_normal(seed ^ PUSH_STREAM, step, 0), hashed_normal(seed ^ PUSH_STREAM, step, 1));
             let norm = (x * x + z * z).sqrt().max(f32::MIN_POSITIVE);

@@ -56,24 +56,30 @@ impl Default for SceneList {
     }
 }
 
+/// The panels' own states, as one system parameter (Bevy systems take few parameters).
+#[derive(bevy::ecs::system::SystemParam)]
+struct PanelStates<'w> {
+    traces: ResMut<'w, TraceSettings>,
+    saves: ResMut<'w, SavesUi>,
+    presets: ResMut<'w, PresetUi>,
+    budget: ResMut<'w, FrameBudget>,
+    push_tool: ResMut<'w, PushTool>,
+    recorder: ResMut<'w, Recorder>,
+    help: ResMut<'w, HelpOverlay>,
+    /// Created at start-up, so absent in the very first frame.
+    ab: Option<ResMut<'w, AbPlans>>,
+}
+
 fn panels_system(
     mut contexts: EguiContexts,
     mut experiment: ResMut<Experiment>,
-    // The panels' own states, grouped (Bevy systems take few parameters).
-    (mut traces, mut saves, mut presets, mut budget, mut push_tool, mut recorder): (
-        ResMut<TraceSettings>,
-        ResMut<SavesUi>,
-        ResMut<PresetUi>,
-        ResMut<FrameBudget>,
-        ResMut<PushTool>,
-        ResMut<Recorder>,
-    ),
-    mut help: ResMut<HelpOverlay>,
-    mut ab: Option<ResMut<AbPlans>>,
+    states: PanelStates,
     mut free: ResMut<FreeViewport>,
     scenes: Res<SceneList>,
     time: Res<Time>,
 ) -> Result {
+    let PanelStates { mut traces, mut saves, mut presets, mut budget, mut push_tool, mut recorder, mut help, mut ab } =
+        states;
     let ctx = contexts.ctx_mut()?.clone();
     let mut root = egui::Ui::new(
         ctx.clone(),
