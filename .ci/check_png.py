@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Checks that a studio screenshot is a real render: not blank, egui panels present, and the
-planner's trajectory colours (viridis samples, white mean plan) drawn in the 3D view.
+planner's trajectory colours (viridis samples, white mean plan) drawn in the 3D view; with
+--arrow also a push's arrow (its exact red, apart from the executed path's orange).
 Standard library only (zlib PNG decoding), so CI needs nothing extra."""
 import struct
 import sys
 import zlib
 
+ARROW = (255, 64, 26)  # src/studio/push_tool.rs: Color::srgb(1.0, 0.25, 0.1)
 VIRIDIS = [(68, 1, 84), (72, 36, 117), (65, 68, 135), (53, 95, 141), (42, 120, 142),
            (33, 145, 140), (34, 168, 132), (122, 209, 81), (253, 231, 37)]
 
@@ -51,7 +53,7 @@ def read_png(path):
     return width, height, rows
 
 
-def main(path):
+def main(path, arrow=False):
     width, height, rows = read_png(path)
     lum = [0.299 * r + 0.587 * g + 0.114 * b for row in rows[::4] for (r, g, b) in row[::4]]
     mean = sum(lum) / len(lum)
@@ -73,10 +75,17 @@ def main(path):
         problems.append("egui panels not found at the left and right edges")
     if traj < 30:
         problems.append("no planned-trajectory colours in the 3D view")
+    if arrow:
+        red = sum(1 for p in centre if sum((a - b) ** 2 for a, b in zip(p, ARROW)) < 10 ** 2)
+        print(f"{path}: push-arrow pixels {red}")
+        if red < 50:
+            problems.append("no push arrow in the 3D view")
     if problems:
         raise SystemExit(f"{path}: " + "; ".join(problems))
 
 
 if __name__ == "__main__":
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
     for p in sys.argv[1:]:
-        main(p)
+        if not p.startswith("--"):
+            main(p, arrow="--arrow" in flags)

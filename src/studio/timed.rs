@@ -66,5 +66,14 @@ fn count_and_exit(mut run: ResMut<TimedRun>, experiment: Res<Experiment>, mut ex
         simulated / wall,
         experiment.history.metrics.plan_ms.iter().sum::<f64>() / experiment.history.metrics.plan_ms.len().max(1) as f64,
     );
+    let timeline = &experiment.history.timeline;
+    println!(
+        "timeline: {} steps of the episode kept, {:.1} MB ({:.1} MB of plans, kept from step {}; budget {} MB)",
+        timeline.len(),
+        timeline.bytes() as f64 / 1e6,
+        timeline.trace_bytes() as f64 / 1e6,
+        timeline.first_kept_plan(),
+        super::timeline::TRACE_BUDGET_BYTES >> 20,
+    );
     exit.write(AppExit::Success);
 }
