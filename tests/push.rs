@@ -109,11 +109,11 @@ fn scripted_pushes_repeat_and_change_nothing_before_their_step() {
 fn a_worlds_periodic_pushes_are_horizontal_seeded_and_repeatable() {
     let text = quadruped_text().replacen(
         "\"laggy\":",
-        "\"pushed\": (push: Some((every_steps: 10, force: 50.0, duration_steps: 2))), \"laggy\":",
+        "\"pushed_often\": (push: Some((every_steps: 10, force: 50.0, duration_steps: 2))), \"laggy\":",
         1,
     );
     let scene = scene_from(&text).unwrap();
-    let world = scene.task.worlds["pushed"].clone();
+    let world = scene.task.worlds["pushed_often"].clone();
     let pushed_env = |seed: u64| {
         let mut env = Env::new(&scene);
         env.set_world(WorldChoice::Fixed(world.clone()));
@@ -174,16 +174,16 @@ fn bad_pushes_are_refused_with_their_field() {
     let world = |push: &str| {
         scene_from(&quadruped_text().replacen(
             "\"laggy\":",
-            &format!("\"pushed\": (push: Some({push})), \"laggy\":"),
+            &format!("\"pushed_badly\": (push: Some({push})), \"laggy\":"),
             1,
         ))
     };
     let e = world("(every_steps: 0, force: 5.0)").unwrap_err();
-    assert!(e.contains("task.worlds.pushed.push.every_steps"), "{e}");
+    assert!(e.contains("task.worlds.pushed_badly.push.every_steps"), "{e}");
     let e = world("(every_steps: 10, force: 5.0, duration_steps: 11)").unwrap_err();
-    assert!(e.contains("task.worlds.pushed.push.duration_steps"), "{e}");
+    assert!(e.contains("task.worlds.pushed_badly.push.duration_steps"), "{e}");
     let e = world("(every_steps: 10, force: 5.0, link: \"tail\")").unwrap_err();
-    assert!(e.contains("task.worlds.pushed.push.link"), "{e}");
+    assert!(e.contains("task.worlds.pushed_badly.push.link"), "{e}");
     let mut env = Env::new(&load_scene(Path::new("scenes/quadruped.ron")).unwrap());
     assert_eq!(env.push(Push { link: 99, force: [0.0; 3], at: None, steps: 1 }), Err(PushError::UnknownLink(99, 9)));
     assert!(env.push(Push { link: 0, force: [f32::NAN, 0.0, 0.0], at: None, steps: 1 }).is_err());

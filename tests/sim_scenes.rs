@@ -164,7 +164,7 @@ fn actuators_map_to_action_dimensions() {
     let actuated = scene.robot.joints.iter().filter(|j| !matches!(j.actuator, Actuator::None)).count();
     assert_eq!(env.action_dim(), actuated);
     assert_eq!(env.action_dim(), 8);
-    assert_eq!(env.obs_dim(), 26);
+    assert_eq!(env.obs_dim(), 28, "26 measurements and the trot's phase (cos, sin)");
     let cheetah = Env::new(&load_scene(Path::new("scenes/cheetah.ron")).unwrap());
     assert_eq!((cheetah.obs_dim(), cheetah.action_dim()), (17, 6));
     let hopper = Env::new(&load_scene(Path::new("scenes/hopper.ron")).unwrap());

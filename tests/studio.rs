@@ -1333,3 +1333,21 @@ fn replay_from_a_step_repeats_the_episode_exactly_and_new_settings_change_only_w
     sac.advance(0.05);
     assert!(sac.replay_from(0).unwrap_err().contains("simulator"));
 }
+
+#[test]
+fn hovering_finds_the_sample_under_the_cursor_and_describes_it() {
+    use demorl_studio::studio::hover::{HOVER_PIXELS, nearest_sample, sample_summary};
+    // Toy samples are vertical lines at x = 0, 1, 2, 3 (world), drawn 100 px apart on screen.
+    let mut trace = toy_trace();
+    trace.sequences = vec![0.1, -0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+    let project = |p: [f32; 3]| Some(Vec2::new(100.0 * p[0], 100.0 * p[1]));
+    assert_eq!(nearest_sample(&trace, project, Vec2::new(203.0, 150.0), HOVER_PIXELS), Some(2));
+    assert_eq!(nearest_sample(&trace, project, Vec2::new(98.0, 20.0), HOVER_PIXELS), Some(1));
+    assert_eq!(nearest_sample(&trace, project, Vec2::new(150.0, 150.0), HOVER_PIXELS), None, "between lines");
+    assert_eq!(nearest_sample(&trace, project, Vec2::new(300.0, 260.0), HOVER_PIXELS), None, "past the end");
+    assert_eq!(nearest_sample(&trace, |_| None, Vec2::new(0.0, 0.0), HOVER_PIXELS), None, "behind the camera");
+    let text = sample_summary(&trace, 2);
+    assert!(text.starts_with("sample 2: score 2.000, weight 0.5000, elite"), "{text}");
+    assert!(text.contains("step 0: [+0.50]") && text.contains("step 1: [+0.60]"), "{text}");
+    assert!(!sample_summary(&trace, 0).contains("elite"));
+}

@@ -7,6 +7,7 @@ pub mod colormap;
 pub mod experiment;
 pub mod frame_budget;
 pub mod gait_panel;
+pub mod hover;
 pub mod input;
 pub mod panels;
 pub mod physics_debug;
@@ -95,6 +96,7 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
             push_tool::PushToolPlugin,
             recorder::RecorderPlugin,
             ab_plans::AbPlansPlugin,
+            hover::HoverPlugin,
         ));
     if options.screenshot.is_some() {
         // Screenshots are documentation: full quality, and one control step per frame at full speed.
