@@ -22,10 +22,12 @@ pub struct Frame {
 }
 
 /// The frames of the current episode and where the user looks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Timeline {
     frames: Vec<Frame>,
     trace_bytes: usize,
+    /// Plans beyond this many bytes are dropped, oldest first.
+    budget: usize,
     /// Frames before this one have dropped their plans.
     first_trace: usize,
     /// The step shown instead of the live one (None: live).
@@ -43,12 +45,23 @@ pub fn trace_bytes(trace: &PlanTrace) -> usize {
     floats * 4 + trace.elite.len() + trace.is_prior.len()
 }
 
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline::with_budget(TRACE_BUDGET_BYTES)
+    }
+}
+
 impl Timeline {
+    /// An empty timeline keeping at most `budget` bytes of plans.
+    pub fn with_budget(budget: usize) -> Timeline {
+        Timeline { frames: Vec::new(), trace_bytes: 0, budget, first_trace: 0, cursor: None }
+    }
+
     /// Appends the next step's frame, dropping the oldest plans beyond the budget.
     pub fn push(&mut self, frame: Frame) {
         self.trace_bytes += frame.trace.as_ref().map_or(0, trace_bytes);
         self.frames.push(frame);
-        while self.trace_bytes > TRACE_BUDGET_BYTES && self.first_trace + 1 < self.frames.len() {
+        while self.trace_bytes > self.budget && self.first_trace + 1 < self.frames.len() {
             let dropped = self.frames[self.first_trace].trace.take();
             self.trace_bytes -= dropped.as_ref().map_or(0, trace_bytes);
             self.first_trace += 1;
@@ -57,7 +70,7 @@ impl Timeline {
 
     /// A new episode.
     pub fn clear(&mut self) {
-        *self = Timeline::default();
+        *self = Timeline::with_budget(self.budget);
     }
 
     /// Keeps steps `0..k` (the episode continues from step k again).
@@ -104,5 +117,34 @@ impl Timeline {
     /// The first step whose plan is still kept.
     pub fn first_kept_plan(&self) -> usize {
         self.first_trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(samples: usize) -> Frame {
+        let trace = PlanTrace { points: vec![[0.0; 3]; samples], scores: vec![0.0; samples], ..Default::default() };
+        Frame { poses: vec![[0.0; 7]; 2], points: Vec::new(), trace: Some(trace), planner: None }
+    }
+
+    #[test]
+    fn plans_beyond_the_budget_are_dropped_oldest_first_and_poses_stay() {
+        let one = trace_bytes(frame(100).trace.as_ref().unwrap());
+        assert_eq!(one, 100 * 12 + 100 * 4, "points (3 floats) and scores");
+        let mut t = Timeline::with_budget(3 * one);
+        for _ in 0..10 {
+            t.push(frame(100));
+            assert!(t.trace_bytes() <= 3 * one, "{} > budget", t.trace_bytes());
+        }
+        assert_eq!((t.len(), t.first_kept_plan(), t.trace_bytes()), (10, 7, 3 * one));
+        assert!(t.frame(6).unwrap().trace.is_none() && t.frame(7).unwrap().trace.is_some());
+        assert_eq!(t.frame(0).unwrap().poses.len(), 2, "poses are kept for every step");
+        t.truncate(8);
+        assert_eq!((t.len(), t.first_kept_plan(), t.trace_bytes()), (8, 7, one));
+        t.cursor = Some(3);
+        t.clear();
+        assert!(t.is_empty() && t.cursor.is_none() && t.trace_bytes() == 0);
     }
 }
