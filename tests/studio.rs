@@ -1351,3 +1351,48 @@ fn hovering_finds_the_sample_under_the_cursor_and_describes_it() {
     assert!(text.contains("step 0: [+0.50]") && text.contains("step 1: [+0.60]"), "{text}");
     assert!(!sample_summary(&trace, 0).contains("elite"));
 }
+
+#[test]
+fn ctrl_right_drag_through_the_input_system_lifts_the_link_under_the_cursor() {
+    use bevy::input::ButtonInput;
+    use demorl_studio::studio::StudioSet;
+    use demorl_studio::studio::push_tool::{CursorRay, PushTool, mouse_drag};
+    let app_with = |experiment: Experiment| {
+        let mut app = App::new();
+        app.add_plugins(MinimalPlugins).insert_resource(experiment).add_plugins(ExperimentPlugin);
+        app.init_resource::<ButtonInput<KeyCode>>().init_resource::<ButtonInput<MouseButton>>();
+        app.init_resource::<PushTool>().init_resource::<CursorRay>();
+        app.add_systems(Update, mouse_drag.in_set(StudioSet::Input));
+        app.finish();
+        app.cleanup();
+        app
+    };
+    let (mut dragged, mut free) = (app_with(small_quadruped(6)), app_with(small_quadruped(6)));
+    let down = |y: f32| CursorRay(Some(Ray3d::new(Vec3::new(0.0, y, 0.0), Dir3::NEG_Y)));
+    // Ctrl + right press with the cursor over the torso grabs it.
+    dragged.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::ControlLeft);
+    dragged.world_mut().resource_mut::<ButtonInput<MouseButton>>().press(MouseButton::Right);
+    dragged.insert_resource(down(2.0));
+    dragged.update();
+    free.update();
+    let grab = dragged.world().resource::<PushTool>().grab.clone().expect("the torso is grabbed");
+    assert_eq!(grab.link, 0);
+    // The cursor moves 0.3 m up (same depth) and is held there.
+    dragged.world_mut().resource_mut::<ButtonInput<MouseButton>>().clear();
+    dragged.insert_resource(down(2.3));
+    for _ in 0..8 {
+        dragged.update();
+        free.update();
+    }
+    let height = |app: &App| {
+        let env = &experiment(app).run.env;
+        env.physics().bodies[env.robot().links[0].body].translation().y
+    };
+    assert!(height(&dragged) > height(&free) + 0.05, "{} vs {}", height(&dragged), height(&free));
+    assert!(experiment(&dragged).run.drag.as_ref().is_some_and(|d| d.force[1] > 0.0));
+    // Releasing the button lets go.
+    dragged.world_mut().resource_mut::<ButtonInput<MouseButton>>().release(MouseButton::Right);
+    dragged.update();
+    assert!(experiment(&dragged).run.drag.is_none() && dragged.world().resource::<PushTool>().grab.is_none());
+    assert!(experiment(&dragged).history.episode_log.last().unwrap().pushes.is_empty());
+}

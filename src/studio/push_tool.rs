@@ -52,12 +52,29 @@ const ARROW_METRES_PER_NEWTON: f32 = 0.01;
 
 pub struct PushToolPlugin;
 
+/// The ray under the cursor this frame (world frame), if the cursor is over the window.
+#[derive(Resource, Default, Clone, Copy, Debug, PartialEq)]
+pub struct CursorRay(pub Option<Ray3d>);
+
 impl Plugin for PushToolPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PushTool>()
-            .add_systems(Update, mouse_drag.in_set(StudioSet::Input))
+            .init_resource::<CursorRay>()
+            .add_systems(Update, (cursor_ray, mouse_drag).chain().in_set(StudioSet::Input))
             .add_systems(Update, draw_pushes.in_set(StudioSet::View));
     }
+}
+
+/// The camera ray through the cursor.
+fn cursor_ray(
+    windows: Query<&Window, With<PrimaryWindow>>,
+    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    mut ray: ResMut<CursorRay>,
+) {
+    ray.0 = windows.single().ok().and_then(Window::cursor_position).and_then(|cursor| {
+        let (camera, transform) = cameras.single().ok()?;
+        camera.viewport_to_world(transform, cursor).ok()
+    });
 }
 
 /// The first link a ray (world frame) hits: the link, the hit point in its frame and the
@@ -132,26 +149,21 @@ pub fn push_controls(ui: &mut egui::Ui, tool: &mut PushTool, experiment: &mut Ex
 }
 
 /// Ctrl + right-drag: grab the link under the cursor and pull it toward the cursor.
-fn mouse_drag(
+pub fn mouse_drag(
     keys: Res<ButtonInput<KeyCode>>,
     buttons: Res<ButtonInput<MouseButton>>,
-    windows: Query<&Window, With<PrimaryWindow>>,
-    cameras: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    ray: Res<CursorRay>,
     mut tool: ResMut<PushTool>,
     mut experiment: ResMut<Experiment>,
 ) {
     let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
     let held = ctrl && buttons.pressed(MouseButton::Right);
-    let ray = windows.single().ok().and_then(Window::cursor_position).and_then(|cursor| {
-        let (camera, transform) = cameras.single().ok()?;
-        camera.viewport_to_world(transform, cursor).ok()
-    });
     if !held {
         tool.grab = None;
         let _ = experiment.set_drag(None);
         return;
     }
-    let Some(ray) = ray else { return };
+    let Some(ray) = ray.0 else { return };
     if buttons.just_pressed(MouseButton::Right) {
         tool.grab = pick_link(&experiment.run.env, ray.origin, *ray.direction);
     }
