@@ -36,6 +36,7 @@ fn shipped_scenes_default_to_their_recorded_learning_settings() {
             RunMode::Demorl,
             recorded("cheetah-demorl-lambda0.1-modeldata400-real0.5-utd10-nllbeta0.5.ron", 10000, 2000, 3),
         ),
+        ("quadruped", RunMode::Sac, recorded("quadruped-sac-residual0.1-alpha0.1.ron", 30000, 2000, 3)),
     ];
     for (name, mode, (steps, train, file)) in cases {
         let path = PathBuf::from(format!("scenes/{name}.ron"));

@@ -188,18 +188,18 @@ fn pendulum_with_worlds() -> (demorl_studio::scene::Scene, demorl_studio::config
         1,
     );
     let scene = parse_scene(&text, Path::new("scenes/pendulum.ron")).unwrap();
-    let mut config = demorl_studio::agent::learning_config(
-        Path::new("scenes/pendulum.ron"),
-        &scene,
-        demorl_studio::config::RunMode::Sac,
-        None,
-        1,
-        1,
-    )
-    .unwrap();
+    let config = small_sac("scenes/pendulum.ron", &scene);
+    (scene, config)
+}
+
+/// A SAC run on `scene` (loaded from `path`) with its defaults, a small network and one
+/// evaluation episode.
+fn small_sac(path: &str, scene: &demorl_studio::scene::Scene) -> demorl_studio::config::RunConfig {
+    let mode = demorl_studio::config::RunMode::Sac;
+    let mut config = demorl_studio::agent::learning_config(Path::new(path), scene, mode, None, 1, 1).unwrap();
     config.train.sac.hidden = vec![16, 16];
     config.train.eval_episodes = 1;
-    (scene, config)
+    config
 }
 
 fn trainer(
@@ -322,17 +322,8 @@ fn a_residual_learning_run_starts_from_the_gait() {
     // With zero residuals from an untrained actor's mean the quadruped trots: the first
     // evaluation of a residual SAC run scores near the open-loop trot, a whole-action one falls.
     let scene = load_scene(Path::new("scenes/quadruped.ron")).unwrap();
-    let mut config = demorl_studio::agent::learning_config(
-        Path::new("scenes/quadruped.ron"),
-        &scene,
-        demorl_studio::config::RunMode::Sac,
-        None,
-        1,
-        1,
-    )
-    .unwrap();
-    config.train.eval_episodes = 1;
-    config.train.sac.hidden = vec![16, 16];
+    let mut config = small_sac("scenes/quadruped.ron", &scene);
+    config.train.gait_residual = None;
     let whole = trainer(&scene, &config).unwrap().evaluate().eval_return_mean;
     config.train.gait_residual = Some(0.3);
     let mut t = trainer(&scene, &config).unwrap();
