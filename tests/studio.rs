@@ -1396,3 +1396,34 @@ fn ctrl_right_drag_through_the_input_system_lifts_the_link_under_the_cursor() {
     assert!(experiment(&dragged).run.drag.is_none() && dragged.world().resource::<PushTool>().grab.is_none());
     assert!(experiment(&dragged).history.episode_log.last().unwrap().pushes.is_empty());
 }
+
+#[test]
+fn frames_stamped_with_their_times_play_at_those_times() {
+    use demorl_studio::studio::video::{VideoWriter, decode_mp4};
+    // Four frames at 0, 0.2, 0.25 and 0.5 s (as the Record button stamps them with simulated
+    // time when several steps pass between rendered frames).
+    let dir = tempfile::tempdir().unwrap();
+    let times = [0.0, 0.2, 0.25, 0.5];
+    for name in ["t.gif", "t.mp4"] {
+        let path = dir.path().join(name);
+        let mut writer = VideoWriter::create(&path, 64, 48, 20.0).unwrap();
+        for (frame, &at) in moving_square(4, 64, 48).iter().zip(&times) {
+            writer.push_rgba_at(frame, at).unwrap();
+        }
+        let frame = &moving_square(1, 64, 48)[0];
+        assert!(writer.push_rgba_at(frame, 0.5).is_err(), "{name}: a frame must come after the previous one");
+        writer.finish().unwrap();
+    }
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(dir.path().join("t.gif")).unwrap()).unwrap();
+    let mut delays = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        delays.push(frame.delay);
+    }
+    assert_eq!(delays, [20, 5, 25, 5], "each frame lasts until the next; the last 1/fps");
+    let info = decode_mp4(&dir.path().join("t.mp4"), |_, _, _, _| {}).unwrap();
+    assert_eq!(info.frames, 4);
+    // The last frame starts at 0.5 s; muxide gives it the previous frame's duration (0.25 s).
+    assert!(info.seconds > 0.5 && info.seconds < 0.76, "{info:?}");
+}

@@ -28,20 +28,34 @@ pub struct Recorder {
 struct Recording {
     path: PathBuf,
     fps: f64,
+    /// Frames are stamped with simulated time since the start (the Record button), else one
+    /// every `1 / fps` (`screenshot --fps`).
+    clock: FrameClock,
+    start_sim: f64,
     /// The env step of the last frame asked for.
     last_step: u64,
     requested: usize,
-    /// Captured frames not yet written, by index; filled by the capture observers.
-    arrived: Arc<Mutex<BTreeMap<usize, Image>>>,
+    /// Captured frames not yet written, with their times, by index; filled by the capture observers.
+    arrived: Arc<Mutex<BTreeMap<usize, (Image, f64)>>>,
     writer: Option<VideoWriter>,
     written: usize,
     stopping: bool,
     error: Option<String>,
 }
 
+/// How recorded frames are timed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FrameClock {
+    /// At the simulated time of their step: the video shows the motion at its real speed.
+    Simulated,
+    /// One every `1 / fps`, whatever the steps.
+    Fixed,
+}
+
 impl Recorder {
-    /// Starts recording into `path` (.gif or .mp4) at `fps`; frames come from the next steps.
-    pub fn start(&mut self, path: PathBuf, fps: f64, env_steps: u64) -> anyhow::Result<()> {
+    /// Starts recording into `path` (.gif or .mp4); frames come from the next steps, timed by
+    /// `clock` (`fps` is the nominal rate: the fixed one, or the encoder's hint).
+    pub fn start(&mut self, path: PathBuf, fps: f64, clock: FrameClock, experiment: &Experiment) -> anyhow::Result<()> {
         super::video::VideoFormat::of(&path)?;
         if !(fps > 0.0 && fps <= super::video::MAX_FPS) {
             anyhow::bail!("{fps} frames per second; expected more than 0 and at most {}", super::video::MAX_FPS);
@@ -50,7 +64,9 @@ impl Recorder {
         self.active = Some(Recording {
             path,
             fps,
-            last_step: env_steps,
+            clock,
+            start_sim: experiment.history.sim_time,
+            last_step: experiment.history.env_steps,
             requested: 0,
             arrived: Default::default(),
             writer: None,
@@ -99,9 +115,13 @@ fn capture_steps(mut commands: Commands, experiment: Res<Experiment>, mut record
     }
     r.last_step = step;
     let (index, arrived) = (r.requested, r.arrived.clone());
+    let at = match r.clock {
+        FrameClock::Simulated => experiment.history.sim_time - r.start_sim,
+        FrameClock::Fixed => index as f64 / r.fps,
+    };
     r.requested += 1;
     commands.spawn(Screenshot::primary_window()).observe(move |captured: On<ScreenshotCaptured>| {
-        arrived.lock().unwrap_or_else(|p| p.into_inner()).insert(index, captured.image.clone());
+        arrived.lock().unwrap_or_else(|p| p.into_inner()).insert(index, (captured.image.clone(), at));
     });
 }
 
@@ -110,9 +130,9 @@ fn write_arrived(mut recorder: ResMut<Recorder>, mut experiment: ResMut<Experime
     let Some(r) = recorder.active.as_mut() else { return };
     loop {
         let next = r.arrived.lock().unwrap_or_else(|p| p.into_inner()).remove(&r.written);
-        let Some(image) = next else { break };
+        let Some((image, at)) = next else { break };
         if r.error.is_none()
-            && let Err(e) = write_frame(r, &image)
+            && let Err(e) = write_frame(r, &image, at)
         {
             r.error = Some(format!("{e:#}"));
         }
@@ -134,7 +154,7 @@ fn write_arrived(mut recorder: ResMut<Recorder>, mut experiment: ResMut<Experime
     recorder.outcome = Some(outcome);
 }
 
-fn write_frame(r: &mut Recording, image: &Image) -> anyhow::Result<()> {
+fn write_frame(r: &mut Recording, image: &Image, at: f64) -> anyhow::Result<()> {
     let rgba = image.clone().try_into_dynamic().map_err(|e| anyhow::anyhow!("cannot convert a frame: {e}"))?.to_rgba8();
     if r.writer.is_none() {
         r.writer = Some(VideoWriter::create(&r.path, rgba.width(), rgba.height(), r.fps)?);
@@ -143,12 +163,12 @@ fn write_frame(r: &mut Recording, image: &Image) -> anyhow::Result<()> {
     if (rgba.width(), rgba.height()) != writer.frame_size() {
         anyhow::bail!("the window changed size while recording");
     }
-    writer.push_rgba(rgba.as_raw())
+    writer.push_rgba_at(rgba.as_raw(), at)
 }
 
 /// The Record button (with GIF/MP4 choice): records the window from the next step into
-/// `exports/<scene>-step<k>.<ext>` at the scene's control rate times the run's speed, i.e. as
-/// fast as it ran.
+/// `exports/<scene>-step<k>.<ext>`, each frame at its simulated time, so the video plays the
+/// motion at its real speed.
 pub fn record_controls(ui: &mut egui::Ui, e: &mut Experiment, recorder: &mut Recorder) -> WidgetRects {
     let mut rects = WidgetRects::new();
     ui.horizontal(|ui| {
@@ -168,8 +188,8 @@ pub fn record_controls(ui: &mut egui::Ui, e: &mut Experiment, recorder: &mut Rec
                     e.run.scene_path.file_stem().map_or_else(|| "run".into(), |s| s.to_string_lossy().to_string());
                 let ext = if recorder.gif { "gif" } else { "mp4" };
                 let path = e.ui.exports_dir.join(format!("{stem}-step{}.{ext}", e.history.env_steps));
-                let fps = (1.0 / e.control_dt() * f64::from(e.run.speed)).clamp(1.0, super::video::MAX_FPS);
-                if let Err(error) = recorder.start(path, fps, e.history.env_steps) {
+                let fps = (1.0 / e.control_dt()).clamp(1.0, super::video::MAX_FPS);
+                if let Err(error) = recorder.start(path, fps, FrameClock::Simulated, e) {
                     e.ui.message = Some(format!("cannot record: {error:#}"));
                 }
             }

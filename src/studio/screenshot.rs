@@ -9,7 +9,7 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 
 use super::ab_plans::AbPlans;
 use super::experiment::Experiment;
-use super::recorder::Recorder;
+use super::recorder::{FrameClock, Recorder};
 use super::saves_panel::SavesUi;
 
 /// When and where to take the picture, and the video of the steps before it.
@@ -73,8 +73,9 @@ fn start_video(
     mut recorder: ResMut<Recorder>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    // One step per frame here: frames one `1 / fps` apart (the control rate unless --fps).
     if let Some((path, fps)) = &plan.video
-        && let Err(e) = recorder.start(path.clone(), *fps, experiment.history.env_steps)
+        && let Err(e) = recorder.start(path.clone(), *fps, FrameClock::Fixed, &experiment)
     {
         eprintln!("error: {e:#}");
         exit.write(AppExit::error());

@@ -40,12 +40,22 @@ pub struct VideoWriter {
     size: (u32, u32),
     fps: f64,
     frames: usize,
+    /// When the last frame is shown (seconds from the start).
+    last_at: Option<f64>,
     sink: Sink,
 }
 
 enum Sink {
-    Gif(Box<gif::Encoder<BufWriter<File>>>),
-    Mp4 { encoder: Box<Encoder>, muxer: Box<muxide::api::Muxer<BufWriter<File>>>, annex_b: Vec<u8> },
+    /// A GIF frame's delay is the time to the next frame, so each frame waits for its successor.
+    Gif {
+        encoder: Box<gif::Encoder<BufWriter<File>>>,
+        pending: Option<(gif::Frame<'static>, f64)>,
+    },
+    Mp4 {
+        encoder: Box<Encoder>,
+        muxer: Box<muxide::api::Muxer<BufWriter<File>>>,
+        annex_b: Vec<u8>,
+    },
 }
 
 impl VideoWriter {
@@ -69,7 +79,7 @@ impl VideoWriter {
                 let mut encoder = gif::Encoder::new(file, width as u16, height as u16, &[])
                     .with_context(|| format!("cannot start the GIF {}", path.display()))?;
                 encoder.set_repeat(gif::Repeat::Infinite)?;
-                Sink::Gif(Box::new(encoder))
+                Sink::Gif { encoder: Box::new(encoder), pending: None }
             }
             VideoFormat::Mp4 => {
                 let config = EncoderConfig::new()
@@ -87,7 +97,7 @@ impl VideoWriter {
                 Sink::Mp4 { encoder: Box::new(encoder), muxer: Box::new(muxer), annex_b: Vec::new() }
             }
         };
-        Ok(VideoWriter { path: path.to_path_buf(), given: (width, height), size, fps, frames: 0, sink })
+        Ok(VideoWriter { path: path.to_path_buf(), given: (width, height), size, fps, frames: 0, last_at: None, sink })
     }
 
     /// The size of the frames it takes.
@@ -105,22 +115,33 @@ impl VideoWriter {
         self.frames
     }
 
-    /// Appends one frame: `rgba` holds width × height pixels of 4 bytes, row by row.
+    /// Appends one frame shown `1 / fps` after the previous: `rgba` holds width × height pixels
+    /// of 4 bytes, row by row.
     pub fn push_rgba(&mut self, rgba: &[u8]) -> anyhow::Result<()> {
+        self.push_rgba_at(rgba, self.frames as f64 / self.fps)
+    }
+
+    /// Appends one frame shown at `at` seconds from the start (later than the previous frame):
+    /// the studio's Record button stamps frames with simulated time, so the video plays the
+    /// motion at its real speed however many steps each rendered frame took.
+    pub fn push_rgba_at(&mut self, rgba: &[u8], at: f64) -> anyhow::Result<()> {
         let (w, h) = self.given;
         if rgba.len() != (w * h * 4) as usize {
             bail!("{}: a frame of {} bytes is not {w}×{h} RGBA", self.path.display(), rgba.len());
         }
-        let at = self.frames as f64 / self.fps;
+        if !at.is_finite() || self.last_at.is_some_and(|last| at <= last) {
+            bail!("{}: frame time {at} s does not follow the previous frame's", self.path.display());
+        }
+        self.last_at = Some(at);
         match &mut self.sink {
-            Sink::Gif(encoder) => {
+            Sink::Gif { encoder, pending } => {
                 let mut pixels = rgba.to_vec();
                 // Speed 10 of 1–30: NeuQuant's usual trade of quality for time.
-                let mut frame = gif::Frame::from_rgba_speed(w as u16, h as u16, &mut pixels, 10);
-                // Delays are whole hundredths: the frame's end time rounded, minus its start's.
-                let end = ((self.frames + 1) as f64 * 100.0 / self.fps).round();
-                frame.delay = (end - (at * 100.0).round()) as u16;
-                encoder.write_frame(&frame).with_context(|| format!("cannot write {}", self.path.display()))?;
+                let frame = gif::Frame::from_rgba_speed(w as u16, h as u16, &mut pixels, 10);
+                if let Some((mut previous, start)) = pending.replace((frame, at)) {
+                    previous.delay = hundredths(start, at);
+                    encoder.write_frame(&previous).with_context(|| format!("cannot write {}", self.path.display()))?;
+                }
             }
             Sink::Mp4 { encoder, muxer, annex_b } => {
                 let cropped = crop_rgba(rgba, self.given, self.size);
@@ -145,7 +166,11 @@ impl VideoWriter {
     pub fn finish(self) -> anyhow::Result<(PathBuf, usize)> {
         let path = self.path;
         match self.sink {
-            Sink::Gif(encoder) => {
+            Sink::Gif { mut encoder, pending } => {
+                if let Some((mut last, start)) = pending {
+                    last.delay = hundredths(start, start + 1.0 / self.fps);
+                    encoder.write_frame(&last).with_context(|| format!("cannot write {}", path.display()))?;
+                }
                 encoder.into_inner().with_context(|| format!("cannot finish {}", path.display()))?;
             }
             Sink::Mp4 { muxer, .. } => {
@@ -154,6 +179,12 @@ impl VideoWriter {
         }
         Ok((path, self.frames))
     }
+}
+
+/// A GIF delay from `start` to `end` in whole hundredths of a second: both ends rounded, so
+/// the delays add up to the rounded total.
+fn hundredths(start: f64, end: f64) -> u16 {
+    ((end * 100.0).round() - (start * 100.0).round()).clamp(0.0, f64::from(u16::MAX)) as u16
 }
 
 /// The top-left `to` pixels of an RGBA image of `from` pixels.
