@@ -111,6 +111,12 @@ class DemorlEnv(gym.Env):
     def observation(self) -> np.ndarray:
         return _floats(self._native.observation(), (self._native.obs_dim,))
 
+    def push(self, link: str, force, steps: int = 1) -> None:
+        """Push ``link`` (by name) with ``force`` (3 floats, N, world axes, Y up) at its centre of
+        mass for the next ``steps`` control steps, like the studio's push buttons. A push is part
+        of the state: ``fork`` and ``get_state`` carry it."""
+        self._native.push(str(link), [float(f) for f in force], int(steps))
+
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint angles and velocities in the scene's joint order."""
         angles, velocities = self._native.joint_state()

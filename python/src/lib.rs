@@ -131,6 +131,19 @@ impl PyEnv {
         Ok(())
     }
 
+    /// Pushes link `link` (by name) with `force` (N, world axes, Y up) at its centre of mass
+    /// for the next `steps` control steps.
+    #[pyo3(signature = (link, force, steps = 1))]
+    fn push(&mut self, link: &str, force: [f32; 3], steps: u32) -> PyResult<()> {
+        let robot = self.env.robot();
+        let index = robot.link_index(link).ok_or_else(|| {
+            let names: Vec<&str> = robot.links.iter().map(|l| l.name.as_str()).collect();
+            value_error(format!("no link named `{link}` (links: {})", names.join(", ")))
+        })?;
+        let push = demorl_studio::sim::Push { link: index, force, at: None, steps };
+        self.env.push(push).map_err(|e| value_error(e.to_string()))
+    }
+
     /// Joint angles and velocities, in the scene's joint order.
     fn joint_state(&self) -> (Vec<f32>, Vec<f32>) {
         self.env.joint_state()

@@ -1,6 +1,6 @@
 """The Python package against Gymnasium's own checker and against known answers: seeded resets,
 exact forks and snapshots, the vector env equal to N single envs, the planner's trace replayed on
-a fork, and errors that keep the core's messages. Run from the repository root (scene paths)."""
+a fork, pushes, and errors that keep the core's messages. Run from the repository root (scene paths)."""
 
 from pathlib import Path
 
@@ -179,3 +179,21 @@ def test_a_wrong_action_length_is_an_error_not_a_crash():
     env.reset(seed=0)
     with pytest.raises(ValueError):
         env.step(np.zeros(5, dtype=np.float32))
+
+
+def test_a_push_speeds_the_torso_up_and_forks_carry_it():
+    quadruped = str(ROOT / "scenes" / "quadruped.ron")
+    pushed, free = demorl_studio.make(quadruped), demorl_studio.make(quadruped)
+    for env in (pushed, free):
+        env.reset(seed=2)
+    pushed.push("torso", [80.0, 0.0, 0.0], steps=3)
+    fork = pushed.fork()
+    zero = np.zeros((3, 8), dtype=np.float32)
+    a, b, c = rollout(pushed, zero), rollout(free, zero), rollout(fork, zero)
+    # Observation 4 is the torso's forward velocity (after height and roll, pitch, yaw).
+    assert a[-1][0][4] > b[-1][0][4] + 0.2
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, c)), "a fork finishes the push"
+    with pytest.raises(ValueError, match="no link named `tail`"):
+        pushed.push("tail", [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="not finite"):
+        pushed.push("torso", [float("nan"), 0.0, 0.0])
