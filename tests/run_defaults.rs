@@ -37,6 +37,7 @@ fn shipped_scenes_default_to_their_recorded_learning_settings() {
             recorded("cheetah-demorl-lambda0.1-modeldata400-real0.5-utd10-nllbeta0.5.ron", 10000, 2000, 3),
         ),
         ("quadruped", RunMode::Sac, recorded("quadruped-sac-residual0.1-alpha0.1.ron", 30000, 2000, 3)),
+        ("quadruped", RunMode::Demorl, recorded("quadruped-demorl-residual0.1-cem-h10.ron", 10000, 2000, 2)),
     ];
     for (name, mode, (steps, train, file)) in cases {
         let path = PathBuf::from(format!("scenes/{name}.ron"));
