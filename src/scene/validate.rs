@@ -476,7 +476,6 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
             c.fail(field, message);
         }
     }
-    let mut pushed_links = Vec::new();
     for (i, push) in t.pushes.iter().enumerate() {
         let at = format!("task.pushes[{i}]");
         c.known(format!("{at}.link"), &push.link, links, "link");
@@ -489,17 +488,12 @@ fn task(c: &mut Checker, scene: &Scene, links: &HashSet<&str>) {
             c.fail(format!("{at}.step"), format!("found {}; episodes last {} steps", push.step, t.episode_steps));
         }
     }
-    if let Some(push) = t.randomize.as_ref().and_then(|r| r.push.as_ref()) {
-        pushed_links.push(("task.randomize.push.link".to_string(), push.link.clone()));
-    }
-    for (name, world) in &t.worlds {
-        if let Some(push) = &world.push {
-            pushed_links.push((format!("task.worlds.{name}.push.link"), push.link.clone()));
-        }
-    }
-    for (field, link) in pushed_links {
-        if let Some(link) = link {
-            c.known(field, &link, links, "link");
+    // A periodic push's link, in the randomisation ranges and in each named world.
+    let ranges = t.randomize.iter().map(|r| ("task.randomize".to_string(), &r.push));
+    let worlds = t.worlds.iter().map(|(name, w)| (format!("task.worlds.{name}"), &w.push));
+    for (at, push) in ranges.chain(worlds) {
+        if let Some(link) = push.as_ref().and_then(|p| p.link.as_ref()) {
+            c.known(format!("{at}.push.link"), link, links, "link");
         }
     }
     for (name, world) in &t.worlds {

@@ -212,6 +212,19 @@ impl Env {
         Ok(())
     }
 
+    /// Restarts the episode from `seed` and replays `steps` (each step's pushes, then its
+    /// action): the state a recorded episode had after them, exactly.
+    pub fn replay(&mut self, seed: u64, steps: &[(Vec<f32>, Vec<Push>)]) {
+        self.reset(seed);
+        for (action, pushes) in steps {
+            for push in pushes {
+                // Recorded pushes were accepted by an env of this robot.
+                let _ = self.push(push.clone());
+            }
+            self.step(action);
+        }
+    }
+
     /// The pushes acting now, with the control steps each has left.
     pub fn active_pushes(&self) -> &[Push] {
         &self.pushes.active

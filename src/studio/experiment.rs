@@ -660,13 +660,7 @@ impl Experiment {
         let steps: Vec<(Vec<f32>, Vec<Push>)> =
             self.history.episode_log[..k].iter().map(|s| (s.action.clone(), s.pushes.clone())).collect();
         let (seed, dt) = (episode_seed(self.run.seed, self.history.episode), self.control_dt());
-        self.run.env.reset(seed);
-        for (action, pushes) in &steps {
-            for push in pushes {
-                let _ = self.run.env.push(push.clone());
-            }
-            self.run.env.step(action);
-        }
+        self.run.env.replay(seed, &steps);
         let h = &mut self.history;
         let dropped = (h.episode_log.len() - k) as u64;
         h.episode_log.truncate(k);

@@ -161,13 +161,7 @@ impl Driver {
         settings: PlannerSettings,
     ) -> Option<String> {
         let Driver::Mpc { agent, env } = self else { return Some("only MPC episodes replay".into()) };
-        env.reset(seed);
-        for (action, pushes) in steps {
-            for push in pushes {
-                let _ = env.push(push.clone());
-            }
-            env.step(action);
-        }
+        env.replay(seed, steps);
         if let Err(e) = agent.planner.restore(planner) {
             return Some(e.to_string());
         }
