@@ -51,7 +51,13 @@ fn main() -> anyhow::Result<()> {
         ensemble.reset_optimizer();
     }
 
-    let (x, y) = replay.model_dataset(&delta);
+    // The saved run's termination penalty is left out of the reward targets when its model knew
+    // the termination (as the run's own refits did).
+    let penalty = match ensemble.settings().known_termination {
+        true => Env::new(&scene).observed_termination().map_err(anyhow::Error::msg)?.penalty(),
+        false => 0.0,
+    };
+    let (x, y) = replay.model_dataset(&delta, penalty);
     let report = ensemble.fit(&x, &y);
     println!(
         "{} rows ({} held out), {} epochs, early stop {}",

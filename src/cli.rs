@@ -68,6 +68,9 @@ pub enum Command {
     /// the env steps each needed to reach a return.
     #[command(long_about = COMPARE_ABOUT)]
     Compare(CompareArgs),
+    /// Evaluate a saved learning run (a checkpoint folder) in the nominal world and the scene's
+    /// shifted worlds: return per world, and as a fraction of the nominal return.
+    Evaluate(EvaluateArgs),
     /// Print throughput figures.
     Bench(BenchArgs),
     /// Run N control steps in the studio and save the window as a PNG.
@@ -82,6 +85,27 @@ pub enum Command {
         #[arg(required = true)]
         scenes: Vec<PathBuf>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Checkpoint folder (`train --save-every N --save-to DIR`, a SLURM task's RUN/checkpoint, a
+    /// studio save).
+    pub checkpoint: PathBuf,
+    /// Worlds, comma-separated: `nominal` and names of the scene's `task.worlds` [default:
+    /// nominal, then every world of the scene].
+    #[arg(long, value_delimiter = ',')]
+    pub worlds: Vec<String>,
+    /// Deterministic episodes per world, the run's evaluation seeds [default: the run's
+    /// `eval_episodes`].
+    #[arg(long)]
+    pub episodes: Option<usize>,
+    /// Scene file [default: the one the run recorded].
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// Also write the table as CSV to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -772,6 +796,39 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
 }
 
 /// `check`: validates every file; fails if any is invalid.
+/// `evaluate`: a checkpoint's policy in each world, printed as a table (and CSV with `--out`).
+pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    let recorded = crate::agent::read_checkpoint(&args.checkpoint)?.config;
+    let scene_path = args.scene.clone().unwrap_or(recorded.scene.clone());
+    let scene = load_scene(&scene_path)?;
+    let worlds = match args.worlds.is_empty() {
+        true => {
+            std::iter::once(crate::agent::NOMINAL_WORLD.to_string()).chain(scene.task.worlds.keys().cloned()).collect()
+        }
+        false => args.worlds.clone(),
+    };
+    let episodes = args.episodes.unwrap_or(recorded.train.eval_episodes);
+    let (config, evals) = crate::agent::evaluate_checkpoint(&args.checkpoint, &scene, &worlds, episodes)?;
+    println!(
+        "{} on {}, seed {}, saved at {} env steps: {episodes} episodes per world",
+        config.mode,
+        scene.name,
+        config.seed,
+        evals.first().map_or(0, |e| e.row.env_steps)
+    );
+    let nominal = evals.iter().find(|e| e.world == crate::agent::NOMINAL_WORLD).map(|e| e.row.eval_return_mean);
+    for e in &evals {
+        let share =
+            nominal.map_or(String::new(), |n| format!("  {:5.1} % of nominal", 100.0 * e.row.eval_return_mean / n));
+        println!("{:>12}: {} (mean length {:.0}){share}", e.world, e.row.return_text(), e.row.eval_length_mean);
+    }
+    if let Some(out) = &args.out {
+        crate::agent::write_world_evals_csv(out, &evals)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
 pub fn check(scenes: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in scenes {

@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
         }
         Some(Command::Train(args)) => cli::train(args),
         Some(Command::Compare(args)) => cli::compare(args),
+        Some(Command::Evaluate(args)) => cli::evaluate(args),
         Some(Command::Bench(args)) => cli::bench(args),
         Some(Command::Screenshot(args)) => cli::screenshot(args),
         Some(Command::Import(args)) => cli::import(args),

@@ -289,3 +289,24 @@ fn demorl_evaluations_also_score_the_actor_alone() {
     assert!(row.actor_return_mean.is_nan() && row.eval_return_mean.is_finite());
     assert!(!row.return_text().contains("actor alone"));
 }
+
+#[test]
+fn known_termination_gives_the_model_the_scenes_limits_or_names_what_is_not_observed() {
+    let mut scene = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let build = |scene: &Scene, known: bool| {
+        let train = TrainSettings {
+            ensemble: EnsembleSettings { known_termination: known, ..learning_common::small_ensemble() },
+            ..small_train()
+        };
+        LearnedPlannerAgent::for_env(&Env::new(scene), train, small_planner(), true, 1)
+    };
+    assert!(build(&scene, false).unwrap().model.termination().is_none());
+    let agent = build(&scene, true).unwrap();
+    let limits: Vec<(usize, f32, f32)> =
+        agent.model.termination().unwrap().limits().iter().map(|l| (l.index, l.min, l.max)).collect();
+    // Hopper observes [torso height, torso angle, ...]: height in (0.7, 100), angle in (−0.2, 0.2).
+    assert_eq!(limits, vec![(0, 0.7, 100.0), (1, -0.2, 0.2)]);
+    scene.task.observation.remove(1);
+    let error = build(&scene, true).err().expect("the angle is no longer observed").to_string();
+    assert!(error.contains("train.ensemble.known_termination") && error.contains("LinkPlanarAngle"), "{error}");
+}

@@ -8,6 +8,7 @@ use std::path::Path;
 use demorl_studio::agent::{LearnedPlannerAgent, ModelData, Trainer};
 use demorl_studio::learn::{ProbabilisticEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
 use demorl_studio::scene::load_scene;
+use demorl_studio::sim::{ObservedLimit, ObservedTermination};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -30,24 +31,39 @@ fn system_buffer(n: usize, seed: u64) -> ReplayBuffer {
 
 #[test]
 fn generated_transitions_are_draws_from_their_members_gaussian() {
+    check_generated_draws(None);
+}
+
+#[test]
+fn generated_transitions_end_where_the_known_termination_says_with_its_penalty() {
+    // s1 must stay within ±0.5: rows drawn from s1 ∈ (−1, 1) shrinking by 0.8 cross it often.
+    let limit = ObservedLimit { index: 1, min: -0.5, max: 0.5, what: "s1".into() };
+    let terminated = check_generated_draws(Some(ObservedTermination::new(vec![limit], 50.0)));
+    assert!((100..900).contains(&terminated), "{terminated} of 1000 generated rows terminal");
+}
+
+/// Generates 1000 transitions and checks each output is a draw from its member's Gaussian
+/// (standardised residuals ~ N(0, 1), the penalty added back on terminal rows) and that exactly
+/// the rows whose next state breaks `termination` are terminal. Returns how many are.
+fn check_generated_draws(termination: Option<ObservedTermination>) -> usize {
     let mut real = system_buffer(1500, 1);
     let settings = EnsembleSettings { members: 4, elites: 3, hidden_layers: 2, hidden_width: 32, ..Default::default() };
     let mut ensemble = ProbabilisticEnsemble::new(3, 3, settings, 2);
-    let (x, y) = real.model_dataset(&StateDelta::plain());
+    let (x, y) = real.model_dataset(&StateDelta::plain(), 0.0);
     ensemble.fit(&x, &y);
     let members = ensemble.fast_elites();
     let mut sac = Sac::new(2, 1, SacSettings { hidden: vec![16], ..Default::default() }, 3);
     let per_step = 1000;
     let mut data = ModelData::new(2, 1, ModelDataSettings { per_step, keep_steps: 1, ..Default::default() }, 4)
         .expect("per_step > 0 generates");
-    data.generate(&mut real, &mut sac, &members, &StateDelta::plain());
+    data.generate(&mut real, &mut sac, &members, &StateDelta::plain(), termination.as_ref());
     let generated = data.buffer.all();
     assert_eq!(generated.n, per_step);
 
     // Rows are stored member by member (row i of the draw used elite i mod K). Standardise each
     // output by its member's predicted mean and variance: a correct draw gives N(0, 1) residuals.
     let k = members.members();
-    let (mut sum, mut sum_sq, mut count) = (0.0f64, 0.0f64, 0usize);
+    let (mut sum, mut sum_sq, mut count, mut terminated) = (0.0f64, 0.0f64, 0usize, 0);
     let mut row = 0;
     for m in 0..k {
         for _ in (m..per_step).step_by(k) {
@@ -55,18 +71,22 @@ fn generated_transitions_are_draws_from_their_members_gaussian() {
             let input = [obs[0], obs[1], act[0]];
             let (mean, var) = members.predict(m, &input);
             let next = &generated.next_obs[row * 2..row * 2 + 2];
-            let outputs = [generated.rewards[row], next[0] - obs[0], next[1] - obs[1]];
+            let ends = termination.as_ref().is_some_and(|t| t.ends(next));
+            assert_eq!(generated.terminals[row], if ends { 1.0 } else { 0.0 }, "row {row}: next {next:?}");
+            terminated += usize::from(ends);
+            let penalty = if ends { termination.as_ref().unwrap().penalty() } else { 0.0 };
+            let outputs = [generated.rewards[row] + penalty, next[0] - obs[0], next[1] - obs[1]];
             for (o, value) in outputs.iter().enumerate() {
                 let z = f64::from((value - mean[o]) / var[o].sqrt());
                 (sum, sum_sq, count) = (sum + z, sum_sq + z * z, count + 1);
             }
-            assert_eq!(generated.terminals[row], 0.0, "the model predicts no termination");
             row += 1;
         }
     }
     let (z_mean, z_var) = (sum / count as f64, sum_sq / count as f64 - (sum / count as f64).powi(2));
     println!("standardised residuals over {count}: mean {z_mean:.4}, variance {z_var:.4}");
     assert!(z_mean.abs() < 0.08 && (z_var - 1.0).abs() < 0.1, "mean {z_mean}, variance {z_var}");
+    terminated
 }
 
 #[test]

@@ -571,3 +571,46 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[test]
+fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() {
+    use demorl_studio::agent::{evaluate_checkpoint, learning_agent, named_world, write_world_evals_csv};
+    let path = PathBuf::from("scenes/hopper.ron");
+    let scene = load_scene(&path).unwrap();
+    let train = TrainSettings { eval_episodes: 2, ..settings() };
+    let config = RunConfig { scene: path, train: train.clone(), steps: 300, ..config() };
+    let env = demorl_studio::sim::Env::new(&scene);
+    let mut trainer = Trainer::new(&scene, learning_agent(&config, &env).unwrap(), train, config.seed);
+    trainer.run(300, |_| {}, |_| {});
+    while !trainer.at_episode_start() {
+        trainer.step();
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("run");
+    save_checkpoint(&dir, &config, &trainer).unwrap();
+    // What the trained policy does in each world, evaluated in memory.
+    let nominal = trainer.evaluate();
+    trainer.eval_env.set_world(named_world(&scene, "heavy").unwrap());
+    let heavy = trainer.evaluate();
+    assert_ne!(nominal.eval_return_mean, heavy.eval_return_mean, "the heavy world changes the episodes");
+
+    let worlds = ["nominal".to_string(), "heavy".to_string()];
+    let (recorded, evals) = evaluate_checkpoint(&dir, &scene, &worlds, 2).unwrap();
+    assert_eq!(recorded.seed, config.seed);
+    let row = |w: usize| (evals[w].world.as_str(), evals[w].row.eval_return_mean, evals[w].row.eval_length_mean);
+    assert_eq!(row(0), ("nominal", nominal.eval_return_mean, nominal.eval_length_mean));
+    assert_eq!(row(1), ("heavy", heavy.eval_return_mean, heavy.eval_length_mean));
+    assert_eq!(evals[1].row.env_steps, trainer.state.env_steps);
+
+    let csv = folder.path().join("worlds.csv");
+    write_world_evals_csv(&csv, &evals).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let heavy_line = text.lines().nth(2).unwrap();
+    let share: f64 = heavy_line.rsplit(',').next().unwrap().parse().unwrap();
+    assert!((share - heavy.eval_return_mean / nominal.eval_return_mean).abs() < 1e-12, "{text}");
+    assert!(text.lines().nth(1).unwrap().ends_with(",1"), "{text}");
+
+    // An unknown world is refused with the scene's world names, before any episode.
+    let error = evaluate_checkpoint(&dir, &scene, &["nominal".into(), "icy".into()], 2).unwrap_err().to_string();
+    assert!(error.contains("`icy`") && error.contains("heavy") && error.contains("slippery"), "{error}");
+}

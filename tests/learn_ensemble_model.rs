@@ -7,7 +7,7 @@ use demorl_studio::config::{EnsembleSettings, preset};
 use demorl_studio::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd};
 use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, Scorer, SequenceBatch};
 use demorl_studio::scene::load_scene;
-use demorl_studio::sim::Env;
+use demorl_studio::sim::{Env, ObservedLimit, ObservedTermination};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -43,7 +43,7 @@ fn fitted_ensemble() -> (ProbabilisticEnsemble, ReplayBuffer, Vec<f32>) {
         ..Default::default()
     };
     let mut ens = ProbabilisticEnsemble::new(4, 4, settings, 3);
-    let (x, y) = buf.model_dataset(&StateDelta::plain());
+    let (x, y) = buf.model_dataset(&StateDelta::plain(), 0.0);
     ens.fit(&x, &y);
     env.reset(77);
     (ens, buf, env.observation())
@@ -52,7 +52,7 @@ fn fitted_ensemble() -> (ProbabilisticEnsemble, ReplayBuffer, Vec<f32>) {
 #[test]
 fn fast_inference_matches_burn_forward() {
     let (ens, buf, _) = fitted_ensemble();
-    let (x, _) = buf.model_dataset(&StateDelta::plain());
+    let (x, _) = buf.model_dataset(&StateDelta::plain(), 0.0);
     let x = &x[..50 * 4];
     let burn = ens.predict(x);
     let all: Vec<usize> = (0..4).collect();
@@ -116,6 +116,79 @@ fn rollout_matches_manual_steps_with_round_robin_members() {
     // Particles bound to the same member agree exactly under mean predictions.
     assert_eq!(out.rewards_of(1, 0), out.rewards_of(1, 3));
     assert_ne!(out.rewards_of(1, 0), out.rewards_of(1, 1));
+}
+
+/// Rewards and states (after each step) of lane (n, p) stepped by hand with burn's mean
+/// prediction of elite p mod K.
+fn manual_lane(
+    ens: &ProbabilisticEnsemble,
+    start: &[f32],
+    batch: &SequenceBatch,
+    n: usize,
+    p: usize,
+) -> Vec<(f32, Vec<f32>)> {
+    let elites = ens.elites();
+    let (member, od) = (elites[p % elites.len()], start.len());
+    let mut s = start.to_vec();
+    (0..batch.horizon)
+        .map(|h| {
+            let input: Vec<f32> = s.iter().copied().chain(batch.action(n, h).iter().copied()).collect();
+            let pred = ens.predict(&input);
+            let y = &pred.mean[member * (1 + od)..(member + 1) * (1 + od)];
+            s.iter_mut().zip(&y[1..]).for_each(|(x, d)| *x += d);
+            (y[0], s.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn known_termination_ends_each_lane_at_its_first_predicted_violation() {
+    let (ens, _, start) = fitted_ensemble();
+    let (count, horizon, particles, penalty) = (6, 8, 3, 5.0);
+    let mut batch = SequenceBatch::new(count, horizon, 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    batch.actions.iter_mut().for_each(|a| *a = rng.random_range(-1.0..1.0));
+    let lanes: Vec<Vec<(f32, Vec<f32>)>> =
+        (0..count * particles).map(|l| manual_lane(&ens, &start, &batch, l / particles, l % particles)).collect();
+    // A speed limit that half the lanes cross at some step: the median of their peak |θ̇|.
+    let mut peaks: Vec<f32> = lanes.iter().map(|l| l.iter().map(|(_, s)| s[2].abs()).fold(0.0, f32::max)).collect();
+    peaks.sort_by(f32::total_cmp);
+    let limit = peaks[peaks.len() / 2];
+    let termination =
+        ObservedTermination::new(vec![ObservedLimit { index: 2, min: -limit, max: limit, what: "θ̇".into() }], penalty);
+
+    let mut model = EnsembleModel::new(3, 1, ModelNoise::Mean, 9);
+    model.set_members(ens.fast_elites());
+    model.set_termination(Some(termination));
+    model.set_start(&start);
+    let mut out = RolloutBatch::default();
+    model.rollout(&batch, particles, &mut out);
+    let mut ended = 0;
+    for (l, lane) in lanes.iter().enumerate() {
+        let (n, p) = (l / particles, l % particles);
+        // Strictly beyond the limit, as the simulator's conditions; the margin keeps float noise
+        // between the fast path and burn from deciding a lane that grazes the limit.
+        let end = lane.iter().position(|(_, s)| s[2].abs() > limit);
+        if lane.iter().any(|(_, s)| (s[2].abs() - limit).abs() < 1e-3) {
+            continue;
+        }
+        assert_eq!(out.terminated_at[out.lane(n, p)], end.unwrap_or(horizon) as u32, "lane {l}");
+        let rewards = out.rewards_of(n, p);
+        for (h, (r, _)) in lane.iter().enumerate() {
+            let expected = match end {
+                Some(e) if h > e => 0.0,
+                Some(e) if h == e => r - penalty,
+                _ => *r,
+            };
+            assert!((rewards[h] - expected).abs() < 1e-3 * (1.0 + expected.abs()), "lane {l} step {h}");
+        }
+        ended += usize::from(end.is_some());
+    }
+    assert!(ended >= 3 && ended < count * particles, "{ended} of {} lanes ended", count * particles);
+    // Without the termination no lane ends.
+    model.set_termination(None);
+    model.rollout(&batch, particles, &mut out);
+    assert!(out.terminated_at.iter().all(|&t| t == horizon as u32));
 }
 
 #[test]

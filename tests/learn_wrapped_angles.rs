@@ -70,7 +70,7 @@ fn fitted(buf: &ReplayBuffer, step: &StateDelta) -> ProbabilisticEnsemble {
         ..Default::default()
     };
     let mut ens = ProbabilisticEnsemble::new(2, 2, settings, 7);
-    let (x, y) = buf.model_dataset(step);
+    let (x, y) = buf.model_dataset(step, 0.0);
     ens.fit(&x, &y);
     ens
 }
@@ -97,8 +97,8 @@ fn crossing_error(ens: &ProbabilisticEnsemble) -> f32 {
 fn short_way_targets_make_a_rotation_through_pi_learnable() {
     let buf = rotation_buffer();
     let (wrapped, plain) = (StateDelta::with_wrapped_angles(vec![0]), StateDelta::plain());
-    let (_, y_wrapped) = buf.model_dataset(&wrapped);
-    let (_, y_plain) = buf.model_dataset(&plain);
+    let (_, y_wrapped) = buf.model_dataset(&wrapped, 0.0);
+    let (_, y_plain) = buf.model_dataset(&plain, 0.0);
     let largest = |y: &[f32]| y.chunks_exact(2).map(|r| r[1].abs()).fold(0.0f32, f32::max);
     assert!(largest(&y_wrapped) <= 0.5 + 1e-5, "every short-way Δθ is 0.3 + 0.2a: {}", largest(&y_wrapped));
     assert!(largest(&y_plain) > 5.0, "plain differences jump by 2π at the crossing");

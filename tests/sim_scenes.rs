@@ -269,3 +269,46 @@ fn a_floating_robot_is_placed_from_observed_height_orientation_and_dead_reckoned
         }
     }
 }
+
+#[test]
+fn observed_termination_agrees_with_the_simulator_on_every_scene_that_terminates() {
+    let mut checked = 0;
+    for path in shipped_scenes() {
+        let scene = load_scene(&path).unwrap_or_else(|e| panic!("{e}"));
+        if scene.task.termination.is_empty() {
+            continue;
+        }
+        let mut env = Env::new(&scene);
+        let termination = env.observed_termination().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(termination.penalty(), scene.task.termination_penalty);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (mut steps, mut ends, mut episode) = (0, 0, 0);
+        env.reset(episode);
+        // Random actions make the robots fall: every step's verdict on the observation must
+        // be the simulator's verdict on the physics state.
+        while ends < 5 && steps < 4000 {
+            let action: Vec<f32> = random_actions(&mut rng, env.action_dim());
+            let outcome = env.step(&action);
+            let reads_as_ended = termination.ends(&env.observation());
+            let condition = matches!(outcome.reason, Some(demorl_studio::sim::EndReason::Condition(_)));
+            assert_eq!(reads_as_ended, condition, "{} step {steps}: {:?}", path.display(), outcome.reason);
+            steps += 1;
+            if outcome.done() {
+                ends += usize::from(condition);
+                episode += 1;
+                env.reset(episode);
+            }
+        }
+        assert!(ends >= 1, "{}: random actions never ended an episode in {steps} steps", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 4, "hopper, quadruped, go1 and solo12 terminate");
+}
+
+#[test]
+fn observed_termination_names_a_condition_the_task_does_not_observe() {
+    let mut scene = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    scene.task.observation.retain(|o| !matches!(o, demorl_studio::scene::Observation::LinkHeight(_)));
+    let err = Env::new(&scene).observed_termination().unwrap_err();
+    assert!(err.contains("task.termination[0]") && err.contains("LinkHeight(\"torso\")"), "{err}");
+}

@@ -134,7 +134,8 @@ impl LearnedPlannerAgent {
     }
 
     /// [`new`](Self::new) sized for `env`, with its wrapped-angle observations declared
-    /// ([`set_wrapped_angles`](Self::set_wrapped_angles)): how `train` and the studio build it.
+    /// ([`set_wrapped_angles`](Self::set_wrapped_angles)) and, with `ensemble.known_termination`,
+    /// its termination conditions on the model's predictions: how `train` and the studio build it.
     pub fn for_env(
         env: &Env,
         settings: TrainSettings,
@@ -142,8 +143,14 @@ impl LearnedPlannerAgent {
         with_sac: bool,
         seed: u64,
     ) -> anyhow::Result<Self> {
+        let known_termination = settings.ensemble.known_termination;
         let mut agent = Self::new(env.obs_dim(), env.action_dim(), settings, planner, with_sac, seed)?;
         agent.set_wrapped_angles(env.wrapped_angle_dims());
+        if known_termination {
+            let termination =
+                env.observed_termination().map_err(|e| anyhow::anyhow!("train.ensemble.known_termination: {e}"))?;
+            agent.model.set_termination(Some(termination));
+        }
         Ok(agent)
     }
 
@@ -160,7 +167,8 @@ impl LearnedPlannerAgent {
 
     /// Refits the ensemble on the whole replay buffer and loads its elites into the model.
     pub fn refit_model(&mut self) -> ModelFit {
-        let (x, y) = self.replay.model_dataset(self.model.state_delta());
+        let penalty = self.model.termination().map_or(0.0, |t| t.penalty());
+        let (x, y) = self.replay.model_dataset(self.model.state_delta(), penalty);
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
         ModelFit {
@@ -218,7 +226,7 @@ impl TrainAgent for LearnedPlannerAgent {
             (self.sac.as_mut(), self.model_data.as_mut(), self.model.members())
             && env_steps > self.settings.warmup_steps
         {
-            data.generate(&mut self.replay, sac, members, self.model.state_delta());
+            data.generate(&mut self.replay, sac, members, self.model.state_delta(), self.model.termination());
         }
         let mut stats = match self.sac.as_mut() {
             Some(sac) => sac_updates(sac, &mut self.replay, &self.settings, env_steps, self.model_data.as_mut()),

@@ -3,6 +3,7 @@
 mod baseline;
 mod checkpoint;
 mod config;
+mod evaluate;
 mod health;
 mod learned;
 mod model_data;
@@ -19,6 +20,7 @@ pub use checkpoint::{
     save_checkpoint,
 };
 pub use config::{ScheduleOverrides, learning_config};
+pub use evaluate::{NOMINAL_WORLD, WorldEval, evaluate_checkpoint, write_world_evals_csv};
 pub use health::divergence;
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use model_data::ModelData;

@@ -8,6 +8,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::config::ModelDataSettings;
 use crate::learn::{Batch, FastEnsemble, ReplayBuffer, Sac, StateDelta, StepEnd};
+use crate::sim::ObservedTermination;
 
 /// The generated transitions and the RNG of their model noise.
 pub struct ModelData {
@@ -31,8 +32,16 @@ impl ModelData {
 
     /// Appends `per_step` transitions: start states drawn from `real`, actions sampled from SAC's
     /// policy, reward and next state drawn from the Gaussian of elite `i mod K` (row `i`), the
-    /// state change applied by `step`. The model predicts no termination, so none is stored.
-    pub fn generate(&mut self, real: &mut ReplayBuffer, sac: &mut Sac, members: &FastEnsemble, step: &StateDelta) {
+    /// state change applied by `step`. With `termination`, a transition whose next state breaks
+    /// it is stored as terminal with the task's penalty on its reward; without, none is.
+    pub fn generate(
+        &mut self,
+        real: &mut ReplayBuffer,
+        sac: &mut Sac,
+        members: &FastEnsemble,
+        step: &StateDelta,
+        termination: Option<&ObservedTermination>,
+    ) {
         let n = self.settings.per_step;
         let starts = real.sample(n);
         let actions = sac.act(&starts.obs, false);
@@ -59,7 +68,11 @@ impl ModelData {
                 let obs = &starts.obs[i * od..(i + 1) * od];
                 next.copy_from_slice(obs);
                 step.advance(&mut next, &draw[1..]);
-                self.buffer.push(obs, &actions[i * ad..(i + 1) * ad], draw[0], &next, StepEnd::Continues);
+                let (reward, end) = match termination.filter(|t| t.ends(&next)) {
+                    Some(t) => (draw[0] - t.penalty(), StepEnd::Terminated),
+                    None => (draw[0], StepEnd::Continues),
+                };
+                self.buffer.push(obs, &actions[i * ad..(i + 1) * ad], reward, &next, end);
             }
         }
     }

@@ -139,6 +139,15 @@ pub struct EnsembleSettings {
     /// whenever a refit stalls, and healthy late refits often improve no member either (4–12 of
     /// 40 per recorded cheetah run). Off by default.
     pub restart_stalled: bool,
+    /// The model's termination: a planned rollout (and a generated transition) ends at the step
+    /// whose predicted observation breaks one of the task's termination conditions, read off the
+    /// observed values they test (`LinkHeight`, `LinkPlanarAngle`, roll and pitch of
+    /// `LinkOrientation`; a condition the task does not observe is an error when the run
+    /// starts), with the task's termination penalty on that step; the model's reward targets
+    /// then leave the penalty out. Plans see falls instead of predicting on through states the
+    /// simulator never continues from. Off by default: the model never terminates, as in the
+    /// runs recorded before the option.
+    pub known_termination: bool,
 }
 
 impl Default for EnsembleSettings {
@@ -166,6 +175,7 @@ impl Default for EnsembleSettings {
             refit_guard: None,
             nll_beta: 0.0,
             restart_stalled: false,
+            known_termination: false,
         }
     }
 }

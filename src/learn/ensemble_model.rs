@@ -5,8 +5,11 @@
 //! predicted Gaussian (PETS trajectory sampling). The noise is a pure function of (seed, start
 //! observation, lane, step, output), so re-rolling the same sequences from the same start gives
 //! the same predictions (the planner's trace scores can be reproduced) and runs are
-//! deterministic. The model predicts no termination: `terminated_at` is always `horizon`; a
-//! scene with falls relies on the reward (and the critic) to steer away from them.
+//! deterministic. Termination is known, not learned: with an [`ObservedTermination`] set, a lane
+//! ends at the first step whose predicted observation leaves the task's limits (that step's reward
+//! counts, minus the task's penalty; later rewards are 0 and the lane holds its last state);
+//! without one, `terminated_at` is always `horizon` and a scene with falls relies on the reward
+//! (and the critic) to steer away from them.
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use super::normalizer::Normalizer;
 use super::simd::{self, Kernel, splitmix};
 use super::state_delta::StateDelta;
 use crate::plan::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
+use crate::sim::ObservedTermination;
 
 /// Whether particles follow the predicted means or samples around them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,6 +38,8 @@ pub struct EnsembleModel {
     seed: u64,
     /// How a predicted Δstate moves an observation (wrapped angles stay in (−π, π]).
     state_delta: StateDelta,
+    /// Where predicted observations end a rollout (`None`: never).
+    termination: Option<ObservedTermination>,
     /// Turns predicted observations into drawable points (none: rollouts carry no points).
     drawing: Option<Arc<dyn ObservationPoints>>,
     start: Vec<f32>,
@@ -55,6 +61,8 @@ struct SlotWork {
     state: Vec<f32>,
     /// Predicted reward of each lane and step, rows × horizon.
     rewards: Vec<f32>,
+    /// Step whose transition ended each lane, or `horizon` while it runs.
+    ended: Vec<u32>,
     /// Observation before the last step, rows × obs_dim (written at step H − 1; unused when H = 0).
     before_last: Vec<f32>,
     /// Every predicted observation of the lanes that are drawn, [drawn row][step 0..=H][obs].
@@ -74,6 +82,7 @@ struct SlotShared<'a> {
     particles: usize,
     sampled: bool,
     state_delta: &'a StateDelta,
+    termination: Option<&'a ObservedTermination>,
     /// Keep the history of lanes that are particle 0 of their sequence.
     draw: bool,
 }
@@ -81,13 +90,15 @@ struct SlotShared<'a> {
 impl SlotWork {
     /// Advances this slot's lanes (member slot `k`) over the whole horizon.
     fn run(&mut self, k: usize, shared: &SlotShared<'_>) {
-        let SlotShared { net, batch, start, start_key, particles, sampled, state_delta, draw } = *shared;
+        let SlotShared { net, batch, start, start_key, particles, sampled, state_delta, termination, draw } = *shared;
         let (od, horizon, rows) = (start.len(), batch.horizon, self.lanes.len());
         let (din, dout) = (net.in_dim(), net.out_dim());
         self.state.clear();
         (0..rows).for_each(|_| self.state.extend_from_slice(start));
         self.rewards.clear();
         self.rewards.resize(rows * horizon, 0.0);
+        self.ended.clear();
+        self.ended.resize(rows, horizon as u32);
         self.history.clear();
         let drawn = |l: usize| draw && l.is_multiple_of(particles);
         let record = |history: &mut Vec<f32>, state: &[f32], lanes: &[usize]| {
@@ -118,8 +129,17 @@ impl SlotWork {
                 norm: net.output_normalizer(),
             });
             for (r, y) in self.mean.chunks_exact(dout).enumerate() {
+                if (self.ended[r] as usize) < h {
+                    // Ended earlier: reward 0, the last state held (as the simulator model does).
+                    continue;
+                }
+                let state = &mut self.state[r * od..(r + 1) * od];
+                state_delta.advance(state, &y[1..]);
                 self.rewards[r * horizon + h] = y[0];
-                state_delta.advance(&mut self.state[r * od..(r + 1) * od], &y[1..]);
+                if let Some(t) = termination.filter(|t| t.ends(state)) {
+                    self.ended[r] = h as u32;
+                    self.rewards[r * horizon + h] -= t.penalty();
+                }
             }
             record(&mut self.history, &self.state, &self.lanes);
         }
@@ -178,6 +198,7 @@ impl EnsembleModel {
             noise,
             seed,
             state_delta: StateDelta::plain(),
+            termination: None,
             drawing: None,
             start: vec![0.0; obs_dim],
             start_key: 0,
@@ -204,6 +225,19 @@ impl EnsembleModel {
     /// How predicted changes move an observation.
     pub fn state_delta(&self) -> &StateDelta {
         &self.state_delta
+    }
+
+    /// Rollouts from now on end where a predicted observation breaks `termination` (`None`: never).
+    pub fn set_termination(&mut self, termination: Option<ObservedTermination>) {
+        if let Some(t) = &termination {
+            assert!(t.fits(self.obs_dim), "termination limit beyond the observation");
+        }
+        self.termination = termination;
+    }
+
+    /// Where predicted observations end a rollout, if anywhere.
+    pub fn termination(&self) -> Option<&ObservedTermination> {
+        self.termination.as_ref()
     }
 
     /// Shares the member slots of each rollout out on `threads` threads (1: the calling thread).
@@ -320,6 +354,7 @@ impl Model for EnsembleModel {
             particles: p,
             sampled: self.noise == ModelNoise::Sampled,
             state_delta: &self.state_delta,
+            termination: self.termination.as_ref(),
             draw: self.drawing.is_some(),
         };
         let work = &mut self.slots;
@@ -334,6 +369,7 @@ impl Model for EnsembleModel {
             for (r, &l) in slot.lanes.iter().enumerate() {
                 out.rewards[l * horizon..(l + 1) * horizon]
                     .copy_from_slice(&slot.rewards[r * horizon..(r + 1) * horizon]);
+                out.terminated_at[l] = slot.ended[r];
                 if horizon > 0 {
                     out.final_obs[l * od..(l + 1) * od].copy_from_slice(&slot.before_last[r * od..(r + 1) * od]);
                 }

@@ -203,8 +203,10 @@ impl ReplayBuffer {
 
     /// Dynamics-model training data, oldest first: inputs `[obs, action]` (`len × (obs+act)`)
     /// and targets `[reward, next_obs - obs]` (`len × (1+obs)`), the change of wrapped angles taken
-    /// the short way round (`step`).
-    pub fn model_dataset(&self, step: &StateDelta) -> (Vec<f32>, Vec<f32>) {
+    /// the short way round (`step`). `terminal_penalty` is added back to the reward of terminal
+    /// rows, for a model whose rollouts subtract the task's penalty where they end (0: rewards as
+    /// stored).
+    pub fn model_dataset(&self, step: &StateDelta, terminal_penalty: f32) -> (Vec<f32>, Vec<f32>) {
         let (od, ad) = (self.obs_dim, self.act_dim);
         let mut inputs = Vec::with_capacity(self.len * (od + ad));
         let mut targets = Vec::with_capacity(self.len * (1 + od));
@@ -214,7 +216,7 @@ impl ReplayBuffer {
             let no = &self.next_obs[i * od..(i + 1) * od];
             inputs.extend_from_slice(o);
             inputs.extend_from_slice(&self.actions[i * ad..(i + 1) * ad]);
-            targets.push(self.rewards[i]);
+            targets.push(self.rewards[i] + self.terminals[i] * terminal_penalty);
             step.push_delta(o, no, &mut targets);
         }
         (inputs, targets)
@@ -297,8 +299,19 @@ mod tests {
     fn model_dataset_holds_reward_and_state_delta() {
         let mut buf = ReplayBuffer::new(2, 1, 8, 0);
         push_k(&mut buf, 2, StepEnd::Continues);
-        let (x, y) = buf.model_dataset(&StateDelta::plain());
+        let (x, y) = buf.model_dataset(&StateDelta::plain(), 50.0);
         assert_eq!(x, vec![2.0, -2.0, 1.0]);
         assert_eq!(y, vec![20.0, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn model_dataset_adds_the_penalty_back_on_terminal_rows_only() {
+        let mut buf = ReplayBuffer::new(2, 1, 8, 0);
+        push_k(&mut buf, 2, StepEnd::Terminated);
+        push_k(&mut buf, 3, StepEnd::Truncated);
+        let (_, y) = buf.model_dataset(&StateDelta::plain(), 50.0);
+        assert_eq!((y[0], y[3]), (20.0 + 50.0, 30.0));
+        let (_, y) = buf.model_dataset(&StateDelta::plain(), 0.0);
+        assert_eq!((y[0], y[3]), (20.0, 30.0));
     }
 }

@@ -155,6 +155,12 @@ impl Env {
         self.robot.scene.task.observation.iter().map(|t| task::observation_len(t, &self.robot)).sum()
     }
 
+    /// The task's termination conditions read off observations (`ObservedTermination`), or why
+    /// one cannot be.
+    pub fn observed_termination(&self) -> Result<super::ObservedTermination, String> {
+        super::ObservedTermination::of_robot(&self.robot)
+    }
+
     /// Indices of the observation's values that are angles wrapped to (−π, π].
     pub fn wrapped_angle_dims(&self) -> Vec<usize> {
         let mut dims = Vec::new();

@@ -108,6 +108,10 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Run
                    better model.";
         let response = ui.checkbox(&mut train.ensemble.restart_stalled, "restart stalled refits").on_hover_text(tip);
         rects.insert("restart_stalled", response.rect);
+        let tip = "End planned rollouts and generated transitions where a predicted observation breaks the task's \
+                   termination conditions (with its penalty), so plans see falls.";
+        let response = ui.checkbox(&mut train.ensemble.known_termination, "known termination").on_hover_text(tip);
+        rects.insert("known_termination", response.rect);
         refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
     }
     ui.label("Applies at the next reset training.");
