@@ -62,7 +62,7 @@ fn shipped_scenes_default_to_their_recorded_learning_settings() {
 
 #[test]
 fn a_scene_without_learning_defaults_gets_each_modes_generic_ones() {
-    let scene = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let scene = load_scene(Path::new("scenes/go1.ron")).unwrap();
     assert!(scene.learning.entries().next().is_none());
     let learned = preset("demorl-h15").unwrap();
     let demorl = scene.defaults(RunMode::Demorl);
