@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{EnsembleSettings, PRESET_NAMES, PlannerSettings, SacSettings, preset};
 use crate::plan::ActionMode;
-use crate::scene::{load_scene, scene_files};
+use crate::scene::{Physics, Scene, load_scene, scene_files};
 use crate::sim::{Env, EnvBatch, StepOutcome};
 
 /// One measured figure.
@@ -88,22 +88,35 @@ fn measure_steps(seconds: f64, mut step: impl FnMut(&mut ChaCha8Rng) -> u64) -> 
     steps as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Milliseconds per plan and rollout steps per second for every preset, with the simulator model,
-/// on the named scenes (plans from a reset state, the plan shifting as the env advances).
+/// Milliseconds per plan, rollout steps per second and the real-time factor with the simulator
+/// model on the named scenes (plans from a reset state, the plan shifting as the env advances):
+/// the scene's own settings everywhere (also on exact physics when it plans on coarser physics),
+/// every preset on the scenes in `with_presets`.
 pub fn planner_figures(
     scenes_dir: &Path,
     scenes: &[&str],
+    with_presets: &[&str],
     threads: usize,
     plans: usize,
 ) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for stem in scenes {
         let scene = load_scene(&scenes_dir.join(format!("{stem}.ron")))?;
-        let mut settings_list: Vec<(String, PlannerSettings)> = vec![("scene-default".into(), scene.planner.clone())];
-        settings_list
-            .extend(PRESET_NAMES.iter().map(|name| (name.to_string(), preset(name).expect("built-in preset"))));
-        for (name, settings) in settings_list {
-            let mut env = Env::new(&scene);
+        // A scene that plans on coarser physics (`physics.planning`) is also timed planning on
+        // the exact physics, in the same run, so the two figures compare.
+        let exact = Scene { physics: Physics { planning: None, ..scene.physics.clone() }, ..scene.clone() };
+        let mut settings_list: Vec<(String, PlannerSettings, &Scene)> =
+            vec![("scene-default".into(), scene.planner.clone(), &scene)];
+        if scene.physics.planning.is_some() {
+            settings_list.push(("scene-default-exact-physics".into(), scene.planner.clone(), &exact));
+        }
+        if with_presets.contains(stem) {
+            settings_list.extend(
+                PRESET_NAMES.iter().map(|name| (name.to_string(), preset(name).expect("built-in preset"), &scene)),
+            );
+        }
+        for (name, settings, scene) in settings_list {
+            let mut env = Env::new(scene);
             env.reset(1);
             let mut agent = crate::agent::MpcAgent::new(&env, settings.clone(), 1, threads)?;
             agent.plan(&env, ActionMode::Evaluation); // warm-up: allocations, worker copies
@@ -125,6 +138,9 @@ pub fn planner_figures(
                 (rollout_steps * plans) as f64 / seconds,
                 "steps/s",
             ));
+            // Simulated time per wall time when every control step waits for its plan (≥ 1: real time).
+            let control_dt = 1.0 / f64::from(scene.physics.control_rate);
+            figures.push(figure(format!("{label}/real_time_factor"), control_dt * plans as f64 / seconds, "×"));
         }
     }
     Ok(figures)

@@ -423,7 +423,7 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// Env and physics steps per second for every scene.
     Env,
-    /// Planner milliseconds per plan for every preset (simulator model).
+    /// Planner milliseconds per plan and real-time factor (simulator model): every preset on pendulum and cheetah, the scene's own settings on hopper and quadruped.
     Planner,
     /// Learned-model planner step, its share of the GEMM ceiling, and SAC updates/s (one thread).
     Learning,
@@ -928,7 +928,11 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let figures = match args.what {
         BenchKind::Env => crate::bench::env_figures(&args.scenes, args.threads, args.seconds)?,
-        BenchKind::Planner => crate::bench::planner_figures(&args.scenes, &["pendulum", "cheetah"], args.threads, 20)?,
+        BenchKind::Planner => {
+            // Every preset on two scenes; the scene's own settings (and its planning physics) on the walkers.
+            let scenes = ["pendulum", "cheetah", "hopper", "quadruped"];
+            crate::bench::planner_figures(&args.scenes, &scenes, &["pendulum", "cheetah"], args.threads, 20)?
+        }
         BenchKind::Learning => crate::bench::learning_figures(args.seconds, 200, args.threads)?,
         BenchKind::Slurm => {
             let binary = std::env::current_exe().context("cannot find this program's path for the sbatch script")?;

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use demorl_studio::agent::{MpcAgent, episode_seed, run_episode};
 use demorl_studio::plan::{ActionMode, Model, RolloutBatch, SequenceBatch, SimulatorModel};
-use demorl_studio::scene::{Scene, load_scene};
-use demorl_studio::sim::Env;
+use demorl_studio::scene::{PlanningPhysics, Scene, load_scene};
+use demorl_studio::sim::{Env, PhysicsResolution};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -182,4 +182,74 @@ fn nominal_baseline_walks_the_quadruped_and_needs_a_schedule() {
 
     let error = train(&args("scenes/pendulum.ron", "/tmp/demorl-nominal-none")).unwrap_err().to_string();
     assert!(error.contains("--mode nominal needs a nominal schedule") && error.contains("nominal: Some(("), "{error}");
+}
+
+#[test]
+fn planning_physics_steps_the_planners_copies_coarser_and_leaves_the_executed_env_alone() {
+    let mut scene = scene("quadruped");
+    let coarse = PhysicsResolution { substeps: 4, solver_iterations: 8 };
+    scene.physics.planning = Some(PlanningPhysics { substeps: coarse.substeps, solver_iterations: 8 });
+    let mut env = Env::new(&scene);
+    env.reset(3);
+    for _ in 0..10 {
+        env.step(&[0.1; 8]);
+    }
+    let mut batch = SequenceBatch::new(4, 8, env.action_dim());
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    batch.actions.iter_mut().for_each(|a| *a = rng.random_range(-1.0..=1.0));
+    let mut model = SimulatorModel::new(&env, 1).unwrap();
+    let mut out = RolloutBatch::default();
+    model.rollout(&batch, 1, &mut out);
+    // Each sequence's rewards are exactly those of a copy stepped at the coarse resolution...
+    fn replay(env: &Env, batch: &SequenceBatch, resolution: Option<PhysicsResolution>, n: usize) -> Vec<f32> {
+        let mut copy = env.fork();
+        copy.set_time_limit(false);
+        copy.set_disturbances(false);
+        if let Some(r) = resolution {
+            copy.set_physics_resolution(r);
+        }
+        batch.actions[n * 8 * 8..(n + 1) * 8 * 8].chunks(8).map(|a| copy.step(a).reward).collect()
+    }
+    for n in 0..4 {
+        assert_eq!(out.rewards_of(n, 0), replay(&env, &batch, Some(coarse), n).as_slice(), "sequence {n}");
+        // ... which differ from the exact physics' (so the setting reaches the copies).
+        assert_ne!(out.rewards_of(n, 0), replay(&env, &batch, None, n).as_slice(), "sequence {n}");
+    }
+    // A new start keeps the copies coarse; the executed env still runs the scene's resolution.
+    env.step(&[0.0; 8]);
+    model.set_start(&env);
+    model.rollout(&batch, 1, &mut out);
+    assert_eq!(out.rewards_of(2, 0), replay(&env, &batch, Some(coarse), 2).as_slice());
+    let exact = PhysicsResolution { substeps: 8, solver_iterations: 8 };
+    assert_eq!(env.physics_resolution(), exact);
+    assert_eq!(env.physics().parameters.dt, 1.0 / 25.0 / 8.0);
+}
+
+#[test]
+fn a_physics_resolution_survives_resets_and_copies_and_the_scenes_own_changes_nothing() {
+    let scene = scene("hopper");
+    let mut exact = Env::new(&scene);
+    let mut same = Env::new(&scene);
+    same.set_physics_resolution(same.physics_resolution());
+    let mut coarse = Env::new(&scene);
+    let two = PhysicsResolution { substeps: 2, solver_iterations: 2 };
+    coarse.set_physics_resolution(two);
+    let control_dt = 1.0 / 125.0;
+    for env in [&mut exact, &mut same, &mut coarse] {
+        env.reset(7);
+    }
+    assert_eq!(coarse.physics().parameters.dt, control_dt / 2.0, "kept across a reset");
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for _ in 0..30 {
+        let a: Vec<f32> = (0..3).map(|_| rng.random_range(-1.0..=1.0)).collect();
+        assert_eq!(exact.step(&a), same.step(&a), "the scene's own resolution is a no-op");
+        coarse.step(&a);
+    }
+    assert_eq!(exact.observation(), same.observation());
+    assert_ne!(exact.observation(), coarse.observation());
+    coarse.copy_from(&exact);
+    assert_eq!((coarse.physics_resolution(), coarse.physics().parameters.num_solver_iterations), (two, 2));
+    assert_eq!(coarse.physics().parameters.dt, control_dt / 2.0, "copy_from takes the state, not the resolution");
+    assert_eq!(coarse.observation(), exact.observation());
+    assert_eq!(coarse.fork().physics_resolution(), two, "forks inherit it");
 }

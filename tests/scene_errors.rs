@@ -241,3 +241,9 @@ fn a_link_without_shapes_needs_an_inertia() {
     let text = mutate("shape: Sphere(radius: 0.06), ", "");
     assert_error(&text, "robot.links[0]", "(name: \"pivot\"", "needs an `inertia`");
 }
+
+#[test]
+fn planning_physics_out_of_range_is_named_with_its_position() {
+    let text = mutate("substeps: 10,", "substeps: 10,\n        planning: Some((substeps: 0, solver_iterations: 4)),");
+    assert_error(&text, "physics.planning.substeps", "substeps: 0", "");
+}

@@ -1,9 +1,10 @@
-//! The forked simulator as the planner's model: every sequence runs on its own exact copy of the env.
+//! The forked simulator as the planner's model: every sequence runs on its own copy of the env, exact
+//! unless the scene plans on coarser physics (`physics.planning`).
 
 use rayon::prelude::*;
 
 use super::model::{Model, RolloutBatch, SequenceBatch};
-use crate::sim::Env;
+use crate::sim::{Env, PhysicsResolution};
 
 /// Oracle model: rollouts are exact because they run the real physics from a fork of the env.
 pub struct SimulatorModel {
@@ -23,6 +24,11 @@ impl SimulatorModel {
         let mut start = env.fork();
         start.set_time_limit(false);
         start.set_disturbances(false);
+        // Planning copies may integrate more coarsely than the executed env (`physics.planning`).
+        if let Some(planning) = &env.robot().scene.physics.planning {
+            let (substeps, solver_iterations) = (planning.substeps, planning.solver_iterations);
+            start.set_physics_resolution(PhysicsResolution { substeps, solver_iterations });
+        }
         let mut points = Vec::new();
         env.drawn_points_into(&mut points);
         Ok(SimulatorModel { obs_dim: env.obs_dim(), point_count: points.len(), start, workers: Vec::new(), pool })

@@ -107,6 +107,22 @@ pub struct Physics {
     /// Constrain every link to the X–Y plane (translation in Z and rotation about X and Y locked).
     #[serde(default)]
     pub planar: bool,
+    /// A coarser physics for the planner's simulator model: its copies step with these substeps
+    /// and solver iterations while the executed env keeps the ones above, so a plan costs less
+    /// and predicts slightly differently (docs/BENCHMARKS.md, "Real-time simulator MPC").
+    /// Default: none, the planner simulates exactly what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planning: Option<PlanningPhysics>,
+}
+
+/// The physics resolution of the planner's simulator copies (`physics.planning`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanningPhysics {
+    /// Physics steps per control step in planning copies.
+    pub substeps: u32,
+    /// Rapier solver iterations per physics step in planning copies.
+    pub solver_iterations: u32,
 }
 
 fn default_gravity() -> [f32; 3] {

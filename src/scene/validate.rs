@@ -143,6 +143,10 @@ fn physics(c: &mut Checker, p: &Physics) {
     }
     c.in_range("physics.substeps", p.substeps, 1, 1000);
     c.in_range("physics.solver_iterations", p.solver_iterations, 1, 100);
+    if let Some(planning) = &p.planning {
+        c.in_range("physics.planning.substeps", planning.substeps, 1, 1000);
+        c.in_range("physics.planning.solver_iterations", planning.solver_iterations, 1, 100);
+    }
     if let Some(ground) = &p.ground {
         c.non_negative_at_most("physics.ground.friction", ground.friction, MAX_FRICTION);
     }

@@ -102,6 +102,18 @@ pub struct Env {
     /// Whether pushes act at all: planning copies turn them off, as a planner does not foresee
     /// a push (MuJoCo MPC's models do not see the viewer's perturbations either).
     disturbances: bool,
+    /// Physics steps per control step and solver iterations: the scene's, or a planning copy's
+    /// coarser ones (`set_physics_resolution`). Kept across resets and `copy_from`.
+    resolution: PhysicsResolution,
+}
+
+/// How finely an env integrates its physics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysicsResolution {
+    /// Physics steps per control step.
+    pub substeps: u32,
+    /// Rapier solver iterations per physics step.
+    pub solver_iterations: u32,
 }
 
 /// Separates the observation noise's stream from the reset noise's (same episode seed).
@@ -133,6 +145,10 @@ impl Env {
             gait: None,
             pushes: ActivePushes::default(),
             disturbances: true,
+            resolution: PhysicsResolution {
+                substeps: robot.substeps,
+                solver_iterations: robot.template.parameters.num_solver_iterations as u32,
+            },
             robot,
         };
         env.reset(0);
@@ -264,6 +280,7 @@ impl Env {
     /// world `set_world` chose (drawn from `seed` too when randomised).
     pub fn reset(&mut self, seed: u64) {
         self.physics = self.robot.template.clone();
+        self.apply_resolution();
         self.world = self.world_choice.world_for(seed);
         apply_to_physics(&mut self.physics, &self.robot, &self.world);
         self.noise_seed = seed ^ NOISE_STREAM;
@@ -332,13 +349,36 @@ impl Env {
             gait: self.gait.clone(),
             pushes: self.pushes.clone(),
             disturbances: self.disturbances,
+            resolution: self.resolution,
         }
+    }
+
+    /// Integrates from now on with `resolution` instead of the scene's physics (the planner's
+    /// coarser copies, `physics.planning`): the control step's length stays, its physics steps
+    /// and solver iterations change. Kept across resets and `copy_from`; forks inherit it.
+    pub fn set_physics_resolution(&mut self, resolution: PhysicsResolution) {
+        assert!(resolution.substeps > 0 && resolution.solver_iterations > 0, "resolution needs steps and iterations");
+        self.resolution = resolution;
+        self.apply_resolution();
+    }
+
+    /// How finely this env integrates.
+    pub fn physics_resolution(&self) -> PhysicsResolution {
+        self.resolution
+    }
+
+    fn apply_resolution(&mut self) {
+        let parameters = &mut self.physics.parameters;
+        parameters.dt = self.robot.control_dt / self.resolution.substeps as f32;
+        parameters.num_solver_iterations = self.resolution.solver_iterations as usize;
     }
 
     /// Copies `other`'s state into `self` (same scene), reusing allocations.
     pub fn copy_from(&mut self, other: &Env) {
         debug_assert!(Arc::ptr_eq(&self.robot, &other.robot), "copy_from needs the same robot");
         self.physics.clone_from(&other.physics);
+        // The state is copied; how finely this env integrates it stays its own.
+        self.apply_resolution();
         self.steps = other.steps;
         self.phase = other.phase;
         self.rng.clone_from(&other.rng);
@@ -415,7 +455,7 @@ impl Env {
         if self.disturbances {
             self.pushes.start_due(&self.robot, self.world.push.as_ref(), self.steps, self.noise_seed);
         }
-        for _ in 0..self.robot.substeps {
+        for _ in 0..self.resolution.substeps {
             self.pushes.clear_forces(&mut self.physics, &self.robot);
             self.apply_torques(&clipped);
             if self.disturbances {

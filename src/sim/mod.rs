@@ -13,7 +13,7 @@ pub mod task;
 mod world;
 
 pub use batch::EnvBatch;
-pub use env::{EndReason, Env, ResidualGait, StepOutcome};
+pub use env::{EndReason, Env, PhysicsResolution, ResidualGait, StepOutcome};
 pub use observed_termination::{ObservedLimit, ObservedTermination};
 pub use push::{Push, PushError};
 pub use robot::{JointInfo, LinkInfo, PhysicsState, Robot, mass_properties};

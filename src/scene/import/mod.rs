@@ -72,6 +72,7 @@ pub fn import(file: &Path, out: &Path, options: &ImportOptions) -> Result<Import
             solver_iterations: 8,
             ground: Some(Ground { friction: model.ground_friction.unwrap_or(1.0) as f32 }),
             planar: false,
+            planning: None,
         },
         robot: built.robot,
         task,
