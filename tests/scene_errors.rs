@@ -247,3 +247,12 @@ fn planning_physics_out_of_range_is_named_with_its_position() {
     let text = mutate("substeps: 10,", "substeps: 10,\n        planning: Some((substeps: 0, solver_iterations: 4)),");
     assert_error(&text, "physics.planning.substeps", "substeps: 0", "");
 }
+
+#[test]
+fn a_world_named_twice_is_refused_not_silently_replaced() {
+    let text = mutate(
+        "episode_steps: 200,",
+        "episode_steps: 200,\n        worlds: {\"heavy\": (mass_scale: 1.3), \"heavy\": (mass_scale: 1.5)},",
+    );
+    assert_error(&text, "task.worlds", "worlds:", "\"heavy\" appears twice");
+}

@@ -4,11 +4,13 @@
 mod error;
 mod locate;
 pub mod mesh;
+mod unique_keys;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{FileError, Problem};
 pub use locate::{Position, locate};
+pub use unique_keys::unique_keys;
 
 /// Deserialises any of our RON files (scenes, presets, manifests) with errors that give the file,
 /// line, column and, where serde knows it, the field path. Optional values may be written bare

@@ -440,7 +440,11 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pushes: Vec<super::ScriptedPush>,
     /// Named shifted worlds to evaluate in (`heavy: (mass_scale: 1.3)`).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        deserialize_with = "crate::format::unique_keys"
+    )]
     pub worlds: std::collections::BTreeMap<String, super::WorldShift>,
 }
 
