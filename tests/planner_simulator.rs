@@ -56,11 +56,12 @@ fn pendulum_swing_up_reaches_minus_200_over_10_episodes() {
 #[test]
 fn mpc_beats_zero_and_random_actions_on_every_other_scene() {
     for (stem, steps, margin) in
-        [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 200, 100.0)]
+        [("leg2r", 100, 10.0), ("hopper", 100, 10.0), ("cheetah", 60, 5.0), ("quadruped", 100, 75.0)]
     {
         let mut scene = scene(stem);
         // Short episodes keep CI fast (docs/RESULTS.md has full ones). Standing still earns
-        // 1.4 per step on the quadruped; walking its trot earns about 2.5 once under way.
+        // 1.4 per step on the quadruped; walking its trot earns about 2.5 once under way (100
+        // steps: MPC 249.5, zero 140.4, random −219.3 on these starts).
         scene.task.episode_steps = steps;
         let mpc = mpc_return(&scene, 2);
         let zero = baseline_return(&scene, 2, None);
