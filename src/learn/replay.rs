@@ -1,6 +1,6 @@
 //! Fixed-capacity replay buffer (a ring) with seeded uniform minibatch sampling into flat f32 batches.
 //!
-//! burn's `rl::TransitionBuffer` keeps its storage in tensors and samples with the backend's
+//! burn's `rl::TransitionBuffer` (a feature we do not build) keeps its storage in tensors and samples with the backend's
 //! process-wide RNG, so two buffers (or two agents on two threads) would perturb each other's
 //! batches. This buffer keeps plain host vectors and owns its RNG: the same seed and the same
 //! pushes give the same batches, whatever else runs in the process.
