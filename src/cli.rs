@@ -810,11 +810,12 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let episodes = args.episodes.unwrap_or(recorded.train.eval_episodes);
     let (config, evals) = crate::agent::evaluate_checkpoint(&args.checkpoint, &scene, &worlds, episodes)?;
     println!(
-        "{} on {}, seed {}, saved at {} env steps: {episodes} episodes per world",
+        "{} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world",
         config.mode,
         scene.name,
         config.seed,
-        evals.first().map_or(0, |e| e.row.env_steps)
+        evals.first().map_or(0, |e| e.row.env_steps),
+        if episodes == 1 { "" } else { "s" }
     );
     let nominal = evals.iter().find(|e| e.world == crate::agent::NOMINAL_WORLD).map(|e| e.row.eval_return_mean);
     for e in &evals {
