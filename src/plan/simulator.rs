@@ -6,7 +6,8 @@ use rayon::prelude::*;
 use super::model::{Model, RolloutBatch, SequenceBatch};
 use crate::sim::{Env, PhysicsResolution};
 
-/// Oracle model: rollouts are exact because they run the real physics from a fork of the env.
+/// Oracle model: rollouts run the real physics from a fork of the env (exact, unless the scene's
+/// `physics.planning` makes the copies coarser).
 pub struct SimulatorModel {
     start: Env,
     /// One reusable copy per sequence (grown on demand).
