@@ -1,6 +1,6 @@
 //! The shift between control steps, on the distribution directly and inside the planner.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{LastBlock, Loss, PlannerSettings, ShiftRule, VarianceShift};
 use demorl_studio::plan::{ActionMode, Planner, SequenceGaussian};

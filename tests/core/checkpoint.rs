@@ -2,7 +2,7 @@
 //! truncated, missing-file and other-version checkpoints are refused naming the file; nothing
 //! on disk is changed by a refused load.
 
-mod learning_common;
+use crate::learning_common;
 
 use std::path::{Path, PathBuf};
 

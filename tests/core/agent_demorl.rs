@@ -1,6 +1,6 @@
 //! Learned-model MPC (PETS-like) and DeMoRL agents: hooks, stored actions, schedules, determinism.
 
-mod learning_common;
+use crate::learning_common;
 
 use std::path::Path;
 

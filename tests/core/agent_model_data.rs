@@ -1,7 +1,7 @@
 //! Model-generated transitions for SAC: drawn from the right member's Gaussian, mixed into SAC's
 //! batches in the set proportion, and generated on schedule by the DeMoRL agent.
 
-mod learning_common;
+use crate::learning_common;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Same seed, same plans; and the trace's scores are what the model and scorer say about its sequences.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{Loss, PlannerSettings};
 use demorl_studio::plan::{ActionMode, PlanOutput, Planner, PolicyPrior, Scorer, SequenceBatch, TerminalValue};

@@ -1,6 +1,6 @@
 //! Scoring: discounting, termination masking, NaN handling, the terminal value and the policy prior.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{ActionChoice, Loss, PlannerSettings};
 use demorl_studio::plan::{ActionMode, Model, Planner, PolicyPrior, RolloutBatch, SequenceBatch, TerminalValue};

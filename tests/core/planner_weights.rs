@@ -1,6 +1,6 @@
 //! The losses and the KL update against their definitions, checked on the planner's own trace.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PlannerSettings, TerminalChoice};
 use demorl_studio::plan::{ActionMode, PlanTrace, Planner};

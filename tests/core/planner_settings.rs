@@ -1,6 +1,6 @@
 //! Settings: validation messages, RON, presets, and live changes that wait for the next plan.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{
     ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,

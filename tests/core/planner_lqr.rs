@@ -1,6 +1,6 @@
 //! Every loss x mirror map drives the mean plan to the exact finite-horizon LQR optimum.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{ActionChoice, Loss, MirrorMap, PeriodicNominal, PlannerSettings, TerminalChoice};
 use demorl_studio::plan::{ActionMode, Planner};

@@ -1,7 +1,7 @@
 //! `compare`: steps-to-threshold logic on synthetic curves, the plot writer, and a tiny grid on
 //! the pendulum that gives the same files with one and two jobs and resumes without retraining.
 
-mod compare_common;
+use crate::compare_common;
 
 use std::path::{Path, PathBuf};
 

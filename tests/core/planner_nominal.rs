@@ -1,7 +1,7 @@
 //! Planning around a periodic nominal schedule (a gait): the clock, the correction the
 //! Gaussian holds, checkpoints, and the errors for schedules that do not fit the robot.
 
-mod planner_common;
+use crate::planner_common;
 
 use demorl_studio::config::{LastBlock, Loss, PeriodicNominal, PlannerSettings, ShiftRule, VarianceShift};
 use demorl_studio::plan::{ActionMode, Planner};
