@@ -45,7 +45,7 @@ pub fn evaluate_checkpoint(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let agent = learning_agent(&config, &Env::new(scene))?;
-    let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed);
+    let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
     restore_checkpoint(dir, &manifest, &mut trainer)?;
     trainer.settings.eval_episodes = episodes;
     let evals = worlds

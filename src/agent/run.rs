@@ -101,7 +101,7 @@ fn drive<A: TrainAgent>(
     on_progress: impl FnMut(&Progress),
     on_eval: impl FnMut(&EvalRow),
 ) -> anyhow::Result<RunOutput> {
-    let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed);
+    let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
     if let Some(dir) = &checkpoints.resume {
         let manifest = read_checkpoint(dir)?;
         restore_checkpoint(dir, &manifest, &mut trainer)?;

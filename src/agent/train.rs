@@ -120,10 +120,11 @@ pub struct Trainer<A: TrainAgent> {
 }
 
 impl<A: TrainAgent> Trainer<A> {
-    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> Self {
-        // `learning_agent` refuses settings naming worlds the scene lacks; here they are nominal.
-        let (train_world, eval_world) = world_choices(scene, &settings).unwrap_or_default();
-        let gait = residual_gait(scene, &settings).unwrap_or_default();
+    /// A trainer on fresh envs of `scene`, in the worlds and with the gait `settings` name;
+    /// refused (with the setting named) when the scene lacks them.
+    pub fn new(scene: &Scene, agent: A, settings: TrainSettings, seed: u64) -> anyhow::Result<Self> {
+        let (train_world, eval_world) = world_choices(scene, &settings)?;
+        let gait = residual_gait(scene, &settings)?;
         let mut train_env = Env::new(scene);
         train_env.set_world(train_world);
         train_env.set_gait(gait.clone());
@@ -145,7 +146,7 @@ impl<A: TrainAgent> Trainer<A> {
             started: Instant::now(),
         };
         trainer.agent.episode_start();
-        trainer
+        Ok(trainer)
     }
 
     /// One env step: act, step, store and learn; resets the env at episode end.

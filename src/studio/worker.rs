@@ -25,7 +25,7 @@ pub fn learning_run(scene: &Scene, config: &RunConfig) -> anyhow::Result<Learnin
     if let Some(drawing) = ObservationKinematics::new(env.robot().clone()) {
         agent.set_drawing(Arc::new(drawing));
     }
-    Ok(Trainer::new(scene, agent, config.train.clone(), config.seed))
+    Trainer::new(scene, agent, config.train.clone(), config.seed)
 }
 
 /// What the loop runs.
@@ -426,7 +426,7 @@ mod tests {
         let scene = crate::scene::load_scene(std::path::Path::new("scenes/pendulum.ron")).unwrap();
         let train = TrainSettings { eval_every: 1000, eval_episodes: 1, ..TrainSettings::default() };
         let agent: Box<dyn TrainAgent + Send> = Box::new(PanicsOnThirdAct(0));
-        let driver = Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), 0)));
+        let driver = Driver::Learning(Box::new(Trainer::new(&scene, agent, train.clone(), 0).unwrap()));
         (scene, train, driver)
     }
 

@@ -20,7 +20,7 @@ fn pendulum() -> Scene {
 
 fn trainer(with_sac: bool, seed: u64) -> Trainer<LearnedPlannerAgent> {
     let agent = LearnedPlannerAgent::new(3, 1, small_train(), small_planner(), with_sac, seed).unwrap();
-    Trainer::new(&pendulum(), agent, small_train(), seed)
+    Trainer::new(&pendulum(), agent, small_train(), seed).unwrap()
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn demorl_generates_on_schedule_and_keeps_a_bounded_window() {
     };
     let planner = small_planner();
     let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner.clone(), true, 8).unwrap();
-    let mut t = Trainer::new(&scene, agent, settings.clone(), 8);
+    let mut t = Trainer::new(&scene, agent, settings.clone(), 8).unwrap();
     for _ in 0..100 {
         t.step();
     }

@@ -71,7 +71,7 @@ fn evaluation_runs_on_a_separate_env_and_leaves_training_alone() {
     let train = small_train(20, 1000, 2);
     let make = || {
         let agent = SacAgent::new(3, 1, train.clone(), 5);
-        Trainer::new(&scene, agent, train.clone(), 5)
+        Trainer::new(&scene, agent, train.clone(), 5).unwrap()
     };
     let (mut a, mut b) = (make(), make());
     for _ in 0..150 {
@@ -191,7 +191,7 @@ fn physics_blow_ups_end_episodes_without_reaching_the_replay_buffer() {
         .replacen("Torque(max_torque: 2.0)", "Torque(max_torque: 1000000.0)", 1);
     let scene = demorl_studio::scene::parse_scene(&text, Path::new("wild.ron")).unwrap();
     let train = small_train(1000, 1000, 1);
-    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, train.clone(), 2), train, 2);
+    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, train.clone(), 2), train, 2).unwrap();
     let mut blow_ups = 0;
     for _ in 0..60 {
         let step = trainer.step();

@@ -52,7 +52,7 @@ fn config() -> RunConfig {
 fn trainer(scene: &Scene) -> Trainer<SacAgent> {
     let env = demorl_studio::sim::Env::new(scene);
     let agent = SacAgent::new(env.obs_dim(), env.action_dim(), settings(), SEED);
-    Trainer::new(scene, agent, settings(), SEED)
+    Trainer::new(scene, agent, settings(), SEED).unwrap()
 }
 
 /// Everything a run produced, with floats as bits so NaN compares equal to NaN.
@@ -306,7 +306,7 @@ fn demorl_settings() -> TrainSettings {
 fn demorl_trainer(scene: &Scene, settings: &TrainSettings) -> Trainer<LearnedPlannerAgent> {
     let planner = PlannerSettings { horizon: 5, samples: 16, iterations: 2, ..preset("reference").unwrap() };
     let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner, true, SEED).unwrap();
-    Trainer::new(scene, agent, settings.clone(), SEED)
+    Trainer::new(scene, agent, settings.clone(), SEED).unwrap()
 }
 
 /// Runs 400 DeMoRL steps whole, and 200 + checkpoint + resume + 200, and asserts both end the
@@ -348,7 +348,7 @@ fn resumed_demorl_run_is_bit_identical_to_an_uninterrupted_one() {
     // A PETS agent (no SAC) cannot load a DeMoRL checkpoint: refused, naming the folder.
     let planner = preset("reference").unwrap();
     let pets = LearnedPlannerAgent::new(3, 1, demorl_settings(), planner, false, SEED).unwrap();
-    let mut wrong = Trainer::new(&scene, pets, demorl_settings(), SEED);
+    let mut wrong = Trainer::new(&scene, pets, demorl_settings(), SEED).unwrap();
     let error = format!("{:#}", restore_checkpoint(&dir, &manifest, &mut wrong).unwrap_err());
     assert!(error.contains("SAC"), "{error}");
 }
@@ -405,7 +405,7 @@ fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
         }
     };
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
-    let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
+    let mut trainer = Trainer::new(&scene, agent, settings(), SEED).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("run");
     let error = trainer
@@ -437,7 +437,7 @@ fn nan_loss_stops_learning_with_a_message_and_keeps_the_last_checkpoint() {
 fn a_real_divergence_from_an_absurd_learning_rate_is_caught() {
     let scene = scene();
     let wild = TrainSettings { sac: SacSettings { critic_lr: 1e30, actor_lr: 1e30, ..settings().sac }, ..settings() };
-    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, wild.clone(), SEED), wild, SEED);
+    let mut trainer = Trainer::new(&scene, SacAgent::new(3, 1, wild.clone(), SEED), wild, SEED).unwrap();
     trainer.run(2000, |_| {}, |_| {});
     let message = trainer.diverged().expect("NaN or infinity must be detected");
     assert!(message.contains("SAC") || message.contains("observation"), "{message}");
@@ -466,7 +466,7 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     };
     let scene = scene();
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
-    let mut trainer = Trainer::new(&scene, agent, settings(), SEED);
+    let mut trainer = Trainer::new(&scene, agent, settings(), SEED).unwrap();
     trainer.run(1000, |_| {}, |_| {});
     let counts: Vec<(u64, usize, usize)> =
         trainer.state.rows.iter().map(|r| (r.env_steps, r.model_fits, r.model_fits_rejected)).collect();
@@ -491,7 +491,7 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     let state = trainer.state.clone();
     assert_eq!((state.model.count, state.model.rejected, state.model.restarted), (10, 3, 2));
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
-    let mut resumed = Trainer::new(&scene, agent, settings(), SEED);
+    let mut resumed = Trainer::new(&scene, agent, settings(), SEED).unwrap();
     resumed.restore(state);
     let restored = resumed.state.model.clone();
     let last = restored.last.as_ref().expect("the last fit is restored");
@@ -551,7 +551,7 @@ fn a_version_1_checkpoint_loads_and_resumes_exactly() {
     let v2 = folder.path().join("v2");
     let env = demorl_studio::sim::Env::new(&scene);
     let agent = demorl_studio::agent::learning_agent(&manifest.config, &env).unwrap();
-    let mut trainer = Trainer::new(&scene, agent, manifest.config.train.clone(), manifest.config.seed);
+    let mut trainer = Trainer::new(&scene, agent, manifest.config.train.clone(), manifest.config.seed).unwrap();
     restore_checkpoint(&copy("v1-for-v2"), &manifest, &mut trainer).unwrap();
     save_checkpoint(&v2, &manifest.config, &trainer).unwrap();
     let resaved = read_checkpoint(&v2).unwrap();
@@ -580,7 +580,7 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     let train = TrainSettings { eval_episodes: 2, ..settings() };
     let config = RunConfig { scene: path, train: train.clone(), steps: 300, ..config() };
     let env = demorl_studio::sim::Env::new(&scene);
-    let mut trainer = Trainer::new(&scene, learning_agent(&config, &env).unwrap(), train, config.seed);
+    let mut trainer = Trainer::new(&scene, learning_agent(&config, &env).unwrap(), train, config.seed).unwrap();
     trainer.run(300, |_| {}, |_| {});
     while !trainer.at_episode_start() {
         trainer.step();

@@ -207,7 +207,7 @@ fn trainer(
     config: &demorl_studio::config::RunConfig,
 ) -> anyhow::Result<demorl_studio::agent::Trainer<Box<dyn demorl_studio::agent::TrainAgent + Send>>> {
     let agent = demorl_studio::agent::learning_agent(config, &Env::new(scene))?;
-    Ok(demorl_studio::agent::Trainer::new(scene, agent, config.train.clone(), config.seed))
+    demorl_studio::agent::Trainer::new(scene, agent, config.train.clone(), config.seed)
 }
 
 #[test]
@@ -329,4 +329,17 @@ fn a_residual_learning_run_starts_from_the_gait() {
     let mut t = trainer(&scene, &config).unwrap();
     let residual = t.evaluate().eval_return_mean;
     assert!(residual > 2000.0 && whole < 1500.0, "residual {residual}, whole {whole}");
+}
+
+#[test]
+fn a_trainer_refuses_a_world_or_gait_its_scene_lacks_instead_of_running_nominal() {
+    let (scene, config) = pendulum_with_worlds();
+    let agent = || demorl_studio::agent::SacAgent::new(3, 1, config.train.clone(), 1);
+    let new = |train: demorl_studio::config::TrainSettings| {
+        demorl_studio::agent::Trainer::new(&scene, agent(), train, 1).map(|_| ()).unwrap_err().to_string()
+    };
+    let icy = new(demorl_studio::config::TrainSettings { eval_world: Some("icy".into()), ..config.train.clone() });
+    assert!(icy.contains("`icy`") && icy.contains("heavy"), "{icy}");
+    let gait = new(demorl_studio::config::TrainSettings { gait_residual: Some(0.1), ..config.train.clone() });
+    assert!(gait.contains("gait_residual") && gait.contains("nominal"), "{gait}");
 }
