@@ -197,6 +197,7 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
             "%",
         ),
     ];
+    figures.extend(ensemble_training_figures(obs_dim, act_dim, &mut rng));
     let mut sac = Sac::new(obs_dim, act_dim, SacSettings::default(), 1);
     let mut buffer = ReplayBuffer::new(obs_dim, act_dim, 10_000, 1);
     for _ in 0..10_000 {
@@ -217,6 +218,45 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
         "updates/s",
     ));
     Ok(figures)
+}
+
+/// The ensemble's refit cost at cheetah sizes (7 × 4 × 200, batch 256, 5000 rows of random data,
+/// 3 epochs): milliseconds per minibatch step of all members (epochs timed whole, their hold-out
+/// checks included, so the rate is a lower bound), hold-out prediction of 1000 rows by every
+/// member, and both as fractions of the GEMM ceiling at their row counts on one core. A training
+/// step is counted as 3 forward passes of work (forward, and the input and weight gradients).
+fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rng) -> Vec<Figure> {
+    use crate::learn::{ProbabilisticEnsemble, affine_gflops};
+    let (din, dout, rows) = (obs_dim + act_dim, 1 + obs_dim, 5000);
+    let x: Vec<f32> = (0..rows * din).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<f32> = (0..rows * dout).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let settings = EnsembleSettings { max_epochs: 3, patience: 100, ..EnsembleSettings::default() };
+    let (members, batch) = (settings.members, settings.batch_size);
+    let mut ensemble = ProbabilisticEnsemble::new(din, dout, settings, 1);
+    let sizes = ensemble.layer_sizes();
+    let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    let started = Instant::now();
+    let report = ensemble.fit(&x, &y);
+    let steps = report.epochs * report.train_size.div_ceil(batch);
+    let step_ms = 1e3 * started.elapsed().as_secs_f64() / steps as f64;
+    let train_gflops = (3 * members * batch * flops_per_row) as f64 / (step_ms * 1e-3) / 1e9;
+    let holdout = 1000;
+    let started = Instant::now();
+    let repeats = 5;
+    for _ in 0..repeats {
+        std::hint::black_box(ensemble.predict(&x[..holdout * din]));
+    }
+    let predict_ms = 1e3 * started.elapsed().as_secs_f64() / repeats as f64;
+    let predict_gflops = (members * holdout * flops_per_row) as f64 / (predict_ms * 1e-3) / 1e9;
+    let (train_ceiling, predict_ceiling) = (affine_gflops(&sizes, batch, 1.0), affine_gflops(&sizes, holdout, 1.0));
+    let label = "learning/ensemble_7x4x200_cheetah_sizes";
+    vec![
+        figure(format!("{label}/train_batch256/ms_per_step"), step_ms, "ms"),
+        figure(format!("{label}/train_batch256/achieved_gflops"), train_gflops, "GFLOP/s"),
+        figure(format!("{label}/train_batch256/fraction_of_ceiling"), 100.0 * train_gflops / train_ceiling, "%"),
+        figure(format!("{label}/predict_1000rows/ms"), predict_ms, "ms"),
+        figure(format!("{label}/predict_1000rows/fraction_of_ceiling"), 100.0 * predict_gflops / predict_ceiling, "%"),
+    ]
 }
 
 /// `bench slurm`: the cost SLURM adds per task. The same grid of `runs` short pendulum SAC runs
