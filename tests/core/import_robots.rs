@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use demorl_studio::format::FileError;
 use demorl_studio::scene::import::{ImportOptions, Imported, TaskKind, UrdfDrive, import};
-use demorl_studio::scene::{Actuator, Scene, Shape};
+use demorl_studio::scene::{Actuator, Scene, Shape, load_scene};
 use demorl_studio::sim::{Env, RobotSummary, measure};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -555,4 +555,25 @@ fn every_mjcf_orientation_form_and_urdf_rpy_give_the_same_known_frames() {
     }
     let offset = [j[1].anchor[0] - j[0].anchor[0], j[1].anchor[1] - j[0].anchor[1], j[1].anchor[2] - j[0].anchor[2]];
     assert!((0..3).all(|k| (offset[k] - [0.0, 0.0, -1.0][k]).abs() < 1e-5), "URDF elbow − shoulder {offset:?}");
+}
+
+#[test]
+fn a_walking_import_gets_the_shifted_worlds_with_a_push_sized_to_its_mass() {
+    let scene = load_scene(Path::new("scenes/go1.ron")).unwrap();
+    let mass = RobotSummary::of(&Env::new(&scene)).mass;
+    let names: Vec<&str> = scene.task.worlds.keys().map(String::as_str).collect();
+    assert_eq!(names, ["heavy", "laggy", "pushed", "slippery", "weak"]);
+    let push = scene.task.worlds["pushed"].push.clone().unwrap();
+    // 1 m/s for the whole robot in 3 control steps of 20 ms: F = m · 1 m/s / 0.06 s.
+    let expected = (mass * 1.0 / (3.0 / scene.physics.control_rate)).round();
+    assert_eq!((push.force, push.duration_steps, push.every_steps), (expected, 3, 100));
+    assert!((push.force - 212.0).abs() < 1.0, "Go1's 12.74 kg need about 212 N, found {}", push.force);
+    assert_eq!(push.link.as_deref(), Some("trunk"));
+    assert_eq!(scene.task.worlds["heavy"].mass_scale, 1.3);
+    let ranges = scene.task.randomize.as_ref().expect("randomisation ranges");
+    assert_eq!((ranges.mass_scale, ranges.push.as_ref().map(|p| p.force)), ((0.8, 1.35), Some(expected)));
+    // A fixed-base robot, or the `none` task, gets none.
+    let options = ImportOptions { task: TaskKind::None, ..Default::default() };
+    let plain = import(Path::new(GO1), &scratch("go1-none").join("go1.ron"), &options).unwrap();
+    assert!(plain.scene.task.worlds.is_empty() && plain.scene.task.randomize.is_none());
 }

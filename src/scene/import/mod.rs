@@ -59,7 +59,7 @@ pub fn import(file: &Path, out: &Path, options: &ImportOptions) -> Result<Import
     let out_folder = out.parent().unwrap_or(Path::new("")).to_path_buf();
     let built = build::build(&mut model, &options.urdf_drive, &out_folder)?;
     let base = built.base_height.map(|h| (built.base_link.as_str(), h as f32));
-    let (task, planner) = task::task(options.task, &built.robot, base);
+    let (task, planner) = task::task(options.task, &built.robot, base, options.control_rate);
     let timestep = model.timestep.unwrap_or(DEFAULT_TIMESTEP);
     let substeps = ((1.0 / (options.control_rate as f64 * timestep)).round() as u32).max(1);
     let scene = Scene {
