@@ -104,11 +104,15 @@ pub fn planner_figures(
         let scene = load_scene(&scenes_dir.join(format!("{stem}.ron")))?;
         // A scene that plans on coarser physics (`physics.planning`) is also timed planning on
         // the exact physics, in the same run, so the two figures compare.
-        let exact = Scene { physics: Physics { planning: None, ..scene.physics.clone() }, ..scene.clone() };
+        let exact = scene
+            .physics
+            .planning
+            .is_some()
+            .then(|| Scene { physics: Physics { planning: None, ..scene.physics.clone() }, ..scene.clone() });
         let mut settings_list: Vec<(String, PlannerSettings, &Scene)> =
             vec![("scene-default".into(), scene.planner.clone(), &scene)];
-        if scene.physics.planning.is_some() {
-            settings_list.push(("scene-default-exact-physics".into(), scene.planner.clone(), &exact));
+        if let Some(exact) = &exact {
+            settings_list.push(("scene-default-exact-physics".into(), scene.planner.clone(), exact));
         }
         if with_presets.contains(stem) {
             settings_list.extend(

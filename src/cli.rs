@@ -798,7 +798,8 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
 /// `check`: validates every file; fails if any is invalid.
 /// `evaluate`: a checkpoint's policy in each world, printed as a table (and CSV with `--out`).
 pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
-    let recorded = crate::agent::read_checkpoint(&args.checkpoint)?.config;
+    let manifest = crate::agent::read_checkpoint(&args.checkpoint)?;
+    let recorded = &manifest.config;
     let scene_path = args.scene.clone().unwrap_or(recorded.scene.clone());
     let scene = load_scene(&scene_path)?;
     let worlds = match args.worlds.is_empty() {
@@ -808,12 +809,12 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         false => args.worlds.clone(),
     };
     let episodes = args.episodes.unwrap_or(recorded.train.eval_episodes);
-    let (config, evals) = crate::agent::evaluate_checkpoint(&args.checkpoint, &scene, &worlds, episodes)?;
+    let evals = crate::agent::evaluate_checkpoint(&args.checkpoint, &manifest, &scene, &worlds, episodes)?;
     println!(
         "{} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world",
-        config.mode,
+        recorded.mode,
         scene.name,
-        config.seed,
+        recorded.seed,
         evals.first().map_or(0, |e| e.row.env_steps),
         if episodes == 1 { "" } else { "s" }
     );

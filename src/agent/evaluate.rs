@@ -7,11 +7,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::checkpoint::{read_checkpoint, restore_checkpoint};
+use super::checkpoint::{Manifest, restore_checkpoint};
 use super::run::learning_agent;
 use super::train::{Trainer, named_world};
 use super::train_data::EvalRow;
-use crate::config::RunConfig;
 use crate::scene::Scene;
 use crate::sim::{Env, WorldChoice};
 
@@ -25,18 +24,19 @@ pub struct WorldEval {
     pub row: EvalRow,
 }
 
-/// Restores the checkpoint in `dir` (built for `scene`, its run's scene) and evaluates its agent
-/// for `episodes` episodes in each of `worlds` (`nominal`, or names of `task.worlds`), in order.
-/// Every world is checked before any episode runs.
+/// Restores the checkpoint in `dir` (its `manifest`, read and checked by `read_checkpoint`; built
+/// for `scene`, its run's scene) and evaluates its agent for `episodes` episodes in each of
+/// `worlds` (`nominal`, or names of `task.worlds`), in order. Every world is checked before any
+/// episode runs.
 pub fn evaluate_checkpoint(
     dir: &Path,
+    manifest: &Manifest,
     scene: &Scene,
     worlds: &[String],
     episodes: usize,
-) -> anyhow::Result<(RunConfig, Vec<WorldEval>)> {
+) -> anyhow::Result<Vec<WorldEval>> {
     anyhow::ensure!(episodes > 0, "--episodes must be at least 1");
-    let manifest = read_checkpoint(dir)?;
-    let config = manifest.config.clone();
+    let config = &manifest.config;
     let choices = worlds
         .iter()
         .map(|name| match name.as_str() {
@@ -44,9 +44,9 @@ pub fn evaluate_checkpoint(
             _ => named_world(scene, name),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let agent = learning_agent(&config, &Env::new(scene))?;
+    let agent = learning_agent(config, &Env::new(scene))?;
     let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
-    restore_checkpoint(dir, &manifest, &mut trainer)?;
+    restore_checkpoint(dir, manifest, &mut trainer)?;
     trainer.settings.eval_episodes = episodes;
     let evals = worlds
         .iter()
@@ -56,7 +56,7 @@ pub fn evaluate_checkpoint(
             WorldEval { world: world.clone(), row: trainer.evaluate() }
         })
         .collect();
-    Ok((config, evals))
+    Ok(evals)
 }
 
 /// Writes the evaluations as CSV: world, episodes' return mean / std / min / max, mean length,

@@ -11,7 +11,7 @@ use super::model::{ObservationPoints, RootTrack};
 use crate::scene::Observation;
 use crate::sim::Robot;
 use crate::sim::measure::hinge_pose;
-use crate::sim::task::observation_len;
+use crate::sim::task::observation_offsets;
 
 /// Where the joint angles sit in the observation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +77,7 @@ impl ObservationKinematics {
         };
         let is_root = |name: &String| root_link.is_some_and(|l| robot.links[l].name == *name);
         let (mut angles, mut height, mut orientation, mut velocity) = (None, None, None, None);
-        let mut offset = 0;
-        for term in &robot.scene.task.observation {
+        for (term, offset) in observation_offsets(&robot) {
             match term {
                 Observation::JointAngles => angles = angles.or(Some(AngleField::Angles(offset))),
                 Observation::JointAnglesCosSin => angles = angles.or(Some(AngleField::CosSin(offset))),
@@ -95,7 +94,6 @@ impl ObservationKinematics {
                 }
                 _ => {}
             }
-            offset += observation_len(term, &robot);
         }
         let root = match root_link {
             None => None,

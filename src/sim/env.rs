@@ -179,13 +179,11 @@ impl Env {
 
     /// Indices of the observation's values that are angles wrapped to (−π, π].
     pub fn wrapped_angle_dims(&self) -> Vec<usize> {
-        let mut dims = Vec::new();
-        let mut offset = 0;
-        for term in &self.robot.scene.task.observation {
-            dims.extend(task::wrapped_angle_offsets(term, &self.robot).into_iter().map(|d| offset + d));
-            offset += task::observation_len(term, &self.robot);
-        }
-        dims
+        task::observation_offsets(&self.robot)
+            .flat_map(|(term, offset)| {
+                task::wrapped_angle_offsets(term, &self.robot).into_iter().map(move |d| offset + d)
+            })
+            .collect()
     }
 
     /// Control steps taken in this episode.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::robot::Robot;
-use super::task::observation_len;
+use super::task::observation_offsets;
 use crate::scene::{Observation, Termination};
 
 /// One observed value that must stay within `[min, max]` (leaving it ends the episode).
@@ -115,12 +115,5 @@ fn limit(index: usize, min: f32, max: f32, what: String) -> ObservedLimit {
 
 /// Where `term`'s values start in the observation, if the task observes it.
 fn offset_of(robot: &Robot, term: &Observation) -> Option<usize> {
-    let mut offset = 0;
-    for observed in &robot.scene.task.observation {
-        if observed == term {
-            return Some(offset);
-        }
-        offset += observation_len(observed, robot);
-    }
-    None
+    observation_offsets(robot).find(|(observed, _)| *observed == term).map(|(_, offset)| offset)
 }

@@ -32,6 +32,15 @@ pub fn observation_len(term: &Observation, robot: &Robot) -> usize {
     }
 }
 
+/// Each observation term with the index of its first value in the observation vector.
+pub fn observation_offsets<'a>(robot: &'a Robot) -> impl Iterator<Item = (&'a Observation, usize)> + 'a {
+    robot.scene.task.observation.iter().scan(0, move |offset, term| {
+        let at = *offset;
+        *offset += observation_len(term, robot);
+        Some((term, at))
+    })
+}
+
 /// Offsets, within an observation term's values, of the angles observed wrapped to (−π, π]:
 /// joint angles and a planar link angle; roll and yaw of an orientation (its pitch is bounded
 /// by ±π/2 and never wraps). Cos/sin pairs are continuous and not listed.

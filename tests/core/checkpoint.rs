@@ -595,8 +595,9 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     assert_ne!(nominal.eval_return_mean, heavy.eval_return_mean, "the heavy world changes the episodes");
 
     let worlds = ["nominal".to_string(), "heavy".to_string()];
-    let (recorded, evals) = evaluate_checkpoint(&dir, &scene, &worlds, 2).unwrap();
-    assert_eq!(recorded.seed, config.seed);
+    let manifest = read_checkpoint(&dir).unwrap();
+    assert_eq!(manifest.config.seed, config.seed);
+    let evals = evaluate_checkpoint(&dir, &manifest, &scene, &worlds, 2).unwrap();
     let row = |w: usize| (evals[w].world.as_str(), evals[w].row.eval_return_mean, evals[w].row.eval_length_mean);
     assert_eq!(row(0), ("nominal", nominal.eval_return_mean, nominal.eval_length_mean));
     assert_eq!(row(1), ("heavy", heavy.eval_return_mean, heavy.eval_length_mean));
@@ -611,6 +612,7 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     assert!(text.lines().nth(1).unwrap().ends_with(",1"), "{text}");
 
     // An unknown world is refused with the scene's world names, before any episode.
-    let error = evaluate_checkpoint(&dir, &scene, &["nominal".into(), "icy".into()], 2).unwrap_err().to_string();
+    let error =
+        evaluate_checkpoint(&dir, &manifest, &scene, &["nominal".into(), "icy".into()], 2).unwrap_err().to_string();
     assert!(error.contains("`icy`") && error.contains("heavy") && error.contains("slippery"), "{error}");
 }
