@@ -225,42 +225,77 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
 }
 
 /// The ensemble's refit cost at cheetah sizes (7 × 4 × 200, batch 256, 5000 rows of random data,
-/// 3 epochs): milliseconds per minibatch step of all members (epochs timed whole, their hold-out
-/// checks included, so the rate is a lower bound), hold-out prediction of 1000 rows by every
-/// member, and both as fractions of the GEMM ceiling at their row counts on one core. A training
-/// step is counted as 3 forward passes of work (forward, and the input and weight gradients).
+/// 3 epochs) on each backend, burn's and the host's: milliseconds per minibatch step of all
+/// members (epochs timed whole, their hold-out checks counted in the work; what else a fit does,
+/// gathering minibatches and copying weights, makes the rate a lower bound),
+/// hold-out prediction of 1000 rows by every member, and both as fractions of the GEMM ceiling at
+/// their row counts, of one core and of the `cores` the backend's threads can use (the host
+/// backend runs members in parallel on rayon's pool). A training step is counted as 3 forward
+/// passes of work (forward, and the input and weight gradients).
 fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rng) -> Vec<Figure> {
+    use crate::config::EnsembleBackend;
     use crate::learn::{ProbabilisticEnsemble, affine_gflops};
     let (din, dout, rows) = (obs_dim + act_dim, 1 + obs_dim, 5000);
     let x: Vec<f32> = (0..rows * din).map(|_| rng.random_range(-1.0..1.0)).collect();
     let y: Vec<f32> = (0..rows * dout).map(|_| rng.random_range(-1.0..1.0)).collect();
     let settings = EnsembleSettings { max_epochs: 3, patience: 100, ..EnsembleSettings::default() };
-    let (members, batch) = (settings.members, settings.batch_size);
-    let mut ensemble = ProbabilisticEnsemble::new(din, dout, settings, 1);
-    let sizes = ensemble.layer_sizes();
+    let (members, batch, holdout) = (settings.members, settings.batch_size, 1000);
+    let sizes = ProbabilisticEnsemble::new(din, dout, settings.clone(), 1).layer_sizes();
     let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
-    let started = Instant::now();
-    let report = ensemble.fit(&x, &y);
-    let steps = report.epochs * report.train_size.div_ceil(batch);
-    let step_ms = 1e3 * started.elapsed().as_secs_f64() / steps as f64;
-    let train_gflops = (3 * members * batch * flops_per_row) as f64 / (step_ms * 1e-3) / 1e9;
-    let holdout = 1000;
-    let started = Instant::now();
-    let repeats = 5;
-    for _ in 0..repeats {
-        std::hint::black_box(ensemble.predict(&x[..holdout * din]));
-    }
-    let predict_ms = 1e3 * started.elapsed().as_secs_f64() / repeats as f64;
-    let predict_gflops = (members * holdout * flops_per_row) as f64 / (predict_ms * 1e-3) / 1e9;
     let (train_ceiling, predict_ceiling) = (affine_gflops(&sizes, batch, 1.0), affine_gflops(&sizes, holdout, 1.0));
+    let cores = rayon::current_num_threads();
     let label = "learning/ensemble_7x4x200_cheetah_sizes";
-    vec![
-        figure(format!("{label}/train_batch256/ms_per_step"), step_ms, "ms"),
-        figure(format!("{label}/train_batch256/achieved_gflops"), train_gflops, "GFLOP/s"),
-        figure(format!("{label}/train_batch256/fraction_of_ceiling"), 100.0 * train_gflops / train_ceiling, "%"),
-        figure(format!("{label}/predict_1000rows/ms"), predict_ms, "ms"),
-        figure(format!("{label}/predict_1000rows/fraction_of_ceiling"), 100.0 * predict_gflops / predict_ceiling, "%"),
-    ]
+    let mut figures = Vec::new();
+    let mut step_ms_of = Vec::new();
+    for backend in [EnsembleBackend::Burn, EnsembleBackend::Host] {
+        let mut ensemble = ProbabilisticEnsemble::new(din, dout, EnsembleSettings { backend, ..settings.clone() }, 1);
+        let started = Instant::now();
+        let report = ensemble.fit(&x, &y);
+        let steps = report.epochs * report.train_size.div_ceil(batch);
+        let step_ms = 1e3 * started.elapsed().as_secs_f64() / steps as f64;
+        // The fit's work per step: its share of the hold-out checks (one before training and
+        // one per epoch, every member) on top of the step's own.
+        let holdout_rows = (report.epochs + 1) * report.holdout_size;
+        let rows_per_step = 3.0 * batch as f64 + holdout_rows as f64 / steps as f64;
+        let train_gflops = members as f64 * rows_per_step * flops_per_row as f64 / (step_ms * 1e-3) / 1e9;
+        let repeats = 5;
+        let started = Instant::now();
+        for _ in 0..repeats {
+            std::hint::black_box(ensemble.predict(&x[..holdout * din]));
+        }
+        let predict_ms = 1e3 * started.elapsed().as_secs_f64() / repeats as f64;
+        let predict_gflops = (members * holdout * flops_per_row) as f64 / (predict_ms * 1e-3) / 1e9;
+        let name = format!("{label}/{}", format!("{backend:?}").to_lowercase());
+        let share = |gflops: f64, ceiling: f64, cores: usize| 100.0 * gflops / (ceiling * cores as f64);
+        figures.extend([
+            figure(format!("{name}/train_batch256/ms_per_step"), step_ms, "ms"),
+            figure(format!("{name}/train_batch256/achieved_gflops"), train_gflops, "GFLOP/s"),
+            figure(
+                format!("{name}/train_batch256/fraction_of_1core_ceiling"),
+                share(train_gflops, train_ceiling, 1),
+                "%",
+            ),
+            figure(
+                format!("{name}/train_batch256/fraction_of_{cores}core_ceiling"),
+                share(train_gflops, train_ceiling, cores),
+                "%",
+            ),
+            figure(format!("{name}/predict_1000rows/ms"), predict_ms, "ms"),
+            figure(
+                format!("{name}/predict_1000rows/fraction_of_1core_ceiling"),
+                share(predict_gflops, predict_ceiling, 1),
+                "%",
+            ),
+            figure(
+                format!("{name}/predict_1000rows/fraction_of_{cores}core_ceiling"),
+                share(predict_gflops, predict_ceiling, cores),
+                "%",
+            ),
+        ]);
+        step_ms_of.push(step_ms);
+    }
+    figures.push(figure(format!("{label}/train_batch256/host_speedup_over_burn"), step_ms_of[0] / step_ms_of[1], "×"));
+    figures
 }
 
 /// `bench slurm`: the cost SLURM adds per task. The same grid of `runs` short pendulum SAC runs

@@ -17,6 +17,18 @@ pub enum Activation {
     Relu,
 }
 
+/// Where the ensemble's fits compute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnsembleBackend {
+    /// burn's autodiff and Adam (every run recorded before the option).
+    #[default]
+    Burn,
+    /// The hand-written training step, hold-out predictions and Adam on host buffers
+    /// (src/learn/ensemble_grad.rs): the same loss, gradients and update to float tolerance,
+    /// faster (docs/BENCHMARKS.md), members in parallel.
+    Host,
+}
+
 /// SAC hyper-parameters. Defaults follow the common SAC setup (Haarnoja et al., SB3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -148,6 +160,10 @@ pub struct EnsembleSettings {
     /// simulator never continues from. Off by default: the model never terminates, as in the
     /// runs recorded before the option.
     pub known_termination: bool,
+    /// Where fits compute: `Burn` (default) or `Host` (see [`EnsembleBackend`]). The two agree
+    /// to float tolerance, not bit for bit, so a run reproduces only on the backend it was
+    /// recorded with. Changing it between fits starts Adam's moments afresh.
+    pub backend: EnsembleBackend,
 }
 
 impl Default for EnsembleSettings {
@@ -176,6 +192,7 @@ impl Default for EnsembleSettings {
             nll_beta: 0.0,
             restart_stalled: false,
             known_termination: false,
+            backend: EnsembleBackend::Burn,
         }
     }
 }

@@ -13,7 +13,9 @@ mod planner;
 mod run;
 
 pub use error::SettingsError;
-pub use learning::{Activation, DEFAULT_STD_FLOOR, EnsembleSettings, ModelDataSettings, SacSettings, TrainSettings};
+pub use learning::{
+    Activation, DEFAULT_STD_FLOOR, EnsembleBackend, EnsembleSettings, ModelDataSettings, SacSettings, TrainSettings,
+};
 pub use learning_check::{check_train_settings, learning_problems, train_settings_problems};
 pub use nominal::{MAX_PERIOD_STEPS, PeriodicNominal};
 pub use planner::*;

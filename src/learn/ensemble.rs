@@ -12,13 +12,15 @@ use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::infer::FastEnsemble;
+use super::ensemble_grad::{self, HostAdam, LossTerms, StackShape};
+use super::infer::{FastEnsemble, InferScratch};
 use super::net::{Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::Normalizer;
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
-use crate::config::{Activation, EnsembleSettings};
+use crate::config::{Activation, EnsembleBackend, EnsembleSettings};
 
 /// What one [`ProbabilisticEnsemble::fit`] did.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -155,7 +157,7 @@ pub struct ProbabilisticEnsemble {
     out_dim: usize,
     device: Device,
     net: EnsembleNet,
-    optim: ModuleOptimizer,
+    optim: Optimizer,
     input_norm: Normalizer,
     output_norm: Normalizer,
     rng: ChaCha8Rng,
@@ -177,7 +179,7 @@ impl ProbabilisticEnsemble {
             out_dim,
             device,
             net,
-            optim: fresh_optimizer(),
+            optim: fresh_optimizer(settings.backend),
             input_norm: Normalizer::identity(in_dim),
             output_norm: Normalizer::identity(out_dim),
             rng,
@@ -194,7 +196,7 @@ impl ProbabilisticEnsemble {
 
     /// Forgets Adam's moments, as if the next fit were the first (the weights stay).
     pub fn reset_optimizer(&mut self) {
-        self.optim = fresh_optimizer();
+        self.optim = fresh_optimizer(self.settings.backend);
     }
 
     /// Replaces the training settings used by later fits (loss, schedule, early stopping,
@@ -207,6 +209,9 @@ impl ProbabilisticEnsemble {
         }
         if settings.elites == 0 || settings.elites > settings.members {
             anyhow::bail!("elites = {} must be between 1 and members ({})", settings.elites, settings.members);
+        }
+        if settings.backend != self.settings.backend {
+            self.optim = fresh_optimizer(settings.backend);
         }
         self.settings = settings;
         Ok(())
@@ -292,11 +297,22 @@ impl ProbabilisticEnsemble {
     /// Per-member mean and variance in data units for `inputs` (`n × in_dim`).
     pub fn predict(&self, inputs: &[f32]) -> Prediction {
         let n = inputs.len() / self.in_dim;
-        let net = self.net.valid();
-        let x = self.input_tensor(&self.device.clone().inner(), self.input_norm.normalize(inputs), n);
-        let (mean, logvar) = net.forward(x, self.settings.activation, false);
-        let mut mean = to_vec(mean);
-        let mut var: Vec<f32> = to_vec(logvar).into_iter().map(f32::exp).collect();
+        let x = self.input_norm.normalize(inputs);
+        let (mut mean, logvar) = match self.settings.backend {
+            EnsembleBackend::Burn => {
+                let (mean, logvar) = self.net.valid().forward(
+                    self.input_tensor(&self.device.clone().inner(), x, n),
+                    self.settings.activation,
+                    false,
+                );
+                (to_vec(mean), to_vec(logvar))
+            }
+            EnsembleBackend::Host => {
+                let (means, logvars): (Vec<_>, Vec<_>) = self.host_forward(&x, n).into_iter().unzip();
+                (means.concat(), logvars.concat())
+            }
+        };
+        let mut var: Vec<f32> = logvar.into_iter().map(f32::exp).collect();
         self.output_norm.denormalize_in_place(&mut mean);
         self.output_norm.denormalize_variance_in_place(&mut var);
         Prediction { members: self.settings.members, n, out_dim: self.out_dim, mean, var }
@@ -313,8 +329,27 @@ impl ProbabilisticEnsemble {
         Tensor::from_data(TensorData::new(data, [1, n, self.in_dim]), device)
     }
 
+    /// Every member's standardised mean and log-variance for `n` standardised inputs, on host
+    /// buffers (the host backend), members in parallel.
+    fn host_forward(&self, x: &[f32], n: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let fast = self.fast_members(&(0..self.settings.members).collect::<Vec<_>>());
+        (0..self.settings.members)
+            .into_par_iter()
+            .map(|m| {
+                let (mut mean, mut logvar) = (Vec::new(), Vec::new());
+                fast.forward_standardised(m, x, n, &mut InferScratch::default(), &mut mean, &mut logvar);
+                (mean, logvar)
+            })
+            .collect()
+    }
+
     /// Per-member MSE on already standardised data.
     fn mse_standardised(&self, x: &[f32], y: &[f32], n: usize) -> Vec<f32> {
+        if self.settings.backend == EnsembleBackend::Host {
+            let squared_error = |mean: &[f32]| mean.iter().zip(y).map(|(m, t)| f64::from(m - t).powi(2)).sum::<f64>();
+            let per_member = self.host_forward(x, n).into_iter().map(|(mean, _)| squared_error(&mean));
+            return per_member.map(|sum| (sum / (n * self.out_dim) as f64) as f32).collect();
+        }
         let net = self.net.valid();
         let device = self.device.clone().inner();
         let x = self.input_tensor(&device, x.to_vec(), n);
@@ -322,22 +357,6 @@ impl ProbabilisticEnsemble {
         let (mean, _) = net.forward(x, self.settings.activation, false);
         let e = self.settings.members;
         to_vec((mean - y).square().reshape([e, n * self.out_dim]).mean_dim(1))
-    }
-
-    /// The training loss for one stacked minibatch (`x [E, B, in]`, `y [E, B, out]`): per member
-    /// `mean((μ−y)² e^{−logvar}) + mean(logvar)`, summed over members, plus the penalties;
-    /// with `nll_beta` β > 0 each element is weighted by the constant `e^{β·logvar}`.
-    fn loss(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<1> {
-        let s = &self.settings;
-        let [_, b, d] = y.dims();
-        let (mean, logvar) = self.net.forward(x, s.activation, s.learn_logvar_bounds);
-        let nll = gaussian_nll_sum(mean, logvar, y, s.nll_beta).div_scalar((b * d) as f32);
-        let mut loss = nll + self.net.mlp.weight_square_sum().mul_scalar(0.5 * s.weight_decay);
-        if s.learn_logvar_bounds {
-            let spread = self.net.max_logvar.val().sum() - self.net.min_logvar.val().sum();
-            loss = loss + spread.mul_scalar(s.logvar_bound_penalty);
-        }
-        loss
     }
 
     /// Refits the standardisation and trains on (`inputs`, `targets`), row-major
@@ -462,9 +481,34 @@ fn fresh_net(
     }
 }
 
-/// Adam with zero moments.
-fn fresh_optimizer() -> ModuleOptimizer {
-    AdamConfig::new().with_epsilon(1e-8).init()
+/// Adam's state, kept by the backend the fits run on.
+#[derive(Clone)]
+enum Optimizer {
+    Burn(ModuleOptimizer),
+    Host(HostAdam),
+}
+
+/// Adam with zero moments for `backend`.
+fn fresh_optimizer(backend: EnsembleBackend) -> Optimizer {
+    match backend {
+        EnsembleBackend::Burn => Optimizer::Burn(AdamConfig::new().with_epsilon(ensemble_grad::ADAM_EPSILON).init()),
+        EnsembleBackend::Host => Optimizer::Host(HostAdam::default()),
+    }
+}
+
+/// The training loss for one stacked minibatch (`x [E, B, in]`, `y [E, B, out]`): per member
+/// `mean((μ−y)² e^{−logvar}) + mean(logvar)`, summed over members, plus the penalties;
+/// with `nll_beta` β > 0 each element is weighted by the constant `e^{β·logvar}`.
+fn loss_tensor(net: &EnsembleNet, s: &EnsembleSettings, x: Tensor<3>, y: Tensor<3>) -> Tensor<1> {
+    let [_, b, d] = y.dims();
+    let (mean, logvar) = net.forward(x, s.activation, s.learn_logvar_bounds);
+    let nll = gaussian_nll_sum(mean, logvar, y, s.nll_beta).div_scalar((b * d) as f32);
+    let mut loss = nll + net.mlp.weight_square_sum().mul_scalar(0.5 * s.weight_decay);
+    if s.learn_logvar_bounds {
+        let spread = net.max_logvar.val().sum() - net.min_logvar.val().sum();
+        loss = loss + spread.mul_scalar(s.logvar_bound_penalty);
+    }
+    loss
 }
 
 /// `Σ w·((μ−y)² e^{−logvar} + logvar)` over all elements, with the β-NLL weight
@@ -483,6 +527,65 @@ struct Split<'a> {
 }
 
 impl ProbabilisticEnsemble {
+    /// One pass over the training split in minibatches (each member its own order), on the
+    /// backend's optimiser; returns the mean minibatch loss.
+    fn train_epoch(&mut self, split: &Split, member_idx: &[Vec<usize>]) -> f32 {
+        let (din, dout, e) = (self.in_dim, self.out_dim, self.settings.members);
+        let n_train = split.xt.len() / din;
+        let batch = self.settings.batch_size.max(1);
+        // The host backend trains on host copies of the weights, loaded back after the epoch.
+        let mut host = matches!(self.optim, Optimizer::Host(_)).then(|| (self.net.to_host(), Vec::new()));
+        let (shape, terms, lr) = (self.stack_shape(), self.loss_terms(), self.settings.learning_rate);
+        let (mut loss_sum, mut steps) = (0.0f64, 0usize);
+        for start in (0..n_train).step_by(batch) {
+            let end = (start + batch).min(n_train);
+            let (mut xb, mut yb) = (Vec::new(), Vec::new());
+            for idx in member_idx {
+                gather_rows(split.xt, din, &idx[start..end], &mut xb);
+                gather_rows(split.yt, dout, &idx[start..end], &mut yb);
+            }
+            let loss = match (&mut self.optim, host.as_mut()) {
+                (Optimizer::Host(adam), Some((params, scratch))) => {
+                    ensemble_grad::train_step(&shape, params, adam, scratch, (&xb, &yb), terms, lr)
+                }
+                (Optimizer::Burn(optim), _) => {
+                    let b = end - start;
+                    let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
+                    let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
+                    let loss = loss_tensor(&self.net, &self.settings, x, y);
+                    let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+                    self.net = optim.step(lr, self.net.clone(), grads);
+                    loss.into_scalar::<f32>()
+                }
+                (Optimizer::Host(_), None) => {
+                    unreachable!("host weights are copied whenever the optimiser is the host's")
+                }
+            };
+            loss_sum += f64::from(loss);
+            steps += 1;
+        }
+        if let Some((params, _)) = host {
+            self.net = self.net.clone().load_host(&params);
+        }
+        (loss_sum / steps.max(1) as f64) as f32
+    }
+
+    /// The stacked parameters' shapes, for the host backend.
+    fn stack_shape(&self) -> StackShape {
+        StackShape { sizes: self.layer_sizes(), members: self.settings.members }
+    }
+
+    /// The loss's terms as the settings choose them, for the host backend.
+    fn loss_terms(&self) -> LossTerms {
+        let s = &self.settings;
+        LossTerms {
+            activation: s.activation,
+            nll_beta: s.nll_beta,
+            weight_decay: s.weight_decay,
+            bound_penalty: s.learn_logvar_bounds.then_some(s.logvar_bound_penalty),
+        }
+    }
+
     /// Trains from the current weights until no member improves its hold-out MSE (`best`, per
     /// member, updated) for `patience` epochs or `max_epochs` have run, then restores each
     /// member's best snapshot. Epochs are numbered on from `report.epochs`.
@@ -494,32 +597,15 @@ impl ProbabilisticEnsemble {
         report: &mut FitReport,
         after_epoch: &mut impl FnMut(usize, &mut Self),
     ) {
-        let (din, dout, e) = (self.in_dim, self.out_dim, self.settings.members);
-        let (n_train, n_hold) = (split.xt.len() / din, split.xh.len() / din);
+        let e = self.settings.members;
+        let n_hold = split.xh.len() / self.in_dim;
         let mut snapshot = self.net.to_host();
-        let batch = self.settings.batch_size.max(1);
         let first_epoch = report.epochs + 1;
         let mut stale_epochs = 0;
         for epoch in first_epoch..first_epoch + self.settings.max_epochs {
             member_idx.iter_mut().for_each(|idx| shuffle(idx, &mut self.rng));
-            let (mut loss_sum, mut steps) = (0.0f64, 0usize);
-            for start in (0..n_train).step_by(batch) {
-                let end = (start + batch).min(n_train);
-                let (mut xb, mut yb) = (Vec::new(), Vec::new());
-                for idx in member_idx.iter() {
-                    gather_rows(split.xt, din, &idx[start..end], &mut xb);
-                    gather_rows(split.yt, dout, &idx[start..end], &mut yb);
-                }
-                let b = end - start;
-                let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
-                let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
-                let loss = self.loss(x, y);
-                let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-                loss_sum += loss.into_scalar::<f32>() as f64;
-                steps += 1;
-                self.net = self.optim.step(self.settings.learning_rate, self.net.clone(), grads);
-            }
-            report.train_loss.push((loss_sum / steps.max(1) as f64) as f32);
+            let mean_loss = self.train_epoch(split, member_idx);
+            report.train_loss.push(mean_loss);
             report.epochs = epoch;
             after_epoch(epoch, self);
 
@@ -558,7 +644,7 @@ impl ProbabilisticEnsemble {
         after_epoch: &mut impl FnMut(usize, &mut Self),
     ) {
         let stalled_net = self.net.to_host();
-        let stalled_optim = std::mem::replace(&mut self.optim, fresh_optimizer());
+        let stalled_optim = std::mem::replace(&mut self.optim, fresh_optimizer(self.settings.backend));
         let stalled_best_epoch = report.best_epoch.clone();
         let device = self.device.clone();
         self.net = fresh_net(self.in_dim, self.out_dim, &self.settings, &mut self.rng, &device);
@@ -583,7 +669,7 @@ impl ProbabilisticEnsemble {
 struct PreviousModel {
     net: Vec<Vec<f32>>,
     /// Adam's moments before the fit, so a rejected fit leaves no trace in the next one.
-    optim: ModuleOptimizer,
+    optim: Optimizer,
     input_norm: Normalizer,
     output_norm: Normalizer,
     elites: Vec<usize>,
@@ -678,6 +764,9 @@ impl ErrorTable {
     }
 }
 
+/// The host backend's Adam state inside a saved ensemble's folder.
+const HOST_ADAM_FILE: &str = "ensemble_host_adam.bin";
+
 /// The non-tensor part of a saved ensemble.
 #[derive(Serialize, Deserialize)]
 struct EnsembleState {
@@ -706,7 +795,13 @@ impl ProbabilisticEnsemble {
         };
         save_state(dir, "ensemble.ron", &state)?;
         save_module(dir, "ensemble.bpk", &self.net)?;
-        save_optimizer(dir, "ensemble_optim.bpk", &self.optim)
+        match &self.optim {
+            Optimizer::Burn(optim) => save_optimizer(dir, "ensemble_optim.bpk", optim),
+            Optimizer::Host(adam) => {
+                let path = dir.join(HOST_ADAM_FILE);
+                std::fs::write(&path, adam.to_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+        }
     }
 
     /// Reads an ensemble written by [`ProbabilisticEnsemble::save_to`].
@@ -721,7 +816,15 @@ impl ProbabilisticEnsemble {
         }
         let mut ensemble = Self::new(state.in_dim, state.out_dim, state.settings, 0);
         ensemble.net = load_module(dir, "ensemble.bpk", ensemble.net)?;
-        ensemble.optim = load_optimizer(dir, "ensemble_optim.bpk", ensemble.optim)?;
+        ensemble.optim = match ensemble.optim {
+            Optimizer::Burn(fresh) => Optimizer::Burn(load_optimizer(dir, "ensemble_optim.bpk", fresh)?),
+            Optimizer::Host(_) => {
+                let path = dir.join(HOST_ADAM_FILE);
+                let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let adam = HostAdam::from_bytes(&bytes, &ensemble.stack_shape());
+                Optimizer::Host(adam.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+            }
+        };
         ensemble.input_norm = state.input_norm;
         ensemble.output_norm = state.output_norm;
         ensemble.rng = state.rng;
@@ -768,6 +871,103 @@ mod tests {
                 let mse: Vec<f32> = (0..4).map(|k| 2.0 * (mu[k] - y[k])).collect();
                 assert!(d_mean.iter().zip(&mse).all(|(g, m)| (g - m).abs() < 1e-4), "{d_mean:?} vs {mse:?}");
             }
+        }
+    }
+
+    /// A small ensemble (3 members, 2 × 16, 5 inputs, 3 outputs) and a random stacked minibatch
+    /// of 7 rows per member, targets spread so the soft clamps and both NLL terms are active.
+    fn gradient_fixture(settings: EnsembleSettings) -> (ProbabilisticEnsemble, Vec<f32>, Vec<f32>) {
+        let settings = EnsembleSettings { members: 3, elites: 2, hidden_layers: 2, hidden_width: 16, ..settings };
+        let ens = ProbabilisticEnsemble::new(5, 3, settings, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = (0..3 * 7 * 5).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let y = (0..3 * 7 * 3).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+        (ens, x, y)
+    }
+
+    /// burn's loss and autodiff gradients for `to_host`'s parameters (zeros where none flows).
+    fn burn_loss_and_gradients(ens: &ProbabilisticEnsemble, x: &[f32], y: &[f32]) -> (f32, Vec<Vec<f32>>) {
+        let (e, din, d) = (ens.settings.members, ens.in_dim, ens.out_dim);
+        let rows = y.len() / (e * d);
+        let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), [e, rows, din]), &ens.device);
+        let y = Tensor::<3>::from_data(TensorData::new(y.to_vec(), [e, rows, d]), &ens.device);
+        let loss = loss_tensor(&ens.net, &ens.settings, x, y);
+        let grads = loss.backward();
+        let mut params: Vec<&Param<Tensor<3>>> = ens.net.mlp.layers.iter().flat_map(|l| [&l.weight, &l.bias]).collect();
+        params.extend([&ens.net.max_logvar, &ens.net.min_logvar]);
+        let gradients = params
+            .iter()
+            .map(|p| p.val().grad(&grads).map_or_else(|| vec![0.0; p.val().shape().num_elements()], to_vec))
+            .collect();
+        (loss.into_scalar::<f32>(), gradients)
+    }
+
+    /// The hand-written loss and gradients equal burn's autodiff on every parameter, for both
+    /// activations, plain and β-NLL, learned and fixed bounds, with weight decay.
+    #[test]
+    fn host_gradients_equal_burns_autodiff() {
+        let cases = [
+            (Activation::Swish, 0.0, true),
+            (Activation::Swish, 0.5, false),
+            (Activation::Relu, 0.0, false),
+            (Activation::Relu, 1.0, true),
+        ];
+        for (activation, nll_beta, learn_logvar_bounds) in cases {
+            let settings = EnsembleSettings {
+                activation,
+                nll_beta,
+                learn_logvar_bounds,
+                weight_decay: 0.02,
+                ..Default::default()
+            };
+            let (ens, x, y) = gradient_fixture(settings);
+            let (want_loss, want) = burn_loss_and_gradients(&ens, &x, &y);
+            let (loss, got) =
+                ensemble_grad::loss_and_gradients(&ens.stack_shape(), &ens.net.to_host(), (&x, &y), ens.loss_terms());
+            let case = format!("{activation:?}, β {nll_beta}, learned bounds {learn_logvar_bounds}");
+            assert!((loss - want_loss).abs() <= 1e-5 * want_loss.abs().max(1.0), "{case}: loss {loss} vs {want_loss}");
+            assert_eq!(got.len(), want.len());
+            let bounds = want.len() - 2;
+            for (p, (got, want)) in got.iter().zip(&want).enumerate() {
+                let scale = want.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+                assert_eq!(scale > 0.0, p < bounds || learn_logvar_bounds, "{case}: parameter {p}'s gradient {want:?}");
+                for (k, (g, w)) in got.iter().zip(want).enumerate() {
+                    assert!((g - w).abs() <= 1e-4 * scale + 1e-7, "{case}: parameter {p}[{k}]: {g} vs autodiff {w}");
+                }
+            }
+        }
+    }
+
+    /// Six minibatch steps on each backend from the same weights: the host's Adam moves every
+    /// parameter as burn's does (bias corrections, ε, learning rate), and the fixed bounds stay.
+    #[test]
+    fn host_adam_steps_follow_burns() {
+        for learn_logvar_bounds in [true, false] {
+            let settings =
+                EnsembleSettings { learn_logvar_bounds, batch_size: 7, learning_rate: 1e-2, ..Default::default() };
+            let (mut burn, x, y) = gradient_fixture(settings.clone());
+            let (mut host, _, _) = gradient_fixture(EnsembleSettings { backend: EnsembleBackend::Host, ..settings });
+            let start = burn.parameters();
+            assert_eq!(start, host.parameters());
+            // Three minibatches of 7 rows per epoch, each member in its own order.
+            let split = Split { xt: &x, yt: &y, xh: &[], yh: &[] };
+            let member_idx: Vec<Vec<usize>> = (0..3).map(|m| (0..21).map(|i| (i + 7 * m) % 21).collect()).collect();
+            for step in 1..=2 {
+                burn.train_epoch(&split, &member_idx);
+                host.train_epoch(&split, &member_idx);
+                let (b, h) = (burn.parameters(), host.parameters());
+                let moved = b.iter().zip(&start).filter(|(b, s)| b != s).count();
+                assert!(moved > b.len() / 2, "step {step}: burn moved only {moved} of {}", b.len());
+                for (k, (b, h)) in b.iter().zip(&h).enumerate() {
+                    // A step moves a parameter by about the learning rate; 1e-4 of it is rounding.
+                    assert!(
+                        (b - h).abs() <= 1e-6,
+                        "bounds learned {learn_logvar_bounds}, step {step}, parameter {k}: burn {b}, host {h}"
+                    );
+                }
+            }
+            let bounds = host.parameters().split_off(start.len() - 6);
+            assert_eq!(bounds == start[start.len() - 6..], !learn_logvar_bounds, "bounds moved iff learned");
         }
     }
 

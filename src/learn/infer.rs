@@ -4,6 +4,7 @@
 //! burn runs every elementwise op as its own pass with its own allocation, which costs as much
 //! as the multiplies at planner sizes (API_NOTES); the planner only needs forward passes.
 
+use super::matmul::{Layout, matmul};
 use super::normalizer::Normalizer;
 use super::simd::{self, Kernel};
 use crate::config::Activation;
@@ -39,39 +40,6 @@ pub struct FastEnsemble {
     output_norm: Normalizer,
 }
 
-/// `dst[rows, n] = lhs[rows, k] · rhs[k, n]`, all row-major. The bias is added by the
-/// elementwise pass that follows, so the product is written once and read once.
-fn matmul(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize, n: usize) {
-    assert!(dst.len() >= rows * n && lhs.len() >= rows * k && rhs.len() >= k * n);
-    if rows == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: the assert above bounds every index the row-major strides reach.
-    unsafe {
-        gemm::gemm(
-            rows,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 /// `v ← act(v + bias)` over rows of `bias.len()` values.
 struct BiasActivation<'a> {
     values: &'a mut [f32],
@@ -85,10 +53,7 @@ impl Kernel for BiasActivation<'_> {
         let Self { values, bias, activation } = self;
         for row in values.chunks_exact_mut(bias.len()) {
             match activation {
-                Activation::Swish => row.iter_mut().zip(bias).for_each(|(v, b)| {
-                    let x = *v + b;
-                    *v = x / (1.0 + simd::exp(-x));
-                }),
+                Activation::Swish => row.iter_mut().zip(bias).for_each(|(v, b)| *v = simd::swish(*v + b)),
                 Activation::Relu => row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).max(0.0)),
             }
         }
@@ -139,7 +104,7 @@ pub fn affine_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f64 {
     let mut passes = 0usize;
     while started.elapsed().as_secs_f64() < seconds {
         for (layer, w) in sizes.windows(2).enumerate() {
-            matmul(&mut b, &a, &weights[layer], rows, w[0], w[1]);
+            matmul(&mut b, (rows, w[0], w[1]), (&a, Layout::AsIs), (&weights[layer], Layout::AsIs));
             std::mem::swap(&mut a, &mut b);
         }
         passes += 1;
@@ -233,7 +198,7 @@ impl FastEnsemble {
             let bias = &layer.bias[k * fo..(k + 1) * fo];
             let src: &[f32] = if i == 0 { &x[..rows * fi] } else { &cur[..rows * fi] };
             next.resize(rows * fo, 0.0);
-            matmul(&mut next, src, w, rows, fi, fo);
+            matmul(&mut next, (rows, fi, fo), (src, Layout::AsIs), (w, Layout::AsIs));
             if i < last {
                 simd::wide(BiasActivation { values: &mut next[..rows * fo], bias, activation: self.activation });
             } else {

@@ -6,8 +6,10 @@
 //! seed regardless of what else runs in the process.
 
 pub mod ensemble;
+mod ensemble_grad;
 pub mod ensemble_model;
 pub mod infer;
+mod matmul;
 mod net;
 pub mod normalizer;
 pub(crate) mod record_file;

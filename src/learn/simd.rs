@@ -111,6 +111,18 @@ pub(crate) fn ln(x: f32) -> f32 {
     e * std::f32::consts::LN_2 + series
 }
 
+/// The logistic sigmoid `1 / (1 + e^{−x})`.
+#[inline(always)]
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// Swish (SiLU), `x · σ(x)`, written as a division as the inference path always has.
+#[inline(always)]
+pub(crate) fn swish(x: f32) -> f32 {
+    x / (1.0 + exp(-x))
+}
+
 /// `ln(1 + e^x)`, stable for every finite `x`.
 #[inline(always)]
 pub(crate) fn softplus(x: f32) -> f32 {

@@ -1,6 +1,7 @@
-//! Probabilistic ensemble: fit and variance tracking, best-snapshot restore, elites, determinism.
+//! Probabilistic ensemble: fit and variance tracking, best-snapshot restore, elites, determinism,
+//! on both backends (burn's autodiff and the hand-written host step).
 
-use demorl_studio::config::EnsembleSettings;
+use demorl_studio::config::{EnsembleBackend, EnsembleSettings};
 use demorl_studio::learn::{ProbabilisticEnsemble, select_elites};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -104,10 +105,22 @@ fn beta_nll_fits_the_noisy_function_and_its_noise() {
     fit_noisy_function_and_check_variance(EnsembleSettings { nll_beta: 0.5, ..small_settings() });
 }
 
+/// The host backend learns the same function and noise as burn's.
+#[test]
+fn host_backend_fits_the_noisy_function_and_its_noise() {
+    fit_noisy_function_and_check_variance(EnsembleSettings { backend: EnsembleBackend::Host, ..small_settings() });
+}
+
 #[test]
 fn restores_each_members_best_snapshot() {
+    restores_each_members_best_snapshot_on(EnsembleBackend::Burn);
+    // The host backend trains on host copies: the hook's change must reach them.
+    restores_each_members_best_snapshot_on(EnsembleBackend::Host);
+}
+
+fn restores_each_members_best_snapshot_on(backend: EnsembleBackend) {
     let (x, y) = dataset(1000, 2);
-    let settings = EnsembleSettings { max_epochs: 40, ..small_settings() };
+    let settings = EnsembleSettings { max_epochs: 40, backend, ..small_settings() };
     let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 3);
     // Member 0 is wiped after every epoch from the eighth on: its hold-out error jumps and stays
     // high, so its last weights are far worse than its best snapshot.
@@ -212,17 +225,25 @@ fn refit_guard_keeps_the_previous_model_when_a_refit_is_much_worse() {
 
 /// The Adam state file of a fit, then of a sabotaged refit of it (guard `refit_guard`), and
 /// whether the refit was rejected.
-fn optimiser_state_around_a_sabotaged_refit(refit_guard: Option<f32>) -> (Vec<u8>, Vec<u8>, bool) {
-    let scratch = std::env::temp_dir().join(format!("demorl-guard-optim-{}-{refit_guard:?}", std::process::id()));
-    let mut ens =
-        ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() }, 8);
+fn optimiser_state_around_a_sabotaged_refit(
+    refit_guard: Option<f32>,
+    backend: EnsembleBackend,
+) -> (Vec<u8>, Vec<u8>, bool) {
+    let scratch =
+        std::env::temp_dir().join(format!("demorl-guard-optim-{}-{refit_guard:?}-{backend:?}", std::process::id()));
+    let settings = EnsembleSettings { max_epochs: 60, refit_guard, backend, ..small_settings() };
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 8);
+    let optimiser_file = match backend {
+        EnsembleBackend::Burn => "ensemble_optim.bpk",
+        EnsembleBackend::Host => "ensemble_host_adam.bin",
+    };
     let (x, y) = dataset(1000, 7);
     ens.fit(&x, &y);
     let saved = |ens: &ProbabilisticEnsemble, name: &str| {
         let dir = scratch.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         ens.save_to(&dir).unwrap();
-        std::fs::read(dir.join("ensemble_optim.bpk")).unwrap()
+        std::fs::read(dir.join(optimiser_file)).unwrap()
     };
     let before = saved(&ens, "before");
     let (xg, yg) = grown_dataset();
@@ -234,12 +255,65 @@ fn optimiser_state_around_a_sabotaged_refit(refit_guard: Option<f32>) -> (Vec<u8
 
 #[test]
 fn a_rejected_refit_leaves_the_optimiser_state_as_it_was() {
-    let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(Some(2.0));
-    assert!(kept, "the guard accepted the sabotaged refit");
-    assert!(before == after, "the rejected refit's Adam moments were kept");
-    // An accepted refit does change the state, so the comparison can tell.
-    let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(None);
-    assert!(!kept && before != after);
+    for backend in [EnsembleBackend::Burn, EnsembleBackend::Host] {
+        let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(Some(2.0), backend);
+        assert!(kept, "{backend:?}: the guard accepted the sabotaged refit");
+        assert!(before == after, "{backend:?}: the rejected refit's Adam moments were kept");
+        // An accepted refit does change the state, so the comparison can tell.
+        let (before, after, kept) = optimiser_state_around_a_sabotaged_refit(None, backend);
+        assert!(!kept && before != after, "{backend:?}");
+    }
+}
+
+/// The host backend runs members in parallel; each member's arithmetic does not depend on the
+/// thread count, so fits on one and on two threads agree bit for bit.
+#[test]
+fn host_backend_gives_the_same_fit_on_any_thread_count() {
+    let (x, y) = dataset(600, 6);
+    let settings = EnsembleSettings { max_epochs: 3, backend: EnsembleBackend::Host, ..small_settings() };
+    let fit_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut ens = ProbabilisticEnsemble::new(1, 1, settings.clone(), 9);
+            let report = ens.fit(&x, &y);
+            (ens.parameters().iter().map(|p| p.to_bits()).collect::<Vec<_>>(), report)
+        })
+    };
+    let (one, report_one) = fit_on(1);
+    let (two, report_two) = fit_on(2);
+    assert_eq!(report_one, report_two);
+    assert!(one == two, "one and two threads gave different weights");
+}
+
+/// A host-backend ensemble saved after a fit and loaded back refits exactly as the one that
+/// never stopped (weights, Adam moments and step counts, RNG); a damaged Adam file is refused
+/// with its name.
+#[test]
+fn host_backend_resumes_from_a_save_exactly() {
+    let dir = std::env::temp_dir().join(format!("demorl-host-adam-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = EnsembleSettings { max_epochs: 4, backend: EnsembleBackend::Host, ..small_settings() };
+    let (x, y) = dataset(600, 12);
+    let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 13);
+    ens.fit(&x, &y);
+    ens.save_to(&dir).unwrap();
+    let mut resumed = ProbabilisticEnsemble::load_from(&dir).unwrap();
+    let (xg, yg) = grown_dataset();
+    let (a, b) = (ens.fit(&xg, &yg), resumed.fit(&xg, &yg));
+    assert_eq!(a, b);
+    assert!(ens.parameters().iter().zip(resumed.parameters()).all(|(p, q)| p.to_bits() == q.to_bits()));
+
+    let path = dir.join("ensemble_host_adam.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let error = ProbabilisticEnsemble::load_from(&dir).err().expect("a damaged Adam file loaded").to_string();
+    assert!(error.contains("ensemble_host_adam.bin") && error.contains("checksum"), "{error}");
+    std::fs::write(&path, &bytes[..middle]).unwrap();
+    let error = ProbabilisticEnsemble::load_from(&dir).err().expect("a truncated Adam file loaded").to_string();
+    assert!(error.contains("ensemble_host_adam.bin"), "{error}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -1,0 +1,543 @@
+//! The ensemble's training step on host buffers (`backend: Host`): a forward pass that keeps its
+//! activations, the loss's gradients written out by hand, and Adam, one member per task.
+//!
+//! Why by hand: burn's autodiff runs each elementwise op of this loss (two softplus clamps, the
+//! β-NLL, Swish) as its own pass with its own allocation and graph node, so a minibatch step of
+//! the 7 × 4 × 200 ensemble ran at 30 % of the GEMM ceiling (docs/BENCHMARKS.md). Here a layer
+//! costs its three products (forward, weight gradient, input gradient) and one fused pass. The
+//! loss and its gradients are `ProbabilisticEnsemble::loss`'s and burn's `Adam` update; the tests
+//! check both against burn.
+
+use rayon::prelude::*;
+
+use super::matmul::{Layout, matmul};
+use super::simd::{self, Kernel};
+use crate::config::Activation;
+
+/// The parts of the loss the ensemble's settings choose.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LossTerms {
+    pub activation: Activation,
+    /// β of the β-NLL (0: the plain NLL).
+    pub nll_beta: f32,
+    /// Coefficient of `½ Σ W²` over weight matrices.
+    pub weight_decay: f32,
+    /// `Some(c)`: the log-variance bounds learn, with the penalty `c · (Σ hi − Σ lo)`;
+    /// `None`: they are fixed (no gradient, no update).
+    pub bound_penalty: Option<f32>,
+}
+
+/// Shapes of the stacked parameters in `to_host` order: per layer a weight `[E, in, out]` and a
+/// bias `[E, out]`, then the log-variance bounds `hi` and `lo` (`[E, d]` each, `2d` = the last
+/// layer's width).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StackShape {
+    /// One member's layer widths, inputs first.
+    pub sizes: Vec<usize>,
+    pub members: usize,
+}
+
+impl StackShape {
+    fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    fn out_dim(&self) -> usize {
+        self.sizes[self.layers()] / 2
+    }
+
+    /// Index of the upper bound in `to_host` order (the lower one follows it).
+    fn bounds(&self) -> usize {
+        2 * self.layers()
+    }
+
+    /// Elements of parameter `p` per member.
+    fn member_len(&self, p: usize) -> usize {
+        let l = p / 2;
+        match (l < self.layers(), p % 2) {
+            (true, 0) => self.sizes[l] * self.sizes[l + 1],
+            (true, _) => self.sizes[l + 1],
+            (false, _) => self.out_dim(),
+        }
+    }
+
+    /// Parameters in `to_host` order.
+    fn params(&self) -> usize {
+        self.bounds() + 2
+    }
+
+    /// Whether `params` has this shape.
+    fn matches(&self, params: &[Vec<f32>]) -> bool {
+        params.len() == self.params()
+            && params.iter().enumerate().all(|(p, v)| v.len() == self.member_len(p) * self.members)
+    }
+}
+
+/// One member's buffers for a step, reused across steps.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemberScratch {
+    /// Each hidden layer's pre-activations `[B, width]`.
+    pre: Vec<Vec<f32>>,
+    /// Each hidden layer's σ(pre) (Swish only), kept for the backward pass.
+    gate: Vec<Vec<f32>>,
+    /// Each hidden layer's activations.
+    post: Vec<Vec<f32>>,
+    /// The output layer's product, then the gradient of the loss with respect to it.
+    out: Vec<f32>,
+    /// Gradients with respect to a hidden layer's pre-activations (two, ping-pong).
+    grad: [Vec<f32>; 2],
+    /// This member's gradient of every parameter (member blocks, `to_host` order).
+    grads: Vec<Vec<f32>>,
+    /// This member's share of the loss.
+    loss: f64,
+}
+
+/// Adam's state per parameter, as burn's `AdaptiveMomentum` keeps it: step count and moments.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct HostAdam {
+    /// Steps taken per parameter (the bounds take none while fixed).
+    pub time: Vec<u32>,
+    pub first: Vec<Vec<f32>>,
+    pub second: Vec<Vec<f32>>,
+}
+
+/// burn's `AdamConfig` defaults, with the ensemble's ε.
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+pub(crate) const ADAM_EPSILON: f32 = 1e-8;
+
+impl HostAdam {
+    /// Zero moments shaped like `params` (kept if they already are).
+    fn shape_like(&mut self, params: &[Vec<f32>]) {
+        let shaped = |m: &[Vec<f32>]| m.len() == params.len() && m.iter().zip(params).all(|(a, b)| a.len() == b.len());
+        if !(shaped(&self.first) && shaped(&self.second) && self.time.len() == params.len()) {
+            self.time = vec![0; params.len()];
+            self.first = params.iter().map(|p| vec![0.0; p.len()]).collect();
+            self.second = self.first.clone();
+        }
+    }
+}
+
+/// Member `m`'s block of every parameter (`[E, …]` each), mutable and disjoint across members.
+fn member_blocks<'a>(all: &'a mut [Vec<f32>], shape: &StackShape) -> Vec<Vec<&'a mut [f32]>> {
+    let mut per_member: Vec<Vec<&mut [f32]>> = (0..shape.members).map(|_| Vec::with_capacity(all.len())).collect();
+    for (p, values) in all.iter_mut().enumerate() {
+        for (m, block) in values.chunks_mut(shape.member_len(p)).enumerate() {
+            per_member[m].push(block);
+        }
+    }
+    per_member
+}
+
+/// The loss (as `ProbabilisticEnsemble`'s burn loss sums it over members) and its gradient for
+/// every parameter, on a stacked minibatch `x [E, B, in]`, `y [E, B, d]`. Fixed bounds get zero
+/// gradients. For the checks against burn's autodiff; training runs [`train_step`].
+#[cfg(test)]
+pub(crate) fn loss_and_gradients(
+    shape: &StackShape,
+    params: &[Vec<f32>],
+    (x, y): (&[f32], &[f32]),
+    terms: LossTerms,
+) -> (f32, Vec<Vec<f32>>) {
+    let mut params = params.to_vec();
+    let mut scratch = vec![MemberScratch::default(); shape.members];
+    let blocks = member_blocks(&mut params, shape);
+    blocks.into_par_iter().zip(&mut scratch).enumerate().for_each(|(m, (block, scratch))| {
+        let block: Vec<&[f32]> = block.into_iter().map(|b| &*b).collect();
+        member_gradients(shape, &block, member_rows(shape, m, x, y), terms, scratch);
+        for l in 0..shape.layers() {
+            let decay = block[2 * l].iter().map(|w| terms.weight_decay * w);
+            scratch.grads[2 * l].iter_mut().zip(decay).for_each(|(g, d)| *g += d);
+        }
+    });
+    let loss = scratch.iter().map(|s| s.loss).sum::<f64>() as f32;
+    let grads =
+        (0..shape.params()).map(|p| scratch.iter().flat_map(|s| s.grads[p].iter().copied()).collect()).collect();
+    (loss, grads)
+}
+
+/// One Adam step of every member on a stacked minibatch (see [`loss_and_gradients`]), members
+/// in parallel on rayon's pool (each member's arithmetic is the same on any number of threads).
+/// Returns the loss before the step.
+pub(crate) fn train_step(
+    shape: &StackShape,
+    params: &mut [Vec<f32>],
+    adam: &mut HostAdam,
+    scratch: &mut Vec<MemberScratch>,
+    (x, y): (&[f32], &[f32]),
+    terms: LossTerms,
+    learning_rate: f64,
+) -> f32 {
+    assert!(shape.matches(params), "parameters do not have the ensemble's shapes");
+    adam.shape_like(params);
+    scratch.resize_with(shape.members, MemberScratch::default);
+    let learned = |p: usize| p < shape.bounds() || terms.bound_penalty.is_some();
+    for (p, time) in adam.time.iter_mut().enumerate() {
+        *time += u32::from(learned(p));
+    }
+    let params = member_blocks(params, shape);
+    let first = member_blocks(&mut adam.first, shape);
+    let second = member_blocks(&mut adam.second, shape);
+    let time = &adam.time;
+    let members = params.into_par_iter().zip(first).zip(second).zip(scratch.par_iter_mut()).enumerate();
+    members.for_each(|(m, (((mut params, mut first), mut second), scratch))| {
+        let view: Vec<&[f32]> = params.iter().map(|b| &**b).collect();
+        member_gradients(shape, &view, member_rows(shape, m, x, y), terms, scratch);
+        for p in (0..shape.params()).filter(|&p| learned(p)) {
+            let moments = (&mut *first[p], &mut *second[p]);
+            // Weights (even parameters below the bounds) carry the decay.
+            let decay = if p < shape.bounds() && p % 2 == 0 { terms.weight_decay } else { 0.0 };
+            let step = AdamStep { time: time[p], lr: learning_rate as f32, decay };
+            adam_update(params[p], &scratch.grads[p], moments, step);
+        }
+    });
+    scratch.iter().map(|s| s.loss).sum::<f64>() as f32
+}
+
+/// Member `m`'s rows of a stacked minibatch.
+fn member_rows<'a>(shape: &StackShape, m: usize, x: &'a [f32], y: &'a [f32]) -> (&'a [f32], &'a [f32]) {
+    let (din, d) = (shape.sizes[0], shape.out_dim());
+    let rows = y.len() / (d * shape.members);
+    assert_eq!((x.len(), y.len()), (shape.members * rows * din, shape.members * rows * d), "minibatch shape");
+    (&x[m * rows * din..(m + 1) * rows * din], &y[m * rows * d..(m + 1) * rows * d])
+}
+
+/// One Adam update's scalars: the step count after this step, the learning rate, and the weight
+/// decay coefficient whose gradient `decay · θ` the update adds to the loss's.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    time: u32,
+    lr: f32,
+    decay: f32,
+}
+
+/// burn's Adam on one block, on the gradient `g` plus `decay · θ`: `m ← β₁m + (1−β₁)g`,
+/// `v ← β₂v + (1−β₂)g²`, then `θ ← θ − lr · m·√(1−β₂ᵗ)/(1−β₁ᵗ) / (√v + ε√(1−β₂ᵗ))`, in burn's
+/// order of operations. The decay is added here rather than in the backward pass to save a pass
+/// over the weights.
+fn adam_update(param: &mut [f32], grad: &[f32], (first, second): (&mut [f32], &mut [f32]), step: AdamStep) {
+    let t = step.time as i32;
+    let correction2 = (1.0 - BETA_2.powi(t)).sqrt();
+    let factor = correction2 / (1.0 - BETA_1.powi(t));
+    let epsilon = ADAM_EPSILON * correction2;
+    simd::wide(AdamKernel { param, grad, first, second, factor, epsilon, lr: step.lr, decay: step.decay });
+}
+
+struct AdamKernel<'a> {
+    param: &'a mut [f32],
+    grad: &'a [f32],
+    first: &'a mut [f32],
+    second: &'a mut [f32],
+    factor: f32,
+    epsilon: f32,
+    lr: f32,
+    decay: f32,
+}
+
+impl Kernel for AdamKernel<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let Self { param, grad, first, second, factor, epsilon, lr, decay } = self;
+        let moments = first.iter_mut().zip(second.iter_mut());
+        for ((p, g), (m, v)) in param.iter_mut().zip(grad).zip(moments) {
+            let g = g + decay * *p;
+            *m = *m * BETA_1 + g * (1.0 - BETA_1);
+            *v = *v * BETA_2 + g * g * (1.0 - BETA_2);
+            *p -= (*m * factor / (v.sqrt() + epsilon)) * lr;
+        }
+    }
+}
+
+/// Forward and backward pass of one member (`params`: its blocks in `to_host` order) on its
+/// rows; leaves the loss and gradients in `scratch`. The loss includes the weight decay, the
+/// weights' gradients leave its term `decay · W` to Adam's pass.
+fn member_gradients(
+    shape: &StackShape,
+    params: &[&[f32]],
+    (x, y): (&[f32], &[f32]),
+    terms: LossTerms,
+    s: &mut MemberScratch,
+) {
+    let (layers, d) = (shape.layers(), shape.out_dim());
+    let rows = y.len() / d;
+    s.pre.resize_with(layers - 1, Vec::new);
+    s.gate.resize_with(layers - 1, Vec::new);
+    s.post.resize_with(layers - 1, Vec::new);
+    s.grads.resize_with(shape.params(), Vec::new);
+    for (p, g) in s.grads.iter_mut().enumerate() {
+        g.resize(shape.member_len(p), 0.0);
+    }
+    forward(shape, params, x, terms.activation, s);
+    let (hi, lo) = (params[shape.bounds()], params[shape.bounds() + 1]);
+    let (bound_grads, rest) = s.grads.split_at_mut(shape.bounds()).1.split_at_mut(1);
+    let head = LossHead {
+        out: &mut s.out,
+        bias: params[2 * layers - 1],
+        y,
+        hi,
+        lo,
+        beta: terms.nll_beta,
+        scale: 1.0 / (rows * d) as f32,
+        d_hi: &mut bound_grads[0],
+        d_lo: &mut rest[0],
+    };
+    s.loss = head.run_wide();
+    s.loss += weight_decay_loss(shape, params, terms.weight_decay);
+    if let Some(c) = terms.bound_penalty {
+        s.loss += f64::from(c) * (hi.iter().sum::<f32>() - lo.iter().sum::<f32>()) as f64;
+        s.grads[shape.bounds()].iter_mut().for_each(|g| *g += c);
+        s.grads[shape.bounds() + 1].iter_mut().for_each(|g| *g -= c);
+    } else {
+        s.grads[shape.bounds()].fill(0.0);
+        s.grads[shape.bounds() + 1].fill(0.0);
+    }
+    backward(shape, params, x, terms, s);
+}
+
+/// `½ · wd · Σ W²` of this member's weight matrices.
+fn weight_decay_loss(shape: &StackShape, params: &[&[f32]], weight_decay: f32) -> f64 {
+    let squares: f64 = (0..shape.layers()).map(|l| params[2 * l].iter().map(|w| f64::from(w * w)).sum::<f64>()).sum();
+    0.5 * f64::from(weight_decay) * squares
+}
+
+/// Hidden layers into `pre`/`post`, the output layer's product (without its bias) into `out`.
+fn forward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activation, s: &mut MemberScratch) {
+    let layers = shape.layers();
+    let rows = x.len() / shape.sizes[0];
+    for l in 0..layers {
+        let (fan_in, fan_out) = (shape.sizes[l], shape.sizes[l + 1]);
+        let input: &[f32] = if l == 0 { x } else { &s.post[l - 1] };
+        let dst = if l + 1 < layers { &mut s.pre[l] } else { &mut s.out };
+        dst.resize(rows * fan_out, 0.0);
+        matmul(dst, (rows, fan_in, fan_out), (input, Layout::AsIs), (params[2 * l], Layout::AsIs));
+        if l + 1 < layers {
+            s.post[l].resize(rows * fan_out, 0.0);
+            s.gate[l].resize(if activation == Activation::Swish { rows * fan_out } else { 0 }, 0.0);
+            let (pre, gate, post) = (&mut s.pre[l], &mut s.gate[l], &mut s.post[l]);
+            simd::wide(Activate { pre, gate, post, bias: params[2 * l + 1], activation });
+        }
+    }
+}
+
+/// Weight, bias and input gradients layer by layer, from the output's gradient in `out`.
+fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], terms: LossTerms, s: &mut MemberScratch) {
+    let rows = x.len() / shape.sizes[0];
+    let mut upstream = std::mem::take(&mut s.out);
+    let mut below = std::mem::take(&mut s.grad[0]);
+    for l in (0..shape.layers()).rev() {
+        let (fan_in, fan_out) = (shape.sizes[l], shape.sizes[l + 1]);
+        let input: &[f32] = if l == 0 { x } else { &s.post[l - 1] };
+        let weight = params[2 * l];
+        let d_weight = &mut s.grads[2 * l];
+        matmul(d_weight, (fan_in, rows, fan_out), (input, Layout::Transposed), (&upstream, Layout::AsIs));
+        let d_bias = &mut s.grads[2 * l + 1];
+        d_bias.fill(0.0);
+        for row in upstream.chunks_exact(fan_out) {
+            d_bias.iter_mut().zip(row).for_each(|(g, v)| *g += v);
+        }
+        if l > 0 {
+            below.resize(rows * fan_in, 0.0);
+            matmul(&mut below, (rows, fan_out, fan_in), (&upstream, Layout::AsIs), (weight, Layout::Transposed));
+            let (pre, gate) = (&s.pre[l - 1], &s.gate[l - 1]);
+            simd::wide(ActivationGradient { grad: &mut below, pre, gate, activation: terms.activation });
+            std::mem::swap(&mut upstream, &mut below);
+        }
+    }
+    // Hand the buffers back for the next step (which is which does not matter).
+    s.out = upstream;
+    s.grad[0] = below;
+}
+
+/// `pre ← pre + bias`, `post ← act(pre)` over rows of `bias.len()` values, and for Swish
+/// `gate ← σ(pre)` (then `post = pre · gate`).
+struct Activate<'a> {
+    pre: &'a mut [f32],
+    gate: &'a mut [f32],
+    post: &'a mut [f32],
+    bias: &'a [f32],
+    activation: Activation,
+}
+
+impl Kernel for Activate<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let Self { pre, gate, post, bias, activation } = self;
+        let width = bias.len();
+        for row in pre.chunks_exact_mut(width) {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        match activation {
+            Activation::Swish => {
+                for ((h, s), &z) in post.iter_mut().zip(gate.iter_mut()).zip(&*pre) {
+                    *s = simd::sigmoid(z);
+                    *h = z * *s;
+                }
+            }
+            Activation::Relu => post.iter_mut().zip(&*pre).for_each(|(h, &z)| *h = z.max(0.0)),
+        }
+    }
+}
+
+/// `grad ← grad · act'(pre)`: Swish' = σ(z)(1 + z(1 − σ(z))) with σ(z) from `gate`;
+/// ReLU' = [z > 0].
+struct ActivationGradient<'a> {
+    grad: &'a mut [f32],
+    pre: &'a [f32],
+    gate: &'a [f32],
+    activation: Activation,
+}
+
+impl Kernel for ActivationGradient<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let Self { grad, pre, gate, activation } = self;
+        match activation {
+            Activation::Swish => grad.iter_mut().zip(pre).zip(gate).for_each(|((g, &z), &s)| {
+                *g *= s * (1.0 + z * (1.0 - s));
+            }),
+            Activation::Relu => grad.iter_mut().zip(pre).for_each(|(g, &z)| *g = if z > 0.0 { *g } else { 0.0 }),
+        }
+    }
+}
+
+/// The output layer's bias, the soft clamps and the β-NLL on each row, forward and backward:
+/// `u = hi − softplus(hi − raw)`, `lv = lo + softplus(u − lo)`, element loss
+/// `w·((μ−y)² e^{−lv} + lv)` with `w = e^{β·lv}` held constant, scaled by `1/(B·d)`.
+/// Overwrites `out` with the gradient for `[μ | raw]` and accumulates the bounds' gradients.
+struct LossHead<'a> {
+    out: &'a mut [f32],
+    bias: &'a [f32],
+    y: &'a [f32],
+    hi: &'a [f32],
+    lo: &'a [f32],
+    beta: f32,
+    scale: f32,
+    d_hi: &'a mut [f32],
+    d_lo: &'a mut [f32],
+}
+
+impl LossHead<'_> {
+    /// Runs the pass vectorised; returns the summed, scaled NLL.
+    fn run_wide(self) -> f64 {
+        let mut loss = 0.0;
+        simd::wide(LossHeadKernel { head: self, loss: &mut loss });
+        loss
+    }
+}
+
+struct LossHeadKernel<'a, 'b> {
+    head: LossHead<'a>,
+    loss: &'b mut f64,
+}
+
+impl Kernel for LossHeadKernel<'_, '_> {
+    #[inline(always)]
+    fn run(self) {
+        let LossHead { out, bias, y, hi, lo, beta, scale, d_hi, d_lo } = self.head;
+        let d = hi.len();
+        d_hi.fill(0.0);
+        d_lo.fill(0.0);
+        let (mean_bias, raw_bias) = bias.split_at(d);
+        let mut loss = 0.0f64;
+        for (row, target) in out.chunks_exact_mut(2 * d).zip(y.chunks_exact(d)) {
+            let (mean, raw) = row.split_at_mut(d);
+            let mut row_loss = 0.0f32;
+            for j in 0..d {
+                let t = hi[j] - (raw[j] + raw_bias[j]);
+                let (upper, c) = (hi[j] - simd::softplus(t), simd::sigmoid(t));
+                let s = upper - lo[j];
+                let (logvar, a) = (lo[j] + simd::softplus(s), simd::sigmoid(s));
+                let r = mean[j] + mean_bias[j] - target[j];
+                let inverse = simd::exp(-logvar);
+                let weight = if beta > 0.0 { simd::exp(beta * logvar) } else { 1.0 };
+                row_loss += weight * (r * r * inverse + logvar);
+                let d_logvar = scale * weight * (1.0 - r * r * inverse);
+                mean[j] = scale * weight * 2.0 * r * inverse;
+                raw[j] = d_logvar * a * c;
+                d_hi[j] += d_logvar * a * (1.0 - c);
+                d_lo[j] += d_logvar * (1.0 - a);
+            }
+            loss += f64::from(row_loss);
+        }
+        *self.loss = loss * f64::from(scale);
+    }
+}
+
+const ADAM_MAGIC: &[u8; 8] = b"DMRLADAM";
+/// Bumped whenever the layout changes; other versions are refused.
+const ADAM_FORMAT_VERSION: u32 = 1;
+
+impl HostAdam {
+    /// The state as bytes: magic, version, parameter count, per parameter its step count, length
+    /// and both moments (little-endian f32), then a CRC32 of everything before it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(32 + self.first.iter().map(|m| 8 * m.len() + 12).sum::<usize>());
+        bytes.extend_from_slice(ADAM_MAGIC);
+        bytes.extend_from_slice(&ADAM_FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(self.time.len() as u64).to_le_bytes());
+        for ((time, first), second) in self.time.iter().zip(&self.first).zip(&self.second) {
+            bytes.extend_from_slice(&time.to_le_bytes());
+            bytes.extend_from_slice(&(first.len() as u64).to_le_bytes());
+            for v in first.iter().chain(second) {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// Reads [`HostAdam::to_bytes`]' layout, refusing a wrong magic, version or checksum, a
+    /// truncated file, or moments that do not fit `shape`.
+    pub fn from_bytes(bytes: &[u8], shape: &StackShape) -> anyhow::Result<Self> {
+        let (body, crc) =
+            bytes.split_at_checked(bytes.len().saturating_sub(4)).filter(|(_, c)| c.len() == 4).unwrap_or((&[], &[]));
+        anyhow::ensure!(body.starts_with(ADAM_MAGIC), "not an Adam state file (wrong magic bytes)");
+        anyhow::ensure!(crc32fast::hash(body).to_le_bytes() == crc, "checksum mismatch: the file is corrupt");
+        let mut reader = ByteReader { bytes: &body[ADAM_MAGIC.len()..] };
+        let version = reader.u32()?;
+        anyhow::ensure!(
+            version == ADAM_FORMAT_VERSION,
+            "Adam state format version {version}, this build reads {ADAM_FORMAT_VERSION}"
+        );
+        let count = reader.u64()? as usize;
+        anyhow::ensure!(count == shape.params(), "{count} parameters, the ensemble has {}", shape.params());
+        let mut adam = HostAdam::default();
+        for p in 0..count {
+            adam.time.push(reader.u32()?);
+            let len = reader.u64()? as usize;
+            let want = shape.member_len(p) * shape.members;
+            anyhow::ensure!(len == want, "parameter {p} has {len} moments, the ensemble needs {want}");
+            adam.first.push(reader.f32s(len)?);
+            adam.second.push(reader.f32s(len)?);
+        }
+        anyhow::ensure!(reader.bytes.is_empty(), "{} bytes after the last parameter", reader.bytes.len());
+        Ok(adam)
+    }
+}
+
+/// Little-endian fields off the front of a byte slice.
+struct ByteReader<'a> {
+    bytes: &'a [u8],
+}
+
+impl ByteReader<'_> {
+    fn take(&mut self, n: usize) -> anyhow::Result<&[u8]> {
+        let (head, tail) = self.bytes.split_at_checked(n).ok_or_else(|| anyhow::anyhow!("truncated"))?;
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> anyhow::Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u64(&mut self) -> anyhow::Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    fn f32s(&mut self, n: usize) -> anyhow::Result<Vec<f32>> {
+        let bytes = self.take(n.checked_mul(4).ok_or_else(|| anyhow::anyhow!("truncated"))?)?;
+        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
+    }
+}
