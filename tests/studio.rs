@@ -1025,6 +1025,9 @@ fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard(
     assert!(!train.ensemble.known_termination);
     click_widget(&ctx, "known_termination", |ui| schedule_controls(ui, &mut train, mode));
     assert!(train.ensemble.known_termination);
+    assert_eq!(train.ensemble.backend, demorl_studio::config::EnsembleBackend::Burn);
+    click_widget(&ctx, "host_backend", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.ensemble.backend, demorl_studio::config::EnsembleBackend::Host);
     let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["model_nll_beta"];
     let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));

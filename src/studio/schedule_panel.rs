@@ -7,8 +7,8 @@
 use bevy_egui::egui;
 
 use super::panels::{WidgetRects, named_slider};
-use crate::config::RunMode;
 use crate::config::TrainSettings;
+use crate::config::{EnsembleBackend, RunMode};
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
 /// construction. Returns the rects of the named widgets.
@@ -112,6 +112,14 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Run
                    termination conditions (with its penalty), so plans see falls.";
         let response = ui.checkbox(&mut train.ensemble.known_termination, "known termination").on_hover_text(tip);
         rects.insert("known_termination", response.rect);
+        let mut host = train.ensemble.backend == EnsembleBackend::Host;
+        let tip = "Refit the ensemble with the hand-written host training step (same loss and Adam to float \
+                   tolerance, several times faster than burn's autodiff); switching restarts Adam's moments.";
+        let response = ui.checkbox(&mut host, "host training step").on_hover_text(tip);
+        if response.changed() {
+            train.ensemble.backend = if host { EnsembleBackend::Host } else { EnsembleBackend::Burn };
+        }
+        rects.insert("host_backend", response.rect);
         refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
     }
     ui.label("Applies at the next reset training.");
