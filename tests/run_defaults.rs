@@ -38,7 +38,7 @@ fn shipped_scenes_default_to_their_recorded_learning_settings() {
         ),
         ("quadruped", RunMode::Sac, recorded("quadruped-sac-residual0.1-alpha0.1.ron", 30000, 2000, 3)),
         ("quadruped", RunMode::Demorl, recorded("quadruped-demorl-residual0.1-cem-h10.ron", 10000, 2000, 2)),
-        ("hopper", RunMode::Demorl, recorded("hopper-demorl-knowntermination-cem-h10.ron", 5000, 1000, 3)),
+        ("hopper", RunMode::Demorl, recorded("hopper-demorl-knowntermination-cem-h25.ron", 10000, 1000, 3)),
     ];
     for (name, mode, (steps, train, file)) in cases {
         let path = PathBuf::from(format!("scenes/{name}.ron"));
