@@ -363,6 +363,17 @@ fn resumed_demorl_run_with_model_data_is_bit_identical() {
     assert!(files.iter().any(|f| f == "agent/model_replay.bin"), "generated transitions not saved: {files:?}");
 }
 
+/// A DeMoRL run whose ensemble trains on the host backend resumes bit for bit too: its Adam
+/// state is its own file in the checkpoint.
+#[test]
+fn resumed_demorl_run_on_the_host_backend_is_bit_identical() {
+    let mut settings = demorl_settings();
+    settings.ensemble.backend = demorl_studio::config::EnsembleBackend::Host;
+    let (_folder, _dir, files) = assert_demorl_resume_is_bit_identical(&settings);
+    assert!(files.iter().any(|f| f == "agent/ensemble/ensemble_host_adam.bin"), "host Adam state not saved: {files:?}");
+    assert!(!files.iter().any(|f| f == "agent/ensemble/ensemble_optim.bpk"), "burn's Adam state saved too: {files:?}");
+}
+
 /// SAC whose step statistics the test rewrites (`tamper(env_steps, stats)`): a stand-in for a
 /// diverging learner or for rejected model refits, so the test controls exactly when they happen.
 struct TamperedAgent {
