@@ -548,7 +548,7 @@ impl ProbabilisticEnsemble {
         let n_train = split.xt.len() / din;
         let batch = self.settings.batch_size.max(1);
         // The host backend trains on host copies of the weights, loaded back after the epoch.
-        let mut host = matches!(self.optim, Optimizer::Host(_)).then(|| (self.net.to_host(), Vec::new()));
+        let mut host: Option<(Vec<Vec<f32>>, Vec<_>)> = None;
         let (shape, terms, lr) = (self.stack_shape(), self.loss_terms(), self.settings.learning_rate);
         let (mut loss_sum, mut steps) = (0.0f64, 0usize);
         for start in (0..n_train).step_by(batch) {
@@ -558,11 +558,12 @@ impl ProbabilisticEnsemble {
                 gather_rows(split.xt, din, &idx[start..end], &mut xb);
                 gather_rows(split.yt, dout, &idx[start..end], &mut yb);
             }
-            let loss = match (&mut self.optim, host.as_mut()) {
-                (Optimizer::Host(adam), Some((params, scratch))) => {
+            let loss = match &mut self.optim {
+                Optimizer::Host(adam) => {
+                    let (params, scratch) = host.get_or_insert_with(|| (self.net.to_host(), Vec::new()));
                     ensemble_grad::train_step(&shape, params, adam, scratch, (&xb, &yb), terms, lr)
                 }
-                (Optimizer::Burn(optim), _) => {
+                Optimizer::Burn(optim) => {
                     let b = end - start;
                     let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
                     let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
@@ -570,9 +571,6 @@ impl ProbabilisticEnsemble {
                     let grads = GradientsParams::from_grads(loss.backward(), &self.net);
                     self.net = optim.step(lr, self.net.clone(), grads);
                     loss.into_scalar::<f32>()
-                }
-                (Optimizer::Host(_), None) => {
-                    unreachable!("host weights are copied whenever the optimiser is the host's")
                 }
             };
             loss_sum += f64::from(loss);

@@ -1,5 +1,6 @@
 //! The ensemble's training step on host buffers (`backend: Host`): a forward pass that keeps its
-//! activations, the loss's gradients written out by hand, and Adam, one member per task.
+//! activations, the loss's gradients written out by hand, and Adam; members, and the halves of
+//! each member's minibatch, run as rayon tasks.
 //!
 //! Why by hand: burn's autodiff runs each elementwise op of this loss (two softplus clamps, the
 //! β-NLL, Swish) as its own pass with its own allocation and graph node, so a minibatch step of
@@ -165,7 +166,7 @@ pub(crate) fn loss_and_gradients(
     (loss, (0..shape.params()).map(|p| member_grads(p).collect()).collect())
 }
 
-/// One Adam step of every member on a stacked minibatch (see [`loss_and_gradients`]), members
+/// One Adam step of every member on a stacked minibatch (`x [E, B, in]`, `y [E, B, d]`), members
 /// in parallel on rayon's pool (each member's arithmetic is the same on any number of threads).
 /// Returns the loss before the step.
 pub(crate) fn train_step(
