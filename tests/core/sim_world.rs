@@ -269,7 +269,7 @@ fn episode_runs_play_every_episode_in_the_named_world() {
     let heavy = run(Some("heavy")).unwrap();
     assert!(heavy < nominal * 0.97, "heavy {heavy} vs nominal {nominal}");
     let e = run(Some("icy")).unwrap_err().to_string();
-    assert!(e.contains("`icy`") && e.contains("heavy, laggy, pushed, slippery, weak"), "{e}");
+    assert!(e.contains("`icy`") && e.contains("heavy, laggy, nudged, pushed, slippery, weak"), "{e}");
 }
 
 #[test]
