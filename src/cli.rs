@@ -162,8 +162,9 @@ pub enum ModelKind {
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Scene file.
-    pub scene: PathBuf,
+    /// Scene file (with --resume or --settings it may be left out: the recorded run names its own).
+    #[arg(required_unless_present_any = ["resume", "settings"])]
+    pub scene: Option<PathBuf>,
     // A recorded run (--settings, --resume) carries its mode, model and preset: giving them as
     // well is refused rather than silently overridden.
     #[arg(long, value_enum, default_value = "mpc", conflicts_with_all = ["settings", "resume"])]
@@ -223,6 +224,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The scene file, which a run that is not recorded (no --resume, no --settings) must name.
+    fn scene_file(&self) -> anyhow::Result<&Path> {
+        self.scene.as_deref().ok_or_else(|| anyhow::anyhow!("train needs a scene file (or --resume / --settings)"))
+    }
+
     /// The seed of a fresh run.
     fn seed_or_default(&self) -> u64 {
         self.seed.unwrap_or(0)
@@ -493,7 +499,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     if run_mode.is_some_and(RunMode::is_learning) || args.settings.is_some() || args.resume.is_some() {
         return train_learning(args, run_mode);
     }
-    let scene = load_scene(&args.scene)?;
+    let scene_path = args.scene_file()?;
+    let scene = load_scene(scene_path)?;
     let (preset_name, settings) = match &args.preset {
         Some(name) => (name.clone(), preset_or_error(name)?),
         None => ("scene-default".to_string(), scene.planner.clone()),
@@ -586,21 +593,22 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         (Some(dir), None) => crate::agent::read_checkpoint(dir)?.config,
         (None, Some(path)) => crate::config::read_run_config(path)?,
         (None, None) => {
-            let scene = load_scene(&args.scene)?;
+            let scene_path = args.scene_file()?;
+            let scene = load_scene(scene_path)?;
             let mode = run_mode.expect("train dispatches only learning modes here");
             let (seed, threads) = (args.seed_or_default(), args.threads_or_default());
-            learning_config(&args.scene, &scene, mode, args.preset.as_deref(), seed, threads)?
+            learning_config(scene_path, &scene, mode, args.preset.as_deref(), seed, threads)?
         }
     };
     // A recorded run carries its scene: naming another one is refused, not silently ignored.
-    if let Some(recorded) = args.resume.as_ref().or(args.settings.as_ref())
-        && !same_file(&args.scene, &config.scene)
+    if let (Some(recorded), Some(given)) = (args.resume.as_ref().or(args.settings.as_ref()), &args.scene)
+        && !same_file(given, &config.scene)
     {
         bail!(
-            "{} records a run on {}, not {}: give that scene with --resume / --settings",
+            "{} records a run on {}, not {}: give that scene with --resume / --settings, or no scene",
             recorded.display(),
             config.scene.display(),
-            args.scene.display()
+            given.display()
         );
     }
     if let Some(steps) = args.steps {

@@ -132,7 +132,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
     let out = Path::new("/tmp/demorl-agent-sac-cli");
     let rerun = Path::new("/tmp/demorl-agent-sac-cli-rerun");
     let args = |out: &Path, settings: Option<std::path::PathBuf>| TrainArgs {
-        scene: "scenes/pendulum.ron".into(),
+        scene: Some("scenes/pendulum.ron".into()),
         mode: Mode::Sac,
         model: ModelKind::Simulator,
         preset: None,

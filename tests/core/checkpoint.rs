@@ -248,7 +248,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     use demorl_studio::cli::{Mode, ModelKind, ScheduleArgs, TrainArgs, train};
     let folder = tempfile::tempdir().unwrap();
     let args = |steps: u64, out: &str| TrainArgs {
-        scene: "scenes/pendulum.ron".into(),
+        scene: Some("scenes/pendulum.ron".into()),
         mode: Mode::Sac,
         model: ModelKind::Simulator,
         preset: None,
@@ -275,9 +275,25 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         ..args(600, "resumed")
     };
     train(&resume).unwrap();
+    // The scene may be left out: the checkpoint names it (`train --resume DIR`).
+    use clap::Parser;
+    let words = ["demorl-studio", "train", "--resume", "saves/run"];
+    assert!(demorl_studio::cli::Cli::try_parse_from(words).is_ok(), "--resume without a scene refused");
+    let error = demorl_studio::cli::Cli::try_parse_from(["demorl-studio", "train"]).unwrap_err().to_string();
+    assert!(error.contains("SCENE"), "{error}");
+    let error = format!("{:#}", train(&TrainArgs { scene: None, ..args(600, "no-scene") }).unwrap_err());
+    assert!(error.contains("needs a scene file"), "{error}");
+    let bare = TrainArgs {
+        scene: None,
+        resume: Some(save.clone()),
+        schedule: ScheduleArgs { eval_every: None, eval_episodes: None, warmup: None },
+        ..args(600, "resumed-bare")
+    };
+    train(&bare).unwrap();
     for file in ["eval.csv", "train.csv"] {
         let read = |run: &str| std::fs::read_to_string(folder.path().join(run).join(file)).unwrap();
         assert_eq!(read("resumed"), read("whole"), "{file}");
+        assert_eq!(read("resumed-bare"), read("whole"), "{file}");
     }
     // The resumed part's speed counts the 200 steps it took, not all 600.
     let summary: serde_json::Value =
@@ -285,8 +301,10 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
     let (rate, wall) = (summary["steps_per_second"].as_f64().unwrap(), summary["wall_seconds"].as_f64().unwrap());
     assert!((rate * wall - 200.0).abs() < 1e-6, "{rate} steps/s over {wall} s");
     // Resuming on another scene than the save's is refused, naming both.
-    let other_scene =
-        TrainArgs { scene: "scenes/leg2r.ron".into(), ..TrainArgs { resume: Some(save.clone()), ..args(600, "x") } };
+    let other_scene = TrainArgs {
+        scene: Some("scenes/leg2r.ron".into()),
+        ..TrainArgs { resume: Some(save.clone()), ..args(600, "x") }
+    };
     let error = format!("{:#}", train(&other_scene).unwrap_err());
     assert!(error.contains("scenes/leg2r.ron") && error.contains("scenes/pendulum.ron"), "{error}");
     // Changing the seed or the schedule of a resumed run is refused.
