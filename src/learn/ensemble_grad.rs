@@ -6,8 +6,8 @@
 //! β-NLL, Swish) as its own pass with its own allocation and graph node, so a minibatch step of
 //! the 7 × 4 × 200 ensemble ran at 30 % of the GEMM ceiling (docs/BENCHMARKS.md). Here a layer
 //! costs its three products (forward, weight gradient, input gradient) and one fused pass. The
-//! loss and its gradients are `ProbabilisticEnsemble::loss`'s and burn's `Adam` update; the tests
-//! check both against burn.
+//! loss and its gradients are those of the burn path (`loss_tensor` in ensemble.rs) and the update
+//! is burn's `Adam`; the tests check both against burn.
 
 use rayon::prelude::*;
 
@@ -95,8 +95,8 @@ struct RowsScratch {
     post: Vec<Vec<f32>>,
     /// The output layer's product, then the gradient of the loss with respect to it.
     out: Vec<f32>,
-    /// Gradients with respect to a hidden layer's pre-activations (two, ping-pong).
-    grad: [Vec<f32>; 2],
+    /// Gradients with respect to a hidden layer's pre-activations (ping-pong with `out`).
+    spare: Vec<f32>,
     /// The gradient of every parameter (member blocks, `to_host` order).
     grads: Vec<Vec<f32>>,
     /// The loss.
@@ -389,7 +389,7 @@ fn forward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activat
 fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activation, s: &mut RowsScratch) {
     let rows = x.len() / shape.sizes[0];
     let mut upstream = std::mem::take(&mut s.out);
-    let mut below = std::mem::take(&mut s.grad[0]);
+    let mut below = std::mem::take(&mut s.spare);
     for l in (0..shape.layers()).rev() {
         let (fan_in, fan_out) = (shape.sizes[l], shape.sizes[l + 1]);
         let input: &[f32] = if l == 0 { x } else { &s.post[l - 1] };
@@ -411,7 +411,7 @@ fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activa
     }
     // Hand the buffers back for the next step (which is which does not matter).
     s.out = upstream;
-    s.grad[0] = below;
+    s.spare = below;
 }
 
 /// `z = values + bias`, then `values ← act(z)` over rows of `bias.len()` values, and for Swish
