@@ -11,6 +11,7 @@
 
 use rayon::prelude::*;
 
+use super::checked_file::{FrameError, FrameWriter, open_frame};
 use super::matmul::{Layout, matmul};
 use super::simd::{self, Kernel};
 use crate::config::Activation;
@@ -537,76 +538,39 @@ const ADAM_MAGIC: &[u8; 8] = b"DMRLADAM";
 const ADAM_FORMAT_VERSION: u32 = 1;
 
 impl HostAdam {
-    /// The state as bytes: magic, version, parameter count, per parameter its step count, length
-    /// and both moments (little-endian f32), then a CRC32 of everything before it.
+    /// The state as a framed file (`checked_file`): parameter count, then per parameter its step
+    /// count, length and both moments (little-endian f32).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(32 + self.first.iter().map(|m| 8 * m.len() + 12).sum::<usize>());
-        bytes.extend_from_slice(ADAM_MAGIC);
-        bytes.extend_from_slice(&ADAM_FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(self.time.len() as u64).to_le_bytes());
+        let capacity = 8 + self.first.iter().map(|m| 8 * m.len() + 12).sum::<usize>();
+        let mut file = FrameWriter::new(ADAM_MAGIC, ADAM_FORMAT_VERSION, capacity);
+        file.u64(self.time.len() as u64);
         for ((time, first), second) in self.time.iter().zip(&self.first).zip(&self.second) {
-            bytes.extend_from_slice(&time.to_le_bytes());
-            bytes.extend_from_slice(&(first.len() as u64).to_le_bytes());
-            for v in first.iter().chain(second) {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
+            file.u32(*time);
+            file.u64(first.len() as u64);
+            file.f32s(first.iter().chain(second));
         }
-        let crc = crc32fast::hash(&bytes);
-        bytes.extend_from_slice(&crc.to_le_bytes());
-        bytes
+        file.finish()
     }
 
     /// Reads [`HostAdam::to_bytes`]' layout, refusing a wrong magic, version or checksum, a
     /// truncated file, or moments that do not fit `shape`.
     pub fn from_bytes(bytes: &[u8], shape: &StackShape) -> anyhow::Result<Self> {
-        let (body, crc) =
-            bytes.split_at_checked(bytes.len().saturating_sub(4)).filter(|(_, c)| c.len() == 4).unwrap_or((&[], &[]));
-        anyhow::ensure!(body.starts_with(ADAM_MAGIC), "not an Adam state file (wrong magic bytes)");
-        anyhow::ensure!(crc32fast::hash(body).to_le_bytes() == crc, "checksum mismatch: the file is corrupt");
-        let mut reader = ByteReader { bytes: &body[ADAM_MAGIC.len()..] };
-        let version = reader.u32()?;
-        anyhow::ensure!(
-            version == ADAM_FORMAT_VERSION,
-            "Adam state format version {version}, this build reads {ADAM_FORMAT_VERSION}"
-        );
-        let count = reader.u64()? as usize;
+        let mut reader = open_frame(bytes, ADAM_MAGIC, ADAM_FORMAT_VERSION).map_err(|e| match e {
+            FrameError::Magic => anyhow::anyhow!("not an Adam state file (wrong magic bytes)"),
+            other => anyhow::anyhow!("Adam state {other}"),
+        })?;
+        let count = reader.u64("parameter count")? as usize;
         anyhow::ensure!(count == shape.params(), "{count} parameters, the ensemble has {}", shape.params());
         let mut adam = HostAdam::default();
         for p in 0..count {
-            adam.time.push(reader.u32()?);
-            let len = reader.u64()? as usize;
+            adam.time.push(reader.u32("step count")?);
+            let len = reader.u64("moment count")?;
             let want = shape.member_len(p) * shape.members;
-            anyhow::ensure!(len == want, "parameter {p} has {len} moments, the ensemble needs {want}");
-            adam.first.push(reader.f32s(len)?);
-            adam.second.push(reader.f32s(len)?);
+            anyhow::ensure!(len == want as u64, "parameter {p} has {len} moments, the ensemble needs {want}");
+            adam.first.push(reader.f32s(len, "first moments")?);
+            adam.second.push(reader.f32s(len, "second moments")?);
         }
-        anyhow::ensure!(reader.bytes.is_empty(), "{} bytes after the last parameter", reader.bytes.len());
+        anyhow::ensure!(reader.remaining() == 0, "{} bytes after the last parameter", reader.remaining());
         Ok(adam)
-    }
-}
-
-/// Little-endian fields off the front of a byte slice.
-struct ByteReader<'a> {
-    bytes: &'a [u8],
-}
-
-impl ByteReader<'_> {
-    fn take(&mut self, n: usize) -> anyhow::Result<&[u8]> {
-        let (head, tail) = self.bytes.split_at_checked(n).ok_or_else(|| anyhow::anyhow!("truncated"))?;
-        self.bytes = tail;
-        Ok(head)
-    }
-
-    fn u32(&mut self) -> anyhow::Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
-
-    fn u64(&mut self) -> anyhow::Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
-    }
-
-    fn f32s(&mut self, n: usize) -> anyhow::Result<Vec<f32>> {
-        let bytes = self.take(n.checked_mul(4).ok_or_else(|| anyhow::anyhow!("truncated"))?)?;
-        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
     }
 }

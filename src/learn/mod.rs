@@ -5,6 +5,7 @@
 //! inference). All randomness comes from per-object seeded RNGs, so a run is reproducible for a
 //! seed regardless of what else runs in the process.
 
+mod checked_file;
 pub mod ensemble;
 mod ensemble_grad;
 pub mod ensemble_model;

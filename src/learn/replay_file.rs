@@ -1,5 +1,5 @@
-//! The replay buffer's compact binary file: a header, the stored transitions oldest first (raw
-//! little-endian f32), the sampling RNG's state, and a CRC32 of everything before it.
+//! The replay buffer's compact binary file (framed as `checked_file` frames it): sizes, the stored
+//! transitions oldest first (raw little-endian f32), the sampling RNG's state.
 //!
 //! Only stored rows are written (not the whole capacity), and reading them back oldest first
 //! keeps every later sample identical, because sampling indexes transitions by age.
@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 
 use rand_chacha::ChaCha8Rng;
 
+use super::checked_file::{FrameError, FrameWriter, open_frame};
 use super::replay::{ReplayBuffer, StepEnd};
 
 const MAGIC: &[u8; 8] = b"DMRLRPLB";
@@ -31,45 +32,40 @@ pub enum ReplayFileError {
     Io(#[from] std::io::Error),
 }
 
+impl From<FrameError> for ReplayFileError {
+    fn from(error: FrameError) -> Self {
+        match error {
+            FrameError::Magic => ReplayFileError::NotReplay,
+            FrameError::Version { found, .. } => ReplayFileError::Version { found },
+            FrameError::Checksum => ReplayFileError::Checksum,
+            FrameError::Truncated(what) => ReplayFileError::Truncated(what),
+        }
+    }
+}
+
 impl ReplayBuffer {
     /// Writes the buffer (see the module doc for the layout).
     pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
-        let mut bytes = Vec::with_capacity(64 + self.len() * (2 * self.obs_dim() + self.act_dim() + 2) * 4);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&REPLAY_FORMAT_VERSION.to_le_bytes());
+        let row = 2 * self.obs_dim() + self.act_dim() + 2;
+        let mut file = FrameWriter::new(MAGIC, REPLAY_FORMAT_VERSION, 64 + self.len() * row * 4);
         for n in [self.obs_dim(), self.act_dim(), self.capacity(), self.len()] {
-            bytes.extend_from_slice(&(n as u64).to_le_bytes());
+            file.u64(n as u64);
         }
         let all = self.all();
         for column in [&all.obs, &all.actions, &all.rewards, &all.next_obs, &all.terminals] {
-            for v in column.iter() {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
+            file.f32s(column.iter());
         }
         let rng = serde_json::to_vec(self.rng()).map_err(std::io::Error::other)?;
-        bytes.extend_from_slice(&(rng.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&rng);
-        let crc = crc32fast::hash(&bytes);
-        bytes.extend_from_slice(&crc.to_le_bytes());
-        out.write_all(&bytes)
+        file.u64(rng.len() as u64);
+        file.raw(&rng);
+        out.write_all(&file.finish())
     }
 
     /// Reads a buffer written by [`ReplayBuffer::write_to`], checking magic, version, sizes and checksum.
     pub fn read_from(mut input: impl Read) -> Result<ReplayBuffer, ReplayFileError> {
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes)?;
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(ReplayFileError::NotReplay);
-        }
-        let mut reader = Reader { bytes: &bytes, at: MAGIC.len() };
-        let version = u32::from_le_bytes(reader.take(4, "version")?.try_into().expect("4 bytes"));
-        if version != REPLAY_FORMAT_VERSION {
-            return Err(ReplayFileError::Version { found: version });
-        }
-        let (body, crc) = bytes.split_at(bytes.len().saturating_sub(4));
-        if crc.len() < 4 || crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
-            return Err(ReplayFileError::Checksum);
-        }
+        let mut reader = open_frame(&bytes, MAGIC, REPLAY_FORMAT_VERSION)?;
         let obs_dim = reader.u64("observation width")?;
         let act_dim = reader.u64("action width")?;
         let capacity = reader.u64("capacity")?;
@@ -79,7 +75,7 @@ impl ReplayBuffer {
                 "obs {obs_dim}, action {act_dim}, capacity {capacity}, stored {len}"
             )));
         }
-        let mut column = |width: u64, name: &str| reader.floats(len.saturating_mul(width), name);
+        let mut column = |width: u64, name: &str| reader.f32s(len.saturating_mul(width), name);
         let obs = column(obs_dim, "observations")?;
         let actions = column(act_dim, "actions")?;
         let rewards = column(1, "rewards")?;
@@ -102,32 +98,5 @@ impl ReplayBuffer {
         }
         buffer.set_rng(rng);
         Ok(buffer)
-    }
-}
-
-/// A cursor over the file's bytes that reports what was being read when they ran out.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: u64, what: &str) -> Result<&[u8], ReplayFileError> {
-        let available = self.bytes.len().saturating_sub(4 + self.at) as u64;
-        if n > available {
-            return Err(ReplayFileError::Truncated(format!("{what}: need {n} bytes, {available} left")));
-        }
-        let slice = &self.bytes[self.at..self.at + n as usize];
-        self.at += n as usize;
-        Ok(slice)
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, ReplayFileError> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
-    }
-
-    fn floats(&mut self, count: u64, what: &str) -> Result<Vec<f32>, ReplayFileError> {
-        let raw = self.take(count.saturating_mul(4), what)?;
-        Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
     }
 }
