@@ -4,6 +4,7 @@
 //! The members are stacked (`[E, in, out]` weights, see `net.rs`), so a training step or a
 //! prediction runs one batched matmul per layer for all of them.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use burn::module::{Module, Param};
@@ -16,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ensemble_grad::{self, HostAdam, LossTerms, StackShape};
-use super::infer::{FastEnsemble, InferScratch};
+use super::infer::{FastEnsemble, InferScratch, StackView};
 use super::net::{Init, StackedMlp, copy_member, set_param, to_vec};
 use super::normalizer::Normalizer;
 use super::record_file::{load_module, load_optimizer, load_state, save_module, save_optimizer, save_state};
@@ -156,8 +157,7 @@ pub struct ProbabilisticEnsemble {
     in_dim: usize,
     out_dim: usize,
     device: Device,
-    net: EnsembleNet,
-    optim: Optimizer,
+    model: Trainable,
     input_norm: Normalizer,
     output_norm: Normalizer,
     rng: ChaCha8Rng,
@@ -178,8 +178,7 @@ impl ProbabilisticEnsemble {
             in_dim,
             out_dim,
             device,
-            net,
-            optim: fresh_optimizer(settings.backend),
+            model: Trainable::new(net, settings.backend),
             input_norm: Normalizer::identity(in_dim),
             output_norm: Normalizer::identity(out_dim),
             rng,
@@ -196,7 +195,7 @@ impl ProbabilisticEnsemble {
 
     /// Forgets Adam's moments, as if the next fit were the first (the weights stay).
     pub fn reset_optimizer(&mut self) {
-        self.optim = fresh_optimizer(self.settings.backend);
+        self.model.reset_optimizer();
     }
 
     /// Replaces the training settings used by later fits (loss, schedule, early stopping,
@@ -211,7 +210,7 @@ impl ProbabilisticEnsemble {
             anyhow::bail!("elites = {} must be between 1 and members ({})", settings.elites, settings.members);
         }
         if settings.backend != self.settings.backend {
-            self.optim = fresh_optimizer(settings.backend);
+            self.model = Trainable::new(self.model.net(), settings.backend);
         }
         self.settings = settings;
         Ok(())
@@ -251,19 +250,19 @@ impl ProbabilisticEnsemble {
     /// biases layer by layer (`[E, …]` each), then the log-variance upper and lower bounds
     /// (`E × out_dim` each).
     pub fn parameters(&self) -> Vec<f32> {
-        self.net.to_host().concat()
+        self.model.host().concat()
     }
 
     /// Multiplies every parameter of member `m` by `factor`. A diagnostic / test hook: it lets a
     /// test degrade one member mid-fit and check that its best snapshot comes back.
     pub fn scale_member(&mut self, m: usize, factor: f32) {
         let e = self.settings.members;
-        let mut host = self.net.to_host();
+        let mut host = self.model.host().into_owned();
         for p in &mut host {
             let block = p.len() / e;
             p[m * block..(m + 1) * block].iter_mut().for_each(|x| *x *= factor);
         }
-        self.net = self.net.clone().load_host(&host);
+        self.model.set_host(host);
     }
 
     /// Layer widths of one member: inputs, hidden layers, `2 × out_dim` outputs.
@@ -280,7 +279,7 @@ impl ProbabilisticEnsemble {
         assert!(keep.iter().all(|&m| m < self.settings.members), "member index out of range");
         FastEnsemble::from_host(
             &self.layer_sizes(),
-            &self.net.to_host(),
+            &self.model.host(),
             self.settings.members,
             keep,
             self.settings.activation,
@@ -298,17 +297,17 @@ impl ProbabilisticEnsemble {
     pub fn predict(&self, inputs: &[f32]) -> Prediction {
         let n = inputs.len() / self.in_dim;
         let x = self.input_norm.normalize(inputs);
-        let (mut mean, logvar) = match self.settings.backend {
-            EnsembleBackend::Burn => {
-                let (mean, logvar) = self.net.valid().forward(
+        let (mut mean, logvar) = match &self.model {
+            Trainable::Burn { net, .. } => {
+                let (mean, logvar) = net.valid().forward(
                     self.input_tensor(&self.device.clone().inner(), x, n),
                     self.settings.activation,
                     false,
                 );
                 (to_vec(mean), to_vec(logvar))
             }
-            EnsembleBackend::Host => {
-                let (means, logvars): (Vec<_>, Vec<_>) = self.host_forward(&x, n).into_iter().unzip();
+            Trainable::Host { params, .. } => {
+                let (means, logvars): (Vec<_>, Vec<_>) = self.host_forward(params, &x, n).into_iter().unzip();
                 (means.concat(), logvars.concat())
             }
         };
@@ -329,11 +328,16 @@ impl ProbabilisticEnsemble {
         Tensor::from_data(TensorData::new(data, [1, n, self.in_dim]), device)
     }
 
-    /// Every member's standardised mean and log-variance for `n` standardised inputs, on host
-    /// buffers (the host backend): members, and halves of the rows when there are many, in
-    /// parallel (seven members alone leave one of two cores idle an eighth of the time).
-    fn host_forward(&self, x: &[f32], n: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
-        let fast = self.fast_members(&(0..self.settings.members).collect::<Vec<_>>());
+    /// Every member's standardised mean and log-variance for `n` standardised inputs, read
+    /// straight from the host backend's weights `params`: members, and halves of the rows when
+    /// there are many, in parallel (seven members alone leave one of two cores idle an eighth of
+    /// the time), each thread reusing its own layer buffers.
+    fn host_forward(&self, params: &[Vec<f32>], x: &[f32], n: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<InferScratch> = std::cell::RefCell::default();
+        }
+        let sizes = self.layer_sizes();
+        let view = StackView { sizes: &sizes, params, activation: self.settings.activation };
         let parts = if n >= 512 { 2 } else { 1 };
         let chunk = n.div_ceil(parts);
         let tasks: Vec<(usize, usize)> =
@@ -344,7 +348,9 @@ impl ProbabilisticEnsemble {
                 let rows = chunk.min(n - start);
                 let rows_x = &x[start * self.in_dim..(start + rows) * self.in_dim];
                 let (mut mean, mut logvar) = (Vec::new(), Vec::new());
-                fast.forward_standardised(m, rows_x, rows, &mut InferScratch::default(), &mut mean, &mut logvar);
+                SCRATCH.with_borrow_mut(|scratch| {
+                    view.forward_standardised(m, rows_x, rows, scratch, &mut mean, &mut logvar)
+                });
                 (mean, logvar)
             })
             .collect();
@@ -359,12 +365,15 @@ impl ProbabilisticEnsemble {
 
     /// Per-member MSE on already standardised data.
     fn mse_standardised(&self, x: &[f32], y: &[f32], n: usize) -> Vec<f32> {
-        if self.settings.backend == EnsembleBackend::Host {
-            let squared_error = |mean: &[f32]| mean.iter().zip(y).map(|(m, t)| f64::from(m - t).powi(2)).sum::<f64>();
-            let per_member = self.host_forward(x, n).into_iter().map(|(mean, _)| squared_error(&mean));
-            return per_member.map(|sum| (sum / (n * self.out_dim) as f64) as f32).collect();
-        }
-        let net = self.net.valid();
+        let net = match &self.model {
+            Trainable::Host { params, .. } => {
+                let squared_error =
+                    |mean: &[f32]| mean.iter().zip(y).map(|(m, t)| f64::from(m - t).powi(2)).sum::<f64>();
+                let per_member = self.host_forward(params, x, n).into_iter().map(|(mean, _)| squared_error(&mean));
+                return per_member.map(|sum| (sum / (n * self.out_dim) as f64) as f32).collect();
+            }
+            Trainable::Burn { net, .. } => net.valid(),
+        };
         let device = self.device.clone().inner();
         let x = self.input_tensor(&device, x.to_vec(), n);
         let y = Tensor::<3>::from_data(TensorData::new(y.to_vec(), [1, n, self.out_dim]), &device);
@@ -405,8 +414,7 @@ impl ProbabilisticEnsemble {
         let warm_start = self.holdout_mse.iter().all(|m| m.is_finite());
         // The model before this fit, for the refit guard (only once there has been a fit).
         let previous = (self.settings.refit_guard.is_some() && warm_start).then(|| PreviousModel {
-            net: self.net.to_host(),
-            optim: self.optim.clone(),
+            model: self.model.clone(),
             input_norm: self.input_norm.clone(),
             output_norm: self.output_norm.clone(),
             elites: self.elites.clone(),
@@ -495,19 +503,62 @@ fn fresh_net(
     }
 }
 
-/// Adam's state, kept by the backend the fits run on.
+/// The members' weights and Adam's state, on the backend that trains them.
 #[derive(Clone)]
-enum Optimizer {
-    Burn(ModuleOptimizer),
-    Host(HostAdam),
+enum Trainable {
+    /// burn's parameters, trained with its autodiff and Adam.
+    Burn { net: EnsembleNet, optim: ModuleOptimizer },
+    /// Host buffers in `to_host` order, trained by `ensemble_grad` and read in place by the
+    /// hold-out checks and predictions (no copies through burn); `layout` is burn's module, kept
+    /// only to write and read the same weight file.
+    Host { params: Vec<Vec<f32>>, adam: HostAdam, layout: EnsembleNet },
 }
 
-/// Adam with zero moments for `backend`.
-fn fresh_optimizer(backend: EnsembleBackend) -> Optimizer {
-    match backend {
-        EnsembleBackend::Burn => Optimizer::Burn(AdamConfig::new().with_epsilon(ensemble_grad::ADAM_EPSILON).init()),
-        EnsembleBackend::Host => Optimizer::Host(HostAdam::default()),
+impl Trainable {
+    /// `net`'s weights with zero Adam moments, on `backend`.
+    fn new(net: EnsembleNet, backend: EnsembleBackend) -> Self {
+        match backend {
+            EnsembleBackend::Burn => Trainable::Burn { net, optim: fresh_burn_adam() },
+            EnsembleBackend::Host => Trainable::Host { params: net.to_host(), adam: HostAdam::default(), layout: net },
+        }
     }
+
+    /// The weights as burn's module (built from the buffers on the host backend).
+    fn net(&self) -> EnsembleNet {
+        match self {
+            Trainable::Burn { net, .. } => net.clone(),
+            Trainable::Host { params, layout, .. } => layout.clone().load_host(params),
+        }
+    }
+
+    /// The weights in `to_host` order (borrowed on the host backend).
+    fn host(&self) -> Cow<'_, [Vec<f32>]> {
+        match self {
+            Trainable::Burn { net, .. } => Cow::Owned(net.to_host()),
+            Trainable::Host { params, .. } => Cow::Borrowed(params),
+        }
+    }
+
+    /// Replaces the weights by `host` (`to_host` order, same shapes); Adam's state stays.
+    fn set_host(&mut self, host: Vec<Vec<f32>>) {
+        match self {
+            Trainable::Burn { net, .. } => *net = net.clone().load_host(&host),
+            Trainable::Host { params, .. } => *params = host,
+        }
+    }
+
+    /// Forgets Adam's moments (the weights stay).
+    fn reset_optimizer(&mut self) {
+        match self {
+            Trainable::Burn { optim, .. } => *optim = fresh_burn_adam(),
+            Trainable::Host { adam, .. } => *adam = HostAdam::default(),
+        }
+    }
+}
+
+/// burn's Adam with the ensemble's ε and zero moments.
+fn fresh_burn_adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(ensemble_grad::ADAM_EPSILON).init()
 }
 
 /// The training loss for one stacked minibatch (`x [E, B, in]`, `y [E, B, out]`): per member
@@ -547,8 +598,7 @@ impl ProbabilisticEnsemble {
         let (din, dout, e) = (self.in_dim, self.out_dim, self.settings.members);
         let n_train = split.xt.len() / din;
         let batch = self.settings.batch_size.max(1);
-        // The host backend trains on host copies of the weights, loaded back after the epoch.
-        let mut host: Option<(Vec<Vec<f32>>, Vec<_>)> = None;
+        let mut scratch = Vec::new();
         let (shape, terms, lr) = (self.stack_shape(), self.loss_terms(), self.settings.learning_rate);
         let (mut loss_sum, mut steps) = (0.0f64, 0usize);
         for start in (0..n_train).step_by(batch) {
@@ -558,26 +608,22 @@ impl ProbabilisticEnsemble {
                 gather_rows(split.xt, din, &idx[start..end], &mut xb);
                 gather_rows(split.yt, dout, &idx[start..end], &mut yb);
             }
-            let loss = match &mut self.optim {
-                Optimizer::Host(adam) => {
-                    let (params, scratch) = host.get_or_insert_with(|| (self.net.to_host(), Vec::new()));
-                    ensemble_grad::train_step(&shape, params, adam, scratch, (&xb, &yb), terms, lr)
+            let loss = match &mut self.model {
+                Trainable::Host { params, adam, .. } => {
+                    ensemble_grad::train_step(&shape, params, adam, &mut scratch, (&xb, &yb), terms, lr)
                 }
-                Optimizer::Burn(optim) => {
+                Trainable::Burn { net, optim } => {
                     let b = end - start;
                     let x = Tensor::<3>::from_data(TensorData::new(xb, [e, b, din]), &self.device);
                     let y = Tensor::<3>::from_data(TensorData::new(yb, [e, b, dout]), &self.device);
-                    let loss = loss_tensor(&self.net, &self.settings, x, y);
-                    let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-                    self.net = optim.step(lr, self.net.clone(), grads);
+                    let loss = loss_tensor(net, &self.settings, x, y);
+                    let grads = GradientsParams::from_grads(loss.backward(), &*net);
+                    *net = optim.step(lr, net.clone(), grads);
                     loss.into_scalar::<f32>()
                 }
             };
             loss_sum += f64::from(loss);
             steps += 1;
-        }
-        if let Some((params, _)) = host {
-            self.net = self.net.clone().load_host(&params);
         }
         (loss_sum / steps.max(1) as f64) as f32
     }
@@ -611,7 +657,7 @@ impl ProbabilisticEnsemble {
     ) {
         let e = self.settings.members;
         let n_hold = split.xh.len() / self.in_dim;
-        let mut snapshot = self.net.to_host();
+        let mut snapshot = self.model.host().into_owned();
         let first_epoch = report.epochs + 1;
         let mut stale_epochs = 0;
         for epoch in first_epoch..first_epoch + self.settings.max_epochs {
@@ -628,7 +674,7 @@ impl ProbabilisticEnsemble {
                 if (best[m] - mse[m]) / best[m] > self.settings.min_improvement {
                     best[m] = mse[m];
                     report.best_epoch[m] = epoch;
-                    let current = current.get_or_insert_with(|| self.net.to_host());
+                    let current = current.get_or_insert_with(|| self.model.host());
                     copy_member(&mut snapshot, current, e, m);
                     improved = true;
                 }
@@ -641,7 +687,7 @@ impl ProbabilisticEnsemble {
             }
         }
         // Restore every member's best snapshot (the reference implementation forgets to).
-        self.net = self.net.clone().load_host(&snapshot);
+        self.model.set_host(snapshot);
     }
 
     /// `restart_stalled`: trains fresh weights with a fresh optimiser on the same split and keeps
@@ -655,11 +701,10 @@ impl ProbabilisticEnsemble {
         report: &mut FitReport,
         after_epoch: &mut impl FnMut(usize, &mut Self),
     ) {
-        let stalled_net = self.net.to_host();
-        let stalled_optim = std::mem::replace(&mut self.optim, fresh_optimizer(self.settings.backend));
         let stalled_best_epoch = report.best_epoch.clone();
         let device = self.device.clone();
-        self.net = fresh_net(self.in_dim, self.out_dim, &self.settings, &mut self.rng, &device);
+        let fresh = fresh_net(self.in_dim, self.out_dim, &self.settings, &mut self.rng, &device);
+        let stalled = std::mem::replace(&mut self.model, Trainable::new(fresh, self.settings.backend));
         let mut fresh_best = self.mse_standardised(split.xh, split.yh, split.xh.len() / self.in_dim);
         self.train_until_stale(split, member_idx, &mut fresh_best, report, after_epoch);
         let elite_mean = |errors: &[f32]| {
@@ -670,8 +715,7 @@ impl ProbabilisticEnsemble {
             *best = fresh_best;
             report.restarted = true;
         } else {
-            self.net = self.net.clone().load_host(&stalled_net);
-            self.optim = stalled_optim;
+            self.model = stalled;
             report.best_epoch = stalled_best_epoch;
         }
     }
@@ -679,9 +723,8 @@ impl ProbabilisticEnsemble {
 
 /// The fitted state a refit replaces, kept for the refit guard.
 struct PreviousModel {
-    net: Vec<Vec<f32>>,
-    /// Adam's moments before the fit, so a rejected fit leaves no trace in the next one.
-    optim: Optimizer,
+    /// Weights and Adam's moments before the fit, so a rejected fit leaves no trace in the next one.
+    model: Trainable,
     input_norm: Normalizer,
     output_norm: Normalizer,
     elites: Vec<usize>,
@@ -702,20 +745,17 @@ impl ProbabilisticEnsemble {
         units: &Normalizer,
     ) -> Option<(ErrorTable, Vec<usize>)> {
         let fitted = (
-            self.net.to_host(),
+            std::mem::replace(&mut self.model, previous.model),
             std::mem::replace(&mut self.input_norm, previous.input_norm),
             std::mem::replace(&mut self.output_norm, previous.output_norm),
         );
-        self.net = self.net.clone().load_host(&previous.net);
         let old_errors = self.error_table(hold_x, hold_y, units);
         // NaN on the new side (a diverged fit) also keeps the previous model.
         let new_err = new_errors.elite_mean(new_elites);
         if new_err.is_nan() || new_err > ratio * old_errors.elite_mean(&previous.elites) {
-            self.optim = previous.optim;
             return Some((old_errors, previous.elites));
         }
-        self.net = self.net.clone().load_host(&fitted.0);
-        (self.input_norm, self.output_norm) = (fitted.1, fitted.2);
+        (self.model, self.input_norm, self.output_norm) = fitted;
         None
     }
 
@@ -806,10 +846,10 @@ impl ProbabilisticEnsemble {
             elites: self.elites.clone(),
         };
         save_state(dir, "ensemble.ron", &state)?;
-        save_module(dir, "ensemble.bpk", &self.net)?;
-        match &self.optim {
-            Optimizer::Burn(optim) => save_optimizer(dir, "ensemble_optim.bpk", optim),
-            Optimizer::Host(adam) => {
+        save_module(dir, "ensemble.bpk", &self.model.net())?;
+        match &self.model {
+            Trainable::Burn { optim, .. } => save_optimizer(dir, "ensemble_optim.bpk", optim),
+            Trainable::Host { adam, .. } => {
                 let path = dir.join(HOST_ADAM_FILE);
                 std::fs::write(&path, adam.to_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
             }
@@ -827,14 +867,18 @@ impl ProbabilisticEnsemble {
             );
         }
         let mut ensemble = Self::new(state.in_dim, state.out_dim, state.settings, 0);
-        ensemble.net = load_module(dir, "ensemble.bpk", ensemble.net)?;
-        ensemble.optim = match ensemble.optim {
-            Optimizer::Burn(fresh) => Optimizer::Burn(load_optimizer(dir, "ensemble_optim.bpk", fresh)?),
-            Optimizer::Host(_) => {
+        let net = load_module(dir, "ensemble.bpk", ensemble.model.net())?;
+        let shape = ensemble.stack_shape();
+        ensemble.model = match Trainable::new(net, ensemble.settings.backend) {
+            Trainable::Burn { net, optim } => {
+                Trainable::Burn { net, optim: load_optimizer(dir, "ensemble_optim.bpk", optim)? }
+            }
+            Trainable::Host { params, layout, .. } => {
                 let path = dir.join(HOST_ADAM_FILE);
                 let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                let adam = HostAdam::from_bytes(&bytes, &ensemble.stack_shape());
-                Optimizer::Host(adam.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+                let adam =
+                    HostAdam::from_bytes(&bytes, &shape).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                Trainable::Host { params, adam, layout }
             }
         };
         ensemble.input_norm = state.input_norm;
@@ -903,10 +947,11 @@ mod tests {
         let rows = y.len() / (e * d);
         let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), [e, rows, din]), &ens.device);
         let y = Tensor::<3>::from_data(TensorData::new(y.to_vec(), [e, rows, d]), &ens.device);
-        let loss = loss_tensor(&ens.net, &ens.settings, x, y);
+        let net = ens.model.net();
+        let loss = loss_tensor(&net, &ens.settings, x, y);
         let grads = loss.backward();
-        let mut params: Vec<&Param<Tensor<3>>> = ens.net.mlp.layers.iter().flat_map(|l| [&l.weight, &l.bias]).collect();
-        params.extend([&ens.net.max_logvar, &ens.net.min_logvar]);
+        let mut params: Vec<&Param<Tensor<3>>> = net.mlp.layers.iter().flat_map(|l| [&l.weight, &l.bias]).collect();
+        params.extend([&net.max_logvar, &net.min_logvar]);
         let gradients = params
             .iter()
             .map(|p| p.val().grad(&grads).map_or_else(|| vec![0.0; p.val().shape().num_elements()], to_vec))
@@ -937,7 +982,7 @@ mod tests {
             let (ens, x, y) = gradient_fixture(settings, rows);
             let (want_loss, want) = burn_loss_and_gradients(&ens, &x, &y);
             let (loss, got) =
-                ensemble_grad::loss_and_gradients(&ens.stack_shape(), &ens.net.to_host(), (&x, &y), ens.loss_terms());
+                ensemble_grad::loss_and_gradients(&ens.stack_shape(), &ens.model.host(), (&x, &y), ens.loss_terms());
             let case = format!("{activation:?}, β {nll_beta}, learned bounds {learn_logvar_bounds}, {rows} rows");
             assert!((loss - want_loss).abs() <= 1e-5 * want_loss.abs().max(1.0), "{case}: loss {loss} vs {want_loss}");
             assert_eq!(got.len(), want.len());

@@ -120,7 +120,7 @@ impl SlotWork {
             }
             debug_assert_eq!(self.x.len(), rows * din);
             simd::wide(Standardise { values: &mut self.x, norm: net.input_normalizer() });
-            net.forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
+            net.view().forward_standardised(k, &self.x, rows, &mut self.scratch, &mut self.mean, &mut self.logvar);
             simd::wide(PredictionToData {
                 mean: &mut self.mean,
                 logvar: &self.logvar,

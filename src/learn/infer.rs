@@ -9,16 +9,7 @@ use super::normalizer::Normalizer;
 use super::simd::{self, Kernel};
 use crate::config::Activation;
 
-/// One layer of every kept member: weights `[K, in, out]`, biases `[K, out]`.
-#[derive(Clone, Debug)]
-struct HostLayer {
-    fan_in: usize,
-    fan_out: usize,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-/// Reusable layer buffers for [`FastEnsemble::forward_standardised`].
+/// Reusable layer buffers for [`StackView::forward_standardised`].
 #[derive(Clone, Debug, Default)]
 pub struct InferScratch {
     a: Vec<f32>,
@@ -28,16 +19,70 @@ pub struct InferScratch {
 /// Forward-only copy of `K` ensemble members with the ensemble's standardisation.
 #[derive(Clone, Debug)]
 pub struct FastEnsemble {
-    in_dim: usize,
-    out_dim: usize,
-    members: usize,
+    /// One member's layer widths, inputs first.
+    sizes: Vec<usize>,
+    /// The kept members' parameters in `StackedMlp::to_host` order (`[K, …]` blocks), then the
+    /// soft log-variance bounds `[K, out]`.
+    params: Vec<Vec<f32>>,
     activation: Activation,
-    layers: Vec<HostLayer>,
-    /// Soft log-variance bounds, `[K, out]`.
-    max_logvar: Vec<f32>,
-    min_logvar: Vec<f32>,
     input_norm: Normalizer,
     output_norm: Normalizer,
+}
+
+/// Stacked members' parameters in `to_host` order, borrowed: the forward pass both the planner's
+/// copy ([`FastEnsemble`]) and the host backend's own weights (hold-out checks, no copy) run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackView<'a> {
+    /// One member's layer widths, inputs first (the last is twice the output width).
+    pub sizes: &'a [usize],
+    pub params: &'a [Vec<f32>],
+    pub activation: Activation,
+}
+
+impl StackView<'_> {
+    /// Member `k`'s standardised mean and soft-clamped log-variance for `rows` standardised
+    /// inputs `x`. Writes `[rows, out]` into `mean` and `logvar`.
+    pub fn forward_standardised(
+        &self,
+        k: usize,
+        x: &[f32],
+        rows: usize,
+        scratch: &mut InferScratch,
+        mean: &mut Vec<f32>,
+        logvar: &mut Vec<f32>,
+    ) {
+        let last = self.sizes.len() - 2;
+        let d = self.sizes[last + 1] / 2;
+        // Ping-pong between the two scratch buffers; `cur` ends up holding the output.
+        let mut cur = std::mem::take(&mut scratch.a);
+        let mut next = std::mem::take(&mut scratch.b);
+        for (i, w) in self.sizes.windows(2).enumerate() {
+            let (fi, fo) = (w[0], w[1]);
+            let weight = &self.params[2 * i][k * fi * fo..(k + 1) * fi * fo];
+            let bias = &self.params[2 * i + 1][k * fo..(k + 1) * fo];
+            let src: &[f32] = if i == 0 { &x[..rows * fi] } else { &cur[..rows * fi] };
+            next.resize(rows * fo, 0.0);
+            matmul(&mut next, (rows, fi, fo), (src, Layout::AsIs), (weight, Layout::AsIs));
+            if i < last {
+                simd::wide(BiasActivation { values: &mut next[..rows * fo], bias, activation: self.activation });
+            } else {
+                mean.resize(rows * d, 0.0);
+                logvar.resize(rows * d, 0.0);
+                let bounds = 2 * (last + 1);
+                simd::wide(OutputHead {
+                    raw: &next[..rows * fo],
+                    bias,
+                    hi: &self.params[bounds][k * d..(k + 1) * d],
+                    lo: &self.params[bounds + 1][k * d..(k + 1) * d],
+                    mean,
+                    logvar,
+                });
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        scratch.a = cur;
+        scratch.b = next;
+    }
 }
 
 /// `v ← act(v + bias)` over rows of `bias.len()` values.
@@ -124,47 +169,31 @@ impl FastEnsemble {
         input_norm: Normalizer,
         output_norm: Normalizer,
     ) -> Self {
-        let pick = |block: &[f32]| -> Vec<f32> {
+        let pick = |block: &Vec<f32>| -> Vec<f32> {
             let per = block.len() / total_members;
             keep.iter().flat_map(|&m| block[m * per..(m + 1) * per].iter().copied()).collect()
         };
-        let layers = sizes
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| HostLayer {
-                fan_in: w[0],
-                fan_out: w[1],
-                weight: pick(&host[2 * i]),
-                bias: pick(&host[2 * i + 1]),
-            })
-            .collect();
-        let l = 2 * (sizes.len() - 1);
-        Self {
-            in_dim: sizes[0],
-            out_dim: sizes[sizes.len() - 1] / 2,
-            members: keep.len(),
-            activation,
-            layers,
-            max_logvar: pick(&host[l]),
-            min_logvar: pick(&host[l + 1]),
-            input_norm,
-            output_norm,
-        }
+        Self { sizes: sizes.to_vec(), params: host.iter().map(pick).collect(), activation, input_norm, output_norm }
+    }
+
+    /// The kept members as a [`StackView`], whose `forward_standardised` runs member `k`.
+    pub(crate) fn view(&self) -> StackView<'_> {
+        StackView { sizes: &self.sizes, params: &self.params, activation: self.activation }
     }
 
     /// Kept members.
     pub fn members(&self) -> usize {
-        self.members
+        self.params[1].len() / self.sizes[1]
     }
 
     /// Input width.
     pub fn in_dim(&self) -> usize {
-        self.in_dim
+        self.sizes[0]
     }
 
     /// Output width (mean part).
     pub fn out_dim(&self) -> usize {
-        self.out_dim
+        self.sizes[self.sizes.len() - 1] / 2
     }
 
     /// The input standardisation.
@@ -177,55 +206,12 @@ impl FastEnsemble {
         &self.output_norm
     }
 
-    /// Member `k`'s standardised mean and soft-clamped log-variance for `rows` standardised
-    /// inputs `x`. Writes `[rows, out]` into `mean` and `logvar`.
-    pub fn forward_standardised(
-        &self,
-        k: usize,
-        x: &[f32],
-        rows: usize,
-        scratch: &mut InferScratch,
-        mean: &mut Vec<f32>,
-        logvar: &mut Vec<f32>,
-    ) {
-        let last = self.layers.len() - 1;
-        // Ping-pong between the two scratch buffers; `cur` ends up holding the output.
-        let mut cur = std::mem::take(&mut scratch.a);
-        let mut next = std::mem::take(&mut scratch.b);
-        for (i, layer) in self.layers.iter().enumerate() {
-            let (fi, fo) = (layer.fan_in, layer.fan_out);
-            let w = &layer.weight[k * fi * fo..(k + 1) * fi * fo];
-            let bias = &layer.bias[k * fo..(k + 1) * fo];
-            let src: &[f32] = if i == 0 { &x[..rows * fi] } else { &cur[..rows * fi] };
-            next.resize(rows * fo, 0.0);
-            matmul(&mut next, (rows, fi, fo), (src, Layout::AsIs), (w, Layout::AsIs));
-            if i < last {
-                simd::wide(BiasActivation { values: &mut next[..rows * fo], bias, activation: self.activation });
-            } else {
-                let d = self.out_dim;
-                mean.resize(rows * d, 0.0);
-                logvar.resize(rows * d, 0.0);
-                simd::wide(OutputHead {
-                    raw: &next[..rows * fo],
-                    bias,
-                    hi: &self.max_logvar[k * d..(k + 1) * d],
-                    lo: &self.min_logvar[k * d..(k + 1) * d],
-                    mean,
-                    logvar,
-                });
-            }
-            std::mem::swap(&mut cur, &mut next);
-        }
-        scratch.a = cur;
-        scratch.b = next;
-    }
-
     /// Member `k`'s mean and variance in data units for `inputs` (`rows × in_dim`, data units).
     pub fn predict(&self, k: usize, inputs: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        let rows = inputs.len() / self.in_dim;
+        let rows = inputs.len() / self.in_dim();
         let x = self.input_norm.normalize(inputs);
         let (mut scratch, mut mean, mut logvar) = (InferScratch::default(), Vec::new(), Vec::new());
-        self.forward_standardised(k, &x, rows, &mut scratch, &mut mean, &mut logvar);
+        self.view().forward_standardised(k, &x, rows, &mut scratch, &mut mean, &mut logvar);
         self.output_norm.denormalize_in_place(&mut mean);
         let mut var: Vec<f32> = logvar.iter().map(|l| l.exp()).collect();
         self.output_norm.denormalize_variance_in_place(&mut var);
