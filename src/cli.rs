@@ -68,8 +68,9 @@ pub enum Command {
     /// the env steps each needed to reach a return.
     #[command(long_about = COMPARE_ABOUT)]
     Compare(CompareArgs),
-    /// Evaluate a saved learning run (a checkpoint folder) in the nominal world and the scene's
-    /// shifted worlds: return per world, and as a fraction of the nominal return.
+    /// Evaluate saved learning runs (checkpoint folders) in the nominal world and the scene's
+    /// shifted worlds: return per world, and as a fraction of the nominal return; over several
+    /// runs (seeds), each world's mean, spread and share of nominal.
     Evaluate(EvaluateArgs),
     /// Print throughput figures.
     Bench(BenchArgs),
@@ -89,9 +90,10 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// Checkpoint folder (`train --save-every N --save-to DIR`, a SLURM task's RUN/checkpoint, a
-    /// studio save).
-    pub checkpoint: PathBuf,
+    /// Checkpoint folders (`train --save-every N --save-to DIR`, a SLURM task's RUN/checkpoint, a
+    /// studio save); several (e.g. one per seed, of one scene) are also summarised world by world.
+    #[arg(required = true, num_args = 1..)]
+    pub checkpoints: Vec<PathBuf>,
     /// Worlds, comma-separated: `nominal` and names of the scene's `task.worlds` [default:
     /// nominal, then every world of the scene].
     #[arg(long, value_delimiter = ',')]
@@ -100,12 +102,15 @@ pub struct EvaluateArgs {
     /// `eval_episodes`].
     #[arg(long)]
     pub episodes: Option<usize>,
-    /// Scene file [default: the one the run recorded].
+    /// Scene file [default: the one the runs recorded].
     #[arg(long)]
     pub scene: Option<PathBuf>,
-    /// Also write the table as CSV to this file.
+    /// Also write every run's table as CSV to this file (a row per checkpoint and world).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the summary over the checkpoints as CSV to this file (a row per world).
+    #[arg(long)]
+    pub summary_out: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -804,11 +809,15 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
 }
 
 /// `check`: validates every file; fails if any is invalid.
-/// `evaluate`: a checkpoint's policy in each world, printed as a table (and CSV with `--out`).
+/// `evaluate`: each checkpoint's policy in each world, printed as a table, then with several
+/// checkpoints the summary over them (CSV with `--out` / `--summary-out`).
 pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
-    let manifest = crate::agent::read_checkpoint(&args.checkpoint)?;
-    let recorded = &manifest.config;
-    let scene_path = args.scene.clone().unwrap_or(recorded.scene.clone());
+    let manifests =
+        args.checkpoints.iter().map(|dir| crate::agent::read_checkpoint(dir)).collect::<anyhow::Result<Vec<_>>>()?;
+    let scene_path = match &args.scene {
+        Some(scene) => scene.clone(),
+        None => one_recorded_scene(&args.checkpoints, &manifests)?,
+    };
     let scene = load_scene(&scene_path)?;
     let worlds = match args.worlds.is_empty() {
         true => {
@@ -816,10 +825,63 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         }
         false => args.worlds.clone(),
     };
-    let episodes = args.episodes.unwrap_or(recorded.train.eval_episodes);
-    let evals = crate::agent::evaluate_checkpoint(&args.checkpoint, &manifest, &scene, &worlds, episodes)?;
+    let mut runs = Vec::new();
+    for (dir, manifest) in args.checkpoints.iter().zip(&manifests) {
+        let episodes = args.episodes.unwrap_or(manifest.config.train.eval_episodes);
+        let evals = crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes)?;
+        print_world_evals(dir, manifest, &scene, episodes, &evals);
+        runs.push(evals);
+    }
+    if let Some(out) = &args.out {
+        let tables: Vec<(&Path, &[crate::agent::WorldEval])> =
+            args.checkpoints.iter().map(PathBuf::as_path).zip(runs.iter().map(Vec::as_slice)).collect();
+        crate::agent::write_world_evals_csv(out, &tables)?;
+        println!("wrote {}", out.display());
+    }
+    let summaries = crate::agent::summarize_runs(&runs, scene.task.episode_steps)?;
+    if runs.len() > 1 {
+        println!("over the {} runs:", runs.len());
+        for summary in &summaries {
+            println!("{:>12}: {}", summary.world, summary.text());
+        }
+    }
+    if let Some(out) = &args.summary_out {
+        crate::agent::write_world_summary_csv(out, &summaries)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// The scene every checkpoint recorded; checkpoints of different scenes are refused (their
+/// worlds would not line up), naming the first two that differ.
+fn one_recorded_scene(dirs: &[PathBuf], manifests: &[crate::agent::Manifest]) -> anyhow::Result<PathBuf> {
+    let first = &manifests[0].config.scene;
+    for (dir, manifest) in dirs.iter().zip(manifests).skip(1) {
+        if &manifest.config.scene != first {
+            bail!(
+                "{} recorded scene {} but {} recorded {}: evaluate them separately, or give --scene",
+                dirs[0].display(),
+                first.display(),
+                dir.display(),
+                manifest.config.scene.display()
+            );
+        }
+    }
+    Ok(first.clone())
+}
+
+/// One checkpoint's table: a header line, then each world's return and share of nominal.
+fn print_world_evals(
+    dir: &Path,
+    manifest: &crate::agent::Manifest,
+    scene: &crate::scene::Scene,
+    episodes: usize,
+    evals: &[crate::agent::WorldEval],
+) {
+    let recorded = &manifest.config;
     println!(
-        "{} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world",
+        "{}: {} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world",
+        dir.display(),
         recorded.mode,
         scene.name,
         recorded.seed,
@@ -827,16 +889,11 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         if episodes == 1 { "" } else { "s" }
     );
     let nominal = evals.iter().find(|e| e.world == crate::agent::NOMINAL_WORLD).map(|e| e.row.eval_return_mean);
-    for e in &evals {
+    for e in evals {
         let share =
             nominal.map_or(String::new(), |n| format!("  {:5.1} % of nominal", 100.0 * e.row.eval_return_mean / n));
         println!("{:>12}: {} (mean length {:.0}){share}", e.world, e.row.return_text(), e.row.eval_length_mean);
     }
-    if let Some(out) = &args.out {
-        crate::agent::write_world_evals_csv(out, &evals)?;
-        println!("wrote {}", out.display());
-    }
-    Ok(())
 }
 
 pub fn check(scenes: &[PathBuf]) -> anyhow::Result<()> {

@@ -20,7 +20,10 @@ pub use checkpoint::{
     save_checkpoint,
 };
 pub use config::{ScheduleOverrides, learning_config};
-pub use evaluate::{NOMINAL_WORLD, WorldEval, evaluate_checkpoint, write_world_evals_csv};
+pub use evaluate::{
+    NOMINAL_WORLD, WorldEval, WorldSummary, evaluate_checkpoint, summarize_runs, write_world_evals_csv,
+    write_world_summary_csv,
+};
 pub use health::divergence;
 pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use model_data::ModelData;

@@ -633,12 +633,54 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     assert_eq!(evals[1].row.env_steps, trainer.state.env_steps);
 
     let csv = folder.path().join("worlds.csv");
-    write_world_evals_csv(&csv, &evals).unwrap();
+    write_world_evals_csv(&csv, &[(dir.as_path(), evals.as_slice())]).unwrap();
     let text = std::fs::read_to_string(&csv).unwrap();
     let heavy_line = text.lines().nth(2).unwrap();
+    assert!(heavy_line.starts_with(&format!("{},heavy,", dir.display())), "{text}");
     let share: f64 = heavy_line.rsplit(',').next().unwrap().parse().unwrap();
     assert!((share - heavy.eval_return_mean / nominal.eval_return_mean).abs() < 1e-12, "{text}");
     assert!(text.lines().nth(1).unwrap().ends_with(",1"), "{text}");
+
+    // Through the command, two runs (the same one twice, so the summary's figures are known): a
+    // row per run and world, and the summary with no spread over identical runs.
+    let (out, summary_out) = (folder.path().join("runs.csv"), folder.path().join("summary.csv"));
+    let args = demorl_studio::cli::EvaluateArgs {
+        checkpoints: vec![dir.clone(), dir.clone()],
+        worlds: worlds.to_vec(),
+        episodes: Some(2),
+        scene: None,
+        out: Some(out.clone()),
+        summary_out: Some(summary_out.clone()),
+    };
+    demorl_studio::cli::evaluate(&args).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1 + 2 * 2);
+    let summary = std::fs::read_to_string(&summary_out).unwrap();
+    let heavy_row: Vec<&str> = summary.lines().nth(2).unwrap().split(',').collect();
+    assert_eq!(&heavy_row[..2], &["heavy", "2"], "{summary}");
+    assert_eq!(heavy_row[2].parse::<f64>().unwrap(), heavy.eval_return_mean, "{summary}");
+    assert_eq!(heavy_row[3].parse::<f64>().unwrap(), 0.0, "{summary}");
+    let share_of_nominal: f64 = heavy_row[6].parse().unwrap();
+    assert!((share_of_nominal - heavy.eval_return_mean / nominal.eval_return_mean).abs() < 1e-12, "{summary}");
+
+    // Runs of different scenes are not summarised together: refused naming both, before any episode.
+    let other = folder.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    for file in walk(&dir) {
+        let target = other.join(file.strip_prefix(&dir).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    let manifest_text = std::fs::read_to_string(other.join("manifest.ron")).unwrap();
+    assert!(manifest_text.contains("\"scenes/hopper.ron\""));
+    std::fs::write(other.join("manifest.ron"), manifest_text.replace("scenes/hopper.ron", "scenes/leg2r.ron")).unwrap();
+    let args = demorl_studio::cli::EvaluateArgs {
+        checkpoints: vec![dir.clone(), other],
+        out: None,
+        summary_out: None,
+        ..args
+    };
+    let error = demorl_studio::cli::evaluate(&args).unwrap_err().to_string();
+    assert!(error.contains("scenes/hopper.ron") && error.contains("scenes/leg2r.ron"), "{error}");
 
     // An unknown world is refused with the scene's world names, before any episode.
     let error =
