@@ -230,7 +230,8 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
 /// gathering minibatches and copying weights, makes the rate a lower bound),
 /// hold-out prediction of 1000 rows by every member, and both as fractions of the GEMM ceiling at
 /// their row counts that rayon's threads reach together (the host backend runs members and row
-/// halves in parallel on that pool; run with `RAYON_NUM_THREADS=1` for one core). A training step
+/// halves in parallel on that pool; run with `RAYON_NUM_THREADS=1` for one core); and the host
+/// prediction once more with ReLU hidden layers, which shows what Swish costs. A training step
 /// is counted as 3 forward passes of work (forward, and the input and weight gradients).
 fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rng) -> Vec<Figure> {
     use crate::config::EnsembleBackend;
@@ -269,12 +270,7 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
         let holdout_rows = (report.epochs + 1) * report.holdout_size;
         let rows_per_step = 3.0 * batch as f64 + holdout_rows as f64 / steps as f64;
         let train_gflops = members as f64 * rows_per_step * flops_per_row as f64 / (step_ms * 1e-3) / 1e9;
-        let repeats = 5;
-        let started = Instant::now();
-        for _ in 0..repeats {
-            std::hint::black_box(ensemble.predict(&x[..holdout * din]));
-        }
-        let predict_ms = 1e3 * started.elapsed().as_secs_f64() / repeats as f64;
+        let predict_ms = predict_ms(&ensemble, &x[..holdout * din]);
         let predict_gflops = (members * holdout * flops_per_row) as f64 / (predict_ms * 1e-3) / 1e9;
         let name = format!("{label}/{}/{threads}threads", format!("{backend:?}").to_lowercase());
         figures.extend([
@@ -291,7 +287,26 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
         step_ms_of.push(step_ms);
     }
     figures.push(figure(format!("{label}/train_batch256/host_speedup_over_burn"), step_ms_of[0] / step_ms_of[1], "×"));
+    // The same prediction with ReLU hidden layers: the ceiling counts only the products, so the
+    // gap between the two is what Swish's exponentials and divisions cost.
+    let relu =
+        EnsembleSettings { activation: crate::config::Activation::Relu, backend: EnsembleBackend::Host, ..settings };
+    let relu_ms = predict_ms(&ProbabilisticEnsemble::new(din, dout, relu, 1), &x[..holdout * din]);
+    let relu_gflops = (members * holdout * flops_per_row) as f64 / (relu_ms * 1e-3) / 1e9;
+    let name = format!("{label}/host/{threads}threads/predict_1000rows_relu");
+    figures.push(figure(format!("{name}/ms"), relu_ms, "ms"));
+    figures.push(figure(format!("{name}/fraction_of_ceiling"), 100.0 * relu_gflops / predict_ceiling, "%"));
     figures
+}
+
+/// Milliseconds of one `predict` of `rows` by every member, the mean of five.
+fn predict_ms(ensemble: &crate::learn::ProbabilisticEnsemble, rows: &[f32]) -> f64 {
+    let repeats = 5;
+    let started = Instant::now();
+    for _ in 0..repeats {
+        std::hint::black_box(ensemble.predict(rows));
+    }
+    1e3 * started.elapsed().as_secs_f64() / repeats as f64
 }
 
 /// `bench slurm`: the cost SLURM adds per task. The same grid of `runs` short pendulum SAC runs

@@ -10,7 +10,7 @@ use crate::agent::{
     Baseline, CheckpointOptions, EpisodeSummary, RunSummary, ScheduleOverrides, episode_seed, learning_config,
     run_baseline_episode, run_mpc_episodes, write_episodes_csv, write_summary_json,
 };
-use crate::config::{RunMode, preset_or_error};
+use crate::config::RunMode;
 use crate::scene::load_scene;
 use crate::sim::Env;
 
@@ -176,8 +176,10 @@ pub struct TrainArgs {
     pub mode: Mode,
     #[arg(long, value_enum, default_value = "simulator", conflicts_with_all = ["settings", "resume"])]
     pub model: ModelKind,
-    /// Planner preset (reference, paper-cem, mppi, mirror-descent, demorl-h15); default: the
-    /// scene's own settings for the mode (its `learning:` section, else the mode's generic ones).
+    /// Planner preset: built in (reference, paper-cem, mppi, mirror-descent, demorl-h15), saved
+    /// from the studio (saves/presets/NAME.ron, by NAME), or a preset file by its path (….ron);
+    /// default: the scene's own settings for the mode (its `learning:` section, else the mode's
+    /// generic ones).
     #[arg(long, conflicts_with_all = ["settings", "resume"])]
     pub preset: Option<String>,
     /// Episodes to run (MPC with the simulator).
@@ -466,8 +468,9 @@ pub struct ScreenshotArgs {
     /// while it acts.
     #[arg(long, value_name = "STEP:FX,FY,FZ[:STEPS]")]
     pub push: Vec<String>,
-    /// After the steps, plan the state with the run's settings (A) and this preset (B) and show
-    /// both (A/B plans; mpc with the simulator).
+    /// After the steps, plan the state with the run's settings (A) and this preset (B: built in,
+    /// saved from the studio, or a ….ron file, as `train --preset`) and show both (A/B plans; mpc
+    /// with the simulator).
     #[arg(long, value_name = "PRESET")]
     pub ab: Option<String>,
     /// Window size as WIDTHxHEIGHT.
@@ -507,7 +510,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let scene_path = args.scene_file()?;
     let scene = load_scene(scene_path)?;
     let (preset_name, settings) = match &args.preset {
-        Some(name) => (name.clone(), preset_or_error(name)?),
+        Some(name) => (name.clone(), crate::plan::resolve_preset(name, Path::new(crate::plan::DEFAULT_PRESET_DIR))?),
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
     if let Some(out) = &args.out {
@@ -1143,9 +1146,10 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
                 pushes: args.push.iter().map(|p| parse_push(p)).collect::<anyhow::Result<_>>()?,
                 ab: match &args.ab {
                     None => None,
-                    Some(name) => Some(crate::config::preset(name).with_context(|| {
-                        format!("--ab {name}: no such preset (built in: {})", crate::config::PRESET_NAMES.join(", "))
-                    })?),
+                    Some(name) => Some(
+                        crate::plan::resolve_preset(name, Path::new(crate::plan::DEFAULT_PRESET_DIR))
+                            .with_context(|| format!("--ab {name}"))?,
+                    ),
                 },
             }),
             max_fps: None,

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::config::{RunConfig, RunMode, preset_or_error};
+use crate::config::{RunConfig, RunMode};
+use crate::plan::{DEFAULT_PRESET_DIR, resolve_preset};
 use crate::scene::Scene;
 
 /// The config `train SCENE --mode MODE [--preset NAME]` runs: the scene's defaults for the mode
@@ -23,7 +24,7 @@ pub fn learning_config(
     }
     let defaults = scene.defaults(mode);
     let (preset, planner) = match preset {
-        Some(name) => (name.to_string(), preset_or_error(name)?),
+        Some(name) => (name.to_string(), resolve_preset(name, Path::new(DEFAULT_PRESET_DIR))?),
         None => ("scene-default".to_string(), defaults.planner),
     };
     Ok(RunConfig {

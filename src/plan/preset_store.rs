@@ -121,6 +121,16 @@ impl PresetStore {
     }
 }
 
+/// The planner settings a `--preset` argument names: a preset file by its path (`….ron`), else a
+/// built-in preset, else a preset saved in `dir` (the studio saves to [`DEFAULT_PRESET_DIR`]), so
+/// settings tuned live in the studio run headless under the same name.
+pub fn resolve_preset(name: &str, dir: &Path) -> Result<PlannerSettings, PresetError> {
+    if name.ends_with(".ron") {
+        return load_preset_file(Path::new(name));
+    }
+    PresetStore::new(dir).load(name)
+}
+
 /// Reads a preset file: RON planner settings (missing fields take their defaults), validated.
 /// Errors name the file, line, column and field.
 pub fn load_preset_file(path: &Path) -> Result<PlannerSettings, PresetError> {

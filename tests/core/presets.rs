@@ -111,3 +111,26 @@ fn unreadable_and_truncated_files_are_refused_with_their_path() {
     let error = load_preset_file(&dir.path().join("missing.ron")).unwrap_err();
     assert!(error.to_string().contains("missing.ron"), "{error}");
 }
+
+/// `--preset` resolves a file path, a built-in or a studio-saved preset, in that order, and the
+/// learning modes record the resolved settings.
+#[test]
+fn a_preset_argument_names_a_file_a_builtin_or_a_saved_preset() {
+    use demorl_studio::plan::resolve_preset;
+    let (_dir, store) = store();
+    let saved = store.save("tuned", &custom(), false).unwrap();
+    assert_eq!(resolve_preset("tuned", store.dir()).unwrap(), custom());
+    assert_eq!(resolve_preset("mppi", store.dir()).unwrap(), preset("mppi").unwrap());
+    assert_eq!(resolve_preset(saved.to_str().unwrap(), Path::new("/nonexistent")).unwrap(), custom());
+    let error = resolve_preset("fast", store.dir()).unwrap_err().to_string();
+    assert!(error.contains("`fast`") && error.contains("paper-cem") && error.contains("presets"), "{error}");
+    let error = resolve_preset("missing.ron", store.dir()).unwrap_err().to_string();
+    assert!(error.contains("missing.ron"), "{error}");
+
+    let scene_path = Path::new("scenes/pendulum.ron");
+    let scene = demorl_studio::scene::load_scene(scene_path).unwrap();
+    let mode = demorl_studio::config::RunMode::Demorl;
+    let file = saved.to_str().unwrap();
+    let config = demorl_studio::agent::learning_config(scene_path, &scene, mode, Some(file), 0, 1).unwrap();
+    assert_eq!((config.preset.as_str(), &config.planner), (file, &custom()));
+}
