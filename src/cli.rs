@@ -111,6 +111,10 @@ pub struct EvaluateArgs {
     /// Also write the summary over the checkpoints as CSV to this file (a row per world).
     #[arg(long)]
     pub summary_out: Option<PathBuf>,
+    /// Checkpoints evaluated at the same time (each on one thread; the figures do not depend on
+    /// it).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -811,7 +815,6 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `check`: validates every file; fails if any is invalid.
 /// `evaluate`: each checkpoint's policy in each world, printed as a table, then with several
 /// checkpoints the summary over them (CSV with `--out` / `--summary-out`).
 pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
@@ -828,12 +831,14 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         }
         false => args.worlds.clone(),
     };
-    let mut runs = Vec::new();
-    for (dir, manifest) in args.checkpoints.iter().zip(&manifests) {
-        let episodes = args.episodes.unwrap_or(manifest.config.train.eval_episodes);
-        let evals = crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes)?;
-        print_world_evals(dir, manifest, &scene, episodes, &evals);
-        runs.push(evals);
+    let saved: Vec<(&PathBuf, &crate::agent::Manifest)> = args.checkpoints.iter().zip(&manifests).collect();
+    let episodes_of = |manifest: &crate::agent::Manifest| args.episodes.unwrap_or(manifest.config.train.eval_episodes);
+    let runs = crate::agent::on_workers(&saved, args.jobs, "evaluate", |&(dir, manifest)| {
+        crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes_of(manifest))
+            .with_context(|| dir.display().to_string())
+    })?;
+    for ((dir, manifest), evals) in saved.iter().zip(&runs) {
+        print_world_evals(dir, manifest, &scene, episodes_of(manifest), evals);
     }
     if let Some(out) = &args.out {
         let tables: Vec<(&Path, &[crate::agent::WorldEval])> =
@@ -899,6 +904,7 @@ fn print_world_evals(
     }
 }
 
+/// `check`: validates every file; fails if any is invalid.
 pub fn check(scenes: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for path in scenes {

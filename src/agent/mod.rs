@@ -13,6 +13,7 @@ mod run;
 mod sac;
 mod train;
 mod train_data;
+mod workers;
 
 pub use baseline::{Baseline, run_baseline_episode};
 pub use checkpoint::{
@@ -36,3 +37,4 @@ pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_le
 pub use sac::SacAgent;
 pub use train::{TrainAgent, Trainer, named_world, residual_gait, world_choices};
 pub use train_data::{EvalRow, ModelFit, Progress, StepStats, TrainRow, TrainStep, TrainerState, Transition};
+pub use workers::on_workers;

@@ -2,19 +2,13 @@
 //! `run_learning` call with its own seeded RNGs, so results do not depend on the job count; a run
 //! whose folder already holds a summary and the same settings is read back instead of retrained.
 
+use anyhow::Context;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use anyhow::{Context, anyhow};
 
 use super::{CurvePoint, SeedCurve};
-use crate::agent::{EvalRow, read_eval_rows_csv, run_learning};
+use crate::agent::{EvalRow, on_workers, read_eval_rows_csv, run_learning};
 use crate::config::{RunConfig, read_run_config};
 use crate::scene::Scene;
-
-/// Stack of a grid worker thread: the learners' call chains are deeper than the 2 MiB default allows for comfortably.
-const WORKER_STACK_BYTES: usize = 32 << 20;
 
 /// One run of the grid.
 #[derive(Clone, Debug)]
@@ -95,30 +89,7 @@ pub fn run_grid(
     jobs: usize,
     log: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<Vec<RunOutcome>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<anyhow::Result<RunOutcome>>>> = Mutex::new(runs.iter().map(|_| None).collect());
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        for worker in 0..jobs.clamp(1, runs.len().max(1)) {
-            let work = || {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(run) = runs.get(k) else { break };
-                    let outcome =
-                        run_one(run, scene, log).with_context(|| format!("{} ({})", run.name(), run.dir.display()));
-                    if outcome.is_err() {
-                        next.store(runs.len(), Ordering::SeqCst);
-                    }
-                    results.lock().expect("no worker panics while holding the lock")[k] = Some(outcome);
-                }
-            };
-            std::thread::Builder::new()
-                .name(format!("compare-{worker}"))
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn_scoped(s, work)
-                .context("cannot start a grid worker thread")?;
-        }
-        Ok(())
-    })?;
-    let results = results.into_inner().map_err(|_| anyhow!("a grid worker panicked"))?;
-    results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow!("run not started after an earlier failure")))).collect()
+    on_workers(runs, jobs, "compare", |run| {
+        run_one(run, scene, log).with_context(|| format!("{} ({})", run.name(), run.dir.display()))
+    })
 }

@@ -333,6 +333,8 @@ impl ProbabilisticEnsemble {
     /// there are many, in parallel (seven members alone leave one of two cores idle an eighth of
     /// the time), each thread reusing its own layer buffers.
     fn host_forward(&self, params: &[Vec<f32>], x: &[f32], n: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
+        // Nothing inside a member's pass waits on rayon (the products run single-threaded), so a
+        // thread never re-enters this while it holds its buffers.
         thread_local! {
             static SCRATCH: std::cell::RefCell<InferScratch> = std::cell::RefCell::default();
         }

@@ -651,6 +651,7 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
         scene: None,
         out: Some(out.clone()),
         summary_out: Some(summary_out.clone()),
+        jobs: 2,
     };
     demorl_studio::cli::evaluate(&args).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1 + 2 * 2);
