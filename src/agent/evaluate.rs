@@ -29,7 +29,8 @@ pub struct WorldEval {
 /// Restores the checkpoint in `dir` (its `manifest`, read and checked by `read_checkpoint`; built
 /// for `scene`, its run's scene) and evaluates its agent for `episodes` episodes in each of
 /// `worlds` (`nominal`, or names of `task.worlds`), in order. Every world is checked before any
-/// episode runs.
+/// episode runs, and every world starts from the saved agent: a planner's noise runs on from one
+/// episode to the next, so a world's figures would otherwise depend on the worlds before it.
 pub fn evaluate_checkpoint(
     dir: &Path,
     manifest: &Manifest,
@@ -48,16 +49,13 @@ pub fn evaluate_checkpoint(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let agent = learning_agent(config, &Env::new(scene))?;
     let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
-    restore_checkpoint(dir, manifest, &mut trainer)?;
-    trainer.settings.eval_episodes = episodes;
-    let evals = worlds
-        .iter()
-        .zip(choices)
-        .map(|(world, choice)| {
-            trainer.eval_env.set_world(choice);
-            WorldEval { world: world.clone(), row: trainer.evaluate() }
-        })
-        .collect();
+    let mut evals = Vec::with_capacity(worlds.len());
+    for (world, choice) in worlds.iter().zip(choices) {
+        restore_checkpoint(dir, manifest, &mut trainer)?;
+        trainer.settings.eval_episodes = episodes;
+        trainer.eval_env.set_world(choice);
+        evals.push(WorldEval { world: world.clone(), row: trainer.evaluate() });
+    }
     Ok(evals)
 }
 
