@@ -833,13 +833,14 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     };
     let saved: Vec<(&PathBuf, &crate::agent::Manifest)> = args.checkpoints.iter().zip(&manifests).collect();
     let episodes_of = |manifest: &crate::agent::Manifest| args.episodes.unwrap_or(manifest.config.train.eval_episodes);
+    // Each table is printed whole as soon as its checkpoint is done (in finishing order when
+    // several run at once; the CSV and the summary keep the order given).
     let runs = crate::agent::on_workers(&saved, args.jobs, "evaluate", |&(dir, manifest)| {
-        crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes_of(manifest))
-            .with_context(|| dir.display().to_string())
+        let evals = crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes_of(manifest))
+            .with_context(|| dir.display().to_string())?;
+        print!("{}", world_evals_table(dir, manifest, &scene, episodes_of(manifest), &evals));
+        Ok(evals)
     })?;
-    for ((dir, manifest), evals) in saved.iter().zip(&runs) {
-        print_world_evals(dir, manifest, &scene, episodes_of(manifest), evals);
-    }
     if let Some(out) = &args.out {
         let tables: Vec<(&Path, &[crate::agent::WorldEval])> =
             args.checkpoints.iter().map(PathBuf::as_path).zip(runs.iter().map(Vec::as_slice)).collect();
@@ -879,16 +880,16 @@ fn one_recorded_scene(dirs: &[PathBuf], manifests: &[crate::agent::Manifest]) ->
 }
 
 /// One checkpoint's table: a header line, then each world's return and share of nominal.
-fn print_world_evals(
+fn world_evals_table(
     dir: &Path,
     manifest: &crate::agent::Manifest,
     scene: &crate::scene::Scene,
     episodes: usize,
     evals: &[crate::agent::WorldEval],
-) {
+) -> String {
     let recorded = &manifest.config;
-    println!(
-        "{}: {} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world",
+    let mut table = format!(
+        "{}: {} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world\n",
         dir.display(),
         recorded.mode,
         scene.name,
@@ -900,8 +901,10 @@ fn print_world_evals(
     for e in evals {
         let share =
             nominal.map_or(String::new(), |n| format!("  {:5.1} % of nominal", 100.0 * e.row.eval_return_mean / n));
-        println!("{:>12}: {} (mean length {:.0}){share}", e.world, e.row.return_text(), e.row.eval_length_mean);
+        table +=
+            &format!("{:>12}: {} (mean length {:.0}){share}\n", e.world, e.row.return_text(), e.row.eval_length_mean);
     }
+    table
 }
 
 /// `check`: validates every file; fails if any is invalid.
