@@ -134,3 +134,14 @@ fn a_preset_argument_names_a_file_a_builtin_or_a_saved_preset() {
     let config = demorl_studio::agent::learning_config(scene_path, &scene, mode, Some(file), 0, 1).unwrap();
     assert_eq!((config.preset.as_str(), &config.planner), (file, &custom()));
 }
+
+/// The preset files the docs' commands name all load.
+#[test]
+fn the_documented_preset_files_load() {
+    let files: Vec<_> = std::fs::read_dir("docs/presets").unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!files.is_empty());
+    for path in files {
+        let settings = load_preset_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(settings.horizon > 0, "{}", path.display());
+    }
+}
