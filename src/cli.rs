@@ -514,7 +514,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     let scene_path = args.scene_file()?;
     let scene = load_scene(scene_path)?;
     let (preset_name, settings) = match &args.preset {
-        Some(name) => (name.clone(), crate::plan::resolve_preset(name, Path::new(crate::plan::DEFAULT_PRESET_DIR))?),
+        Some(name) => (name.clone(), crate::plan::preset_argument(name)?),
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
     if let Some(out) = &args.out {
@@ -866,7 +866,7 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
 fn one_recorded_scene(dirs: &[PathBuf], manifests: &[crate::agent::Manifest]) -> anyhow::Result<PathBuf> {
     let first = &manifests[0].config.scene;
     for (dir, manifest) in dirs.iter().zip(manifests).skip(1) {
-        if &manifest.config.scene != first {
+        if !same_file(&manifest.config.scene, first) {
             bail!(
                 "{} recorded scene {} but {} recorded {}: evaluate them separately, or give --scene",
                 dirs[0].display(),
@@ -1155,10 +1155,7 @@ pub fn screenshot(args: &ScreenshotArgs) -> anyhow::Result<()> {
                 pushes: args.push.iter().map(|p| parse_push(p)).collect::<anyhow::Result<_>>()?,
                 ab: match &args.ab {
                     None => None,
-                    Some(name) => Some(
-                        crate::plan::resolve_preset(name, Path::new(crate::plan::DEFAULT_PRESET_DIR))
-                            .with_context(|| format!("--ab {name}"))?,
-                    ),
+                    Some(name) => Some(crate::plan::preset_argument(name).with_context(|| format!("--ab {name}"))?),
                 },
             }),
             max_fps: None,

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::config::{RunConfig, RunMode};
-use crate::plan::{DEFAULT_PRESET_DIR, resolve_preset};
+use crate::plan::preset_argument;
 use crate::scene::Scene;
 
 /// The config `train SCENE --mode MODE [--preset NAME]` runs: the scene's defaults for the mode
@@ -24,7 +24,7 @@ pub fn learning_config(
     }
     let defaults = scene.defaults(mode);
     let (preset, planner) = match preset {
-        Some(name) => (name.to_string(), resolve_preset(name, Path::new(DEFAULT_PRESET_DIR))?),
+        Some(name) => (name.to_string(), preset_argument(name)?),
         None => ("scene-default".to_string(), defaults.planner),
     };
     Ok(RunConfig {

@@ -22,7 +22,9 @@ pub use hooks::{PolicyPrior, TerminalValue};
 pub use model::{Model, ObservationPoints, RolloutBatch, RootTrack, SequenceBatch};
 pub use obs_points::ObservationKinematics;
 pub use planner::{ActionMode, Planner, PlannerState};
-pub use preset_store::{DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset, resolve_preset};
+pub use preset_store::{
+    DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset, preset_argument, resolve_preset,
+};
 pub use score::Scorer;
 pub use simulator::SimulatorModel;
 pub use trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};

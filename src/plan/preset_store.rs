@@ -131,6 +131,12 @@ pub fn resolve_preset(name: &str, dir: &Path) -> Result<PlannerSettings, PresetE
     PresetStore::new(dir).load(name)
 }
 
+/// What a `--preset NAME` argument names, with saved presets looked up in [`DEFAULT_PRESET_DIR`]
+/// (relative to the working folder, where the studio saves them).
+pub fn preset_argument(name: &str) -> Result<PlannerSettings, PresetError> {
+    resolve_preset(name, Path::new(DEFAULT_PRESET_DIR))
+}
+
 /// Reads a preset file: RON planner settings (missing fields take their defaults), validated.
 /// Errors name the file, line, column and field.
 pub fn load_preset_file(path: &Path) -> Result<PlannerSettings, PresetError> {
