@@ -1,0 +1,2 @@
+// Empty: cargo unifies the features of build dependencies only for packages with a build script.
+fn main() {}
