@@ -177,9 +177,10 @@ class DemorlVectorEnv(gym.vector.VectorEnv):
 class Planner:
     """The DMD-MPC planner with the forked simulator as its model.
 
-    ``Planner(env, preset="mppi")``, ``Planner(env, settings="(horizon: 20, samples: 64)")``
-    (RON, fields left out take the reference preset's) or ``Planner(env)`` (the scene's own
-    settings). ``plan(env)`` plans from env's current state without changing it, and returns the
+    ``Planner(env, preset="mppi")`` (a built-in name, a preset saved from the studio by name, or
+    a preset file's path ending in ``.ron``, as the CLI's ``--preset`` takes them),
+    ``Planner(env, settings="(horizon: 20, samples: 64)")`` (RON, fields left out take the
+    reference preset's) or ``Planner(env)`` (the scene's own settings). ``plan(env)`` plans from env's current state without changing it, and returns the
     action and the trace: every candidate sequence of the last iteration with its score, update
     weight and elite flag, the mean plan and its standard deviation.
     """
@@ -192,6 +193,11 @@ class Planner:
     def settings(self) -> str:
         """The planner settings as RON text."""
         return self._native.settings
+
+    @property
+    def source(self) -> str:
+        """Where the settings came from: the preset as given, ``"settings"`` or ``"scene"``."""
+        return self._native.source
 
     def reset(self) -> None:
         """Forgets the previous plan (call at every episode start)."""

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use demorl_studio::agent::{MpcAgent, episode_seed};
-use demorl_studio::config::{PlannerSettings, preset_or_error};
-use demorl_studio::plan::{ActionMode, PlanTrace};
+use demorl_studio::config::PlannerSettings;
+use demorl_studio::plan::{ActionMode, PlanTrace, preset_argument};
 use demorl_studio::scene::load_scene;
 use demorl_studio::sim::{Env, StepOutcome};
 use pyo3::exceptions::PyValueError;
@@ -297,15 +297,16 @@ pub struct PyPlanner {
 
 #[pymethods]
 impl PyPlanner {
-    /// A planner for `env`'s scene: `preset` (reference, paper-cem, mppi, mirror-descent,
-    /// demorl-h15), or `settings` as RON text (fields left out take the reference preset's), or
-    /// the scene's own planner settings; `threads` rollout threads.
+    /// A planner for `env`'s scene: `preset` as the CLI's `--preset` takes it (a built-in name, a
+    /// preset saved from the studio by name, or a preset file's path ending in `.ron`), or
+    /// `settings` as RON text (fields left out take the reference preset's), or the scene's own
+    /// planner settings; `threads` rollout threads.
     #[new]
     #[pyo3(signature = (env, preset = None, settings = None, seed = 0, threads = 1))]
     fn new(env: &PyEnv, preset: Option<&str>, settings: Option<&str>, seed: u64, threads: usize) -> PyResult<Self> {
         let (source, settings) = match (preset, settings) {
             (Some(_), Some(_)) => return Err(value_error("give a preset or settings, not both")),
-            (Some(name), None) => (name.to_string(), preset_or_error(name).map_err(value_error)?),
+            (Some(name), None) => (name.to_string(), preset_argument(name).map_err(value_error)?),
             (None, Some(text)) => ("settings".to_string(), PlannerSettings::from_ron(text).map_err(value_error)?),
             (None, None) => ("scene".to_string(), env.env.robot().scene.planner.clone()),
         };

@@ -156,10 +156,23 @@ def test_presets_plan_and_bad_settings_are_refused_with_the_core_message():
     for name in demorl_studio.presets():
         action, _ = demorl_studio.Planner(env, preset=name).plan(env)
         assert action.shape == (1,) and np.all(np.abs(action) <= 1)
-    with pytest.raises(ValueError, match="unknown planner preset `nope`"):
+    with pytest.raises(ValueError, match="no preset named `nope`"):
         demorl_studio.Planner(env, preset="nope")
     with pytest.raises(ValueError, match="horizon"):
         demorl_studio.Planner(env, settings="(horizon: 0)")
+
+
+def test_a_preset_file_is_read_as_the_cli_reads_it(tmp_path):
+    env = demorl_studio.make(str(ROOT / "scenes" / "hopper.ron"))
+    env.reset(seed=0)
+    shipped = str(ROOT / "docs" / "presets" / "hopper-oracle-cem-h25.ron")
+    planner = demorl_studio.Planner(env, preset=shipped)
+    assert planner.source == shipped
+    assert "horizon: 25" in planner.settings and "samples: 64" in planner.settings
+    broken = tmp_path / "broken.ron"
+    broken.write_text("(horizon: 0)")
+    with pytest.raises(ValueError, match="broken.ron.*horizon"):
+        demorl_studio.Planner(env, preset=str(broken))
 
 
 def test_a_broken_scene_raises_with_file_line_and_column(tmp_path):
