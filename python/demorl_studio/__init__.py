@@ -180,9 +180,10 @@ class Planner:
     ``Planner(env, preset="mppi")`` (a built-in name, a preset saved from the studio by name, or
     a preset file's path ending in ``.ron``, as the CLI's ``--preset`` takes them),
     ``Planner(env, settings="(horizon: 20, samples: 64)")`` (RON, fields left out take the
-    reference preset's) or ``Planner(env)`` (the scene's own settings). ``plan(env)`` plans from env's current state without changing it, and returns the
-    action and the trace: every candidate sequence of the last iteration with its score, update
-    weight and elite flag, the mean plan and its standard deviation.
+    reference preset's) or ``Planner(env)`` (the scene's own settings). ``plan(env)`` plans from
+    env's current state without changing it, and returns the action and the trace: every candidate
+    sequence of the last iteration with its score, update weight and elite flag, the mean plan and
+    its standard deviation.
     """
 
     def __init__(self, env: DemorlEnv, preset: str | None = None, settings: str | None = None,
