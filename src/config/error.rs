@@ -1,14 +1,11 @@
-//! The error every settings check returns: a value out of range, an unknown preset, unreadable text.
+//! The error every settings check returns: a value out of range, unreadable text.
 
-/// A settings value that is out of range, or a preset name that does not exist.
+/// A settings value that is out of range, or settings text that cannot be read.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SettingsError {
     /// `field` holds `value`, which is not in `range`.
     #[error("{field} = {value}: must be {range}")]
     OutOfRange { field: &'static str, value: String, range: String },
-    /// No preset has this name.
-    #[error("unknown planner preset `{name}`: valid presets are {valid}")]
-    UnknownPreset { name: String, valid: String },
     /// RON text that does not describe valid settings.
     #[error("planner settings could not be read: {0}")]
     Parse(String),

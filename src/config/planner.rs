@@ -358,11 +358,6 @@ pub fn preset(name: &str) -> Option<PlannerSettings> {
     }
 }
 
-/// A built-in preset by name, or an error that lists the valid names.
-pub fn preset_or_error(name: &str) -> Result<PlannerSettings, SettingsError> {
-    preset(name).ok_or_else(|| SettingsError::UnknownPreset { name: name.to_string(), valid: PRESET_NAMES.join(", ") })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,9 @@ use crate::planner_common;
 
 use demorl_studio::config::{
     ActionChoice, LastBlock, Loss, MirrorMap, PRESET_NAMES, PlannerSettings, SettingsError, ShiftRule, TerminalChoice,
-    VarianceShift, preset, preset_or_error,
+    VarianceShift, preset,
 };
-use demorl_studio::plan::{ActionMode, Planner};
+use demorl_studio::plan::{ActionMode, Planner, preset_argument};
 use planner_common::Lqr;
 
 fn field_of(s: &PlannerSettings) -> &'static str {
@@ -151,7 +151,7 @@ fn presets() {
     assert_eq!(PRESET_NAMES, ["reference", "paper-cem", "mppi", "mirror-descent", "demorl-h15"]);
     for name in PRESET_NAMES {
         assert_eq!(preset(name).unwrap().validate(), Ok(()), "{name}");
-        assert_eq!(preset_or_error(name).unwrap(), preset(name).unwrap());
+        assert_eq!(preset_argument(name).unwrap(), preset(name).unwrap());
     }
     let r = preset("reference").unwrap();
     assert_eq!(r, PlannerSettings::default());
@@ -171,7 +171,7 @@ fn presets() {
     assert!(matches!(preset("mppi").unwrap().loss, Loss::Mppi { .. }));
 
     assert_eq!(preset("Reference"), None);
-    let message = preset_or_error("fast").unwrap_err().to_string();
+    let message = preset_argument("fast").unwrap_err().to_string();
     for name in PRESET_NAMES {
         assert!(message.contains(name), "{message}");
     }
