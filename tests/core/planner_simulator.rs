@@ -62,8 +62,9 @@ fn mpc_beats_zero_and_random_actions(stem: &str, steps: u32, margin: f64) {
     let mpc = mpc_return(&scene, 2);
     let zero = baseline_return(&scene, 2, None);
     let random = baseline_return(&scene, 2, Some(1));
-    println!("{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
-    assert!(mpc > zero + margin && mpc > random + margin, "{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
+    let figures = format!("{stem}: mpc {mpc:.2}, zero {zero:.2}, random {random:.2}");
+    println!("{figures}");
+    assert!(mpc > zero + margin && mpc > random + margin, "{figures}");
 }
 
 #[test]
