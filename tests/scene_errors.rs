@@ -112,7 +112,7 @@ fn duplicate_link_name() {
 
 #[test]
 fn unknown_field_is_rejected_with_its_position() {
-    let text = mutate("substeps: 10,", "substeps: 10,\n        substepz: 3,");
+    let text = mutate("control_rate: 20.0,", "control_rate: 20.0,\n        substepz: 3,");
     let e = error_of(&text);
     assert_eq!(e.line, Some(line_of(&text, "substepz")), "{e}");
     assert!(e.message.contains("substepz"), "{e}");
@@ -121,7 +121,7 @@ fn unknown_field_is_rejected_with_its_position() {
 
 #[test]
 fn wrong_type_names_the_field() {
-    let text = mutate("substeps: 10,", "substeps: \"five\",");
+    let text = mutate("rate: 20.0,\n        substeps: 10,", "rate: 20.0,\n        substeps: \"five\",");
     let e = error_of(&text);
     assert_eq!(e.field.as_deref(), Some("physics.substeps"), "{e}");
     assert_eq!(e.line, Some(line_of(&text, "\"five\"")), "{e}");
@@ -244,7 +244,7 @@ fn a_link_without_shapes_needs_an_inertia() {
 
 #[test]
 fn planning_physics_out_of_range_is_named_with_its_position() {
-    let text = mutate("substeps: 10,", "substeps: 10,\n        planning: Some((substeps: 0, solver_iterations: 4)),");
+    let text = mutate("planning: Some((substeps: 10,", "planning: Some((substeps: 0,");
     assert_error(&text, "physics.planning.substeps", "substeps: 0", "");
 }
 
