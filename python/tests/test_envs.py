@@ -129,8 +129,15 @@ def test_the_vector_env_equals_single_envs_with_same_step_autoreset():
     assert vec.observation_space.shape == (n, vec.single_observation_space.shape[0])
 
 
-def test_the_planners_best_sequence_replays_to_its_score_on_a_fork():
-    env = demorl_studio.make(PENDULUM)
+def test_the_planners_best_sequence_replays_to_its_score_on_a_fork(tmp_path):
+    # The shipped pendulum plans on copies with fewer solver iterations (`physics.planning`), so
+    # its scores are returns at that resolution; without the line, a plan's copies are exact forks.
+    text = Path(PENDULUM).read_text()
+    planning = [line for line in text.splitlines(keepends=True) if line.strip().startswith("planning:")]
+    assert len(planning) == 1, "the pendulum scene sets physics.planning on one line"
+    exact = tmp_path / "pendulum-exact.ron"
+    exact.write_text(text.replace(planning[0], ""))
+    env = demorl_studio.make(str(exact))
     env.reset(seed=2)
     planner = demorl_studio.Planner(env, settings="(horizon: 12, samples: 32, iterations: 2, discount: 1.0)")
     before = env.observation()
