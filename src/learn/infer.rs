@@ -176,7 +176,7 @@ impl GemmChain {
     /// One pass through every layer; returns the last layer's output. Every pass starts from the
     /// same input: feeding each pass's output into the next shrank the values, pass after pass,
     /// into subnormal floats, which Intel cores multiply many times slower (an AVX-512 Xeon read
-    /// a ceiling of 10 GFLOP/s under a planner step achieving 104; 130 once fixed).
+    /// a ceiling of 10 GFLOP/s under a planner step achieving 104; 130–135 once fixed).
     fn pass(&mut self) -> &[f32] {
         self.a.copy_from_slice(&self.input);
         for (layer, w) in self.sizes.windows(2).enumerate() {
