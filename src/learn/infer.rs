@@ -155,7 +155,6 @@ struct GemmChain {
     sizes: Vec<usize>,
     rows: usize,
     weights: Vec<Vec<f32>>,
-    input: Vec<f32>,
     a: Vec<f32>,
     b: Vec<f32>,
 }
@@ -165,8 +164,7 @@ impl GemmChain {
         let widest = sizes.iter().copied().max().unwrap_or(1);
         let weights =
             sizes.windows(2).map(|w| (0..w[0] * w[1]).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect()).collect();
-        let input = vec![0.1f32; rows * widest];
-        Self { sizes: sizes.to_vec(), rows, weights, a: input.clone(), input, b: vec![0.0; rows * widest] }
+        Self { sizes: sizes.to_vec(), rows, weights, a: vec![0.0; rows * widest], b: vec![0.0; rows * widest] }
     }
 
     fn flops_per_pass(&self) -> usize {
@@ -178,7 +176,7 @@ impl GemmChain {
     /// into subnormal floats, which Intel cores multiply many times slower (an AVX-512 Xeon read
     /// a ceiling of 10 GFLOP/s under a planner step achieving 104; 130–135 once fixed).
     fn pass(&mut self) -> &[f32] {
-        self.a.copy_from_slice(&self.input);
+        self.a.fill(0.1);
         for (layer, w) in self.sizes.windows(2).enumerate() {
             matmul(&mut self.b, (self.rows, w[0], w[1]), (&self.a, Layout::AsIs), (&self.weights[layer], Layout::AsIs));
             std::mem::swap(&mut self.a, &mut self.b);
