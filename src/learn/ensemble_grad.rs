@@ -284,7 +284,7 @@ fn member_gradients(
             || data_gradients(shape, params, (x_b, y_b), terms, scale, second),
         );
         for (sum, part) in first.grads.iter_mut().zip(&second.grads) {
-            sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+            simd::wide(AddInto { sum, part });
         }
         first.loss += second.loss;
     } else {
@@ -400,7 +400,7 @@ fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activa
         let d_bias = &mut s.grads[2 * l + 1];
         d_bias.fill(0.0);
         for row in upstream.chunks_exact(fan_out) {
-            d_bias.iter_mut().zip(row).for_each(|(g, v)| *g += v);
+            simd::wide(AddInto { sum: d_bias, part: row });
         }
         if l > 0 {
             below.resize(rows * fan_in, 0.0);
@@ -413,6 +413,19 @@ fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activa
     // Hand the buffers back for the next step (which is which does not matter).
     s.out = upstream;
     s.spare = below;
+}
+
+/// `sum += part`, element by element.
+struct AddInto<'a> {
+    sum: &'a mut [f32],
+    part: &'a [f32],
+}
+
+impl Kernel for AddInto<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.sum.iter_mut().zip(self.part).for_each(|(s, p)| *s += p);
+    }
 }
 
 /// `z = values + bias`, then `values ← act(z)` over rows of `bias.len()` values, and for Swish
@@ -505,13 +518,19 @@ impl Kernel for LossHeadKernel<'_, '_> {
     fn run(self) {
         let LossHead { out, bias, y, hi, lo, beta, scale, d_hi, d_lo } = self.head;
         let d = hi.len();
+        // Every per-output slice cut to exactly `d` values, so the inner loop has no bounds
+        // checks and vectorises across outputs.
+        let (lo, d_hi, d_lo) = (&lo[..d], &mut d_hi[..d], &mut d_lo[..d]);
+        let (mean_bias, raw_bias) = bias.split_at(d);
+        let raw_bias = &raw_bias[..d];
         d_hi.fill(0.0);
         d_lo.fill(0.0);
-        let (mean_bias, raw_bias) = bias.split_at(d);
-        let mut loss = 0.0f64;
+        // The loss summed per output across rows: a single running sum would be a sequential
+        // reduction, which keeps the compiler from vectorising the loop.
+        let mut loss_per_output = vec![0.0f32; d];
         for (row, target) in out.chunks_exact_mut(2 * d).zip(y.chunks_exact(d)) {
             let (mean, raw) = row.split_at_mut(d);
-            let mut row_loss = 0.0f32;
+            let (raw, target) = (&mut raw[..d], &target[..d]);
             for j in 0..d {
                 let t = hi[j] - (raw[j] + raw_bias[j]);
                 let (upper, c) = (hi[j] - simd::softplus(t), simd::sigmoid(t));
@@ -520,16 +539,15 @@ impl Kernel for LossHeadKernel<'_, '_> {
                 let r = mean[j] + mean_bias[j] - target[j];
                 let inverse = simd::exp(-logvar);
                 let weight = if beta > 0.0 { simd::exp(beta * logvar) } else { 1.0 };
-                row_loss += weight * (r * r * inverse + logvar);
+                loss_per_output[j] += weight * (r * r * inverse + logvar);
                 let d_logvar = scale * weight * (1.0 - r * r * inverse);
                 mean[j] = scale * weight * 2.0 * r * inverse;
                 raw[j] = d_logvar * a * c;
                 d_hi[j] += d_logvar * a * (1.0 - c);
                 d_lo[j] += d_logvar * (1.0 - a);
             }
-            loss += f64::from(row_loss);
         }
-        *self.loss = loss * f64::from(scale);
+        *self.loss = loss_per_output.iter().map(|&l| f64::from(l)).sum::<f64>() * f64::from(scale);
     }
 }
 
