@@ -96,9 +96,14 @@ class DemorlEnv(gym.Env):
         info = {} if reason is None else {"reason": reason}
         return _floats(obs, (self._native.obs_dim,)), float(reward), terminated, truncated, info
 
-    def fork(self) -> "DemorlEnv":
-        """An exact copy: under the same actions its future is bit-identical to this env's."""
-        return DemorlEnv._from_native(self._native.fork(), self.scene_path)
+    def fork(self, planning: bool = False) -> "DemorlEnv":
+        """An exact copy: under the same actions its future is bit-identical to this env's.
+
+        With ``planning=True`` the copy integrates as the planner's simulator copies do: at the
+        scene's ``physics.planning`` resolution (exact when the scene sets none), so a planned
+        sequence replays on it to its score.
+        """
+        return DemorlEnv._from_native(self._native.fork(planning), self.scene_path)
 
     def get_state(self) -> EnvState:
         """A snapshot of the whole state (physics, step count, clock) for ``set_state``."""

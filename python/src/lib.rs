@@ -112,9 +112,12 @@ impl PyEnv {
         f32_bytes(py, &self.env.observation())
     }
 
-    /// An exact copy: under the same actions its future is bit-identical to this env's.
-    fn fork(&self) -> PyEnv {
-        PyEnv { env: self.env.fork() }
+    /// An exact copy: under the same actions its future is bit-identical to this env's. With
+    /// `planning`, a copy that integrates as the planner's simulator copies do (the scene's
+    /// `physics.planning` resolution; exact when it sets none).
+    #[pyo3(signature = (planning = false))]
+    fn fork(&self, planning: bool) -> PyEnv {
+        PyEnv { env: if planning { self.env.planning_fork() } else { self.env.fork() } }
     }
 
     /// A snapshot of the whole state (physics, step count, clock, RNG) to restore later.

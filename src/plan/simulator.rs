@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::model::{Model, RolloutBatch, SequenceBatch};
-use crate::sim::{Env, PhysicsResolution};
+use crate::sim::Env;
 
 /// Oracle model: rollouts run the real physics from a fork of the env (exact, unless the scene's
 /// `physics.planning` makes the copies coarser).
@@ -22,14 +22,10 @@ impl SimulatorModel {
     /// A model starting from `env`'s current state; `threads` > 1 rolls sequences out in parallel.
     pub fn new(env: &Env, threads: usize) -> Result<SimulatorModel, rayon::ThreadPoolBuildError> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
-        let mut start = env.fork();
+        // Planning copies may integrate more coarsely than the executed env (`physics.planning`).
+        let mut start = env.planning_fork();
         start.set_time_limit(false);
         start.set_disturbances(false);
-        // Planning copies may integrate more coarsely than the executed env (`physics.planning`).
-        if let Some(planning) = &env.robot().scene.physics.planning {
-            let (substeps, solver_iterations) = (planning.substeps, planning.solver_iterations);
-            start.set_physics_resolution(PhysicsResolution { substeps, solver_iterations });
-        }
         let mut points = Vec::new();
         env.drawn_points_into(&mut points);
         Ok(SimulatorModel { obs_dim: env.obs_dim(), point_count: points.len(), start, workers: Vec::new(), pool })

@@ -351,6 +351,17 @@ impl Env {
         }
     }
 
+    /// A copy that integrates as the planner's simulator copies do: at the scene's
+    /// `physics.planning` resolution, or exact (as [`Env::fork`]) when the scene sets none.
+    pub fn planning_fork(&self) -> Env {
+        let mut copy = self.fork();
+        if let Some(planning) = &self.robot.scene.physics.planning {
+            let (substeps, solver_iterations) = (planning.substeps, planning.solver_iterations);
+            copy.set_physics_resolution(PhysicsResolution { substeps, solver_iterations });
+        }
+        copy
+    }
+
     /// Integrates from now on with `resolution` instead of the scene's physics (the planner's
     /// coarser copies, `physics.planning`): the control step's length stays, its physics steps
     /// and solver iterations change. Kept across resets and `copy_from`; forks inherit it.

@@ -217,26 +217,23 @@ fn planning_physics_steps_the_planners_copies_coarser_and_leaves_the_executed_en
     let mut model = SimulatorModel::new(&env, 1).unwrap();
     let mut out = RolloutBatch::default();
     model.rollout(&batch, 1, &mut out);
-    // Each sequence's rewards are exactly those of a copy stepped at the coarse resolution...
-    fn replay(env: &Env, batch: &SequenceBatch, resolution: Option<PhysicsResolution>, n: usize) -> Vec<f32> {
-        let mut copy = env.fork();
+    // Each sequence's rewards are exactly those of a planning fork (coarse) stepped alike...
+    assert_eq!(env.planning_fork().physics_resolution(), coarse);
+    fn replay(mut copy: Env, batch: &SequenceBatch, n: usize) -> Vec<f32> {
         copy.set_time_limit(false);
         copy.set_disturbances(false);
-        if let Some(r) = resolution {
-            copy.set_physics_resolution(r);
-        }
         batch.actions[n * 8 * 8..(n + 1) * 8 * 8].chunks(8).map(|a| copy.step(a).reward).collect()
     }
     for n in 0..4 {
-        assert_eq!(out.rewards_of(n, 0), replay(&env, &batch, Some(coarse), n).as_slice(), "sequence {n}");
+        assert_eq!(out.rewards_of(n, 0), replay(env.planning_fork(), &batch, n).as_slice(), "sequence {n}");
         // ... which differ from the exact physics' (so the setting reaches the copies).
-        assert_ne!(out.rewards_of(n, 0), replay(&env, &batch, None, n).as_slice(), "sequence {n}");
+        assert_ne!(out.rewards_of(n, 0), replay(env.fork(), &batch, n).as_slice(), "sequence {n}");
     }
     // A new start keeps the copies coarse; the executed env still runs the scene's resolution.
     env.step(&[0.0; 8]);
     model.set_start(&env);
     model.rollout(&batch, 1, &mut out);
-    assert_eq!(out.rewards_of(2, 0), replay(&env, &batch, Some(coarse), 2).as_slice());
+    assert_eq!(out.rewards_of(2, 0), replay(env.planning_fork(), &batch, 2).as_slice());
     let exact = PhysicsResolution { substeps: 8, solver_iterations: 8 };
     assert_eq!(env.physics_resolution(), exact);
     assert_eq!(env.physics().parameters.dt, 1.0 / 25.0 / 8.0);
@@ -269,4 +266,6 @@ fn a_physics_resolution_survives_resets_and_copies_and_the_scenes_own_changes_no
     assert_eq!(coarse.physics().parameters.dt, control_dt / 2.0, "copy_from takes the state, not the resolution");
     assert_eq!(coarse.observation(), exact.observation());
     assert_eq!(coarse.fork().physics_resolution(), two, "forks inherit it");
+    // Without `physics.planning` the planner's copies are exact forks.
+    assert_eq!(exact.planning_fork().physics_resolution(), exact.physics_resolution());
 }
