@@ -231,11 +231,15 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
 /// hold-out prediction of 1000 rows by every member, and both as fractions of the GEMM ceiling at
 /// their row counts that rayon's threads reach together (the host backend runs members and row
 /// halves in parallel on that pool; run with `RAYON_NUM_THREADS=1` for one core); and the host
-/// prediction once more with ReLU hidden layers, which shows what Swish costs. A training step
-/// is counted as 3 forward passes of work (forward, and the input and weight gradients).
+/// prediction once more with ReLU hidden layers, which shows what Swish costs. A training step's
+/// work is its products: forward, weight and input gradients (none for the first layer's input).
+/// The step is also set against its own products timed alone (`training_products_gflops`), which
+/// separates what the shapes cost the products from what the step adds.
 fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rng) -> Vec<Figure> {
     use crate::config::EnsembleBackend;
-    use crate::learn::{ProbabilisticEnsemble, affine_gflops};
+    use crate::learn::{
+        ProbabilisticEnsemble, affine_gflops, rows_per_task, training_products_gflops, training_step_flops,
+    };
     let (din, dout, rows) = (obs_dim + act_dim, 1 + obs_dim, 5000);
     let x: Vec<f32> = (0..rows * din).map(|_| rng.random_range(-1.0..1.0)).collect();
     let y: Vec<f32> = (0..rows * dout).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -246,17 +250,27 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
     // The ceiling is what the threads the fits may use (rayon's pool) reach multiplying at once,
     // measured rather than assumed: two vCPUs can share a physical core or memory bandwidth.
     let threads = rayon::current_num_threads();
-    let ceiling = |rows: usize| -> f64 {
+    let on_every_thread = |measure: &(dyn Fn() -> f64 + Sync)| -> f64 {
         std::thread::scope(|s| {
-            let runs: Vec<_> = (0..threads).map(|_| s.spawn(|| affine_gflops(&sizes, rows, 1.0))).collect();
+            let runs: Vec<_> = (0..threads).map(|_| s.spawn(measure)).collect();
             runs.into_iter().map(|r| r.join().expect("a ceiling thread panicked")).sum()
         })
     };
+    let ceiling = |rows: usize| on_every_thread(&|| affine_gflops(&sizes, rows, 1.0));
     let (train_ceiling, predict_ceiling) = (ceiling(batch), ceiling(holdout));
+    // The training step's own products (forward and both gradients, on the rows one task
+    // multiplies), on the same threads: what the products alone reach at the step's shapes.
+    let task_rows = rows_per_task(batch);
+    let products_ceiling = on_every_thread(&|| training_products_gflops(&sizes, task_rows, 1.0));
     let label = "learning/ensemble_7x4x200_cheetah_sizes";
     let mut figures = vec![
         figure(format!("learning/gemm_ceiling/{batch}rows_same_layers/{threads}threads"), train_ceiling, "GFLOP/s"),
         figure(format!("learning/gemm_ceiling/{holdout}rows_same_layers/{threads}threads"), predict_ceiling, "GFLOP/s"),
+        figure(
+            format!("learning/gemm_ceiling/training_step_products_{task_rows}rows/{threads}threads"),
+            products_ceiling,
+            "GFLOP/s",
+        ),
     ];
     let mut step_ms_of = Vec::new();
     for backend in [EnsembleBackend::Burn, EnsembleBackend::Host] {
@@ -268,8 +282,8 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
         // The fit's work per step: its share of the hold-out checks (one before training and
         // one per epoch, every member) on top of the step's own.
         let holdout_rows = (report.epochs + 1) * report.holdout_size;
-        let rows_per_step = 3.0 * batch as f64 + holdout_rows as f64 / steps as f64;
-        let train_gflops = members as f64 * rows_per_step * flops_per_row as f64 / (step_ms * 1e-3) / 1e9;
+        let flops_per_step = training_step_flops(&sizes, batch) + holdout_rows * flops_per_row / steps;
+        let train_gflops = (members * flops_per_step) as f64 / (step_ms * 1e-3) / 1e9;
         let predict_ms = predict_ms(&ensemble, &x[..holdout * din]);
         let predict_gflops = (members * holdout * flops_per_row) as f64 / (predict_ms * 1e-3) / 1e9;
         let name = format!("{label}/{}/{threads}threads", format!("{backend:?}").to_lowercase());
@@ -277,6 +291,11 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
             figure(format!("{name}/train_batch256/ms_per_step"), step_ms, "ms"),
             figure(format!("{name}/train_batch256/achieved_gflops"), train_gflops, "GFLOP/s"),
             figure(format!("{name}/train_batch256/fraction_of_ceiling"), 100.0 * train_gflops / train_ceiling, "%"),
+            figure(
+                format!("{name}/train_batch256/fraction_of_its_products_alone"),
+                100.0 * train_gflops / products_ceiling,
+                "%",
+            ),
             figure(format!("{name}/predict_1000rows/ms"), predict_ms, "ms"),
             figure(
                 format!("{name}/predict_1000rows/fraction_of_ceiling"),

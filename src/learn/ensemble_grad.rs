@@ -87,6 +87,12 @@ pub(crate) struct MemberScratch {
 /// The split depends on the row count only, so the sums are the same on any number of threads.
 const SPLIT_ROWS: usize = 64;
 
+/// The rows one task of a training step multiplies: a member's minibatch, or half of it (see
+/// [`SPLIT_ROWS`]; the first half takes the odd row).
+pub fn rows_per_task(batch: usize) -> usize {
+    if batch >= SPLIT_ROWS { batch.div_ceil(2) } else { batch }
+}
+
 /// The buffers of one member's pass over some of its rows.
 #[derive(Clone, Debug, Default)]
 struct RowsScratch {
@@ -277,7 +283,7 @@ fn member_gradients(
     let scale = 1.0 / (rows * d) as f32;
     let [first, second] = &mut scratch.halves;
     if rows >= SPLIT_ROWS {
-        let half = rows.div_ceil(2);
+        let half = rows_per_task(rows);
         let ((x_a, x_b), (y_a, y_b)) = (x.split_at(half * din), y.split_at(half * d));
         rayon::join(
             || data_gradients(shape, params, (x_a, y_a), terms, scale, first),
@@ -551,6 +557,42 @@ impl Kernel for LossHeadKernel<'_, '_> {
     }
 }
 
+/// GFLOP/s of a training step's products alone, on one thread for about `seconds`: per layer
+/// of `sizes` the forward product on `rows` rows, the weight gradient (the layer's input read
+/// transposed) and, above the first layer, the input gradient (the weights read transposed), on
+/// fixed operands that stay in cache. `bench learning` sets it beside the forward-chain ceiling
+/// (`affine_gflops`): the gap between the two is what these shapes cost the products, the gap
+/// between this and a step is the step's own work (activations, the loss, Adam, copies).
+pub fn training_products_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f64 {
+    let widest = sizes.iter().copied().max().unwrap_or(1);
+    let activations = vec![0.1f32; rows * widest];
+    let weights = vec![0.01f32; widest * widest];
+    let mut out = vec![0.0f32; rows.max(widest) * widest];
+    let started = std::time::Instant::now();
+    let mut passes = 0usize;
+    while passes == 0 || started.elapsed().as_secs_f64() < seconds {
+        for (l, w) in sizes.windows(2).enumerate() {
+            let (fan_in, fan_out) = (w[0], w[1]);
+            let (x, up) = ((&activations[..], Layout::AsIs), (&activations[..], Layout::AsIs));
+            matmul(&mut out, (rows, fan_in, fan_out), x, (&weights, Layout::AsIs));
+            matmul(&mut out, (fan_in, rows, fan_out), (&activations, Layout::Transposed), up);
+            if l > 0 {
+                matmul(&mut out, (rows, fan_out, fan_in), up, (&weights, Layout::Transposed));
+            }
+        }
+        passes += 1;
+    }
+    (passes * training_step_flops(sizes, rows)) as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
+/// Floating-point operations of a training step's products on `rows` rows of one member: per
+/// layer the forward product and the weight gradient, and above the first layer the input
+/// gradient (the first layer's input needs none), `2·in·out` per row each.
+pub fn training_step_flops(sizes: &[usize], rows: usize) -> usize {
+    let products = |l: usize| if l == 0 { 2 } else { 3 };
+    sizes.windows(2).enumerate().map(|(l, w)| products(l) * 2 * rows * w[0] * w[1]).sum()
+}
+
 const ADAM_MAGIC: &[u8; 8] = b"DMRLADAM";
 /// Bumped whenever the layout changes; other versions are refused.
 const ADAM_FORMAT_VERSION: u32 = 1;
@@ -590,5 +632,29 @@ impl HostAdam {
         }
         anyhow::ensure!(reader.remaining() == 0, "{} bytes after the last parameter", reader.remaining());
         Ok(adam)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steps_products_are_counted_as_the_step_multiplies() {
+        // Cheetah sizes: forward and weight gradient of every layer, 2 · 2 · (23·200 + 3·200·200
+        // + 200·36) = 527 200 per row, and input gradients above the first, 2 · (3·200·200 +
+        // 200·36) = 254 400.
+        let cheetah = [23, 200, 200, 200, 200, 36];
+        assert_eq!(training_step_flops(&cheetah, 1), 781_600);
+        assert_eq!(training_step_flops(&cheetah, 256), 256 * 781_600);
+        // A single layer has no input gradient to compute.
+        assert_eq!(training_step_flops(&[3, 5], 2), 2 * 2 * 2 * 3 * 5);
+    }
+
+    #[test]
+    fn minibatches_split_in_halves_from_split_rows_on() {
+        assert_eq!(rows_per_task(SPLIT_ROWS - 1), SPLIT_ROWS - 1);
+        assert_eq!(rows_per_task(SPLIT_ROWS), SPLIT_ROWS / 2);
+        assert_eq!(rows_per_task(257), 129, "the first half takes the odd row");
     }
 }

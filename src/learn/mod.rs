@@ -21,6 +21,7 @@ mod simd;
 pub mod state_delta;
 
 pub use ensemble::{FitReport, Prediction, ProbabilisticEnsemble, select_elites};
+pub use ensemble_grad::{rows_per_task, training_products_gflops, training_step_flops};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
 pub use infer::{FastEnsemble, InferScratch, affine_gflops};
 pub use normalizer::Normalizer;
