@@ -210,6 +210,17 @@ pub const DISCOUNT: Knob = Knob {
     slider: (0.8, 1.0),
     ..knob("planner.discount", "discount", "discount γ", "Weight of rewards h steps ahead is γ^h.")
 };
+pub const DISAGREEMENT_PENALTY: Knob = Knob {
+    max: f64::INFINITY,
+    max_included: false,
+    slider: (0.0, 3.0),
+    ..knob(
+        "planner.disagreement_penalty",
+        "disagreement",
+        "disagreement κ",
+        "A sequence scores its particles' mean return minus κ standard deviations of their returns.",
+    )
+};
 pub const POLICY_FRACTION: Knob = Knob {
     max_included: false,
     slider: (0.0, 0.5),
@@ -234,7 +245,7 @@ pub const INFLATE_FACTOR: Knob = Knob {
 };
 
 /// Every knob, for checks over the whole table.
-pub const KNOBS: [Knob; 15] = [
+pub const KNOBS: [Knob; 16] = [
     HORIZON,
     SAMPLES,
     ITERATIONS,
@@ -249,6 +260,7 @@ pub const KNOBS: [Knob; 15] = [
     MIN_STD,
     NOISE_CORRELATION,
     DISCOUNT,
+    DISAGREEMENT_PENALTY,
     POLICY_FRACTION,
 ];
 

@@ -145,6 +145,10 @@ pub struct PlannerSettings {
     pub discount: f32,
     /// Number of stochastic predictions averaged per sequence (a deterministic model uses just one).
     pub particles: usize,
+    /// Pessimism about what the model's members disagree on: a sequence's score is its particles'
+    /// mean return minus this many standard deviations of their returns (particles run on
+    /// different ensemble members). 0 scores the mean alone.
+    pub disagreement_penalty: f32,
     /// Share of extra candidate sequences proposed by the SAC actor, relative to the sample count.
     pub policy_fraction: f32,
     /// Which action is executed while training: one drawn by weight, or the mean's first action.
@@ -244,6 +248,7 @@ impl PlannerSettings {
         }
         check(e, &knobs::DISCOUNT, self.discount);
         check(e, &knobs::PARTICLES, self.particles);
+        check(e, &knobs::DISAGREEMENT_PENALTY, self.disagreement_penalty);
         check(e, &knobs::POLICY_FRACTION, self.policy_fraction);
         if let Some(nominal) = &self.nominal {
             nominal.errors(e);
@@ -303,6 +308,7 @@ fn reference() -> PlannerSettings {
         keep_mean: false,
         discount: 0.99,
         particles: 4,
+        disagreement_penalty: 0.0,
         policy_fraction: 0.05,
         training_action: ActionChoice::SampleByWeight,
         terminal_value: TerminalChoice::FirstCritic,

@@ -215,6 +215,7 @@ impl Planner {
             particles: model.particles(s.particles).max(1),
         };
         work.batch.resize(shape.samples + shape.priors, shape.horizon, shape.action_dim);
+        work.scorer.set_disagreement_penalty(s.disagreement_penalty);
         if let Some(prior) = prior.filter(|_| shape.priors > 0) {
             work.propose_prior(prior, shape);
         }

@@ -9,13 +9,25 @@ pub struct Scorer {
     discounts: Vec<f64>,
     last_actions: Vec<f32>,
     values: Vec<f32>,
+    /// One sequence's return per particle, for their spread.
+    particle_returns: Vec<f64>,
+    /// κ of [`Scorer::set_disagreement_penalty`].
+    disagreement_penalty: f64,
 }
 
 impl Scorer {
+    /// From now on a score is the particles' mean return minus `penalty` (κ ≥ 0) standard
+    /// deviations of their returns (`planner.disagreement_penalty`); 0 scores the mean alone.
+    pub fn set_disagreement_penalty(&mut self, penalty: f32) {
+        self.disagreement_penalty = f64::from(penalty);
+    }
+
     /// R_n = mean over particles of sum_{h < L} discount^h r_h, counting only steps up to and
     /// including the terminating one. Without `value`, L = H. With `value`, L = H - 1 and
     /// discount^{H-1} Q(s_{H-1}, a_{H-1}) is added for every particle that had not terminated
-    /// before step H - 1. `batch` supplies a_{H-1}; `out` gets `batch.count` scores.
+    /// before step H - 1. With a disagreement penalty κ the score is R_n − κ·std_p(R_{n,p}), the
+    /// population standard deviation of the particles' returns. `batch` supplies a_{H-1}; `out`
+    /// gets `batch.count` scores.
     pub fn score(
         &mut self,
         batch: &SequenceBatch,
@@ -58,19 +70,35 @@ impl Scorer {
         }
         let summed_steps = if has_value { horizon - 1 } else { horizon };
 
+        let penalised = self.disagreement_penalty > 0.0 && particles > 1;
         for (n, score) in out.iter_mut().enumerate() {
             let mut total = 0.0f64;
+            self.particle_returns.clear();
             for p in 0..particles {
                 // terminated_at is the last step whose reward counts.
                 let end = rollout.terminated_at[rollout.lane(n, p)] as usize;
                 let steps = summed_steps.min(end.saturating_add(1));
                 let rewards = rollout.rewards_of(n, p);
-                total += rewards[..steps].iter().zip(&self.discounts).map(|(&r, &d)| d * r as f64).sum::<f64>();
-                if has_value && end >= horizon - 1 {
-                    total += self.discounts[horizon - 1] * self.values[rollout.lane(n, p)] as f64;
+                let summed = rewards[..steps].iter().zip(&self.discounts).map(|(&r, &d)| d * r as f64).sum::<f64>();
+                let value = (has_value && end >= horizon - 1)
+                    .then(|| self.discounts[horizon - 1] * self.values[rollout.lane(n, p)] as f64);
+                // Summed in this order so scores without a penalty stay what they always were.
+                total += summed;
+                if let Some(value) = value {
+                    total += value;
+                }
+                if penalised {
+                    self.particle_returns.push(summed + value.unwrap_or(0.0));
                 }
             }
-            *score = (total / particles as f64) as f32;
+            let mean = total / particles as f64;
+            *score = if penalised { mean - self.disagreement_penalty * self.spread(mean) } else { mean } as f32;
         }
+    }
+
+    /// Population standard deviation of the particle returns around `mean`.
+    fn spread(&self, mean: f64) -> f64 {
+        let squares: f64 = self.particle_returns.iter().map(|r| (r - mean) * (r - mean)).sum();
+        (squares / self.particle_returns.len() as f64).sqrt()
     }
 }

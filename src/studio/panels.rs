@@ -402,6 +402,7 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     knob_slider(ui, &mut rects, &knobs::NOISE_CORRELATION, &mut s.noise_correlation);
     knob_slider(ui, &mut rects, &knobs::DISCOUNT, &mut s.discount);
     knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
+    knob_slider(ui, &mut rects, &knobs::DISAGREEMENT_PENALTY, &mut s.disagreement_penalty);
     knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
     ui.horizontal(|ui| {
         ui.label("shift").on_hover_text("How the plan moves forward one step between control steps.");

@@ -3,7 +3,9 @@
 use crate::planner_common;
 
 use demorl_studio::config::{ActionChoice, Loss, PlannerSettings};
-use demorl_studio::plan::{ActionMode, Model, Planner, PolicyPrior, RolloutBatch, SequenceBatch, TerminalValue};
+use demorl_studio::plan::{
+    ActionMode, Model, Planner, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalValue,
+};
 use planner_common::Scripted;
 
 const H: usize = 5;
@@ -262,4 +264,46 @@ fn prior_sequences_are_scored_fixed_and_can_win() {
     let t = planner.plan(&mut model, None, None, ActionMode::Evaluation).trace;
     assert_eq!(t.prior_count, 0);
     assert_eq!(t.sequence_count(), 40);
+}
+
+/// Two particles whose rewards differ by a known amount: the penalised score is the mean return
+/// minus κ times half their difference (the population standard deviation of two values).
+#[test]
+fn a_disagreement_penalty_subtracts_kappa_standard_deviations_of_the_particles_returns() {
+    let (count, particles, horizon) = (3, 2, 4);
+    let batch = SequenceBatch::new(count, horizon, 1);
+    let mut rollout = RolloutBatch::default();
+    rollout.resize(count, particles, horizon, 1, 0);
+    // Sequence n, particle p: reward 1 + n + 2·p·n at every step, so the spread grows with n.
+    for n in 0..count {
+        for p in 0..particles {
+            rollout.rewards_of_mut(n, p).fill((1 + n + 2 * p * n) as f32);
+        }
+    }
+    let discounted = |r: f64| (0..horizon).map(|h| 0.5f64.powi(h as i32) * r).sum::<f64>();
+    let mut scorer = Scorer::default();
+    let (mut plain, mut penalised) = (Vec::new(), Vec::new());
+    scorer.score(&batch, &rollout, 0.5, None, &mut plain);
+    scorer.set_disagreement_penalty(1.5);
+    scorer.score(&batch, &rollout, 0.5, None, &mut penalised);
+    for n in 0..count {
+        let (low, high) = (discounted((1 + n) as f64), discounted((1 + 3 * n) as f64));
+        let mean = 0.5 * (low + high);
+        assert!((f64::from(plain[n]) - mean).abs() < 1e-5, "sequence {n}: {} vs {mean}", plain[n]);
+        let want = mean - 1.5 * 0.5 * (high - low);
+        assert!((f64::from(penalised[n]) - want).abs() < 1e-5, "sequence {n}: {} vs {want}", penalised[n]);
+    }
+    assert_eq!(plain[0], penalised[0], "particles that agree are not penalised");
+    // Back to κ = 0: the mean alone, bit for bit.
+    scorer.set_disagreement_penalty(0.0);
+    let mut again = Vec::new();
+    scorer.score(&batch, &rollout, 0.5, None, &mut again);
+    assert_eq!(again, plain);
+}
+
+#[test]
+fn a_negative_disagreement_penalty_is_refused_by_name() {
+    let settings = PlannerSettings { disagreement_penalty: -0.5, ..PlannerSettings::default() };
+    let error = settings.validate().unwrap_err().to_string();
+    assert!(error.contains("planner.disagreement_penalty"), "{error}");
 }
