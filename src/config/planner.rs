@@ -145,9 +145,11 @@ pub struct PlannerSettings {
     pub discount: f32,
     /// Number of stochastic predictions averaged per sequence (a deterministic model uses just one).
     pub particles: usize,
-    /// Pessimism about what the model's members disagree on: a sequence's score is its particles'
-    /// mean return minus this many standard deviations of their returns (particles run on
-    /// different ensemble members). 0 scores the mean alone.
+    /// Pessimism about what the model is unsure of: a sequence's score is its particles' mean
+    /// return minus this many standard deviations of their returns (with the learned model each
+    /// particle runs on its own ensemble member and samples that member's predicted noise, so
+    /// the spread holds both). With two particles, 1 scores the worse of the two. 0 scores the
+    /// mean alone.
     pub disagreement_penalty: f32,
     /// Share of extra candidate sequences proposed by the SAC actor, relative to the sample count.
     pub policy_fraction: f32,
