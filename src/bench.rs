@@ -157,7 +157,9 @@ pub fn planner_figures(
 /// the SAC updates run on one thread. The planner step is timed over about `seconds`.
 pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow::Result<Vec<Figure>> {
     let threads = threads.max(1);
-    use crate::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StepEnd, affine_gflops};
+    use crate::learn::{
+        EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StepEnd, affine_gflops, forward_flops,
+    };
     use crate::plan::Planner;
     let (obs_dim, act_dim) = (17, 6);
     let settings = preset("reference").expect("built-in preset");
@@ -182,7 +184,7 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
     let ms = 1e3 * started.elapsed().as_secs_f64() / plans as f64;
     // Particle p runs on elite p mod K, so with P ≤ K each member used sees N + M rows per step.
     let sizes = ensemble.layer_sizes();
-    let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    let flops_per_row = forward_flops(&sizes, 1);
     let rows_per_plan =
         (settings.samples + settings.prior_count()) * settings.particles * settings.horizon * settings.iterations
             + settings.particles * settings.horizon;
@@ -238,7 +240,8 @@ pub fn learning_figures(seconds: f64, updates: usize, threads: usize) -> anyhow:
 fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rng) -> Vec<Figure> {
     use crate::config::EnsembleBackend;
     use crate::learn::{
-        ProbabilisticEnsemble, affine_gflops, rows_per_task, training_products_gflops, training_step_flops,
+        ProbabilisticEnsemble, affine_gflops, forward_flops, rows_per_task, training_products_gflops,
+        training_step_flops,
     };
     let (din, dout, rows) = (obs_dim + act_dim, 1 + obs_dim, 5000);
     let x: Vec<f32> = (0..rows * din).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -246,7 +249,7 @@ fn ensemble_training_figures(obs_dim: usize, act_dim: usize, rng: &mut ChaCha8Rn
     let settings = EnsembleSettings { max_epochs: 3, patience: 100, ..EnsembleSettings::default() };
     let (members, batch, holdout) = (settings.members, settings.batch_size, 1000);
     let sizes = ProbabilisticEnsemble::new(din, dout, settings.clone(), 1).layer_sizes();
-    let flops_per_row: usize = sizes.windows(2).map(|w| 2 * w[0] * w[1]).sum();
+    let flops_per_row = forward_flops(&sizes, 1);
     // The ceiling is what the threads the fits may use (rayon's pool) reach multiplying at once,
     // measured rather than assumed: two vCPUs can share a physical core or memory bandwidth.
     let threads = rayon::current_num_threads();

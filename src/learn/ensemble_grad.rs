@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::checked_file::{FrameError, FrameWriter, open_frame};
-use super::matmul::{Layout, matmul};
+use super::matmul::{Layout, forward_flops, gflops_over, matmul};
 use super::simd::{self, Kernel};
 use crate::config::Activation;
 
@@ -106,8 +106,9 @@ struct RowsScratch {
     spare: Vec<f32>,
     /// The gradient of every parameter (member blocks, `to_host` order).
     grads: Vec<Vec<f32>>,
-    /// The loss.
+    /// The loss, and its sums per output across rows (the loss head's lanes).
     loss: f64,
+    loss_per_output: Vec<f32>,
 }
 
 /// Adam's state per parameter, as burn's `AdaptiveMomentum` keeps it: step count and moments.
@@ -289,8 +290,8 @@ fn member_gradients(
             || data_gradients(shape, params, (x_a, y_a), terms, scale, first),
             || data_gradients(shape, params, (x_b, y_b), terms, scale, second),
         );
-        for (sum, part) in first.grads.iter_mut().zip(&second.grads) {
-            simd::wide(AddInto { sum, part });
+        for (sum, rows) in first.grads.iter_mut().zip(&second.grads) {
+            simd::wide(AddRows { sum, rows });
         }
         first.loss += second.loss;
     } else {
@@ -337,6 +338,7 @@ fn data_gradients(
         scale,
         d_hi: &mut bound_grads[0],
         d_lo: &mut rest[0],
+        loss_per_output: &mut s.loss_per_output,
     };
     s.loss = head.run_wide();
     backward(shape, params, x, terms.activation, s);
@@ -405,9 +407,7 @@ fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activa
         matmul(d_weight, (fan_in, rows, fan_out), (input, Layout::Transposed), (&upstream, Layout::AsIs));
         let d_bias = &mut s.grads[2 * l + 1];
         d_bias.fill(0.0);
-        for row in upstream.chunks_exact(fan_out) {
-            simd::wide(AddInto { sum: d_bias, part: row });
-        }
+        simd::wide(AddRows { sum: d_bias, rows: &upstream });
         if l > 0 {
             below.resize(rows * fan_in, 0.0);
             matmul(&mut below, (rows, fan_out, fan_in), (&upstream, Layout::AsIs), (weight, Layout::Transposed));
@@ -421,16 +421,21 @@ fn backward(shape: &StackShape, params: &[&[f32]], x: &[f32], activation: Activa
     s.spare = below;
 }
 
-/// `sum += part`, element by element.
-struct AddInto<'a> {
+/// `sum += row` for every `sum.len()`-long row of `rows`, element by element (column sums).
+struct AddRows<'a> {
     sum: &'a mut [f32],
-    part: &'a [f32],
+    rows: &'a [f32],
 }
 
-impl Kernel for AddInto<'_> {
+impl Kernel for AddRows<'_> {
     #[inline(always)]
     fn run(self) {
-        self.sum.iter_mut().zip(self.part).for_each(|(s, p)| *s += p);
+        if self.sum.is_empty() {
+            return;
+        }
+        for row in self.rows.chunks_exact(self.sum.len()) {
+            self.sum.iter_mut().zip(row).for_each(|(s, p)| *s += p);
+        }
     }
 }
 
@@ -503,6 +508,8 @@ struct LossHead<'a> {
     scale: f32,
     d_hi: &'a mut [f32],
     d_lo: &'a mut [f32],
+    /// Reused buffer for the loss summed per output across rows.
+    loss_per_output: &'a mut Vec<f32>,
 }
 
 impl LossHead<'_> {
@@ -522,7 +529,7 @@ struct LossHeadKernel<'a, 'b> {
 impl Kernel for LossHeadKernel<'_, '_> {
     #[inline(always)]
     fn run(self) {
-        let LossHead { out, bias, y, hi, lo, beta, scale, d_hi, d_lo } = self.head;
+        let LossHead { out, bias, y, hi, lo, beta, scale, d_hi, d_lo, loss_per_output } = self.head;
         let d = hi.len();
         // Every per-output slice cut to exactly `d` values, so the inner loop has no bounds
         // checks and vectorises across outputs.
@@ -533,7 +540,9 @@ impl Kernel for LossHeadKernel<'_, '_> {
         d_lo.fill(0.0);
         // The loss summed per output across rows: a single running sum would be a sequential
         // reduction, which keeps the compiler from vectorising the loop.
-        let mut loss_per_output = vec![0.0f32; d];
+        loss_per_output.clear();
+        loss_per_output.resize(d, 0.0);
+        let loss_per_output = &mut loss_per_output[..d];
         for (row, target) in out.chunks_exact_mut(2 * d).zip(y.chunks_exact(d)) {
             let (mean, raw) = row.split_at_mut(d);
             let (raw, target) = (&mut raw[..d], &target[..d]);
@@ -568,29 +577,25 @@ pub fn training_products_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f
     let activations = vec![0.1f32; rows * widest];
     let weights = vec![0.01f32; widest * widest];
     let mut out = vec![0.0f32; rows.max(widest) * widest];
-    let started = std::time::Instant::now();
-    let mut passes = 0usize;
-    while passes == 0 || started.elapsed().as_secs_f64() < seconds {
+    // The layer inputs and the upstream gradients are both `activations`, read as they are.
+    let as_is = (&activations[..], Layout::AsIs);
+    gflops_over(seconds, training_step_flops(sizes, rows), || {
         for (l, w) in sizes.windows(2).enumerate() {
             let (fan_in, fan_out) = (w[0], w[1]);
-            let (x, up) = ((&activations[..], Layout::AsIs), (&activations[..], Layout::AsIs));
-            matmul(&mut out, (rows, fan_in, fan_out), x, (&weights, Layout::AsIs));
-            matmul(&mut out, (fan_in, rows, fan_out), (&activations, Layout::Transposed), up);
+            matmul(&mut out, (rows, fan_in, fan_out), as_is, (&weights, Layout::AsIs));
+            matmul(&mut out, (fan_in, rows, fan_out), (&activations, Layout::Transposed), as_is);
             if l > 0 {
-                matmul(&mut out, (rows, fan_out, fan_in), up, (&weights, Layout::Transposed));
+                matmul(&mut out, (rows, fan_out, fan_in), as_is, (&weights, Layout::Transposed));
             }
         }
-        passes += 1;
-    }
-    (passes * training_step_flops(sizes, rows)) as f64 / started.elapsed().as_secs_f64() / 1e9
+    })
 }
 
 /// Floating-point operations of a training step's products on `rows` rows of one member: per
 /// layer the forward product and the weight gradient, and above the first layer the input
 /// gradient (the first layer's input needs none), `2·in·out` per row each.
 pub fn training_step_flops(sizes: &[usize], rows: usize) -> usize {
-    let products = |l: usize| if l == 0 { 2 } else { 3 };
-    sizes.windows(2).enumerate().map(|(l, w)| products(l) * 2 * rows * w[0] * w[1]).sum()
+    3 * forward_flops(sizes, rows) - forward_flops(&sizes[..sizes.len().min(2)], rows)
 }
 
 const ADAM_MAGIC: &[u8; 8] = b"DMRLADAM";

@@ -4,7 +4,7 @@
 //! burn runs every elementwise op as its own pass with its own allocation, which costs as much
 //! as the multiplies at planner sizes (API_NOTES); the planner only needs forward passes.
 
-use super::matmul::{Layout, matmul};
+use super::matmul::{Layout, forward_flops, gflops_over, matmul};
 use super::normalizer::Normalizer;
 use super::simd::{self, Kernel};
 use crate::config::Activation;
@@ -141,13 +141,9 @@ impl Kernel for OutputHead<'_> {
 /// inference can reach at these shapes (`bench learning` reports the fraction achieved).
 pub fn affine_gflops(sizes: &[usize], rows: usize, seconds: f64) -> f64 {
     let mut chain = GemmChain::new(sizes, rows);
-    let started = std::time::Instant::now();
-    let mut passes = 0usize;
-    while started.elapsed().as_secs_f64() < seconds {
+    gflops_over(seconds, forward_flops(sizes, rows), || {
         chain.pass();
-        passes += 1;
-    }
-    (passes * chain.flops_per_pass()) as f64 / started.elapsed().as_secs_f64() / 1e9
+    })
 }
 
 /// The ceiling's workload: one multiply per layer through a chain of fixed weights.
@@ -165,10 +161,6 @@ impl GemmChain {
         let weights =
             sizes.windows(2).map(|w| (0..w[0] * w[1]).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect()).collect();
         Self { sizes: sizes.to_vec(), rows, weights, a: vec![0.0; rows * widest], b: vec![0.0; rows * widest] }
-    }
-
-    fn flops_per_pass(&self) -> usize {
-        self.sizes.windows(2).map(|w| 2 * self.rows * w[0] * w[1]).sum()
     }
 
     /// One pass through every layer; returns the last layer's output. Every pass starts from the

@@ -1,6 +1,25 @@
 //! The one matrix product the host paths use (inference and the ensemble's training step):
 //! `gemm` on row-major buffers, either operand optionally read transposed.
 
+/// Floating-point operations of one forward pass of `rows` rows through layers of widths
+/// `sizes` (one `2·in·out` product per layer and row; the ceilings and `bench learning` count
+/// work with it).
+pub fn forward_flops(sizes: &[usize], rows: usize) -> usize {
+    sizes.windows(2).map(|w| 2 * rows * w[0] * w[1]).sum()
+}
+
+/// GFLOP/s of `pass`, doing `flops_per_pass` each time, repeated for about `seconds` (at least
+/// once).
+pub(crate) fn gflops_over(seconds: f64, flops_per_pass: usize, mut pass: impl FnMut()) -> f64 {
+    let started = std::time::Instant::now();
+    let mut passes = 0usize;
+    while passes == 0 || started.elapsed().as_secs_f64() < seconds {
+        pass();
+        passes += 1;
+    }
+    (passes * flops_per_pass) as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
 /// How an operand is stored: as the logical matrix (row-major) or as its transpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Layout {

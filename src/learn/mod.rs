@@ -24,6 +24,7 @@ pub use ensemble::{FitReport, Prediction, ProbabilisticEnsemble, select_elites};
 pub use ensemble_grad::{rows_per_task, training_products_gflops, training_step_flops};
 pub use ensemble_model::{EnsembleModel, ModelNoise};
 pub use infer::{FastEnsemble, InferScratch, affine_gflops};
+pub use matmul::forward_flops;
 pub use normalizer::Normalizer;
 pub use replay::{Batch, ReplayBuffer, StepEnd};
 pub use replay_file::{REPLAY_FORMAT_VERSION, ReplayFileError};
