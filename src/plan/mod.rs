@@ -25,7 +25,7 @@ pub use planner::{ActionMode, Planner, PlannerState};
 pub use preset_store::{
     DEFAULT_PRESET_DIR, PresetError, PresetStore, load_preset_file, parse_preset, preset_argument, resolve_preset,
 };
-pub use score::Scorer;
+pub use score::{ScoreRule, Scorer};
 pub use simulator::SimulatorModel;
 pub use trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
 pub use update::{MirrorStep, MirrorUpdate};

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::gaussian::SequenceGaussian;
 use super::hooks::{PolicyPrior, TerminalValue};
 use super::model::{Model, RolloutBatch, SequenceBatch};
-use super::score::Scorer;
+use super::score::{ScoreRule, Scorer};
 use super::trace::{IterationStats, PlanOutput, PlanSummary, PlanTrace};
 use super::update::{MirrorStep, MirrorUpdate};
 use super::weights::{CoefficientKind, WeightSummary, Weighting, draw_by_weight};
@@ -215,7 +215,6 @@ impl Planner {
             particles: model.particles(s.particles).max(1),
         };
         work.batch.resize(shape.samples + shape.priors, shape.horizon, shape.action_dim);
-        work.scorer.set_disagreement_penalty(s.disagreement_penalty);
         if let Some(prior) = prior.filter(|_| shape.priors > 0) {
             work.propose_prior(prior, shape);
         }
@@ -226,7 +225,7 @@ impl Planner {
             let t0 = Instant::now();
             work.sample(s, dist, rng, shape);
             let t1 = Instant::now();
-            work.roll_out_and_score(model, reborrow(&mut value), s.discount, shape);
+            work.roll_out_and_score(model, reborrow(&mut value), ScoreRule::of(s), shape);
             let t2 = Instant::now();
             last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
             let mean_shift = work.update_distribution(s, dist, kind, &last);
@@ -238,7 +237,7 @@ impl Planner {
                 ms((t1 - t0) + (t3 - t2)),
             ));
         }
-        work.roll_out_mean(model, reborrow(&mut value), s.discount, dist, shape);
+        work.roll_out_mean(model, reborrow(&mut value), ScoreRule::of(s), dist, shape);
         let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);
         work.write_trace(dist, model.point_count(), shape, chosen, &last, &mut out.trace);
         if s.nominal.is_some() {
@@ -311,11 +310,11 @@ impl Workspace {
         &mut self,
         model: &mut dyn Model,
         value: Option<&mut dyn TerminalValue>,
-        discount: f32,
+        rule: ScoreRule,
         shape: Shape,
     ) {
         model.rollout(&self.batch, shape.particles, &mut self.rollout);
-        self.scorer.score(&self.batch, &self.rollout, discount, value, &mut self.scores);
+        self.scorer.score(&self.batch, &self.rollout, rule, value, &mut self.scores);
     }
 
     /// Iteration stage: the mirror-descent step on the Gaussian from this iteration's
@@ -340,14 +339,14 @@ impl Workspace {
         &mut self,
         model: &mut dyn Model,
         value: Option<&mut dyn TerminalValue>,
-        discount: f32,
+        rule: ScoreRule,
         dist: &SequenceGaussian,
         shape: Shape,
     ) {
         self.mean_batch.resize(1, shape.horizon, shape.action_dim);
         self.mean_batch.actions.copy_from_slice(dist.mean());
         model.rollout(&self.mean_batch, shape.particles, &mut self.mean_rollout);
-        self.scorer.score(&self.mean_batch, &self.mean_rollout, discount, value, &mut self.mean_score);
+        self.scorer.score(&self.mean_batch, &self.mean_rollout, rule, value, &mut self.mean_score);
     }
 
     /// Stage: the action to execute, the mean's first, or in training with `SampleByWeight` the

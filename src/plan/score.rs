@@ -2,6 +2,28 @@
 
 use super::hooks::TerminalValue;
 use super::model::{RolloutBatch, SequenceBatch};
+use crate::config::PlannerSettings;
+
+/// How a sequence's particle returns become its score: the per-step discount and κ, the
+/// number of standard deviations of the particles' returns taken off their mean
+/// (`planner.disagreement_penalty`; 0 scores the mean alone).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreRule {
+    pub discount: f32,
+    pub disagreement_penalty: f32,
+}
+
+impl ScoreRule {
+    /// The discounted mean return, without a penalty.
+    pub fn discounted(discount: f32) -> Self {
+        Self { discount, disagreement_penalty: 0.0 }
+    }
+
+    /// The planner settings' rule.
+    pub fn of(settings: &PlannerSettings) -> Self {
+        Self { discount: settings.discount, disagreement_penalty: settings.disagreement_penalty }
+    }
+}
 
 /// Turns a RolloutBatch into one score per sequence, reusing its buffers between calls.
 #[derive(Clone, Debug, Default)]
@@ -11,28 +33,20 @@ pub struct Scorer {
     values: Vec<f32>,
     /// One sequence's return per particle, for their spread.
     particle_returns: Vec<f64>,
-    /// κ of [`Scorer::set_disagreement_penalty`].
-    disagreement_penalty: f64,
 }
 
 impl Scorer {
-    /// From now on a score is the particles' mean return minus `penalty` (κ ≥ 0) standard
-    /// deviations of their returns (`planner.disagreement_penalty`); 0 scores the mean alone.
-    pub fn set_disagreement_penalty(&mut self, penalty: f32) {
-        self.disagreement_penalty = f64::from(penalty);
-    }
-
     /// R_n = mean over particles of sum_{h < L} discount^h r_h, counting only steps up to and
     /// including the terminating one. Without `value`, L = H. With `value`, L = H - 1 and
     /// discount^{H-1} Q(s_{H-1}, a_{H-1}) is added for every particle that had not terminated
-    /// before step H - 1. With a disagreement penalty κ the score is R_n − κ·std_p(R_{n,p}), the
+    /// before step H - 1 (discount = `rule.discount`). With `rule`'s disagreement penalty κ the score is R_n − κ·std_p(R_{n,p}), the
     /// population standard deviation of the particles' returns. `batch` supplies a_{H-1}; `out`
     /// gets `batch.count` scores.
     pub fn score(
         &mut self,
         batch: &SequenceBatch,
         rollout: &RolloutBatch,
-        discount: f32,
+        rule: ScoreRule,
         value: Option<&mut dyn TerminalValue>,
         out: &mut Vec<f32>,
     ) {
@@ -51,7 +65,7 @@ impl Scorer {
         let mut g = 1.0f64;
         for _ in 0..=horizon {
             self.discounts.push(g);
-            g *= discount as f64;
+            g *= rule.discount as f64;
         }
 
         let has_value = value.is_some() && horizon > 0;
@@ -70,7 +84,8 @@ impl Scorer {
         }
         let summed_steps = if has_value { horizon - 1 } else { horizon };
 
-        let penalised = self.disagreement_penalty > 0.0 && particles > 1;
+        let penalty = f64::from(rule.disagreement_penalty);
+        let penalised = penalty > 0.0 && particles > 1;
         for (n, score) in out.iter_mut().enumerate() {
             let mut total = 0.0f64;
             self.particle_returns.clear();
@@ -92,7 +107,7 @@ impl Scorer {
                 }
             }
             let mean = total / particles as f64;
-            *score = if penalised { mean - self.disagreement_penalty * self.spread(mean) } else { mean } as f32;
+            *score = if penalised { mean - penalty * self.spread(mean) } else { mean } as f32;
         }
     }
 

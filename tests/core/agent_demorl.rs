@@ -9,7 +9,7 @@ use demorl_studio::config::{
     EnsembleSettings, PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset,
 };
 use demorl_studio::learn::StateDelta;
-use demorl_studio::plan::{ActionMode, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalValue};
+use demorl_studio::plan::{ActionMode, PolicyPrior, RolloutBatch, ScoreRule, Scorer, SequenceBatch, TerminalValue};
 use demorl_studio::scene::{Scene, load_scene};
 use demorl_studio::sim::Env;
 use learning_common::{small_planner, small_train};
@@ -117,11 +117,17 @@ fn demorl_plan_scores_reproduce_with_critic_terminal_value() {
     agent.model.set_start(&obs);
     demorl_studio::plan::Model::rollout(&mut agent.model, &batch, trace.particles, &mut out);
     let mut scores = Vec::new();
-    Scorer::default().score(&batch, &out, small_planner().discount, Some(&mut value), &mut scores);
+    Scorer::default().score(
+        &batch,
+        &out,
+        ScoreRule::discounted(small_planner().discount),
+        Some(&mut value),
+        &mut scores,
+    );
     assert_eq!(scores, trace.scores);
     // Without the critic the scores differ: the terminal value is really used.
     let mut plain = Vec::new();
-    Scorer::default().score(&batch, &out, small_planner().discount, None, &mut plain);
+    Scorer::default().score(&batch, &out, ScoreRule::discounted(small_planner().discount), None, &mut plain);
     assert_ne!(plain, scores);
 }
 

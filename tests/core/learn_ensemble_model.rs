@@ -5,7 +5,7 @@ use std::path::Path;
 
 use demorl_studio::config::{EnsembleSettings, preset};
 use demorl_studio::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd};
-use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, Scorer, SequenceBatch};
+use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, ScoreRule, Scorer, SequenceBatch};
 use demorl_studio::scene::load_scene;
 use demorl_studio::sim::{Env, ObservedLimit, ObservedTermination};
 use rand::{RngExt, SeedableRng};
@@ -250,6 +250,8 @@ fn planner_with_learned_model_reproduces_its_trace_scores() {
     model.set_members(ens.fast_elites());
     let mut settings = preset("reference").unwrap();
     settings.horizon = 8;
+    // The planner must pass its disagreement penalty on to its scores.
+    settings.disagreement_penalty = 1.0;
     let mut planner = Planner::new(settings.clone(), 1, 11).unwrap();
     model.set_start(&start);
     let t = std::time::Instant::now();
@@ -263,9 +265,13 @@ fn planner_with_learned_model_reproduces_its_trace_scores() {
     model.set_start(&start);
     model.rollout(&batch, trace.particles, &mut out);
     let mut scores = Vec::new();
-    Scorer::default().score(&batch, &out, settings.discount, None, &mut scores);
+    Scorer::default().score(&batch, &out, ScoreRule::of(&settings), None, &mut scores);
     assert_eq!(scores, trace.scores);
     assert!(scores.iter().all(|s| s.is_finite()));
+    let mut unpenalised = Vec::new();
+    Scorer::default().score(&batch, &out, ScoreRule::discounted(settings.discount), None, &mut unpenalised);
+    assert!(scores.iter().zip(&unpenalised).all(|(s, u)| s <= u), "the penalty only takes away");
+    assert_ne!(scores, unpenalised, "the members disagree, so the penalty changes scores");
 }
 
 /// Timing at the benchmark sizes (cheetah: obs 17, act 6; 7 × 4 × 200 Swish, 5 elites,

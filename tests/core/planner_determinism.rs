@@ -3,7 +3,9 @@
 use crate::planner_common;
 
 use demorl_studio::config::{Loss, PlannerSettings};
-use demorl_studio::plan::{ActionMode, PlanOutput, Planner, PolicyPrior, Scorer, SequenceBatch, TerminalValue};
+use demorl_studio::plan::{
+    ActionMode, PlanOutput, Planner, PolicyPrior, ScoreRule, Scorer, SequenceBatch, TerminalValue,
+};
 use planner_common::Lqr;
 
 struct ConstantPrior(f32);
@@ -88,14 +90,14 @@ fn trace_scores_match_reevaluation() {
         };
         use demorl_studio::plan::Model;
         model.rollout(&batch, 1, &mut rollout);
-        scorer.score(&batch, &rollout, 0.99, Some(&mut ToyCritic), &mut scores);
+        scorer.score(&batch, &rollout, ScoreRule::discounted(0.99), Some(&mut ToyCritic), &mut scores);
         assert_eq!(bits(&scores), bits(&t.scores));
         assert_eq!(rollout.points, t.points);
 
         let mean =
             SequenceBatch { count: 1, horizon: t.horizon, action_dim: t.action_dim, actions: t.mean_actions.clone() };
         model.rollout(&mean, 1, &mut rollout);
-        scorer.score(&mean, &rollout, 0.99, Some(&mut ToyCritic), &mut scores);
+        scorer.score(&mean, &rollout, ScoreRule::discounted(0.99), Some(&mut ToyCritic), &mut scores);
         assert_eq!(scores[0].to_bits(), t.mean_score.to_bits());
         assert_eq!(rollout.points, t.mean_points);
     }

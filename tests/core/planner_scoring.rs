@@ -4,7 +4,7 @@ use crate::planner_common;
 
 use demorl_studio::config::{ActionChoice, Loss, PlannerSettings};
 use demorl_studio::plan::{
-    ActionMode, Model, Planner, PolicyPrior, RolloutBatch, Scorer, SequenceBatch, TerminalValue,
+    ActionMode, Model, Planner, PolicyPrior, RolloutBatch, ScoreRule, Scorer, SequenceBatch, TerminalValue,
 };
 use planner_common::Scripted;
 
@@ -283,9 +283,9 @@ fn a_disagreement_penalty_subtracts_kappa_standard_deviations_of_the_particles_r
     let discounted = |r: f64| (0..horizon).map(|h| 0.5f64.powi(h as i32) * r).sum::<f64>();
     let mut scorer = Scorer::default();
     let (mut plain, mut penalised) = (Vec::new(), Vec::new());
-    scorer.score(&batch, &rollout, 0.5, None, &mut plain);
-    scorer.set_disagreement_penalty(1.5);
-    scorer.score(&batch, &rollout, 0.5, None, &mut penalised);
+    scorer.score(&batch, &rollout, ScoreRule::discounted(0.5), None, &mut plain);
+    let rule = ScoreRule { discount: 0.5, disagreement_penalty: 1.5 };
+    scorer.score(&batch, &rollout, rule, None, &mut penalised);
     for n in 0..count {
         let (low, high) = (discounted((1 + n) as f64), discounted((1 + 3 * n) as f64));
         let mean = 0.5 * (low + high);
@@ -294,10 +294,9 @@ fn a_disagreement_penalty_subtracts_kappa_standard_deviations_of_the_particles_r
         assert!((f64::from(penalised[n]) - want).abs() < 1e-5, "sequence {n}: {} vs {want}", penalised[n]);
     }
     assert_eq!(plain[0], penalised[0], "particles that agree are not penalised");
-    // Back to κ = 0: the mean alone, bit for bit.
-    scorer.set_disagreement_penalty(0.0);
+    // Back to κ = 0 on the same scorer: the mean alone, bit for bit.
     let mut again = Vec::new();
-    scorer.score(&batch, &rollout, 0.5, None, &mut again);
+    scorer.score(&batch, &rollout, ScoreRule { disagreement_penalty: 0.0, ..rule }, None, &mut again);
     assert_eq!(again, plain);
 }
 
