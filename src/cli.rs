@@ -707,7 +707,7 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         println!("wrote eval.csv, train.csv, summary.json and settings.ron to {}", out.display());
     }
     if let Some(dir) = &checkpoints.save_to {
-        println!("checkpoint: {} (continue with --resume {})", dir.display(), dir.display());
+        println!("{}", checkpoint_line(dir, output.saved_at, s.env_steps));
     }
     Ok(())
 }
@@ -814,6 +814,20 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a finished run says of its checkpoint folder: the step it holds, which is earlier than the
+/// run's end when the run ended mid-episode (checkpoints are taken at episode starts only).
+fn checkpoint_line(dir: &Path, saved_at: Option<u64>, end: u64) -> String {
+    let dir = dir.display();
+    match saved_at {
+        Some(steps) if steps == end => format!("checkpoint at {steps} env steps: {dir} (continue with --resume {dir})"),
+        Some(steps) => format!(
+            "checkpoint at {steps} env steps, the last episode start on the schedule (the run ended \
+             mid-episode at {end}): {dir} (continue with --resume {dir})"
+        ),
+        None => format!("no checkpoint written: no episode started on the --save-every schedule ({dir})"),
+    }
 }
 
 /// `evaluate`: each checkpoint's policy in each world, printed as a table, then with several

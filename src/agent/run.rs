@@ -21,6 +21,9 @@ pub struct RunOutput {
     pub summary: RunSummary,
     pub evals: Vec<EvalRow>,
     pub rows: Vec<super::train_data::TrainRow>,
+    /// Env steps of the last checkpoint this run wrote (checkpoints are taken at episode starts
+    /// only, so a run that ends mid-episode leaves its last periodic one), if it wrote any.
+    pub saved_at: Option<u64>,
 }
 
 /// Checkpointing of a learning run.
@@ -133,6 +136,7 @@ fn drive<A: TrainAgent>(
         && last_saved != Some(trainer.state.env_steps)
     {
         save_checkpoint(dir, config, &trainer)?;
+        last_saved = Some(trainer.state.env_steps);
     }
     let wall = trainer.elapsed_seconds();
     let last = trainer.state.evals.last().cloned();
@@ -152,5 +156,5 @@ fn drive<A: TrainAgent>(
         wall_seconds: wall,
         steps_per_second: (trainer.state.env_steps - resumed_at) as f64 / wall.max(1e-9),
     };
-    Ok(RunOutput { summary, evals: trainer.state.evals, rows: trainer.state.rows })
+    Ok(RunOutput { summary, evals: trainer.state.evals, rows: trainer.state.rows, saved_at: last_saved })
 }

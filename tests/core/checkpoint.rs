@@ -718,3 +718,27 @@ fn each_world_is_evaluated_from_the_saved_agent_whatever_the_order() {
     assert_eq!(evaluate(&["heavy", "nominal"]), vec![both[1].clone(), both[0].clone()]);
     assert_eq!(both[0].1, first.eval_return_mean, "the nominal world plays what the run's own evaluation played");
 }
+
+/// Checkpoints are taken at episode starts only (pendulum episodes are 200 steps): a run that
+/// ends mid-episode reports, and leaves, its last periodic checkpoint; one that ends at an
+/// episode start is saved at its end.
+#[test]
+fn a_run_reports_the_step_of_the_checkpoint_it_leaves() {
+    use demorl_studio::agent::{CheckpointOptions, run_learning_with};
+    let folder = tempfile::tempdir().unwrap();
+    let scene = scene();
+    let run = |steps: u64, name: &str| {
+        let dir = folder.path().join(name);
+        let options = CheckpointOptions { save_every: Some(150), save_to: Some(dir.clone()), resume: None };
+        let config = RunConfig { steps, ..config() };
+        let out = run_learning_with(&config, &scene, None, &options, |_| {}, |_| {}).unwrap();
+        (out.saved_at, read_checkpoint(&dir).unwrap().trainer.env_steps)
+    };
+    // Saves at the first episode starts on or after 150 and 300: 200 and 400; 450 is mid-episode.
+    assert_eq!(run(450, "mid"), (Some(400), 400));
+    assert_eq!(run(400, "end"), (Some(400), 400));
+    // Nothing on the schedule before the end: nothing written.
+    let options = CheckpointOptions { save_every: Some(150), save_to: Some(folder.path().join("none")), resume: None };
+    let out = run_learning_with(&RunConfig { steps: 120, ..config() }, &scene, None, &options, |_| {}, |_| {}).unwrap();
+    assert_eq!(out.saved_at, None);
+}
