@@ -145,3 +145,15 @@ fn the_documented_preset_files_load() {
         assert!(settings.horizon > 0, "{}", path.display());
     }
 }
+
+/// docs/presets/quadruped-realtime.ron, the real-time quadruped plan of docs/BENCHMARKS.md, is the
+/// scene's own planner with 8 samples and 1 iteration, so a change to the scene carries over.
+#[test]
+fn the_real_time_quadruped_preset_is_the_scenes_planner_with_fewer_rollouts() {
+    let shipped = load_preset_file(Path::new("docs/presets/quadruped-realtime.ron")).unwrap();
+    let scene = demorl_studio::scene::load_scene(Path::new("scenes/quadruped.ron")).unwrap();
+    let want = PlannerSettings { samples: 8, iterations: 1, ..scene.planner.clone() };
+    assert_eq!(shipped, want);
+    let rollouts = |s: &PlannerSettings| s.samples * s.iterations;
+    assert_eq!(rollouts(&scene.planner), 8 * rollouts(&shipped), "an eighth of the scene's rollouts");
+}
