@@ -36,12 +36,12 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    /// R_n = mean over particles of sum_{h < L} discount^h r_h, counting only steps up to and
-    /// including the terminating one. Without `value`, L = H. With `value`, L = H - 1 and
-    /// discount^{H-1} Q(s_{H-1}, a_{H-1}) is added for every particle that had not terminated
-    /// before step H - 1 (discount = `rule.discount`). With `rule`'s disagreement penalty κ the score is R_n − κ·std_p(R_{n,p}), the
-    /// population standard deviation of the particles' returns. `batch` supplies a_{H-1}; `out`
-    /// gets `batch.count` scores.
+    /// R_n = mean over particles of sum_{h < L} γ^h r_h (γ = `rule.discount`), counting only
+    /// steps up to and including the terminating one. Without `value`, L = H. With `value`,
+    /// L = H - 1 and γ^{H-1} Q(s_{H-1}, a_{H-1}) is added for every particle that had not
+    /// terminated before step H - 1. With `rule`'s disagreement penalty κ the score is
+    /// R_n − κ·std_p(R_{n,p}), the population standard deviation of the particles' returns.
+    /// `batch` supplies a_{H-1}; `out` gets `batch.count` scores.
     pub fn score(
         &mut self,
         batch: &SequenceBatch,
