@@ -12,7 +12,7 @@ use super::train_data::{EvalRow, Progress, StepStats, TrainStep, TrainerState, T
 use crate::config::{PlannerSettings, SettingsError, TrainSettings};
 use crate::learn::StepEnd;
 use crate::plan::{ObservationPoints, PlanOutput};
-use crate::scene::Scene;
+use crate::scene::{Observation, Scene};
 use crate::sim::{EndReason, Env, ResidualGait, WorldChoice};
 
 /// Offset added to the run seed for evaluation episodes, so they never replay training starts.
@@ -369,13 +369,27 @@ pub fn world_choices(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<
 }
 
 /// The gait a run's actions are residuals around (`train.gait_residual`): the scene planner's
-/// nominal schedule, which must exist.
+/// nominal schedule, which must exist and whose phase the task must observe.
 pub fn residual_gait(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<Option<ResidualGait>> {
     let Some(scale) = settings.gait_residual else { return Ok(None) };
-    match &scene.planner.nominal {
-        Some(gait) => Ok(Some(ResidualGait { gait: Arc::new(gait.clone()), scale })),
-        None => anyhow::bail!("train.gait_residual is set but scene {} has no planner.nominal gait", scene.name),
+    let Some(gait) = &scene.planner.nominal else {
+        anyhow::bail!("train.gait_residual is set but scene {} has no planner.nominal gait", scene.name)
+    };
+    // The executed action is gait(t) + residual: without the phase among its inputs the policy
+    // (and a learned model) sees the same state call for different corrections.
+    let task = &scene.task;
+    let clock = task.phase.as_ref().map(|clock| clock.period_steps as f32);
+    if !task.observation.contains(&Observation::Phase) || clock != Some(gait.period_steps) {
+        anyhow::bail!(
+            "train.gait_residual needs scene {} to observe where in its gait it is: add Phase to \
+             task.observation and set task.phase to the gait's period, Some((period_steps: {})) \
+             (found task.phase {:?})",
+            scene.name,
+            gait.period_steps,
+            task.phase.as_ref().map(|clock| clock.period_steps)
+        )
     }
+    Ok(Some(ResidualGait { gait: Arc::new(gait.clone()), scale }))
 }
 
 /// The scene's world `name` (`task.worlds`), or an error listing the names it has.

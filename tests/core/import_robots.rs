@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use demorl_studio::format::FileError;
 use demorl_studio::scene::import::{ImportOptions, Imported, TaskKind, UrdfDrive, import};
-use demorl_studio::scene::{Actuator, Scene, Shape, load_scene};
+use demorl_studio::scene::{Actuator, Observation, Scene, Shape, load_scene};
 use demorl_studio::sim::{Env, RobotSummary, measure};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -558,7 +558,7 @@ fn every_mjcf_orientation_form_and_urdf_rpy_give_the_same_known_frames() {
 }
 
 #[test]
-fn a_walking_import_gets_the_shifted_worlds_with_a_push_sized_to_its_mass() {
+fn a_walking_import_gets_a_trot_clock_and_the_shifted_worlds_with_a_push_sized_to_its_mass() {
     let scene = load_scene(Path::new("scenes/go1.ron")).unwrap();
     let mass = RobotSummary::of(&Env::new(&scene)).mass;
     let names: Vec<&str> = scene.task.worlds.keys().map(String::as_str).collect();
@@ -570,6 +570,10 @@ fn a_walking_import_gets_the_shifted_worlds_with_a_push_sized_to_its_mass() {
     assert!((push.force - 212.0).abs() < 1.0, "Go1's 12.74 kg need about 212 N, found {}", push.force);
     assert_eq!(push.link.as_deref(), Some("trunk"));
     assert_eq!(scene.task.worlds["heavy"].mass_scale, 1.3);
+    // It observes where in its trot it is, on the trot's own period (residual runs need that).
+    let trot = scene.planner.nominal.as_ref().expect("a trot");
+    assert_eq!(scene.task.observation.last(), Some(&Observation::Phase));
+    assert_eq!(scene.task.phase.as_ref().map(|clock| clock.period_steps as f32), Some(trot.period_steps));
     let ranges = scene.task.randomize.as_ref().expect("randomisation ranges");
     assert_eq!((ranges.mass_scale, ranges.push.as_ref().map(|p| p.force)), ((0.8, 1.35), Some(expected)));
     // A fixed-base robot, or the `none` task, gets none.

@@ -315,6 +315,18 @@ fn a_residual_gait_needs_the_scenes_gait_and_a_sane_scale() {
     config.train.gait_residual = Some(0.0);
     let problems = demorl_studio::config::train_settings_problems(&config.train);
     assert!(problems.iter().any(|p| p.starts_with("train.gait_residual = Some(0)")), "{problems:?}");
+    // A gait whose phase the task does not observe, or observes on another period, is refused.
+    let text = std::fs::read_to_string("scenes/quadruped.ron").unwrap();
+    let mut config = small_sac("scenes/quadruped.ron", &parse_scene(&text, Path::new("scenes/quadruped.ron")).unwrap());
+    config.train.gait_residual = Some(0.1);
+    for (from, to) in [(", Phase],", "],"), ("phase: Some((period_steps: 8)),", "phase: Some((period_steps: 9)),")] {
+        assert_eq!(text.matches(from).count(), 1, "{from}");
+        let blind = parse_scene(&text.replace(from, to), Path::new("scenes/quadruped.ron")).unwrap();
+        let e = trainer(&blind, &config).err().expect("refused").to_string();
+        assert!(e.contains("train.gait_residual") && e.contains("Phase") && e.contains("period_steps: 8"), "{e}");
+    }
+    let scene = parse_scene(&text, Path::new("scenes/quadruped.ron")).unwrap();
+    assert!(trainer(&scene, &config).is_ok());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use crate::config::{ActionChoice, Loss, PeriodicNominal, PlannerSettings, Termin
 use std::collections::BTreeMap;
 
 use crate::scene::{
-    Observation, PeriodicPush, Randomization, Reward, RewardTerm, Robot, Task, Termination, WorldShift,
+    Observation, PeriodicPush, PhaseClock, Randomization, Reward, RewardTerm, Robot, Task, Termination, WorldShift,
 };
 
 /// Which task `import --task` writes.
@@ -22,8 +22,8 @@ pub enum TaskKind {
 
 /// Forward speed the walk task asks for, m/s.
 const WALK_SPEED: f32 = 0.5;
-/// Control steps per trot cycle.
-const TROT_PERIOD_STEPS: f32 = 16.0;
+/// Control steps per trot cycle (also the period of the task's phase clock).
+const TROT_PERIOD_STEPS: u32 = 16;
 /// Hip swing and knee lift of the trot, radians.
 const TROT_HIP_SWING: f32 = 0.25;
 const TROT_KNEE_LIFT: f32 = 0.35;
@@ -88,7 +88,20 @@ pub fn task(kind: TaskKind, robot: &Robot, base: Option<(&str, f32)>, control_ra
         pushes: Vec::new(),
         worlds,
     };
-    (task, planner(kind, robot, base.is_some()))
+    let planner = planner(kind, robot, base.is_some());
+    (with_trot_clock(task, &planner), planner)
+}
+
+/// A task whose planner trots observes where in the trot cycle it is (cos and sin of the
+/// phase): a residual policy or a learned model that acts around the gait cannot tell the
+/// cycle's steps apart from the robot's state alone (`train.gait_residual` requires it).
+fn with_trot_clock(mut task: Task, planner: &PlannerSettings) -> Task {
+    let trots = planner.nominal.as_ref().is_some_and(|gait| gait.amplitude.iter().any(|a| *a != 0.0));
+    if trots {
+        task.observation.push(Observation::Phase);
+        task.phase = Some(PhaseClock { period_steps: TROT_PERIOD_STEPS });
+    }
+    task
 }
 
 /// The quadruped scene's shifted worlds and randomisation ranges for a walking robot, its push
@@ -165,7 +178,8 @@ fn planner(kind: TaskKind, robot: &Robot, floating: bool) -> PlannerSettings {
     }
     let anything = offset.iter().chain(&amplitude).any(|v| *v != 0.0);
     if anything {
-        settings.nominal = Some(PeriodicNominal { period_steps: TROT_PERIOD_STEPS, amplitude, phase, offset });
+        let period_steps = TROT_PERIOD_STEPS as f32;
+        settings.nominal = Some(PeriodicNominal { period_steps, amplitude, phase, offset });
     }
     settings
 }
