@@ -378,15 +378,14 @@ pub fn residual_gait(scene: &Scene, settings: &TrainSettings) -> anyhow::Result<
     // The executed action is gait(t) + residual: without the phase among its inputs the policy
     // (and a learned model) sees the same state call for different corrections.
     let task = &scene.task;
-    let clock = task.phase.as_ref().map(|clock| clock.period_steps as f32);
-    if !task.observation.contains(&Observation::Phase) || clock != Some(gait.period_steps) {
+    let clock = task.phase.as_ref().map(|clock| clock.period_steps);
+    if !task.observation.contains(&Observation::Phase) || clock.map(|steps| steps as f32) != Some(gait.period_steps) {
         anyhow::bail!(
             "train.gait_residual needs scene {} to observe where in its gait it is: add Phase to \
              task.observation and set task.phase to the gait's period, Some((period_steps: {})) \
-             (found task.phase {:?})",
+             (found task.phase {clock:?})",
             scene.name,
             gait.period_steps,
-            task.phase.as_ref().map(|clock| clock.period_steps)
         )
     }
     Ok(Some(ResidualGait { gait: Arc::new(gait.clone()), scale }))
