@@ -115,6 +115,12 @@ pub struct EvaluateArgs {
     /// it).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Plan with a planner field changed, `planner.FIELD=VALUE` as in `compare --vary` (e.g.
+    /// `planner.terminal_value=None`, `planner.loss.elite_fraction=0.05`); repeatable. The saved
+    /// networks and model stay as they are: this asks what the same learned parts earn under
+    /// another planner.
+    #[arg(long = "set", value_name = "planner.FIELD=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -846,14 +852,23 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         }
         false => args.worlds.clone(),
     };
-    let saved: Vec<(&PathBuf, &crate::agent::Manifest)> = args.checkpoints.iter().zip(&manifests).collect();
+    let changes = planner_changes(&args.set)?;
+    // Every checkpoint's changed planner is checked before any episode runs.
+    let planners = args
+        .checkpoints
+        .iter()
+        .zip(&manifests)
+        .map(|(dir, manifest)| changed_planner(manifest, &changes).with_context(|| dir.display().to_string()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let saved: Vec<_> = args.checkpoints.iter().zip(&manifests).zip(&planners).collect();
     let episodes_of = |manifest: &crate::agent::Manifest| args.episodes.unwrap_or(manifest.config.train.eval_episodes);
     // Each table is printed whole as soon as its checkpoint is done (in finishing order when
     // several run at once; the CSV and the summary keep the order given).
-    let runs = crate::agent::on_workers(&saved, args.jobs, "evaluate", |&(dir, manifest)| {
-        let evals = crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes_of(manifest))
+    let runs = crate::agent::on_workers(&saved, args.jobs, "evaluate", |&((dir, manifest), planner)| {
+        let episodes = episodes_of(manifest);
+        let evals = crate::agent::evaluate_checkpoint(dir, manifest, &scene, &worlds, episodes, planner.as_ref())
             .with_context(|| dir.display().to_string())?;
-        print!("{}", world_evals_table(dir, manifest, &scene, episodes_of(manifest), &evals));
+        print!("{}", world_evals_table(dir, manifest, &scene, episodes, &changes, &evals));
         Ok(evals)
     })?;
     if let Some(out) = &args.out {
@@ -874,6 +889,36 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         println!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// `evaluate --set`'s changes, read and refused before any checkpoint is touched: only the
+/// planner's fields, because the rest shaped a training that is over.
+fn planner_changes(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let changes =
+        set.iter().map(|text| crate::compare::parse_assignment(text, "--set")).collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some((field, _)) = changes.iter().find(|(field, _)| !field.starts_with("planner.")) {
+        bail!(
+            "--set {field}: evaluate changes only how a saved run plans (planner.FIELD=VALUE); `{field}` shaped its \
+             training, which is over"
+        );
+    }
+    Ok(changes)
+}
+
+/// The planner settings `manifest`'s run plans with under `changes`, checked like a settings
+/// file; `None` without changes.
+fn changed_planner(
+    manifest: &crate::agent::Manifest,
+    changes: &[(String, String)],
+) -> anyhow::Result<Option<crate::config::PlannerSettings>> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let config = &manifest.config;
+    if !config.mode.plans() {
+        bail!("--set: this run ({} mode) does not plan, so it has no planner settings to change", config.mode);
+    }
+    Ok(Some(crate::compare::apply_fields(config, changes, "--set")?.planner))
 }
 
 /// The scene every checkpoint recorded; checkpoints of different scenes are refused (their
@@ -900,11 +945,16 @@ fn world_evals_table(
     manifest: &crate::agent::Manifest,
     scene: &crate::scene::Scene,
     episodes: usize,
+    changes: &[(String, String)],
     evals: &[crate::agent::WorldEval],
 ) -> String {
     let recorded = &manifest.config;
+    let planner = match changes.is_empty() {
+        true => String::new(),
+        false => format!(", planning with {}", crate::compare::combination_name(changes)),
+    };
     let mut table = format!(
-        "{}: {} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world\n",
+        "{}: {} on {}, seed {}, saved at {} env steps: {episodes} episode{} per world{planner}\n",
         dir.display(),
         recorded.mode,
         scene.name,

@@ -13,6 +13,7 @@ use super::record::mean_std;
 use super::run::learning_agent;
 use super::train::{Trainer, named_world};
 use super::train_data::EvalRow;
+use crate::config::PlannerSettings;
 use crate::scene::Scene;
 use crate::sim::{Env, WorldChoice};
 
@@ -31,15 +32,25 @@ pub struct WorldEval {
 /// `worlds` (`nominal`, or names of `task.worlds`), in order. Every world is checked before any
 /// episode runs, and every world starts from the saved agent: a planner's noise runs on from one
 /// episode to the next, so a world's figures would otherwise depend on the worlds before it.
+/// With `planner`, the saved agent plans with those settings instead of its own (its networks and
+/// model unchanged): what the same learned parts earn under another planner.
 pub fn evaluate_checkpoint(
     dir: &Path,
     manifest: &Manifest,
     scene: &Scene,
     worlds: &[String],
     episodes: usize,
+    planner: Option<&PlannerSettings>,
 ) -> anyhow::Result<Vec<WorldEval>> {
     anyhow::ensure!(episodes > 0, "--episodes must be at least 1");
     let config = &manifest.config;
+    if planner.is_some() {
+        anyhow::ensure!(
+            config.mode.plans(),
+            "this run ({} mode) does not plan: there are no planner settings to change",
+            config.mode
+        );
+    }
     let choices = worlds
         .iter()
         .map(|name| match name.as_str() {
@@ -52,6 +63,9 @@ pub fn evaluate_checkpoint(
     let mut evals = Vec::with_capacity(worlds.len());
     for (world, choice) in worlds.iter().zip(choices) {
         restore_checkpoint(dir, manifest, &mut trainer)?;
+        if let Some(settings) = planner {
+            trainer.agent.set_planner_settings(settings.clone()).context("the changed planner settings")?;
+        }
         trainer.settings.eval_episodes = episodes;
         trainer.eval_env.set_world(choice);
         evals.push(WorldEval { world: world.clone(), row: trainer.evaluate() });

@@ -1,6 +1,7 @@
 //! Settings sweeps (`--vary FIELD=V1,V2`): one field of a run's settings, named by its path in
 //! `settings.ron` (`planner.horizon`, `planner.loss.elite_fraction`, `train.ensemble.patience`),
-//! set to each of several values; a grid runs the product of its variations.
+//! set to each of several values; a grid runs the product of its variations. `evaluate --set
+//! FIELD=VALUE` sets fields the same way.
 //!
 //! A field is set on the settings' serde form as JSON (paths are object keys there, and an enum
 //! variant is a one-key object, so `planner.loss.elite_fraction` reaches into `Cem(...)`), then
@@ -120,25 +121,49 @@ pub fn combinations(variations: &[Variation]) -> Vec<Combination> {
 }
 
 /// `planner.horizon=10,planner.loss=Kl`: the folder name and label of a combination.
-pub fn combination_name(combination: &Combination) -> String {
+pub fn combination_name(combination: &[(String, String)]) -> String {
     combination.iter().map(|(field, value)| format!("{field}={value}")).collect::<Vec<_>>().join(",")
 }
 
 /// `config` with every field of `combination` set, checked like a settings file.
 pub fn apply_combination(config: &RunConfig, combination: &Combination) -> anyhow::Result<RunConfig> {
+    apply_fields(config, combination, "--vary")
+}
+
+/// `config` with each `(field, value)` set, checked like a settings file; errors start with
+/// `option`, the command-line option that asked for the change.
+pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &str) -> anyhow::Result<RunConfig> {
     let mut doc = settings_document(config)?;
-    for (field, value) in combination {
-        let slot = field_slot(&mut doc, field)?;
-        *slot = parse_value(value).with_context(|| format!("--vary {field}: `{value}` is not a RON value"))?;
+    for (field, value) in fields {
+        let parsed = parse_value(value).with_context(|| format!("{option} {field}: `{value}` is not a RON value"))?;
+        let is_none = parsed.is_null();
+        *field_slot(&mut doc, field, option)? = parsed;
+        // `None` is an absent option, or a variant of that name (`terminal_value: None`): the
+        // settings say which.
+        if is_none && serde_json::from_value::<RunConfig>(doc.clone()).is_err() {
+            *field_slot(&mut doc, field, option)? = Value::String("None".into());
+        }
     }
-    let varied: RunConfig = serde_json::from_value(doc)
-        .map_err(|e| anyhow!("--vary {}: the settings do not take this value: {e}", combination_name(combination)))?;
-    let mut problems = train_settings_problems(&varied.train);
-    problems.extend(varied.planner.errors().iter().map(ToString::to_string));
+    let changed: RunConfig = serde_json::from_value(doc)
+        .map_err(|e| anyhow!("{option} {}: the settings do not take this value: {e}", combination_name(fields)))?;
+    let mut problems = train_settings_problems(&changed.train);
+    problems.extend(changed.planner.errors().iter().map(ToString::to_string));
     if !problems.is_empty() {
-        bail!("--vary {}: {}", combination_name(combination), problems.join("; "));
+        bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
     }
-    Ok(varied)
+    Ok(changed)
+}
+
+/// Parses one `FIELD=VALUE` of `option` (`--set`): a settings path and one RON value.
+pub fn parse_assignment(text: &str, option: &str) -> anyhow::Result<(String, String)> {
+    let usage =
+        || format!("{option} must be FIELD=VALUE with FIELD a settings path such as planner.horizon (got `{text}`)");
+    let (field, value) = text.split_once('=').with_context(usage)?;
+    let (field, value) = (field.trim(), value.trim());
+    if field.is_empty() || field.split('.').any(str::is_empty) || value.is_empty() {
+        bail!(usage());
+    }
+    Ok((field.to_string(), value.to_string()))
 }
 
 /// `config` as a JSON document, refusing the (never seen) case where the round trip would change
@@ -155,17 +180,17 @@ fn settings_document(config: &RunConfig) -> anyhow::Result<Value> {
 }
 
 /// The value at `path` in `doc`, stepping into an enum variant's fields when the path names one.
-fn field_slot<'a>(doc: &'a mut Value, path: &str) -> anyhow::Result<&'a mut Value> {
+fn field_slot<'a>(doc: &'a mut Value, path: &str, option: &str) -> anyhow::Result<&'a mut Value> {
     let mut node = doc;
     let mut walked = String::new();
     for key in path.split('.') {
         let here = if walked.is_empty() { "the settings".to_string() } else { format!("`{walked}`") };
         node = step_into_variant(node, key);
         let Value::Object(map) = node else {
-            bail!("--vary {path}: {here} is a value, not a section: it has no field `{key}`");
+            bail!("{option} {path}: {here} is a value, not a section: it has no field `{key}`");
         };
         if !map.contains_key(key) {
-            bail!("--vary {path}: {here} has no field `{key}` (it has: {})", field_names(map));
+            bail!("{option} {path}: {here} has no field `{key}` (it has: {})", field_names(map));
         }
         node = map.get_mut(key).expect("checked above");
         walked = if walked.is_empty() { key.to_string() } else { format!("{walked}.{key}") };
@@ -174,7 +199,7 @@ fn field_slot<'a>(doc: &'a mut Value, path: &str) -> anyhow::Result<&'a mut Valu
     if let Value::Object(map) = &*node
         && map.keys().any(|k| k.starts_with(|c: char| c.is_ascii_lowercase()))
     {
-        bail!("--vary {path}: `{path}` is a section; vary one of its fields: {}", field_names(map));
+        bail!("{option} {path}: `{path}` is a section; vary one of its fields: {}", field_names(map));
     }
     Ok(node)
 }
@@ -245,6 +270,7 @@ pub fn parse_value(text: &str) -> anyhow::Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TerminalChoice;
 
     #[test]
     fn values_read_as_serde_reads_ron() {
@@ -260,6 +286,27 @@ mod tests {
         );
         assert!(parse_value("Cem(elite_fraction: 0.1").is_err());
         assert!(parse_value("a b").is_err());
+    }
+
+    /// `None` means whichever the field takes: the variant `TerminalChoice::None`, or an absent option.
+    #[test]
+    fn none_sets_a_variant_of_that_name_or_empties_an_option() {
+        let config = RunConfig {
+            scene: "scenes/pendulum.ron".into(),
+            mode: RunMode::Demorl,
+            preset: "reference".into(),
+            seed: 1,
+            steps: 100,
+            threads: 1,
+            train: crate::config::TrainSettings { eval_world: Some("heavy".into()), ..Default::default() },
+            planner: crate::config::preset("reference").unwrap(),
+        };
+        assert_ne!(config.planner.terminal_value, TerminalChoice::None);
+        let set = |field: &str| apply_fields(&config, &[(field.to_string(), "None".to_string())], "--set").unwrap();
+        assert_eq!(set("planner.terminal_value").planner.terminal_value, TerminalChoice::None);
+        assert_eq!(set("train.eval_world").train.eval_world, None);
+        let error = apply_fields(&config, &[("planner.horizon".into(), "None".into())], "--set").unwrap_err();
+        assert!(error.to_string().starts_with("--set planner.horizon"), "{error}");
     }
 
     #[test]

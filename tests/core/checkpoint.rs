@@ -11,7 +11,7 @@ use demorl_studio::agent::{
     restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::config::{
-    ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TrainSettings, preset,
+    ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TerminalChoice, TrainSettings, preset,
 };
 use demorl_studio::learn::{ReplayBuffer, StepEnd};
 use demorl_studio::scene::{Scene, load_scene};
@@ -626,7 +626,7 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     let worlds = ["nominal".to_string(), "heavy".to_string()];
     let manifest = read_checkpoint(&dir).unwrap();
     assert_eq!(manifest.config.seed, config.seed);
-    let evals = evaluate_checkpoint(&dir, &manifest, &scene, &worlds, 2).unwrap();
+    let evals = evaluate_checkpoint(&dir, &manifest, &scene, &worlds, 2, None).unwrap();
     let row = |w: usize| (evals[w].world.as_str(), evals[w].row.eval_return_mean, evals[w].row.eval_length_mean);
     assert_eq!(row(0), ("nominal", nominal.eval_return_mean, nominal.eval_length_mean));
     assert_eq!(row(1), ("heavy", heavy.eval_return_mean, heavy.eval_length_mean));
@@ -652,6 +652,7 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
         out: Some(out.clone()),
         summary_out: Some(summary_out.clone()),
         jobs: 2,
+        set: vec![],
     };
     demorl_studio::cli::evaluate(&args).unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1 + 2 * 2);
@@ -684,8 +685,9 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     assert!(error.contains("scenes/hopper.ron") && error.contains("scenes/leg2r.ron"), "{error}");
 
     // An unknown world is refused with the scene's world names, before any episode.
-    let error =
-        evaluate_checkpoint(&dir, &manifest, &scene, &["nominal".into(), "icy".into()], 2).unwrap_err().to_string();
+    let error = evaluate_checkpoint(&dir, &manifest, &scene, &["nominal".into(), "icy".into()], 2, None)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("`icy`") && error.contains("heavy") && error.contains("slippery"), "{error}");
 }
 
@@ -710,13 +712,83 @@ fn each_world_is_evaluated_from_the_saved_agent_whatever_the_order() {
     let manifest = read_checkpoint(&dir).unwrap();
     let evaluate = |worlds: &[&str]| {
         let worlds: Vec<String> = worlds.iter().map(|w| w.to_string()).collect();
-        let evals = evaluate_checkpoint(&dir, &manifest, &scene, &worlds, 1).unwrap();
+        let evals = evaluate_checkpoint(&dir, &manifest, &scene, &worlds, 1, None).unwrap();
         evals.into_iter().map(|e| (e.world, e.row.eval_return_mean, e.row.eval_length_mean)).collect::<Vec<_>>()
     };
     let both = evaluate(&["nominal", "heavy"]);
     assert_eq!(both, [evaluate(&["nominal"]), evaluate(&["heavy"])].concat());
     assert_eq!(evaluate(&["heavy", "nominal"]), vec![both[1].clone(), both[0].clone()]);
     assert_eq!(both[0].1, first.eval_return_mean, "the nominal world plays what the run's own evaluation played");
+}
+
+/// `evaluate --set planner.FIELD=VALUE`: the saved agent plans with the changed settings, all else
+/// as saved. Its own settings again change nothing; without the critic's terminal value it plays
+/// what the in-memory agent plays after the same change; fields outside the planner, unknown
+/// fields, values out of range and runs that do not plan are refused, naming what is wrong.
+#[test]
+fn evaluate_can_change_how_the_saved_agent_plans() {
+    use demorl_studio::agent::evaluate_checkpoint;
+    let scene = scene();
+    let settings = demorl_settings();
+    let mut trainer = demorl_trainer(&scene, &settings);
+    trainer.run(200, |_| {}, |_| {});
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("demorl");
+    let planner = trainer.agent.planner.settings().clone();
+    let demorl = RunConfig { mode: RunMode::Demorl, train: settings, planner: planner.clone(), ..config() };
+    save_checkpoint(&dir, &demorl, &trainer).unwrap();
+    let manifest = read_checkpoint(&dir).unwrap();
+    let nominal = ["nominal".to_string()];
+    let play = |changed: Option<&PlannerSettings>| {
+        let evals = evaluate_checkpoint(&dir, &manifest, &scene, &nominal, 1, changed).unwrap();
+        evals[0].row.eval_return_mean
+    };
+    let saved = play(None);
+    assert_eq!(play(Some(&planner)), saved, "the run's own settings again: the same episode");
+    let no_critic = PlannerSettings { terminal_value: TerminalChoice::None, ..planner.clone() };
+    let without = play(Some(&no_critic));
+    assert_ne!(without, saved, "without the critic's terminal value the plans change");
+    trainer.agent.set_planner_settings(no_critic).unwrap();
+    assert_eq!(without, trainer.evaluate().eval_return_mean, "the in-memory agent under the same change");
+
+    // Through the command: the change as text, the same figure in the CSV.
+    let csv = folder.path().join("changed.csv");
+    let args = |checkpoint: &Path, set: &[&str]| demorl_studio::cli::EvaluateArgs {
+        checkpoints: vec![checkpoint.to_path_buf()],
+        worlds: nominal.to_vec(),
+        episodes: Some(1),
+        scene: None,
+        out: Some(csv.clone()),
+        summary_out: None,
+        jobs: 1,
+        set: set.iter().map(|s| s.to_string()).collect(),
+    };
+    demorl_studio::cli::evaluate(&args(&dir, &["planner.terminal_value=None"])).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let return_mean: f64 = text.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert_eq!(return_mean, without, "{text}");
+
+    let refused = |checkpoint: &Path, set: &[&str]| {
+        format!("{:#}", demorl_studio::cli::evaluate(&args(checkpoint, set)).unwrap_err())
+    };
+    let error = refused(&dir, &["train.sac.actor_lr=0.1"]);
+    assert!(error.contains("train.sac.actor_lr") && error.contains("planner.FIELD=VALUE"), "{error}");
+    let error = refused(&dir, &["planner.horizn=3"]);
+    assert!(error.contains("horizn") && error.contains("horizon"), "{error}");
+    let error = refused(&dir, &["planner.samples=0"]);
+    assert!(error.contains("samples"), "{error}");
+    let error = refused(&dir, &["planner.horizon"]);
+    assert!(error.contains("FIELD=VALUE"), "{error}");
+    // SAC alone does not plan.
+    let sac_config = config();
+    let env = demorl_studio::sim::Env::new(&scene);
+    let agent = demorl_studio::agent::learning_agent(&sac_config, &env).unwrap();
+    let mut sac = Trainer::new(&scene, agent, sac_config.train.clone(), SEED).unwrap();
+    sac.run(200, |_| {}, |_| {});
+    let sac_dir = folder.path().join("sac");
+    save_checkpoint(&sac_dir, &sac_config, &sac).unwrap();
+    let error = refused(&sac_dir, &["planner.horizon=3"]);
+    assert!(error.contains("does not plan") && error.contains(&sac_dir.display().to_string()), "{error}");
 }
 
 /// Checkpoints are taken at episode starts only (pendulum episodes are 200 steps): a run that
