@@ -84,13 +84,19 @@ impl Default for ShiftRule {
     }
 }
 
-/// Which action the agent executes while collecting training data.
+/// Which action the agent executes: while collecting training data, or in evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionChoice {
     /// First action of one sequence drawn by its weight (CEM and MPPI only; otherwise the mean).
+    /// Training only: evaluation is greedy.
     SampleByWeight,
     /// First action of the mean plan.
     Mean,
+    /// First action of the best-scoring sequence: of the last iteration's sequences (samples
+    /// and the policy prior's) and the final mean, the mean on ties, as MuJoCo MPC's predictive
+    /// sampling keeps its best rollout. Where averaging elites blends distinct good plans into
+    /// a worse one, this executes one of them whole.
+    Best,
 }
 
 /// Which critic closes the horizon (used by the agent; the planner only sees whether a hook is given).
@@ -153,8 +159,12 @@ pub struct PlannerSettings {
     pub disagreement_penalty: f32,
     /// Share of extra candidate sequences proposed by the SAC actor, relative to the sample count.
     pub policy_fraction: f32,
-    /// Which action is executed while training: one drawn by weight, or the mean's first action.
+    /// Which action is executed while training: one drawn by weight, the mean's first action, or
+    /// the best-scoring sequence's.
     pub training_action: ActionChoice,
+    /// Which action is executed in evaluation: the mean's first action or the best-scoring
+    /// sequence's (evaluation is greedy, so never one drawn by weight).
+    pub evaluation_action: ActionChoice,
     /// Which critic the agent uses as terminal value at the end of the horizon.
     pub terminal_value: TerminalChoice,
     /// A periodic action schedule (a gait) to plan around: the Gaussian then holds a correction
@@ -252,6 +262,9 @@ impl PlannerSettings {
         check(e, &knobs::PARTICLES, self.particles);
         check(e, &knobs::DISAGREEMENT_PENALTY, self.disagreement_penalty);
         check(e, &knobs::POLICY_FRACTION, self.policy_fraction);
+        if self.evaluation_action == ActionChoice::SampleByWeight {
+            e.push(out_of_range("planner.evaluation_action", "SampleByWeight", "Mean or Best (evaluation is greedy)"));
+        }
         if let Some(nominal) = &self.nominal {
             nominal.errors(e);
         }
@@ -313,6 +326,7 @@ fn reference() -> PlannerSettings {
         disagreement_penalty: 0.0,
         policy_fraction: 0.05,
         training_action: ActionChoice::SampleByWeight,
+        evaluation_action: ActionChoice::Mean,
         terminal_value: TerminalChoice::FirstCritic,
         nominal: None,
     }

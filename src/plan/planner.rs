@@ -21,7 +21,7 @@ use crate::config::{ActionChoice, PlannerSettings, SettingsError};
 pub enum ActionMode {
     /// Follow `training_action` (possibly a sequence drawn by weight, for exploration).
     Training,
-    /// Always the first action of the mean plan.
+    /// Follow `evaluation_action` (the mean's or the best sequence's first action; never drawn).
     Evaluation,
 }
 
@@ -349,9 +349,10 @@ impl Workspace {
         self.scorer.score(&self.mean_batch, &self.mean_rollout, rule, value, &mut self.mean_score);
     }
 
-    /// Stage: the action to execute, the mean's first, or in training with `SampleByWeight` the
-    /// first of a sequence drawn by its weight (only for losses whose coefficients are a
-    /// distribution). Returns the drawn sequence's index.
+    /// Stage: the action to execute, by `training_action` or `evaluation_action`: the mean's
+    /// first; with `SampleByWeight` the first of a sequence drawn by its weight (only for losses
+    /// whose coefficients are a distribution); with `Best` the first of the best-scoring sequence
+    /// unless the final mean scores as well. Returns the executed sequence's index (None: the mean).
     #[allow(clippy::too_many_arguments)] // the stage's inputs, each used once
     fn choose_action(
         &self,
@@ -364,12 +365,18 @@ impl Workspace {
         shape: Shape,
         action: &mut Vec<f32>,
     ) -> Option<usize> {
-        let draw = mode == ActionMode::Training
-            && s.training_action == ActionChoice::SampleByWeight
-            && kind == CoefficientKind::Weights
-            && !last.all_invalid()
-            && s.iterations > 0;
-        let chosen = if draw { draw_by_weight(&self.coefficients, rng.random::<f64>()) } else { None };
+        let choice = match mode {
+            ActionMode::Training => s.training_action,
+            ActionMode::Evaluation => s.evaluation_action,
+        };
+        let scored = !last.all_invalid() && s.iterations > 0;
+        let chosen = match choice {
+            ActionChoice::SampleByWeight if scored && kind == CoefficientKind::Weights => {
+                draw_by_weight(&self.coefficients, rng.random::<f64>())
+            }
+            ActionChoice::Best if scored => self.best_beating_mean(),
+            _ => None,
+        };
         let source = match chosen {
             Some(i) => self.batch.sequence(i),
             None => dist.mean(),
@@ -377,6 +384,19 @@ impl Workspace {
         action.clear();
         action.extend_from_slice(&source[..shape.action_dim.min(source.len())]);
         chosen
+    }
+
+    /// The last iteration's best-scoring sequence, if it scores above the final mean (NaN
+    /// scores never win).
+    fn best_beating_mean(&self) -> Option<usize> {
+        let mean_score = self.mean_score.first().copied().filter(|v| !v.is_nan()).unwrap_or(f32::NEG_INFINITY);
+        let (mut best, mut best_score) = (None, mean_score);
+        for (i, &score) in self.scores.iter().enumerate() {
+            if score > best_score {
+                (best, best_score) = (Some(i), score);
+            }
+        }
+        best
     }
 
     /// Stage: everything the studio draws and plots of this plan.

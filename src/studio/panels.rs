@@ -430,6 +430,15 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
             .on_hover_text("First action of a sequence drawn by weight.");
         ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean")
             .on_hover_text("First action of the mean plan.");
+        ui.selectable_value(&mut s.training_action, ActionChoice::Best, "best")
+            .on_hover_text("First action of the best-scoring sequence (the mean's if none scores higher).");
+    });
+    ui.horizontal(|ui| {
+        ui.label("evaluation action").on_hover_text("Which action is executed in evaluation episodes.");
+        ui.selectable_value(&mut s.evaluation_action, ActionChoice::Mean, "mean")
+            .on_hover_text("First action of the mean plan.");
+        ui.selectable_value(&mut s.evaluation_action, ActionChoice::Best, "best")
+            .on_hover_text("First action of the best-scoring sequence (the mean's if none scores higher).");
     });
     rects
 }

@@ -104,6 +104,46 @@ fn mppi_with_vanishing_temperature_picks_the_best_sample() {
     assert_eq!(out.action, trace.sequence(best)[..1]);
 }
 
+/// `evaluation_action: Best` executes the first action of the last iteration's best-scoring
+/// sequence when it scores above the final mean, else the mean's; `Mean` always the mean's; a
+/// drawn action is refused for evaluation, by name.
+#[test]
+fn best_executes_the_top_scoring_sequence_unless_the_mean_scores_as_well() {
+    let plan = |s: PlannerSettings| {
+        let mut planner = Planner::new(s, 1, 6).unwrap();
+        planner.plan(&mut Lqr::standard(), None, None, ActionMode::Evaluation)
+    };
+    let best_of = |trace: &PlanTrace| {
+        (0..trace.scores.len()).max_by(|&a, &b| trace.scores[a].total_cmp(&trace.scores[b])).unwrap()
+    };
+    // CEM over every sample: the mean is their average, near zero, which the best single draw beats.
+    let all = settings(Loss::Cem { elite_fraction: 1.0 }, 64);
+    let out = plan(PlannerSettings { evaluation_action: ActionChoice::Best, ..all.clone() });
+    let best = best_of(&out.trace);
+    assert!(out.trace.scores[best] > out.trace.mean_score, "precondition: a sample beats the mean");
+    assert_eq!(out.trace.chosen, Some(best));
+    assert_eq!(out.action, out.trace.sequence(best)[..1]);
+    assert_ne!(out.action[0], out.trace.mean_actions[0]);
+    // The same plan with `Mean`: the same samples, the mean's first action.
+    let mean = plan(PlannerSettings { evaluation_action: ActionChoice::Mean, ..all });
+    assert_eq!(mean.trace.scores, out.trace.scores);
+    assert_eq!((mean.trace.chosen, mean.action[0]), (None, mean.trace.mean_actions[0]));
+    // MPPI at a vanishing temperature moves the mean onto the best sample: a tie, so the mean.
+    let tie = plan(PlannerSettings {
+        evaluation_action: ActionChoice::Best,
+        ..settings(Loss::Mppi { temperature: 1e-6 }, 100)
+    });
+    assert!(tie.trace.mean_score >= tie.trace.scores[best_of(&tie.trace)] - 1e-4);
+    assert_eq!((tie.trace.chosen, tie.action[0]), (None, tie.trace.mean_actions[0]));
+    // Evaluation is greedy.
+    let drawn = PlannerSettings {
+        evaluation_action: ActionChoice::SampleByWeight,
+        ..settings(Loss::Mppi { temperature: 1.0 }, 8)
+    };
+    let error = Planner::new(drawn, 1, 6).err().unwrap().to_string();
+    assert!(error.contains("planner.evaluation_action"), "{error}");
+}
+
 #[test]
 fn weights_sum_to_one_and_ess_is_in_range() {
     let losses = [
