@@ -424,23 +424,36 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     if let VarianceShift::ShiftInflate { factor } = &mut s.shift.variance {
         knob_slider(ui, &mut rects, &knobs::INFLATE_FACTOR, factor);
     }
-    ui.horizontal(|ui| {
-        ui.label("training action").on_hover_text("Which action is executed while collecting data for learning.");
-        ui.selectable_value(&mut s.training_action, ActionChoice::SampleByWeight, "sample")
-            .on_hover_text("First action of a sequence drawn by weight.");
-        ui.selectable_value(&mut s.training_action, ActionChoice::Mean, "mean")
-            .on_hover_text("First action of the mean plan.");
-        ui.selectable_value(&mut s.training_action, ActionChoice::Best, "best")
-            .on_hover_text("First action of the best-scoring sequence (the mean's if none scores higher).");
-    });
-    ui.horizontal(|ui| {
-        ui.label("evaluation action").on_hover_text("Which action is executed in evaluation episodes.");
-        ui.selectable_value(&mut s.evaluation_action, ActionChoice::Mean, "mean")
-            .on_hover_text("First action of the mean plan.");
-        ui.selectable_value(&mut s.evaluation_action, ActionChoice::Best, "best")
-            .on_hover_text("First action of the best-scoring sequence (the mean's if none scores higher).");
-    });
+    action_row(
+        ui,
+        "training action",
+        "Which action is executed while collecting data for learning.",
+        &mut s.training_action,
+        true,
+    );
+    action_row(
+        ui,
+        "evaluation action",
+        "Which action is executed in evaluation episodes.",
+        &mut s.evaluation_action,
+        false,
+    );
     rects
+}
+
+/// A row choosing which of the plan's actions is executed; `drawn` also offers one drawn by
+/// weight (training only: evaluation is greedy).
+fn action_row(ui: &mut egui::Ui, label: &str, hover: &str, choice: &mut ActionChoice, drawn: bool) {
+    ui.horizontal(|ui| {
+        ui.label(label).on_hover_text(hover);
+        if drawn {
+            ui.selectable_value(choice, ActionChoice::SampleByWeight, "sample")
+                .on_hover_text("First action of a sequence drawn by weight.");
+        }
+        ui.selectable_value(choice, ActionChoice::Mean, "mean").on_hover_text("First action of the mean plan.");
+        ui.selectable_value(choice, ActionChoice::Best, "best")
+            .on_hover_text("First action of the best-scoring sequence (the mean's if none scores higher).");
+    });
 }
 
 /// A slider for a planner knob, with the label, tooltip and span of the knob table. A valid value
