@@ -116,9 +116,9 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
     /// Plan with a planner field changed, `planner.FIELD=VALUE` as in `compare --vary` (e.g.
-    /// `planner.terminal_value=None`, `planner.loss.elite_fraction=0.05`); repeatable. The saved
-    /// networks and model stay as they are: this asks what the same learned parts earn under
-    /// another planner.
+    /// `planner.terminal_value=None`, `planner.loss.elite_fraction=0.05`); repeatable. The change
+    /// applies to the planner settings the run recorded (its manifest's); the saved networks and
+    /// model stay as they are: this asks what the same learned parts earn under another planner.
     #[arg(long = "set", value_name = "planner.FIELD=VALUE")]
     pub set: Vec<String>,
 }
