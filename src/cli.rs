@@ -915,9 +915,7 @@ fn changed_planner(
         return Ok(None);
     }
     let config = &manifest.config;
-    if !config.mode.plans() {
-        bail!("--set: this run ({} mode) does not plan, so it has no planner settings to change", config.mode);
-    }
+    crate::agent::ensure_plans(config).context("--set")?;
     Ok(Some(crate::compare::apply_fields(config, changes, "--set")?.planner))
 }
 

@@ -13,7 +13,7 @@ use super::record::mean_std;
 use super::run::learning_agent;
 use super::train::{Trainer, named_world};
 use super::train_data::EvalRow;
-use crate::config::PlannerSettings;
+use crate::config::{PlannerSettings, RunConfig};
 use crate::scene::Scene;
 use crate::sim::{Env, WorldChoice};
 
@@ -45,11 +45,7 @@ pub fn evaluate_checkpoint(
     anyhow::ensure!(episodes > 0, "--episodes must be at least 1");
     let config = &manifest.config;
     if planner.is_some() {
-        anyhow::ensure!(
-            config.mode.plans(),
-            "this run ({} mode) does not plan: there are no planner settings to change",
-            config.mode
-        );
+        ensure_plans(config)?;
     }
     let choices = worlds
         .iter()
@@ -71,6 +67,16 @@ pub fn evaluate_checkpoint(
         evals.push(WorldEval { world: world.clone(), row: trainer.evaluate() });
     }
     Ok(evals)
+}
+
+/// Refuses a planner change for a run that does not plan (SAC alone).
+pub fn ensure_plans(config: &RunConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.mode.plans(),
+        "this run ({} mode) does not plan: there are no planner settings to change",
+        config.mode
+    );
+    Ok(())
 }
 
 /// Writes the evaluations of one or more saved runs as CSV, a row per run and world: the

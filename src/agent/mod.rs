@@ -22,7 +22,7 @@ pub use checkpoint::{
 };
 pub use config::{ScheduleOverrides, learning_config};
 pub use evaluate::{
-    NOMINAL_WORLD, WorldEval, WorldSummary, evaluate_checkpoint, summarize_runs, write_world_evals_csv,
+    NOMINAL_WORLD, WorldEval, WorldSummary, ensure_plans, evaluate_checkpoint, summarize_runs, write_world_evals_csv,
     write_world_summary_csv,
 };
 pub use health::divergence;

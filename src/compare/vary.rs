@@ -40,11 +40,7 @@ const FIXED_FIELDS: [(&str, &str); 6] = [
 pub fn parse_variation(text: &str) -> anyhow::Result<Variation> {
     let usage =
         || format!("--vary must be FIELD=V1,V2,... with FIELD a settings path such as planner.horizon (got `{text}`)");
-    let (field, list) = text.split_once('=').with_context(usage)?;
-    let field = field.trim();
-    if field.is_empty() || field.split('.').any(str::is_empty) {
-        bail!(usage());
-    }
+    let (field, list) = split_field(text, usage)?;
     if let Some((_, why)) = FIXED_FIELDS.iter().find(|(name, _)| *name == field) {
         bail!("--vary {field}: the grid decides `{field}` ({why})");
     }
@@ -158,12 +154,23 @@ pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &st
 pub fn parse_assignment(text: &str, option: &str) -> anyhow::Result<(String, String)> {
     let usage =
         || format!("{option} must be FIELD=VALUE with FIELD a settings path such as planner.horizon (got `{text}`)");
-    let (field, value) = text.split_once('=').with_context(usage)?;
-    let (field, value) = (field.trim(), value.trim());
-    if field.is_empty() || field.split('.').any(str::is_empty) || value.is_empty() {
+    let (field, value) = split_field(text, usage)?;
+    let value = value.trim();
+    if value.is_empty() {
         bail!(usage());
     }
     Ok((field.to_string(), value.to_string()))
+}
+
+/// Splits `FIELD=REST` at the first `=`, refusing with `usage` a missing `=` or a field that is
+/// not a dotted path; the field comes back trimmed, the rest as written.
+fn split_field(text: &str, usage: impl Fn() -> String) -> anyhow::Result<(&str, &str)> {
+    let (field, rest) = text.split_once('=').with_context(&usage)?;
+    let field = field.trim();
+    if field.is_empty() || field.split('.').any(str::is_empty) {
+        bail!(usage());
+    }
+    Ok((field, rest))
 }
 
 /// `config` as a JSON document, refusing the (never seen) case where the round trip would change
