@@ -215,8 +215,8 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub schedule: ScheduleArgs,
     /// Rerun from a settings.ron written by an earlier run (its scene, mode, model, preset and
-    /// settings; --seed, --threads, --steps, --eval-every, --eval-episodes, --warmup and --out
-    /// given here still apply).
+    /// settings; --seed, --threads, --steps, --eval-every, --eval-episodes, --warmup, --set and
+    /// --out given here still apply).
     #[arg(long)]
     pub settings: Option<PathBuf>,
     /// Take a checkpoint (weights, optimiser and RNG states, replay buffer, metrics) at the first
@@ -239,6 +239,12 @@ pub struct TrainArgs {
     /// multiple of the evaluation interval.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Change one settings field, `FIELD=VALUE` with FIELD its path in settings.ron as in
+    /// `compare --vary` (e.g. `planner.horizon=12`, `train.model_train_every=125`); repeatable,
+    /// applied after the other options and recorded in the run's settings.ron. Episode runs (mpc
+    /// with the simulator, the baselines) take planner fields only; a resumed run keeps its settings.
+    #[arg(long = "set", value_name = "FIELD=VALUE", conflicts_with = "resume")]
+    pub set: Vec<String>,
 }
 
 impl TrainArgs {
@@ -520,10 +526,20 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     }
     let scene_path = args.scene_file()?;
     let scene = load_scene(scene_path)?;
-    let (preset_name, settings) = match &args.preset {
+    let (mut preset_name, settings) = match &args.preset {
         Some(name) => (name.clone(), crate::plan::preset_argument(name)?),
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
+    let changes = assignments(&args.set)?;
+    let settings = crate::compare::apply_planner_fields(
+        &settings,
+        &changes,
+        "--set",
+        "an episode run (mpc with the simulator, a baseline) trains nothing: only planner fields apply",
+    )?;
+    if !changes.is_empty() {
+        preset_name = format!("{preset_name} --set {}", crate::compare::combination_name(&changes));
+    }
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
@@ -652,6 +668,10 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
     config.train.randomize |= args.randomize;
     if let Some(world) = &args.eval_world {
         config.train.eval_world = Some(world.clone());
+    }
+    let changes = assignments(&args.set)?;
+    if !changes.is_empty() {
+        config = crate::compare::apply_fields(&config, &changes, "--set")?;
     }
     let scene = load_scene(&config.scene)?;
     let bar = ProgressBar::new(config.steps);
@@ -894,8 +914,7 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
 /// `evaluate --set`'s changes, read and refused before any checkpoint is touched: only the
 /// planner's fields, because the rest shaped a training that is over.
 fn planner_changes(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    let changes =
-        set.iter().map(|text| crate::compare::parse_assignment(text, "--set")).collect::<anyhow::Result<Vec<_>>>()?;
+    let changes = assignments(set)?;
     if let Some((field, _)) = changes.iter().find(|(field, _)| !field.starts_with("planner.")) {
         bail!(
             "--set {field}: evaluate changes only how a saved run plans (planner.FIELD=VALUE); `{field}` shaped its \
@@ -903,6 +922,11 @@ fn planner_changes(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
         );
     }
     Ok(changes)
+}
+
+/// Each `--set FIELD=VALUE` as a (field, value) pair.
+fn assignments(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    set.iter().map(|text| crate::compare::parse_assignment(text, "--set")).collect()
 }
 
 /// The planner settings `manifest`'s run plans with under `changes`, checked like a settings

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use demorl_studio::agent::learning_config;
 use demorl_studio::cli::{Cli, Command, train};
-use demorl_studio::config::{RunConfig, RunMode, TrainSettings, preset, read_run_config, write_run_config};
+use demorl_studio::config::{
+    PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset, read_run_config, write_run_config,
+};
 use demorl_studio::scene::{load_scene, parse_scene};
 
 fn scratch(name: &str) -> PathBuf {
@@ -190,4 +192,68 @@ fn episode_runs_write_episodes_csv_and_learning_runs_eval_csv() {
     train(&train_args(&["scenes/pendulum.ron", "--mode", "sac", "--steps", "2", "--eval-episodes", "1", "--out", out]))
         .unwrap();
     assert!(learning.join("eval.csv").exists() && !learning.join("episodes.csv").exists());
+}
+
+#[test]
+fn train_set_changes_one_field_and_records_it() {
+    // A learning run: the changed fields are recorded, everything else is the scene's defaults.
+    let out = scratch("set-learning");
+    train(&train_args(&[
+        "scenes/pendulum.ron",
+        "--mode",
+        "demorl",
+        "--steps",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "planner.horizon=7",
+        "--set",
+        "train.model_train_every=125",
+        "--set",
+        "planner.terminal_value=None",
+    ]))
+    .unwrap();
+    let written = read_run_config(&out.join("settings.ron")).unwrap();
+    let defaults = load_scene(Path::new("scenes/pendulum.ron")).unwrap().defaults(RunMode::Demorl);
+    let planner = PlannerSettings { horizon: 7, terminal_value: TerminalChoice::None, ..defaults.planner.clone() };
+    assert_ne!(planner, defaults.planner, "the test must change something");
+    assert_eq!(written.planner, planner);
+    assert_eq!(written.train, TrainSettings { model_train_every: 125, ..defaults.train });
+
+    // An episode run plans exactly as with a preset file holding the same change.
+    let changed = PlannerSettings { horizon: 5, ..load_scene(Path::new("scenes/pendulum.ron")).unwrap().planner };
+    let dir = scratch("set-episodes");
+    let preset = dir.join("h5.ron");
+    std::fs::write(&preset, ron::ser::to_string(&changed).unwrap()).unwrap();
+    let episodes = |name: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let mut words = vec!["scenes/pendulum.ron", "--mode", "mpc", "--episodes", "1", "--out", out.to_str().unwrap()];
+        words.extend_from_slice(extra);
+        train(&train_args(&words)).unwrap();
+        // Every column but the planning time, which the clock decides.
+        let text = std::fs::read_to_string(out.join("episodes.csv")).unwrap();
+        let rows = text.lines().map(|line| line.split(',').enumerate().filter(|(k, _)| *k != 6).map(|(_, c)| c));
+        rows.map(|row| row.collect::<Vec<_>>().join(",")).collect::<Vec<_>>()
+    };
+    let with_set = episodes("set", &["--set", "planner.horizon=5"]);
+    assert!(with_set[0].ends_with("episode_length,end"), "{with_set:?}");
+    assert_eq!(with_set, episodes("preset", &["--preset", preset.to_str().unwrap()]));
+    assert_ne!(with_set, episodes("scene", &[]), "horizon 5 must plan differently from the scene's");
+}
+
+#[test]
+fn train_set_refuses_what_it_cannot_change_naming_the_field() {
+    let refused = |words: &[&str]| format!("{:#}", train(&train_args(words)).unwrap_err());
+    let text = refused(&["scenes/pendulum.ron", "--mode", "mpc", "--set", "train.warmup_steps=5"]);
+    assert!(text.contains("--set train.warmup_steps") && text.contains("only planner fields"), "{text}");
+    let text = refused(&["scenes/pendulum.ron", "--mode", "demorl", "--steps", "1", "--set", "planner.horizon=0"]);
+    assert!(text.contains("--set planner.horizon=0") && text.contains("horizon"), "{text}");
+    let text = refused(&["scenes/pendulum.ron", "--mode", "demorl", "--steps", "1", "--set", "train.no_such=1"]);
+    assert!(text.contains("no field `no_such`"), "{text}");
+    let text = refused(&["scenes/pendulum.ron", "--mode", "mpc", "--set", "planner.horizon"]);
+    assert!(text.contains("FIELD=VALUE"), "{text}");
+    // A resumed run continues its own settings.
+    let parsed = Cli::try_parse_from(["demorl-studio", "train", "--resume", "saves/x", "--set", "planner.horizon=5"]);
+    assert!(parsed.unwrap_err().to_string().contains("--resume"));
 }

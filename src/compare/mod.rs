@@ -18,7 +18,9 @@ pub use slurm::{CHECKPOINT_DIR, SlurmOptions, slurm_dir, task_log};
 pub use spec::{Backend, CompareOptions, grid_runs, groups, parse_seeds, parse_settings_for};
 pub use status::{GridManifest, RunState, RunStatus, grid_status, read_manifest, status_text};
 pub use table::{ModeRow, SeedRow, ThresholdTable, build_table, first_crossing, median_steps, write_table_csv};
-pub use vary::{Variation, applies_to, apply_fields, combination_name, parse_assignment, parse_variation};
+pub use vary::{
+    Variation, applies_to, apply_fields, apply_planner_fields, combination_name, parse_assignment, parse_variation,
+};
 
 use anyhow::Context;
 

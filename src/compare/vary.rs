@@ -1,7 +1,7 @@
 //! Settings sweeps (`--vary FIELD=V1,V2`): one field of a run's settings, named by its path in
 //! `settings.ron` (`planner.horizon`, `planner.loss.elite_fraction`, `train.ensemble.patience`),
 //! set to each of several values; a grid runs the product of its variations. `evaluate --set
-//! FIELD=VALUE` sets fields the same way.
+//! FIELD=VALUE` and `train --set FIELD=VALUE` set fields the same way.
 //!
 //! A field is set on the settings' serde form as JSON (paths are object keys there, and an enum
 //! variant is a one-key object, so `planner.loss.elite_fraction` reaches into `Cem(...)`), then
@@ -9,9 +9,9 @@
 //! RON-value reader below exists because `ron::Value` drops enum variant names.
 
 use anyhow::{Context, anyhow, bail};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::config::{RunConfig, RunMode, train_settings_problems};
+use crate::config::{PlannerSettings, RunConfig, RunMode, train_settings_problems};
 
 /// One `--vary FIELD=V1,V2,...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,16 +130,7 @@ pub fn apply_combination(config: &RunConfig, combination: &Combination) -> anyho
 /// `option`, the command-line option that asked for the change.
 pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &str) -> anyhow::Result<RunConfig> {
     let mut doc = settings_document(config)?;
-    for (field, value) in fields {
-        let parsed = parse_value(value).with_context(|| format!("{option} {field}: `{value}` is not a RON value"))?;
-        let is_none = parsed.is_null();
-        *field_slot(&mut doc, field, option)? = parsed;
-        // `None` is an absent option, or a variant of that name (`terminal_value: None`): the
-        // settings say which.
-        if is_none && serde_json::from_value::<RunConfig>(doc.clone()).is_err() {
-            *field_slot(&mut doc, field, option)? = Value::String("None".into());
-        }
-    }
+    set_fields(&mut doc, fields, option, |doc| serde_json::from_value::<RunConfig>(doc.clone()).is_ok())?;
     let changed: RunConfig = serde_json::from_value(doc)
         .map_err(|e| anyhow!("{option} {}: the settings do not take this value: {e}", combination_name(fields)))?;
     let mut problems = train_settings_problems(&changed.train);
@@ -148,6 +139,49 @@ pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &st
         bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
     }
     Ok(changed)
+}
+
+/// `planner` with each `(field, value)` set, the fields named from the settings' top
+/// (`planner.horizon`) as everywhere else; for runs that have planner settings and nothing to
+/// train (`train`'s episode runs). Other fields are refused, saying why.
+pub fn apply_planner_fields(
+    planner: &PlannerSettings,
+    fields: &[(String, String)],
+    option: &str,
+    why_planner_only: &str,
+) -> anyhow::Result<PlannerSettings> {
+    if let Some((field, _)) = fields.iter().find(|(field, _)| !field.starts_with("planner.")) {
+        bail!("{option} {field}: {why_planner_only}");
+    }
+    let read = |doc: &Value| serde_json::from_value::<PlannerSettings>(doc["planner"].clone());
+    let mut doc = json!({ "planner": serde_json::to_value(planner).context("planner settings as a document")? });
+    set_fields(&mut doc, fields, option, |doc| read(doc).is_ok())?;
+    let changed = read(&doc)
+        .map_err(|e| anyhow!("{option} {}: the planner does not take this value: {e}", combination_name(fields)))?;
+    let problems: Vec<String> = changed.errors().iter().map(ToString::to_string).collect();
+    if !problems.is_empty() {
+        bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
+    }
+    Ok(changed)
+}
+
+/// Sets each `(field, value)` in `doc`. `None` is an absent option, or a variant of that name
+/// (`terminal_value: None`): whether `doc` still `reads` with an absent option says which.
+fn set_fields(
+    doc: &mut Value,
+    fields: &[(String, String)],
+    option: &str,
+    reads: impl Fn(&Value) -> bool,
+) -> anyhow::Result<()> {
+    for (field, value) in fields {
+        let parsed = parse_value(value).with_context(|| format!("{option} {field}: `{value}` is not a RON value"))?;
+        let is_none = parsed.is_null();
+        *field_slot(doc, field, option)? = parsed;
+        if is_none && !reads(doc) {
+            *field_slot(doc, field, option)? = Value::String("None".into());
+        }
+    }
+    Ok(())
 }
 
 /// Parses one `FIELD=VALUE` of `option` (`--set`): a settings path and one RON value.

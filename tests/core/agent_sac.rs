@@ -148,6 +148,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         randomize: false,
         eval_world: None,
         resume: None,
+        set: Vec::new(),
     };
     train(&args(out, None)).unwrap();
     for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {

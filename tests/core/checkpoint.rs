@@ -264,6 +264,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         randomize: false,
         eval_world: None,
         resume: None,
+        set: Vec::new(),
     };
     train(&args(600, "whole")).unwrap();
     let save = folder.path().join("saves/run");
