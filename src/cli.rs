@@ -915,12 +915,11 @@ pub fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
 /// planner's fields, because the rest shaped a training that is over.
 fn planner_changes(set: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     let changes = assignments(set)?;
-    if let Some((field, _)) = changes.iter().find(|(field, _)| !field.starts_with("planner.")) {
-        bail!(
-            "--set {field}: evaluate changes only how a saved run plans (planner.FIELD=VALUE); `{field}` shaped its \
-             training, which is over"
-        );
-    }
+    crate::compare::ensure_planner_fields(
+        &changes,
+        "--set",
+        "evaluate changes only how a saved run plans (planner.FIELD=VALUE); this field shaped its training, which is over",
+    )?;
     Ok(changes)
 }
 
@@ -940,7 +939,7 @@ fn changed_planner(
     }
     let config = &manifest.config;
     crate::agent::ensure_plans(config).context("--set")?;
-    Ok(Some(crate::compare::apply_fields(config, changes, "--set")?.planner))
+    Ok(Some(crate::compare::apply_planner_fields(&config.planner, changes, "--set", "only planner fields apply")?))
 }
 
 /// The scene every checkpoint recorded; checkpoints of different scenes are refused (their

@@ -19,7 +19,8 @@ pub use spec::{Backend, CompareOptions, grid_runs, groups, parse_seeds, parse_se
 pub use status::{GridManifest, RunState, RunStatus, grid_status, read_manifest, status_text};
 pub use table::{ModeRow, SeedRow, ThresholdTable, build_table, first_crossing, median_steps, write_table_csv};
 pub use vary::{
-    Variation, applies_to, apply_fields, apply_planner_fields, combination_name, parse_assignment, parse_variation,
+    Variation, applies_to, apply_fields, apply_planner_fields, combination_name, ensure_planner_fields,
+    parse_assignment, parse_variation,
 };
 
 use anyhow::Context;

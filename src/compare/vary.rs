@@ -150,9 +150,7 @@ pub fn apply_planner_fields(
     option: &str,
     why_planner_only: &str,
 ) -> anyhow::Result<PlannerSettings> {
-    if let Some((field, _)) = fields.iter().find(|(field, _)| !field.starts_with("planner.")) {
-        bail!("{option} {field}: {why_planner_only}");
-    }
+    ensure_planner_fields(fields, option, why_planner_only)?;
     let read = |doc: &Value| serde_json::from_value::<PlannerSettings>(doc["planner"].clone());
     let mut doc = json!({ "planner": serde_json::to_value(planner).context("planner settings as a document")? });
     set_fields(&mut doc, fields, option, |doc| read(doc).is_ok())?;
@@ -163,6 +161,14 @@ pub fn apply_planner_fields(
         bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
     }
     Ok(changed)
+}
+
+/// Refuses the first field outside `planner.`, with `why` only the planner's fields apply.
+pub fn ensure_planner_fields(fields: &[(String, String)], option: &str, why: &str) -> anyhow::Result<()> {
+    match fields.iter().find(|(field, _)| !field.starts_with("planner.")) {
+        Some((field, _)) => bail!("{option} {field}: {why}"),
+        None => Ok(()),
+    }
 }
 
 /// Sets each `(field, value)` in `doc`. `None` is an absent option, or a variant of that name
