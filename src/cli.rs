@@ -531,12 +531,12 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         None => ("scene-default".to_string(), scene.planner.clone()),
     };
     let changes = assignments(&args.set)?;
-    let settings = crate::compare::apply_planner_fields(
-        &settings,
+    crate::compare::ensure_planner_fields(
         &changes,
         "--set",
         "an episode run (mpc with the simulator, a baseline) trains nothing: only planner fields apply",
     )?;
+    let settings = crate::compare::apply_planner_fields(&settings, &changes, "--set")?;
     if !changes.is_empty() {
         preset_name = format!("{preset_name} --set {}", crate::compare::combination_name(&changes));
     }
@@ -939,7 +939,8 @@ fn changed_planner(
     }
     let config = &manifest.config;
     crate::agent::ensure_plans(config).context("--set")?;
-    Ok(Some(crate::compare::apply_planner_fields(&config.planner, changes, "--set", "only planner fields apply")?))
+    // `planner_changes` has refused every field outside the planner.
+    Ok(Some(crate::compare::apply_planner_fields(&config.planner, changes, "--set")?))
 }
 
 /// The scene every checkpoint recorded; checkpoints of different scenes are refused (their

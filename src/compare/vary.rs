@@ -142,15 +142,13 @@ pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &st
 }
 
 /// `planner` with each `(field, value)` set, the fields named from the settings' top
-/// (`planner.horizon`) as everywhere else; for runs that have planner settings and nothing to
-/// train (`train`'s episode runs). Other fields are refused, saying why.
+/// (`planner.horizon`) as everywhere else; callers refuse other fields first, saying why
+/// ([`ensure_planner_fields`]).
 pub fn apply_planner_fields(
     planner: &PlannerSettings,
     fields: &[(String, String)],
     option: &str,
-    why_planner_only: &str,
 ) -> anyhow::Result<PlannerSettings> {
-    ensure_planner_fields(fields, option, why_planner_only)?;
     let read = |doc: &Value| serde_json::from_value::<PlannerSettings>(doc["planner"].clone());
     let mut doc = json!({ "planner": serde_json::to_value(planner).context("planner settings as a document")? });
     set_fields(&mut doc, fields, option, |doc| read(doc).is_ok())?;
