@@ -147,6 +147,11 @@ pub struct PlannerSettings {
     /// Score the current mean itself as the first sample of every iteration, so a good plan is
     /// not lost to one unlucky batch of draws (MPPI's nominal sequence; iCEM keeps the mean too).
     pub keep_mean: bool,
+    /// Start each plan's mean at the policy prior's sequences (their average: the actor's mean
+    /// actions rolled through the model's members) instead of the shifted previous plan, so the
+    /// search looks around what the actor would do (POPLIN-A's initialisation). Without a prior
+    /// (no actor, or `policy_fraction` 0) the shifted plan is kept.
+    pub start_at_prior: bool,
     /// Discount factor applied to predicted rewards along the horizon.
     pub discount: f32,
     /// Number of stochastic predictions averaged per sequence (a deterministic model uses just one).
@@ -321,6 +326,8 @@ fn reference() -> PlannerSettings {
         shift: ShiftRule { last_block: LastBlock::Reset, variance: VarianceShift::Reset },
         // The reference scores only fresh draws.
         keep_mean: false,
+        // The reference continues from the shifted plan.
+        start_at_prior: false,
         discount: 0.99,
         particles: 4,
         disagreement_penalty: 0.0,

@@ -1,5 +1,5 @@
 //! The DMD-MPC planner as named stages, in MuJoCo MPC's manner: shift the plan, propose the
-//! policy prior's sequences, then per iteration sample → roll out → score → weights → mirror
+//! policy prior's sequences (optionally starting the mean at them), then per iteration sample → roll out → score → weights → mirror
 //! update, then roll out the final mean, choose the action and write the trace.
 
 use std::time::Instant;
@@ -217,6 +217,9 @@ impl Planner {
         work.batch.resize(shape.samples + shape.priors, shape.horizon, shape.action_dim);
         if let Some(prior) = prior.filter(|_| shape.priors > 0) {
             work.propose_prior(prior, shape);
+            if s.start_at_prior {
+                work.start_mean_at_prior(dist, shape);
+            }
         }
         let kind = CoefficientKind::of(&s.loss);
         out.trace.iterations.clear();
@@ -283,6 +286,19 @@ impl Workspace {
         self.prior.resize(m * len, 0.0);
         for (dst, &src) in self.batch.actions[shape.samples * len..].iter_mut().zip(&self.prior) {
             *dst = if src.is_nan() { 0.0 } else { src.clamp(-1.0, 1.0) };
+        }
+    }
+
+    /// Stage 2b (`start_at_prior`): the mean becomes the average of the prior's sequences, as
+    /// they stand in the batch (clamped); the variance stays as the shift left it.
+    fn start_mean_at_prior(&mut self, dist: &mut SequenceGaussian, shape: Shape) {
+        let len = shape.len();
+        let (mean, _) = dist.parts_mut();
+        mean.fill(0.0);
+        for sequence in self.batch.actions[shape.samples * len..].chunks(len) {
+            for (m, &a) in mean.iter_mut().zip(sequence) {
+                *m += a / shape.priors as f32;
+            }
         }
     }
 

@@ -413,6 +413,8 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     });
     ui.checkbox(&mut s.keep_mean, "keep mean")
         .on_hover_text("Score the current plan itself as one sample, so a good plan survives a bad batch of draws.");
+    ui.checkbox(&mut s.start_at_prior, "start at actor")
+        .on_hover_text("Start each plan around the actor's rolled-out actions instead of the shifted previous plan.");
     let mut inflate = matches!(s.shift.variance, VarianceShift::ShiftInflate { .. });
     if ui
         .checkbox(&mut inflate, "shift variance")

@@ -266,6 +266,51 @@ fn prior_sequences_are_scored_fixed_and_can_win() {
     assert_eq!(t.sequence_count(), 40);
 }
 
+/// Proposes sequence n with the actions `0.1 (n + 1) + 0.01 h` at step h (one action dimension).
+struct Ramp;
+
+impl PolicyPrior for Ramp {
+    fn propose(&mut self, count: usize, horizon: usize, _: usize, out: &mut Vec<f32>) {
+        for n in 0..count {
+            for h in 0..horizon {
+                out[n * horizon + h] = 0.1 * (n + 1) as f32 + 0.01 * h as f32;
+            }
+        }
+    }
+}
+
+/// With `start_at_prior` each plan's mean starts at the average of the prior's sequences (so the
+/// kept mean, the first sample, is that average); without it, or without a prior, at the
+/// shifted plan (zero for a fresh one), and then the option changes nothing.
+#[test]
+fn start_at_prior_starts_the_mean_at_the_priors_average() {
+    let s = PlannerSettings {
+        samples: 20,
+        iterations: 1,
+        keep_mean: true,
+        policy_fraction: 0.2,
+        ..settings(Loss::ExpectedCost)
+    };
+    let mut model = scripted(None);
+    let plan = |start_at_prior: bool, prior: Option<&mut dyn PolicyPrior>, model: &mut Scripted| {
+        let mut planner = Planner::new(PlannerSettings { start_at_prior, ..s.clone() }, 1, 9).unwrap();
+        planner.plan(model, prior, None, ActionMode::Evaluation)
+    };
+    let started = plan(true, Some(&mut Ramp), &mut model);
+    assert_eq!(started.trace.prior_count, 4);
+    // Sequences 1..4 average to 0.25 + 0.01 h.
+    for (h, &a) in started.trace.sequence(0).iter().enumerate() {
+        assert!((a - (0.25 + 0.01 * h as f32)).abs() < 1e-6, "step {h}: {a}");
+    }
+    let shifted = plan(false, Some(&mut Ramp), &mut model);
+    assert_eq!(shifted.trace.sequence(0), &[0.0; H]);
+    assert_ne!(started.action, shifted.action);
+    // Without a prior the option has nothing to start from: the same plan either way.
+    let alone = plan(true, None, &mut model);
+    let plain = plan(false, None, &mut model);
+    assert_eq!((alone.action, alone.trace.scores), (plain.action, plain.trace.scores));
+}
+
 /// Two particles whose rewards differ by a known amount: the penalised score is the mean return
 /// minus κ times half their difference (the population standard deviation of two values).
 #[test]
