@@ -1,6 +1,7 @@
 //! The DMD-MPC planner as named stages, in MuJoCo MPC's manner: shift the plan, propose the
-//! policy prior's sequences (optionally starting the mean at them), then per iteration sample → roll out → score → weights → mirror
-//! update, then roll out the final mean, choose the action and write the trace.
+//! policy prior's sequences (optionally starting the mean at them), then per iteration sample →
+//! roll out → score → weights → mirror update, then roll out the final mean, choose the action
+//! and write the trace.
 
 use std::time::Instant;
 
