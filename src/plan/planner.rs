@@ -292,7 +292,7 @@ impl Workspace {
 
     /// Stage 2b (`start_at_prior`): the mean becomes the average of the prior's sequences, as
     /// they stand in the batch (clamped); the variance stays as the shift left it.
-    fn start_mean_at_prior(&mut self, dist: &mut SequenceGaussian, shape: Shape) {
+    fn start_mean_at_prior(&self, dist: &mut SequenceGaussian, shape: Shape) {
         let len = shape.len();
         let (mean, _) = dist.parts_mut();
         mean.fill(0.0);
