@@ -227,8 +227,9 @@ fn ui_frame(
 }
 
 /// One egui frame of the planner controls with the given events.
+/// (In DeMoRL, the mode where every planner setting applies.)
 fn controls_frame(ctx: &egui::Context, settings: &mut PlannerSettings, events: Vec<egui::Event>) -> WidgetRects {
-    ui_frame(ctx, events, |ui| planner_controls(ui, settings))
+    ui_frame(ctx, events, |ui| planner_controls(ui, settings, RunMode::Demorl))
 }
 
 fn press_at(pos: egui::Pos2, pressed: bool) -> egui::Event {
@@ -264,6 +265,31 @@ fn choosing_relative_mppi_in_the_panel_sets_that_loss_and_its_slider_drives_it()
     let Loss::MppiRelative { temperature } = settings.loss else { panic!("loss changed kind: {:?}", settings.loss) };
     assert!(temperature > 2.0, "temperature {temperature}");
     settings.validate().expect("widgets keep values valid");
+}
+
+/// A setting the mode does not use is greyed out: clicking "start at actor" toggles it in DeMoRL
+/// only, and dragging the particles slider moves it only where there is a learned model.
+#[test]
+fn settings_the_mode_does_not_use_are_inert_in_the_panel() {
+    let ctx = egui::Context::default();
+    let press = |settings: &mut PlannerSettings, mode: RunMode, widget: &str, x: f32| {
+        let rect = ui_frame(&ctx, vec![], |ui| planner_controls(ui, settings, mode))[widget];
+        let target = egui::pos2(rect.left() + x, rect.center().y);
+        ui_frame(&ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| {
+            planner_controls(ui, settings, mode)
+        });
+        ui_frame(&ctx, vec![press_at(target, false)], |ui| planner_controls(ui, settings, mode));
+    };
+    let slider_end = 0.9 * ctx.global_style().spacing.slider_width;
+    for (mode, actor, model) in
+        [(RunMode::Demorl, true, true), (RunMode::MpcLearned, false, true), (RunMode::MpcSimulator, false, false)]
+    {
+        let mut settings = PlannerSettings { particles: 1, ..PlannerSettings::default() };
+        press(&mut settings, mode, "start_at_prior", 8.0);
+        assert_eq!(settings.start_at_prior, actor, "{mode:?}: start at actor");
+        press(&mut settings, mode, "particles", slider_end);
+        assert_eq!(settings.particles > 1, model, "{mode:?}: particles {}", settings.particles);
+    }
 }
 
 /// The quadruped's gait: ticking the box brings it back after a preset dropped it, and the

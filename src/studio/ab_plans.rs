@@ -186,7 +186,8 @@ pub fn ab_controls(ui: &mut egui::Ui, ab: &mut AbPlans, experiment: &mut Experim
         }
     });
     egui::CollapsingHeader::new("B's settings").default_open(false).show(ui, |ui| {
-        planner_controls(ui, &mut ab.b);
+        // A/B plans run on the simulator model (the panel shows only there).
+        planner_controls(ui, &mut ab.b, RunMode::MpcSimulator);
     });
     if let Some(error) = &ab.error {
         ui.colored_label(egui::Color32::LIGHT_RED, error);

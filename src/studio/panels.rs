@@ -132,8 +132,8 @@ fn panels_system(
                 ui.heading("Planner");
                 if experiment.run.mode.plans() {
                     preset_controls(ui, &mut experiment.run.settings, &mut presets);
-                    planner_controls(ui, &mut experiment.run.settings);
                     let run = &mut experiment.run;
+                    planner_controls(ui, &mut run.settings, run.mode);
                     gait_controls(ui, &mut run.settings, run.scene.planner.nominal.as_ref());
                 } else {
                     ui.label("SAC acts with its actor: no planner in this mode.");
@@ -362,8 +362,10 @@ const LOSS_CHOICES: [(Loss, &str, &str, &str); 4] = [
 ];
 
 /// Live widgets for every planner setting, each with a one-sentence tooltip. Returns the rects of
-/// the named widgets. Values stay inside their valid ranges by construction.
-pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRects {
+/// the named widgets. Values stay inside their valid ranges by construction. Settings that `mode`
+/// does not use (the learned model's, the actor's) are shown greyed out with the reason, so a
+/// knob that moves always changes the run.
+pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings, mode: RunMode) -> WidgetRects {
     let mut rects = WidgetRects::new();
     knob_slider(ui, &mut rects, &knobs::HORIZON, &mut s.horizon);
     knob_slider(ui, &mut rects, &knobs::SAMPLES, &mut s.samples);
@@ -401,9 +403,22 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     knob_slider(ui, &mut rects, &s.min_std_knob(), &mut s.min_std);
     knob_slider(ui, &mut rects, &knobs::NOISE_CORRELATION, &mut s.noise_correlation);
     knob_slider(ui, &mut rects, &knobs::DISCOUNT, &mut s.discount);
-    knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
-    knob_slider(ui, &mut rects, &knobs::DISAGREEMENT_PENALTY, &mut s.disagreement_penalty);
-    knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
+    gated(ui, mode.learns_model(), "particles and κ: for a learned model only", |ui| {
+        knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
+        knob_slider(ui, &mut rects, &knobs::DISAGREEMENT_PENALTY, &mut s.disagreement_penalty);
+    });
+    // The prior is SAC's actor rolled through the model: DeMoRL is the one planning mode with both.
+    gated(ui, mode.learns_model() && mode.trains_sac(), "the actor's prior: DeMoRL only", |ui| {
+        knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
+        rects.insert(
+            "start_at_prior",
+            ui.checkbox(&mut s.start_at_prior, "start at actor")
+                .on_hover_text(
+                    "Start each plan around the actor's rolled-out actions instead of the shifted previous plan.",
+                )
+                .rect,
+        );
+    });
     ui.horizontal(|ui| {
         ui.label("shift").on_hover_text("How the plan moves forward one step between control steps.");
         ui.selectable_value(&mut s.shift.last_block, LastBlock::Copy, "copy last")
@@ -413,8 +428,6 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
     });
     ui.checkbox(&mut s.keep_mean, "keep mean")
         .on_hover_text("Score the current plan itself as one sample, so a good plan survives a bad batch of draws.");
-    ui.checkbox(&mut s.start_at_prior, "start at actor")
-        .on_hover_text("Start each plan around the actor's rolled-out actions instead of the shifted previous plan.");
     let mut inflate = matches!(s.shift.variance, VarianceShift::ShiftInflate { .. });
     if ui
         .checkbox(&mut inflate, "shift variance")
@@ -441,6 +454,15 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings) -> WidgetRec
         false,
     );
     rects
+}
+
+/// Widgets that apply only when `enabled`; otherwise greyed out under a line saying why.
+fn gated(ui: &mut egui::Ui, enabled: bool, why: &str, add: impl FnOnce(&mut egui::Ui)) {
+    // The reason stays outside the greyed scope, or it fades along with the widgets.
+    if !enabled {
+        ui.label(why);
+    }
+    ui.add_enabled_ui(enabled, add);
 }
 
 /// A row choosing which of the plan's actions is executed; `drawn` also offers one drawn by
