@@ -135,9 +135,7 @@ pub fn apply_fields(config: &RunConfig, fields: &[(String, String)], option: &st
         .map_err(|e| anyhow!("{option} {}: the settings do not take this value: {e}", combination_name(fields)))?;
     let mut problems = train_settings_problems(&changed.train);
     problems.extend(changed.planner.errors().iter().map(ToString::to_string));
-    if !problems.is_empty() {
-        bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
-    }
+    refuse_problems(&problems, fields, option)?;
     Ok(changed)
 }
 
@@ -155,10 +153,16 @@ pub fn apply_planner_fields(
     let changed = read(&doc)
         .map_err(|e| anyhow!("{option} {}: the planner does not take this value: {e}", combination_name(fields)))?;
     let problems: Vec<String> = changed.errors().iter().map(ToString::to_string).collect();
-    if !problems.is_empty() {
-        bail!("{option} {}: {}", combination_name(fields), problems.join("; "));
-    }
+    refuse_problems(&problems, fields, option)?;
     Ok(changed)
+}
+
+/// Refuses changed settings that read but break a rule, naming the change and every problem.
+fn refuse_problems(problems: &[String], fields: &[(String, String)], option: &str) -> anyhow::Result<()> {
+    match problems.is_empty() {
+        true => Ok(()),
+        false => bail!("{option} {}: {}", combination_name(fields), problems.join("; ")),
+    }
 }
 
 /// Refuses the first field outside `planner.`, with `why` only the planner's fields apply.
