@@ -177,6 +177,7 @@ impl LearnedPlannerAgent {
             kept_previous: report.kept_previous,
             holdout_mse_per_output: report.holdout_mse_per_output,
             holdout_mean_logvar: report.holdout_mean_logvar,
+            stalled: report.stalled,
             restarted: report.restarted,
         }
     }

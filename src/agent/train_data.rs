@@ -28,6 +28,9 @@ pub struct ModelFit {
     pub holdout_mse_per_output: Vec<f32>,
     /// The elites' mean predicted log-variance on the hold-out rows (`FitReport::holdout_mean_logvar`).
     pub holdout_mean_logvar: f32,
+    /// No member improved on the fitted model the refit started from (`FitReport::stalled`).
+    #[serde(default)]
+    pub stalled: bool,
     /// The refit stalled and the model refitted from fresh weights was kept (`restart_stalled`).
     pub restarted: bool,
 }
@@ -131,6 +134,9 @@ pub struct TrainRow {
     /// Stalled refits replaced by a fit from fresh weights so far (`restart_stalled`).
     #[serde(default)]
     pub model_fits_restarted: usize,
+    /// Refits so far that stalled: no member improved on the model they started from.
+    #[serde(default)]
+    pub model_fits_stalled: usize,
     /// Plans made in the window and means of their statistics (NaN without plans).
     pub plans: usize,
     pub plan_best_score: f32,
@@ -138,13 +144,15 @@ pub struct TrainRow {
     pub plan_effective_sample_size: f32,
 }
 
-/// The dynamics-model refits of a run so far: how many, how many the refit guard rejected or
-/// `restart_stalled` redid, and the last one's report (what `train.csv` shows).
+/// The dynamics-model refits of a run so far: how many, how many the refit guard rejected,
+/// stalled or `restart_stalled` redid, and the last one's report (what `train.csv` shows).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelFits {
     pub count: usize,
     pub rejected: usize,
     pub restarted: usize,
+    #[serde(default)]
+    pub stalled: usize,
     pub last: Option<ModelFit>,
 }
 
@@ -154,6 +162,7 @@ impl ModelFits {
         self.count += 1;
         self.rejected += usize::from(fit.kept_previous);
         self.restarted += usize::from(fit.restarted);
+        self.stalled += usize::from(fit.stalled);
         self.last = Some(fit.clone());
     }
 
@@ -209,6 +218,7 @@ impl TrainerState {
             model_holdout_logvar: model.last_or(f32::NAN, |f| f.holdout_mean_logvar),
             model_fit_epochs: model.last_or(0, |f| f.epochs),
             model_fits_restarted: model.restarted,
+            model_fits_stalled: model.stalled,
             plans: self.plans.len(),
             plan_best_score: mean_of(&self.plans, |p| p.best_score),
             plan_mean_score: mean_of(&self.plans, |p| p.mean_plan_score),
@@ -263,6 +273,7 @@ impl From<TrainerStateV1> for TrainerState {
             kept_previous: false,
             holdout_mse_per_output: v1.model_mse_per_output.split(';').filter_map(|e| e.parse().ok()).collect(),
             holdout_mean_logvar: v1.model_logvar,
+            stalled: false,
             restarted: false,
         });
         TrainerState {
@@ -277,6 +288,7 @@ impl From<TrainerStateV1> for TrainerState {
                 count: v1.model_fits,
                 rejected: v1.model_fits_rejected,
                 restarted: v1.model_fits_restarted,
+                stalled: 0,
                 last,
             },
         }

@@ -58,6 +58,12 @@ pub struct FitReport {
     /// below it the members are overconfident (the state cheetah seed 4's stalled refits kept,
     /// docs/RESULTS.md); far above it they claim more noise than they show.
     pub holdout_mean_logvar: f32,
+    /// The refit stalled: it started from a fitted model and no member improved on its start
+    /// within the patience, so (without `restart_stalled`) the model is the previous one,
+    /// unchanged — what kept cheetah seed 4's and Go1's models at a high error for thousands of
+    /// env steps (docs/RESULTS.md).
+    #[serde(default)]
+    pub stalled: bool,
     /// The warm-started refit stalled and the model refitted from fresh weights was kept
     /// (`restart_stalled`). Whenever a restart was tried, kept or not, the epochs, losses and
     /// hold-out history run on through the fresh fit's epochs.
@@ -456,7 +462,8 @@ impl ProbabilisticEnsemble {
             ..Default::default()
         };
         self.train_until_stale(&split, &mut member_idx, &mut best, &mut report, &mut after_epoch);
-        if self.settings.restart_stalled && warm_start && report.best_epoch.iter().all(|&b| b == 0) {
+        report.stalled = warm_start && report.best_epoch.iter().all(|&b| b == 0);
+        if self.settings.restart_stalled && report.stalled {
             self.refit_from_fresh_weights(&split, &mut member_idx, &mut best, &mut report, &mut after_epoch);
         }
         let mut elites = select_elites(&best, self.settings.elites);

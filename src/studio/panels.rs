@@ -608,15 +608,16 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
         );
     }
     if e.run.mode.plans() {
-        let rejected = l.rows.last().map_or(0, |r| r.model_fits_rejected);
-        let title = model_error_title(l.model_fits.len(), rejected, l.last_fit_ms);
+        let (stalled, rejected) = l.rows.last().map_or((0, 0), |r| (r.model_fits_stalled, r.model_fits_rejected));
+        let title = model_error_title(l.model_fits.len(), stalled, rejected, l.last_fit_ms);
         curve_plot(
             ui,
             "model-error",
             &title,
             "Mean elite hold-out MSE (standardised units) after each ensemble refit, and the variance the elites \
              predict on the same rows (geometric mean): level with the error is calibrated; far below it the \
-             model is overconfident, and a warm-started refit can then stall.",
+             model is overconfident, and a warm-started refit can then stall (no member improves on the \
+             model it started from, which stays unchanged; the title counts them).",
             vec![
                 ("hold-out MSE", xy(l.model_fits.iter().map(|f| [f[0], f[1]]))),
                 ("predicted variance", xy(l.model_fits.iter().map(|f| [f[0], f[2]]))),
@@ -776,14 +777,19 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
 }
 
 /// The model plot's title: how many refits, how many the refit guard rejected, the last one's time.
-fn model_error_title(fits: usize, rejected: usize, last_fit_ms: f64) -> String {
-    match (fits, rejected) {
-        (0, _) => "Model hold-out error (first fit at the end of warm-up)".to_string(),
-        (n, 0) => format!("Model hold-out error ({n} fits, last {:.1} s)", last_fit_ms / 1e3),
-        (n, k) => {
-            format!("Model hold-out error ({n} fits, {k} rejected by the refit guard, last {:.1} s)", last_fit_ms / 1e3)
-        }
+fn model_error_title(fits: usize, stalled: usize, rejected: usize, last_fit_ms: f64) -> String {
+    if fits == 0 {
+        return "Model hold-out error (first fit at the end of warm-up)".to_string();
     }
+    let mut parts = vec![format!("{fits} fits")];
+    if stalled > 0 {
+        parts.push(format!("{stalled} stalled"));
+    }
+    if rejected > 0 {
+        parts.push(format!("{rejected} rejected by the refit guard"));
+    }
+    parts.push(format!("last {:.1} s", last_fit_ms / 1e3));
+    format!("Model hold-out error ({})", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -791,12 +797,16 @@ mod model_title_tests {
     use super::model_error_title;
 
     #[test]
-    fn the_title_counts_fits_and_rejected_refits() {
-        assert_eq!(model_error_title(0, 0, 0.0), "Model hold-out error (first fit at the end of warm-up)");
-        assert_eq!(model_error_title(4, 0, 2500.0), "Model hold-out error (4 fits, last 2.5 s)");
+    fn the_title_counts_fits_stalled_and_rejected_refits() {
+        assert_eq!(model_error_title(0, 0, 0, 0.0), "Model hold-out error (first fit at the end of warm-up)");
+        assert_eq!(model_error_title(4, 0, 0, 2500.0), "Model hold-out error (4 fits, last 2.5 s)");
         assert_eq!(
-            model_error_title(9, 2, 1200.0),
+            model_error_title(9, 0, 2, 1200.0),
             "Model hold-out error (9 fits, 2 rejected by the refit guard, last 1.2 s)"
+        );
+        assert_eq!(
+            model_error_title(9, 3, 2, 1200.0),
+            "Model hold-out error (9 fits, 3 stalled, 2 rejected by the refit guard, last 1.2 s)"
         );
     }
 }

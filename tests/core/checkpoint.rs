@@ -483,12 +483,14 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
             let holdout_mse_per_output = vec![0.05, 0.125];
             let (holdout_mean_logvar, epochs) = (-1.5, step as usize / 100);
             let restarted = step.is_multiple_of(500);
+            let stalled = step.is_multiple_of(200);
             let fit = ModelFit {
                 holdout_mse: 0.1,
                 epochs,
                 kept_previous,
                 holdout_mse_per_output,
                 holdout_mean_logvar,
+                stalled,
                 restarted,
             };
             stats.model_fit = Some(fit);
@@ -508,10 +510,11 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     demorl_studio::agent::write_train_csv(&csv, &trainer.state.rows).unwrap();
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
     let columns = ",model_fits,model_fits_rejected,model_holdout_mse_per_output,model_holdout_logvar,model_fit_epochs,\
-                   model_fits_restarted,";
+                   model_fits_restarted,model_fits_stalled,";
     assert!(header.contains(columns), "{header}");
     let last = trainer.state.rows.last().unwrap();
     assert_eq!((last.model_holdout_logvar, last.model_fit_epochs, last.model_fits_restarted), (-1.5, 10, 2));
+    assert_eq!(last.model_fits_stalled, 5, "steps 200, 400, … 1000");
     assert_eq!(trainer.state.rows.last().unwrap().model_holdout_mse_per_output, "0.0500;0.1250");
     assert_eq!(
         trainer.state.rows[0].model_holdout_mse_per_output, "0.0500;0.1250",
@@ -519,13 +522,13 @@ fn model_refits_are_reported_in_train_rows_and_checkpoints() {
     );
 
     let state = trainer.state.clone();
-    assert_eq!((state.model.count, state.model.rejected, state.model.restarted), (10, 3, 2));
+    assert_eq!((state.model.count, state.model.rejected, state.model.restarted, state.model.stalled), (10, 3, 2, 5));
     let agent = TamperedAgent { inner: SacAgent::new(3, 1, settings(), SEED), tamper };
     let mut resumed = Trainer::new(&scene, agent, settings(), SEED).unwrap();
     resumed.restore(state);
     let restored = resumed.state.model.clone();
     let last = restored.last.as_ref().expect("the last fit is restored");
-    assert_eq!((last.holdout_mean_logvar, last.epochs, restored.restarted), (-1.5, 10, 2));
+    assert_eq!((last.holdout_mean_logvar, last.epochs, restored.restarted, restored.stalled), (-1.5, 10, 2, 5));
     resumed.run(200, |_| {}, |_| {});
     assert_eq!(resumed.state.rows.last().unwrap().model_fits_rejected, 4, "1200 is a multiple of 300");
 }
@@ -545,13 +548,17 @@ fn a_version_1_checkpoint_loads_and_resumes_exactly() {
     let model = &manifest.trainer.model;
     assert!(model.count >= 1, "the fixture has model fits: {model:?}");
     let last = model.last.as_ref().unwrap();
-    // The per-output errors come back as numbers and train.csv writes them as version 1 did.
+    // The per-output errors come back as numbers and train.csv writes them as version 1 did,
+    // with the later column of stalled refits (none counted before it existed) after the restarts.
     assert_eq!(last.holdout_mse_per_output.len(), 1 + 3, "reward and three observation deltas");
     let saved_csv = std::fs::read_to_string(v1.join("train.csv")).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let rewritten = folder.path().join("train.csv");
     demorl_studio::agent::write_train_csv(&rewritten, &manifest.trainer.rows).unwrap();
-    assert_eq!(std::fs::read_to_string(&rewritten).unwrap(), saved_csv);
+    assert_eq!(
+        std::fs::read_to_string(&rewritten).unwrap(),
+        with_column_after(&saved_csv, "model_fits_restarted", "model_fits_stalled", "0")
+    );
     assert_eq!(
         manifest.trainer.rows.last().unwrap().model_holdout_mse_per_output,
         model.last_per_output_text(),
@@ -590,6 +597,19 @@ fn a_version_1_checkpoint_loads_and_resumes_exactly() {
     assert_eq!(format!("{:?}", resaved.trainer), format!("{:?}", manifest.trainer), "version 2 keeps the whole state");
     assert_eq!(resume(&v2, "from-v2"), from_v1);
     assert!(from_v1[0].lines().count() > manifest.trainer.evals.len() + 1, "the resumed run went on");
+}
+
+/// `csv` with a column `name` of `value`s inserted after the column `after`.
+fn with_column_after(csv: &str, after: &str, name: &str, value: &str) -> String {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|c| *c == after).unwrap() + 1;
+    let insert = |cells: Vec<&str>, cell: &str| {
+        let mut cells: Vec<String> = cells.into_iter().map(str::to_string).collect();
+        cells.insert(at, cell.to_string());
+        cells.join(",") + "\n"
+    };
+    std::iter::once(insert(header, name)).chain(lines.map(|l| insert(l.split(',').collect(), value))).collect()
 }
 
 /// Every file under `dir`.

@@ -427,6 +427,21 @@ fn stalled_refit(restart_stalled: bool, stalled_epochs: usize) -> (demorl_studio
     (report, rmse.sqrt())
 }
 
+/// Only a refit from a fitted model in which no member improves counts as stalled: not the
+/// first fit (fresh weights), nor a warm refit that learns the new function.
+#[test]
+fn a_refit_is_stalled_only_when_no_member_improves_on_its_start() {
+    let (x, y) = dataset(1000, 9);
+    let shifted: Vec<f32> = x.iter().map(|v| (3.0 * v + 0.5).sin()).collect();
+    let mut ens = ProbabilisticEnsemble::new(1, 1, EnsembleSettings { max_epochs: 150, ..small_settings() }, 10);
+    let first = ens.fit(&x, &shifted);
+    assert!(!first.stalled && first.best_epoch.iter().all(|&b| b > 0), "{:?}", first.best_epoch);
+    let learned = ens.fit(&x, &y);
+    assert!(!learned.stalled && learned.best_epoch.iter().any(|&b| b > 0), "{:?}", learned.best_epoch);
+    // The same refit with every epoch's progress wiped for the patience stalls (see `stalled_refit`).
+    assert!(stalled_refit(false, 5).0.stalled);
+}
+
 #[test]
 fn a_stalled_refit_restarts_from_fresh_weights_when_asked() {
     // Patience 5: wiping the first 5 epochs stalls the warm start.
@@ -442,6 +457,7 @@ fn a_stalled_refit_restarts_from_fresh_weights_when_asked() {
     );
     // Without the option the refit restores the old model, which predicts sin(3x + ½).
     assert!(!plain.restarted && plain.best_epoch.iter().all(|&b| b == 0) && plain.epochs == 5);
+    assert!(plain.stalled && restarted.stalled, "both refits stalled before any restart");
     assert!(plain_rmse > 0.25, "the stalled model should still predict the old function: {plain_rmse}");
     // With it, fresh weights are trained after the 5 stalled epochs and kept.
     assert!(restarted.restarted && restarted.epochs > 5);
