@@ -776,7 +776,8 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
     });
 }
 
-/// The model plot's title: how many refits, how many the refit guard rejected, the last one's time.
+/// The model plot's title: how many refits, how many of them stalled or the refit guard rejected,
+/// the last one's time.
 fn model_error_title(fits: usize, stalled: usize, rejected: usize, last_fit_ms: f64) -> String {
     if fits == 0 {
         return "Model hold-out error (first fit at the end of warm-up)".to_string();
