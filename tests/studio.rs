@@ -274,11 +274,7 @@ fn settings_the_mode_does_not_use_are_inert_in_the_panel() {
     let ctx = egui::Context::default();
     let press = |settings: &mut PlannerSettings, mode: RunMode, widget: &str, x: f32| {
         let rect = ui_frame(&ctx, vec![], |ui| planner_controls(ui, settings, mode))[widget];
-        let target = egui::pos2(rect.left() + x, rect.center().y);
-        ui_frame(&ctx, vec![egui::Event::PointerMoved(target), press_at(target, true)], |ui| {
-            planner_controls(ui, settings, mode)
-        });
-        ui_frame(&ctx, vec![press_at(target, false)], |ui| planner_controls(ui, settings, mode));
+        click_at(&ctx, egui::pos2(rect.left() + x, rect.center().y), |ui| planner_controls(ui, settings, mode));
     };
     let slider_end = 0.9 * ctx.global_style().spacing.slider_width;
     for (mode, actor, model) in

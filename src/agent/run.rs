@@ -87,7 +87,7 @@ pub fn learning_agent(config: &RunConfig, env: &Env) -> anyhow::Result<Box<dyn T
     Ok(match config.mode {
         RunMode::Sac => Box::new(SacAgent::new(env.obs_dim(), env.action_dim(), train, config.seed)),
         RunMode::MpcLearned | RunMode::Demorl => {
-            let with_sac = config.mode == RunMode::Demorl;
+            let with_sac = config.mode.plans_with_actor();
             let mut agent = LearnedPlannerAgent::for_env(env, train, planner, with_sac, config.seed)?;
             agent.set_rollout_threads(config.threads)?;
             Box::new(agent)

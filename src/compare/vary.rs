@@ -8,7 +8,7 @@
 //! read back and range-checked like a settings file. Values are written as in RON; the small
 //! RON-value reader below exists because `ron::Value` drops enum variant names.
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow, bail, ensure};
 use serde_json::{Map, Value, json};
 
 use crate::config::{PlannerSettings, RunConfig, RunMode, train_settings_problems};
@@ -159,10 +159,8 @@ pub fn apply_planner_fields(
 
 /// Refuses changed settings that read but break a rule, naming the change and every problem.
 fn refuse_problems(problems: &[String], fields: &[(String, String)], option: &str) -> anyhow::Result<()> {
-    match problems.is_empty() {
-        true => Ok(()),
-        false => bail!("{option} {}: {}", combination_name(fields), problems.join("; ")),
-    }
+    ensure!(problems.is_empty(), "{option} {}: {}", combination_name(fields), problems.join("; "));
+    Ok(())
 }
 
 /// Refuses the first field outside `planner.`, with `why` only the planner's fields apply.

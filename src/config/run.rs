@@ -81,6 +81,12 @@ impl RunMode {
         matches!(self, RunMode::Sac | RunMode::Demorl)
     }
 
+    /// Whether the planner plans with SAC's parts — its actor as policy prior, its critic as
+    /// terminal value (DeMoRL: the one mode that both plans over a learned model and trains SAC).
+    pub fn plans_with_actor(self) -> bool {
+        self.learns_model() && self.trains_sac()
+    }
+
     /// Whether a planner chooses the actions (and the planner widgets apply).
     pub fn plans(self) -> bool {
         self != RunMode::Sac

@@ -407,8 +407,7 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings, mode: RunMod
         knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
         knob_slider(ui, &mut rects, &knobs::DISAGREEMENT_PENALTY, &mut s.disagreement_penalty);
     });
-    // The prior is SAC's actor rolled through the model: DeMoRL is the one planning mode with both.
-    gated(ui, mode.learns_model() && mode.trains_sac(), "the actor's prior: DeMoRL only", |ui| {
+    gated(ui, mode.plans_with_actor(), "the actor's prior: DeMoRL only", |ui| {
         knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
         rects.insert(
             "start_at_prior",
