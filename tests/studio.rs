@@ -1058,6 +1058,34 @@ fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard(
 }
 
 #[test]
+fn the_schedule_panel_sets_when_the_planner_starts() {
+    use demorl_studio::config::PlannerStart;
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, RunMode::Sac));
+    assert!(!sac_rects.contains_key("planner_start"), "SAC has no planner");
+    let mode = RunMode::Demorl;
+    let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert!(rects.contains_key("planner_start") && !rects.contains_key("planner_start_value"));
+
+    for (start, expected) in [(PlannerStart::Step(0), 10_000.0), (PlannerStart::ModelError(0.001), 0.0316)] {
+        train.planner_start = start;
+        let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["planner_start_value"];
+        let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
+        click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+        let value = match train.planner_start {
+            PlannerStart::Step(step) => step as f64,
+            PlannerStart::ModelError(limit) => f64::from(limit),
+            PlannerStart::WarmUp => panic!("the slider switched the rule off"),
+        };
+        // Halfway along: 10 000 of 0..20 000 steps, or 10^-1.5 on the logarithmic error scale.
+        assert!((value / expected - 1.0).abs() < 0.15, "{start:?} → {value}");
+    }
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
+}
+
+#[test]
 fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();

@@ -101,6 +101,10 @@ pub struct LearnedPlannerAgent {
     /// The trace of the last training plan (for checks and display).
     pub last_plan: Option<PlanOutput>,
     unreported_plan: Option<PlanSummary>,
+    /// The env step from which the planner chooses the executed actions (`train.planner_start`).
+    planning_since: Option<u64>,
+    /// The last model fit's elite hold-out error (`PlannerStart::ModelError` reads it).
+    model_error: Option<f32>,
 }
 
 impl LearnedPlannerAgent {
@@ -130,6 +134,8 @@ impl LearnedPlannerAgent {
             plans: 0,
             last_plan: None,
             unreported_plan: None,
+            planning_since: None,
+            model_error: None,
         })
     }
 
@@ -171,6 +177,7 @@ impl LearnedPlannerAgent {
         let (x, y) = self.replay.model_dataset(self.model.state_delta(), penalty);
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
+        self.model_error = Some(report.elite_holdout_mse());
         ModelFit {
             holdout_mse: report.elite_holdout_mse(),
             epochs: report.epochs,
@@ -180,6 +187,25 @@ impl LearnedPlannerAgent {
             stalled: report.stalled,
             restarted: report.restarted,
         }
+    }
+
+    /// Whether the planner chooses the action at `env_steps` (model fitted, warm-up over):
+    /// latched at the first step `train.planner_start` is reached.
+    fn planner_acts(&mut self, env_steps: u64) -> bool {
+        if self.planning_since.is_none() && self.settings.planner_start.reached(env_steps, self.model_error) {
+            self.planning_since = Some(env_steps);
+        }
+        self.planning_since.is_some()
+    }
+
+    /// The env step from which the planner has chosen the executed actions (`None`: not yet).
+    pub fn planning_since(&self) -> Option<u64> {
+        self.planning_since
+    }
+
+    /// The last model fit's elite hold-out error (`None` before the first fit).
+    pub fn model_error(&self) -> Option<f32> {
+        self.model_error
     }
 
     /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).
@@ -210,6 +236,12 @@ impl TrainAgent for LearnedPlannerAgent {
     fn act(&mut self, obs: &[f32], env_steps: u64) -> Vec<f32> {
         if env_steps < self.settings.warmup_steps || !self.model.is_ready() {
             return uniform_action(&mut self.rng, self.model.action_dim());
+        }
+        if !self.planner_acts(env_steps) {
+            return match self.sac.as_mut() {
+                Some(sac) => sac.act(obs, false),
+                None => uniform_action(&mut self.rng, self.model.action_dim()),
+            };
         }
         let started = Instant::now();
         let out = Self::plan_with(&mut self.planner, &mut self.model, self.sac.as_ref(), obs, ActionMode::Training);
@@ -290,6 +322,8 @@ impl TrainAgent for LearnedPlannerAgent {
             model_ready: self.model.is_ready(),
             with_sac: self.sac.is_some(),
             model_data_rng: self.model_data.as_ref().map(|d| d.rng.clone()),
+            planning_since: self.planning_since,
+            model_error: self.model_error,
         };
         save_state(dir, "agent.ron", &state)?;
         let ensemble_dir = dir.join("ensemble");
@@ -339,6 +373,7 @@ impl TrainAgent for LearnedPlannerAgent {
             self.model.set_members(ensemble.fast_elites());
         }
         (self.ensemble, self.replay, self.sac, self.rng) = (ensemble, replay, sac, state.rng);
+        (self.planning_since, self.model_error) = (state.planning_since, state.model_error);
         if let (Some(data), Some((buffer, rng))) = (self.model_data.as_mut(), generated) {
             (data.buffer, data.rng) = (buffer, rng);
         }
@@ -359,4 +394,10 @@ struct LearnedAgentState {
     /// `model_replay.bin`); absent in checkpoints from before the option.
     #[serde(default)]
     model_data_rng: Option<ChaCha8Rng>,
+    /// When the planner took over (absent before `train.planner_start`: such runs start it at
+    /// the first fit, which `PlannerStart::WarmUp` latches again at the next step).
+    #[serde(default)]
+    planning_since: Option<u64>,
+    #[serde(default)]
+    model_error: Option<f32>,
 }

@@ -216,6 +216,35 @@ impl Default for ModelDataSettings {
     }
 }
 
+/// When a learned-model planner (DeMoRL, PETS-like MPC) starts choosing the executed actions.
+/// Until then DeMoRL's actor acts, sampling as SAC explores (PETS keeps drawing uniform random
+/// actions), so the first data are not the plans of a model fitted on a few hundred steps.
+/// Evaluations play the planner from the first fit either way (the actor has its own column).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum PlannerStart {
+    /// From the end of warm-up, at the first model fit (the paper's loop; every run before the
+    /// option).
+    #[default]
+    WarmUp,
+    /// From this env step on (and not before the first fit).
+    Step(u64),
+    /// From the first model fit whose elite hold-out error (`train.csv`'s `model_holdout_mse`)
+    /// is at most this: a schedule on the data rather than on the clock.
+    ModelError(f32),
+}
+
+impl PlannerStart {
+    /// Whether the planner may take over at `env_steps`, the last fit's elite hold-out error
+    /// being `model_error` (asked only once the model is fitted and warm-up is over).
+    pub fn reached(self, env_steps: u64, model_error: Option<f32>) -> bool {
+        match self {
+            Self::WarmUp => true,
+            Self::Step(step) => env_steps >= step,
+            Self::ModelError(limit) => model_error.is_some_and(|error| error <= limit),
+        }
+    }
+}
+
 /// Learning schedule and learner settings of a run (everything but the planner).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -252,6 +281,8 @@ pub struct TrainSettings {
     /// the agent outputs whole actions. Give the task a `Phase` observation with the gait's
     /// period so that the policy and the model know where in the cycle they are.
     pub gait_residual: Option<f32>,
+    /// When the planner starts acting (learned-model modes; [`PlannerStart`]).
+    pub planner_start: PlannerStart,
 }
 
 impl Default for TrainSettings {
@@ -270,6 +301,7 @@ impl Default for TrainSettings {
             randomize: false,
             eval_world: None,
             gait_residual: None,
+            planner_start: PlannerStart::WarmUp,
         }
     }
 }

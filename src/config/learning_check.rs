@@ -1,7 +1,7 @@
 //! Range checks of a learning run's settings (`train.*`), so a bad settings file or studio edit
 //! is an error naming every offending field instead of a panic deep inside a learner.
 
-use super::learning::{EnsembleSettings, SacSettings, TrainSettings};
+use super::learning::{EnsembleSettings, PlannerStart, SacSettings, TrainSettings};
 use crate::format::Problem;
 
 /// One bad value: its field path in `settings.ron`, the value, and what it must be.
@@ -81,6 +81,15 @@ fn bad_values(settings: &TrainSettings) -> Vec<Bad> {
             "train.gait_residual",
             format!("Some({scale})"),
             "the residual scale must be above 0 and at most 2",
+        );
+    }
+    if let PlannerStart::ModelError(limit) = settings.planner_start {
+        let ok = limit.is_finite() && limit > 0.0;
+        p.require(
+            ok,
+            "train.planner_start",
+            format!("ModelError({limit})"),
+            "the error must be a finite number above 0",
         );
     }
     p.0

@@ -8,7 +8,7 @@ use bevy_egui::egui;
 
 use super::panels::{WidgetRects, named_slider};
 use crate::config::TrainSettings;
-use crate::config::{EnsembleBackend, RunMode};
+use crate::config::{EnsembleBackend, PlannerStart, RunMode};
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
 /// construction. Returns the rects of the named widgets.
@@ -121,9 +121,46 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Run
         }
         rects.insert("host_backend", response.rect);
         refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
+        planner_start_controls(ui, &mut rects, &mut train.planner_start, train.warmup_steps);
     }
     ui.label("Applies at the next reset training.");
     rects
+}
+
+/// When the planner takes over the executed actions: after warm-up, at a step, or once the
+/// model's hold-out error is low enough (the value's slider beside the choice).
+fn planner_start_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, start: &mut PlannerStart, warmup: u64) {
+    let tip = "Until the planner starts, DeMoRL's actor acts (sampling as SAC explores; PETS keeps random actions), \
+               so the first data are not a barely fitted model's plans.";
+    ui.horizontal(|ui| {
+        ui.label("planner starts");
+        let label = match start {
+            PlannerStart::WarmUp => "after warm-up",
+            PlannerStart::Step(_) => "at step",
+            PlannerStart::ModelError(_) => "at model error ≤",
+        };
+        let response = egui::ComboBox::from_id_salt("planner_start")
+            .selected_text(label)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(start, PlannerStart::WarmUp, "after warm-up");
+                ui.selectable_value(start, PlannerStart::Step(warmup.max(2000)), "at step");
+                ui.selectable_value(start, PlannerStart::ModelError(0.1), "at model error ≤");
+            })
+            .response
+            .on_hover_text(tip);
+        rects.insert("planner_start", response.rect);
+        match start {
+            PlannerStart::WarmUp => {}
+            PlannerStart::Step(step) => {
+                let widget = egui::Slider::new(step, 0..=20_000).text("steps");
+                named_slider(ui, rects, "planner_start_value", widget, tip);
+            }
+            PlannerStart::ModelError(limit) => {
+                let widget = egui::Slider::new(limit, 0.001..=1.0).logarithmic(true).text("hold-out MSE");
+                named_slider(ui, rects, "planner_start_value", widget, tip);
+            }
+        }
+    });
 }
 
 /// The refit guard: off, or on with the ratio of new to previous hold-out error it tolerates.

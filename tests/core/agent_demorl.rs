@@ -6,7 +6,7 @@ use std::path::Path;
 
 use demorl_studio::agent::{ActorPrior, CriticValue, LearnedPlannerAgent, TrainAgent, Trainer, run_learning};
 use demorl_studio::config::{
-    EnsembleSettings, PlannerSettings, RunConfig, RunMode, TerminalChoice, TrainSettings, preset,
+    EnsembleSettings, PlannerSettings, PlannerStart, RunConfig, RunMode, TerminalChoice, TrainSettings, preset,
 };
 use demorl_studio::learn::StateDelta;
 use demorl_studio::plan::{ActionMode, PolicyPrior, RolloutBatch, ScoreRule, Scorer, SequenceBatch, TerminalValue};
@@ -50,6 +50,62 @@ fn demorl_stores_planner_actions_and_learns_on_schedule() {
     assert_eq!(last.plans, 50, "every planned step is logged");
     assert!(last.plan_effective_sample_size >= 1.0 && last.plan_best_score.is_finite(), "{last:?}");
     assert!(t.agent.plan_ms() > 0.0);
+}
+
+fn gated_trainer(start: PlannerStart, with_sac: bool, seed: u64) -> Trainer<LearnedPlannerAgent> {
+    let settings = TrainSettings { planner_start: start, ..small_train() };
+    let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), small_planner(), with_sac, seed).unwrap();
+    Trainer::new(&pendulum(), agent, settings, seed).unwrap()
+}
+
+#[test]
+fn before_the_planner_starts_the_actor_acts() {
+    let mut demorl = gated_trainer(PlannerStart::Step(130), true, 2);
+    let mut pets = gated_trainer(PlannerStart::Step(130), false, 2);
+    for step in 0..160u64 {
+        let (ours, random) = (demorl.step(), pets.step());
+        assert_eq!(ours.stats.plan.is_some(), step >= 130, "DeMoRL plans from step 130 only (step {step})");
+        assert_eq!(random.stats.plan.is_some(), step >= 130, "PETS plans from step 130 only (step {step})");
+        // Warm-up draws the same uniform actions in both; after it DeMoRL's actor samples while
+        // PETS goes on drawing from the warm-up stream.
+        assert_eq!(ours.action == random.action, step < 100, "step {step}: {:?} {:?}", ours.action, random.action);
+    }
+    assert_eq!(demorl.agent.planning_since(), Some(130));
+    let stored = demorl.agent.replay.get(demorl.agent.replay.len() - 1);
+    assert_eq!(stored.actions, demorl.agent.last_plan.as_ref().unwrap().action, "the plan's action is executed");
+}
+
+#[test]
+fn the_planner_starts_at_the_first_fit_whose_error_is_low_enough() {
+    // The first fit (step 100) sees the same uniform warm-up data whatever the gate, so its
+    // error is known in advance: a limit just below it must not open the gate then.
+    let mut paper = gated_trainer(PlannerStart::WarmUp, true, 4);
+    let first_error = (0..=100).find_map(|_| paper.step().stats.model_fit).unwrap().holdout_mse;
+    assert_eq!(paper.agent.planning_since(), None, "not yet acted after the first fit");
+    paper.step();
+    assert_eq!(paper.agent.planning_since(), Some(100), "the paper's loop plans from the first fit");
+
+    let limit = 0.999 * first_error;
+    let mut gated = gated_trainer(PlannerStart::ModelError(limit), true, 4);
+    let mut opened_at = None;
+    for step in 0..400u64 {
+        let out = gated.step();
+        assert_eq!(out.stats.plan.is_some(), opened_at.is_some_and(|s| step >= s), "step {step}");
+        if let Some(fit) = out.stats.model_fit {
+            if step == 99 {
+                assert_eq!(fit.holdout_mse, first_error, "the first fit is the paper loop's");
+            }
+            if opened_at.is_none() && fit.holdout_mse <= limit {
+                opened_at = Some(step + 1);
+            }
+        }
+    }
+    let opened_at = opened_at.expect("a later fit reaches the limit");
+    assert!(opened_at > 100, "{opened_at}");
+    assert_eq!(gated.agent.planning_since(), Some(opened_at));
+
+    let mut never = gated_trainer(PlannerStart::ModelError(1e-12), true, 4);
+    assert!((0..300).all(|_| never.step().stats.plan.is_none()), "an unreachable error never lets the planner act");
 }
 
 #[test]

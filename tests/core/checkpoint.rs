@@ -393,6 +393,23 @@ fn resumed_demorl_run_on_the_host_backend_is_bit_identical() {
     assert!(!files.iter().any(|f| f == "agent/ensemble/ensemble_optim.bpk"), "burn's Adam state saved too: {files:?}");
 }
 
+/// The planner's start and the last fit's error are part of the saved run: with a limit the
+/// first fit (step 100) just meets, the planner starts at step 100 and the run saved at step 200
+/// (just after the second fit) restores both and resumes bit for bit.
+#[test]
+fn resumed_demorl_run_with_a_planner_start_gate_is_bit_identical() {
+    let mut settings = demorl_settings();
+    let mut paper = demorl_trainer(&scene(), &settings);
+    let fits: Vec<f32> = (0..200).filter_map(|_| paper.step().stats.model_fit.map(|f| f.holdout_mse)).collect();
+    settings.planner_start = demorl_studio::config::PlannerStart::ModelError(fits[0] * 1.001);
+    let (_folder, dir, _) = assert_demorl_resume_is_bit_identical(&settings);
+    let mut restored = demorl_trainer(&scene(), &settings);
+    restore_checkpoint(&dir, &read_checkpoint(&dir).unwrap(), &mut restored).unwrap();
+    assert_eq!(restored.agent.planning_since(), Some(100));
+    assert_eq!(restored.agent.model_error(), Some(fits[1]), "the second fit's error: {fits:?}");
+    assert_ne!(fits[0], fits[1]);
+}
+
 /// SAC whose step statistics the test rewrites (`tamper(env_steps, stats)`): a stand-in for a
 /// diverging learner or for rejected model refits, so the test controls exactly when they happen.
 struct TamperedAgent {

@@ -2,7 +2,9 @@
 //! named, by the settings check, by `read_run_config` (naming the file) and by `train`, instead
 //! of panicking inside the ensemble or SAC.
 
-use demorl_studio::config::{EnsembleSettings, SacSettings, TrainSettings, read_run_config, train_settings_problems};
+use demorl_studio::config::{
+    EnsembleSettings, PlannerStart, SacSettings, TrainSettings, read_run_config, train_settings_problems,
+};
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
@@ -44,6 +46,7 @@ fn every_bad_field_is_named_with_its_value() {
             nll_beta: 1.5,
             ..Default::default()
         },
+        planner_start: PlannerStart::ModelError(-0.1),
         ..Default::default()
     };
     let problems = train_settings_problems(&settings);
@@ -59,6 +62,7 @@ fn every_bad_field_is_named_with_its_value() {
         "train.ensemble.min_logvar = 1: must be below max_logvar",
         "train.ensemble.refit_guard = 0.5",
         "train.ensemble.nll_beta = 1.5: must be between 0 (plain NLL) and 1",
+        "train.planner_start = ModelError(-0.1): the error must be a finite number above 0",
     ];
     for field in expected {
         assert!(problems.iter().any(|p| p.starts_with(field)), "no problem starting with {field:?}");
