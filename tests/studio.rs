@@ -1082,6 +1082,29 @@ fn the_schedule_panel_sets_when_the_planner_starts() {
         // Halfway along: 10 000 of 0..20 000 steps, or 10^-1.5 on the logarithmic error scale.
         assert!((value / expected - 1.0).abs() < 0.15, "{start:?} → {value}");
     }
+    // The choice of rule: open the combo box and pick the entry under the pointer, scanning
+    // down from the box (the popup's rows are not among the panel's named rects).
+    let pick = |train: &mut TrainSettings, dy: f32| {
+        let combo = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, train, mode))["planner_start"];
+        click_at(&ctx, combo.center(), |ui| schedule_controls(ui, train, mode));
+        ui_frame(&ctx, vec![], |ui| schedule_controls(ui, train, mode));
+        click_at(&ctx, egui::pos2(combo.left() + 10.0, combo.bottom() + dy), |ui| schedule_controls(ui, train, mode));
+    };
+    train.planner_start = PlannerStart::WarmUp;
+    let row_of = |train: &mut TrainSettings, kind: fn(&PlannerStart) -> bool| {
+        (-40..40).map(|k| 3.0 * k as f32).find(|&dy| {
+            train.planner_start = PlannerStart::WarmUp;
+            pick(train, dy);
+            kind(&train.planner_start)
+        })
+    };
+    let step_row = row_of(&mut train, |s| matches!(s, PlannerStart::Step(_))).expect("an \"at step\" entry");
+    assert_eq!(train.planner_start, PlannerStart::Step(2000), "the default step: 2000 or the warm-up");
+    let error_row = row_of(&mut train, |s| matches!(s, PlannerStart::ModelError(_))).expect("an error entry");
+    assert!(error_row > step_row, "the entries in order: {step_row} {error_row}");
+    train.planner_start = PlannerStart::Step(5000);
+    pick(&mut train, step_row);
+    assert_eq!(train.planner_start, PlannerStart::Step(5000), "picking the same rule keeps its value");
     demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }
 

@@ -177,9 +177,10 @@ impl LearnedPlannerAgent {
         let (x, y) = self.replay.model_dataset(self.model.state_delta(), penalty);
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
-        self.model_error = Some(report.elite_holdout_mse());
+        let holdout_mse = report.elite_holdout_mse();
+        self.model_error = Some(holdout_mse);
         ModelFit {
-            holdout_mse: report.elite_holdout_mse(),
+            holdout_mse,
             epochs: report.epochs,
             kept_previous: report.kept_previous,
             holdout_mse_per_output: report.holdout_mse_per_output,

@@ -1,7 +1,7 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
 //! behaviour cloning and model-generated transitions, and the dynamics model's refits (interval,
-//! patience, β-NLL, restarts of stalled refits, refit guard) for the
-//! learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
+//! patience, β-NLL, restarts of stalled refits, refit guard) and when the planner starts, for
+//! the learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
 //! schedule changed mid-run would make the run unrepeatable).
 
 use bevy_egui::egui;
@@ -134,17 +134,25 @@ fn planner_start_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, start: &mu
                so the first data are not a barely fitted model's plans.";
     ui.horizontal(|ui| {
         ui.label("planner starts");
-        let label = match start {
-            PlannerStart::WarmUp => "after warm-up",
-            PlannerStart::Step(_) => "at step",
-            PlannerStart::ModelError(_) => "at model error ≤",
+        // A choice keeps the current value when its kind is picked again.
+        let choices = [
+            (PlannerStart::WarmUp, "after warm-up"),
+            (PlannerStart::Step(warmup.max(2000)), "at step"),
+            (PlannerStart::ModelError(0.1), "at model error ≤"),
+        ];
+        let same_kind = |choice: &PlannerStart, start: &PlannerStart| {
+            std::mem::discriminant(choice) == std::mem::discriminant(start)
         };
+        let label = choices.iter().find(|(choice, _)| same_kind(choice, start)).map_or("", |(_, name)| *name);
         let response = egui::ComboBox::from_id_salt("planner_start")
             .selected_text(label)
             .show_ui(ui, |ui| {
-                ui.selectable_value(start, PlannerStart::WarmUp, "after warm-up");
-                ui.selectable_value(start, PlannerStart::Step(warmup.max(2000)), "at step");
-                ui.selectable_value(start, PlannerStart::ModelError(0.1), "at model error ≤");
+                for (choice, name) in choices {
+                    let selected = same_kind(&choice, start);
+                    if ui.selectable_label(selected, name).clicked() && !selected {
+                        *start = choice;
+                    }
+                }
             })
             .response
             .on_hover_text(tip);
