@@ -1069,6 +1069,11 @@ fn the_schedule_panel_sets_when_the_planner_starts() {
     let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
     assert!(rects.contains_key("planner_start") && !rects.contains_key("planner_start_value"));
 
+    // Values from a settings file beyond a slider's range are shown, not rewritten.
+    (train.eval_every, train.planner_start) = (10_000, PlannerStart::Step(50_000));
+    ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!((train.eval_every, train.planner_start), (10_000, PlannerStart::Step(50_000)));
+
     for (start, expected) in [(PlannerStart::Step(0), 10_000.0), (PlannerStart::ModelError(0.001), 0.0316)] {
         train.planner_start = start;
         let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["planner_start_value"];

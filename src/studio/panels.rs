@@ -332,8 +332,11 @@ fn run_controls(ui: &mut egui::Ui, experiment: &mut Experiment) {
         );
 }
 
-/// Adds `widget` with its one-sentence tooltip and records its rect under `name`.
+/// Adds `widget` with its one-sentence tooltip and records its rect under `name`. Edits stay in
+/// the slider's range, but a value from a settings file outside it (say `eval_every: 10000`) is
+/// shown as it is: egui's default clamping would rewrite it just by drawing the panel.
 pub fn named_slider(ui: &mut egui::Ui, rects: &mut WidgetRects, name: &'static str, widget: egui::Slider, tip: &str) {
+    let widget = widget.clamping(egui::SliderClamping::Edits);
     rects.insert(name, ui.add(widget).on_hover_text(tip).rect);
 }
 
