@@ -1087,8 +1087,9 @@ fn the_schedule_panel_sets_when_the_planner_starts() {
         // Halfway along: 10 000 of 0..20 000 steps, or 10^-1.5 on the logarithmic error scale.
         assert!((value / expected - 1.0).abs() < 0.15, "{start:?} → {value}");
     }
-    // The choice of rule: open the combo box and pick the entry under the pointer, scanning
-    // down from the box (the popup's rows are not among the panel's named rects).
+    // The choice of rule: open the combo box and pick the entry under the pointer, scanning from
+    // above the box to below it (the popup opens where there is room; its rows are not among the
+    // panel's named rects).
     let pick = |train: &mut TrainSettings, dy: f32| {
         let combo = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, train, mode))["planner_start"];
         click_at(&ctx, combo.center(), |ui| schedule_controls(ui, train, mode));
