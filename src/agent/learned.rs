@@ -103,8 +103,6 @@ pub struct LearnedPlannerAgent {
     unreported_plan: Option<PlanSummary>,
     /// The env step from which the planner chooses the executed actions (`train.planner_start`).
     planning_since: Option<u64>,
-    /// The last model fit's elite hold-out error (`PlannerStart::ModelError` reads it).
-    model_error: Option<f32>,
 }
 
 impl LearnedPlannerAgent {
@@ -135,7 +133,6 @@ impl LearnedPlannerAgent {
             last_plan: None,
             unreported_plan: None,
             planning_since: None,
-            model_error: None,
         })
     }
 
@@ -177,10 +174,8 @@ impl LearnedPlannerAgent {
         let (x, y) = self.replay.model_dataset(self.model.state_delta(), penalty);
         let report = self.ensemble.fit(&x, &y);
         self.model.set_members(self.ensemble.fast_elites());
-        let holdout_mse = report.elite_holdout_mse();
-        self.model_error = Some(holdout_mse);
         ModelFit {
-            holdout_mse,
+            holdout_mse: report.elite_holdout_mse(),
             epochs: report.epochs,
             kept_previous: report.kept_previous,
             holdout_mse_per_output: report.holdout_mse_per_output,
@@ -193,7 +188,9 @@ impl LearnedPlannerAgent {
     /// Whether the planner chooses the action at `env_steps` (model fitted, warm-up over):
     /// latched at the first step `train.planner_start` is reached.
     fn planner_acts(&mut self, env_steps: u64) -> bool {
-        if self.planning_since.is_none() && self.settings.planner_start.reached(env_steps, self.model_error) {
+        if self.planning_since.is_none()
+            && self.settings.planner_start.reached(env_steps, self.ensemble.elite_holdout_mse())
+        {
             self.planning_since = Some(env_steps);
         }
         self.planning_since.is_some()
@@ -202,11 +199,6 @@ impl LearnedPlannerAgent {
     /// The env step from which the planner has chosen the executed actions (`None`: not yet).
     pub fn planning_since(&self) -> Option<u64> {
         self.planning_since
-    }
-
-    /// The last model fit's elite hold-out error (`None` before the first fit).
-    pub fn model_error(&self) -> Option<f32> {
-        self.model_error
     }
 
     /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).
@@ -324,7 +316,6 @@ impl TrainAgent for LearnedPlannerAgent {
             with_sac: self.sac.is_some(),
             model_data_rng: self.model_data.as_ref().map(|d| d.rng.clone()),
             planning_since: self.planning_since,
-            model_error: self.model_error,
         };
         save_state(dir, "agent.ron", &state)?;
         let ensemble_dir = dir.join("ensemble");
@@ -374,7 +365,7 @@ impl TrainAgent for LearnedPlannerAgent {
             self.model.set_members(ensemble.fast_elites());
         }
         (self.ensemble, self.replay, self.sac, self.rng) = (ensemble, replay, sac, state.rng);
-        (self.planning_since, self.model_error) = (state.planning_since, state.model_error);
+        self.planning_since = state.planning_since;
         if let (Some(data), Some((buffer, rng))) = (self.model_data.as_mut(), generated) {
             (data.buffer, data.rng) = (buffer, rng);
         }
@@ -399,6 +390,4 @@ struct LearnedAgentState {
     /// the first fit, which `PlannerStart::WarmUp` latches again at the next step).
     #[serde(default)]
     planning_since: Option<u64>,
-    #[serde(default)]
-    model_error: Option<f32>,
 }

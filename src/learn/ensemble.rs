@@ -73,8 +73,13 @@ pub struct FitReport {
 impl FitReport {
     /// The elites' mean hold-out MSE: the model error `train.csv` records.
     pub fn elite_holdout_mse(&self) -> f32 {
-        self.elites.iter().map(|&m| self.best_holdout_mse[m]).sum::<f32>() / self.elites.len() as f32
+        mean_over(&self.best_holdout_mse, &self.elites)
     }
+}
+
+/// The mean of `errors` over the members `elites`.
+fn mean_over(errors: &[f32], elites: &[usize]) -> f32 {
+    elites.iter().map(|&m| errors[m]).sum::<f32>() / elites.len() as f32
 }
 
 /// Gaussian predictions of every member in data units, each `[E, n, out]` row-major.
@@ -240,6 +245,13 @@ impl ProbabilisticEnsemble {
     /// Hold-out MSE per member from the last fit (standardised targets; ∞ before any fit).
     pub fn holdout_mse(&self) -> &[f32] {
         &self.holdout_mse
+    }
+
+    /// The elites' mean hold-out MSE of the model in use (what the last fit's
+    /// [`FitReport::elite_holdout_mse`] reported; kept in checkpoints), `None` before any fit or
+    /// when it is not finite.
+    pub fn elite_holdout_mse(&self) -> Option<f32> {
+        Some(mean_over(&self.holdout_mse, &self.elites)).filter(|e| e.is_finite())
     }
 
     /// Input standardisation in use.
@@ -716,10 +728,7 @@ impl ProbabilisticEnsemble {
         let stalled = std::mem::replace(&mut self.model, Trainable::new(fresh, self.settings.backend));
         let mut fresh_best = self.mse_standardised(split.xh, split.yh, split.xh.len() / self.in_dim);
         self.train_until_stale(split, member_idx, &mut fresh_best, report, after_epoch);
-        let elite_mean = |errors: &[f32]| {
-            let elites = select_elites(errors, self.settings.elites);
-            elites.iter().map(|&m| errors[m]).sum::<f32>() / elites.len() as f32
-        };
+        let elite_mean = |errors: &[f32]| mean_over(errors, &select_elites(errors, self.settings.elites));
         if elite_mean(&fresh_best) < elite_mean(best) {
             *best = fresh_best;
             report.restarted = true;
@@ -820,8 +829,7 @@ impl ErrorTable {
 
     /// The mean over `members` of their MSE over all outputs.
     fn elite_mean(&self, members: &[usize]) -> f32 {
-        let per_member = self.per_member();
-        members.iter().map(|&m| per_member[m]).sum::<f32>() / members.len() as f32
+        mean_over(&self.per_member(), members)
     }
 }
 

@@ -406,7 +406,7 @@ fn resumed_demorl_run_with_a_planner_start_gate_is_bit_identical() {
     let mut restored = demorl_trainer(&scene(), &settings);
     restore_checkpoint(&dir, &read_checkpoint(&dir).unwrap(), &mut restored).unwrap();
     assert_eq!(restored.agent.planning_since(), Some(100));
-    assert_eq!(restored.agent.model_error(), Some(fits[1]), "the second fit's error: {fits:?}");
+    assert_eq!(restored.agent.ensemble.elite_holdout_mse(), Some(fits[1]), "the second fit's error: {fits:?}");
     assert_ne!(fits[0], fits[1]);
 }
 

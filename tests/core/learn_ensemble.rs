@@ -187,6 +187,7 @@ fn sabotaged_refit(refit_guard: Option<f32>) -> (Vec<f32>, Vec<f32>, Probabilist
     let settings = EnsembleSettings { max_epochs: 60, refit_guard, ..small_settings() };
     let (x, y) = dataset(1000, 7);
     let mut ens = ProbabilisticEnsemble::new(1, 1, settings, 8);
+    assert_eq!(ens.elite_holdout_mse(), None, "an unfitted model has no error");
     ens.fit(&x, &y);
     let grid: Vec<f32> = (0..21).map(|i| -0.9 + 0.09 * i as f32).collect();
     let before = ens.predict(&grid).mean;
@@ -195,6 +196,8 @@ fn sabotaged_refit(refit_guard: Option<f32>) -> (Vec<f32>, Vec<f32>, Probabilist
     let hx: Vec<f32> = report.holdout_indices.iter().map(|&i| xg[i]).collect();
     let hy: Vec<f32> = report.holdout_indices.iter().map(|&i| yg[i]).collect();
     let elite_mse = |mse: &[f32]| report.elites.iter().map(|&m| mse[m]).sum::<f32>() / report.elites.len() as f32;
+    // The ensemble keeps the error its last fit reported, whether the guard kept the refit or not.
+    assert_eq!(ens.elite_holdout_mse(), Some(report.elite_holdout_mse()));
     println!(
         "guard {refit_guard:?}: kept previous {}, elite hold-out MSE {:.4} (re-evaluated {:.4})",
         report.kept_previous,
