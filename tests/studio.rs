@@ -1133,6 +1133,24 @@ fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
 }
 
 #[test]
+fn the_schedule_panel_sets_when_plans_start_using_the_critic() {
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    for mode in [RunMode::Sac, RunMode::MpcLearned] {
+        let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+        assert!(!rects.contains_key("terminal_value_start"), "{mode:?} plans with no critic");
+    }
+    let mode = RunMode::Demorl;
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["terminal_value_start"];
+    let target = egui::pos2(rect.left() + 0.25 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    let start = train.terminal_value_start;
+    assert!((4000..=6000).contains(&start), "start {start}");
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
+}
+
+#[test]
 fn the_schedule_panel_turns_model_generated_transitions_on_in_demorl() {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();

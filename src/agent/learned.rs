@@ -103,6 +103,8 @@ pub struct LearnedPlannerAgent {
     unreported_plan: Option<PlanSummary>,
     /// The env step from which the planner chooses the executed actions (`train.planner_start`).
     planning_since: Option<u64>,
+    /// The training step of the evaluation under way (it decides `train.terminal_value_start`).
+    eval_env_steps: u64,
 }
 
 impl LearnedPlannerAgent {
@@ -133,6 +135,7 @@ impl LearnedPlannerAgent {
             last_plan: None,
             unreported_plan: None,
             planning_since: None,
+            eval_env_steps: 0,
         })
     }
 
@@ -201,17 +204,25 @@ impl LearnedPlannerAgent {
         self.planning_since
     }
 
-    /// Plans from `obs` with the hooks DeMoRL uses (none for PETS).
+    /// Whether plans at training step `env_steps` end in SAC's critic (`train.terminal_value_start`).
+    fn critic_in_plans(&self, env_steps: u64) -> bool {
+        env_steps >= self.settings.terminal_value_start
+    }
+
+    /// Plans from `obs` with the hooks DeMoRL uses (none for PETS; no terminal value unless
+    /// `with_value`).
     fn plan_with(
         planner: &mut Planner,
         model: &mut EnsembleModel,
         sac: Option<&Sac>,
         obs: &[f32],
         mode: ActionMode,
+        with_value: bool,
     ) -> PlanOutput {
         model.set_start(obs);
         let choice = planner.pending_settings().unwrap_or(planner.settings()).terminal_value;
-        let mut value = sac.filter(|_| choice != TerminalChoice::None).map(|sac| CriticValue { sac, choice });
+        let mut value =
+            sac.filter(|_| with_value && choice != TerminalChoice::None).map(|sac| CriticValue { sac, choice });
         let members = model.members().cloned();
         let state_delta = model.state_delta().clone();
         let mut prior =
@@ -237,7 +248,15 @@ impl TrainAgent for LearnedPlannerAgent {
             };
         }
         let started = Instant::now();
-        let out = Self::plan_with(&mut self.planner, &mut self.model, self.sac.as_ref(), obs, ActionMode::Training);
+        let with_value = self.critic_in_plans(env_steps);
+        let out = Self::plan_with(
+            &mut self.planner,
+            &mut self.model,
+            self.sac.as_ref(),
+            obs,
+            ActionMode::Training,
+            with_value,
+        );
         self.plan_seconds += started.elapsed().as_secs_f64();
         self.plans += 1;
         let action = out.action.clone();
@@ -277,11 +296,14 @@ impl TrainAgent for LearnedPlannerAgent {
         if !self.model.is_ready() {
             return vec![0.0; self.model.action_dim()];
         }
-        Self::plan_with(&mut self.eval_planner, &mut self.model, self.sac.as_ref(), obs, ActionMode::Evaluation).action
+        let with_value = self.critic_in_plans(self.eval_env_steps);
+        let sac = self.sac.as_ref();
+        Self::plan_with(&mut self.eval_planner, &mut self.model, sac, obs, ActionMode::Evaluation, with_value).action
     }
 
-    fn eval_episode_start(&mut self) {
+    fn eval_episode_start(&mut self, env_steps: u64) {
         self.eval_planner.reset();
+        self.eval_env_steps = env_steps;
     }
 
     fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {

@@ -92,7 +92,7 @@ impl TrainAgent for SacAgent {
         self.sac.actor_mean(obs)
     }
 
-    fn eval_episode_start(&mut self) {}
+    fn eval_episode_start(&mut self, _env_steps: u64) {}
 
     fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
         let sac_dir = dir.join("sac");

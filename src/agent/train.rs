@@ -29,8 +29,8 @@ pub trait TrainAgent {
     fn episode_start(&mut self);
     /// The deterministic evaluation action.
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32>;
-    /// An evaluation episode starts.
-    fn eval_episode_start(&mut self);
+    /// An evaluation episode starts, the training having taken `env_steps` steps.
+    fn eval_episode_start(&mut self, env_steps: u64);
     /// The learned actor's own deterministic action, for agents that plan on top of one
     /// (DeMoRL): evaluations then also run the actor alone, to tell planner from learner.
     fn actor_eval_act(&mut self, _obs: &[f32]) -> Option<Vec<f32>> {
@@ -74,8 +74,8 @@ impl TrainAgent for Box<dyn TrainAgent + Send> {
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
         (**self).eval_act(obs)
     }
-    fn eval_episode_start(&mut self) {
-        (**self).eval_episode_start()
+    fn eval_episode_start(&mut self, env_steps: u64) {
+        (**self).eval_episode_start(env_steps)
     }
     fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {
         (**self).actor_eval_act(obs)
@@ -263,7 +263,7 @@ impl<A: TrainAgent> Trainer<A> {
         for k in 0..self.settings.eval_episodes {
             let seed = self.eval_seed(k);
             self.eval_env.reset(seed);
-            self.agent.eval_episode_start();
+            self.agent.eval_episode_start(self.state.env_steps);
             let mut total = 0.0f64;
             loop {
                 let obs = self.eval_env.observation();

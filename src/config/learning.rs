@@ -283,6 +283,11 @@ pub struct TrainSettings {
     pub gait_residual: Option<f32>,
     /// When the planner starts acting (learned-model modes; [`PlannerStart`]).
     pub planner_start: PlannerStart,
+    /// DeMoRL: the env step from which plans end in SAC's critic (`planner.terminal_value`);
+    /// before it, in training and in evaluations, they score the model's predicted rewards
+    /// only, as PETS, so a critic trained on a few thousand steps cannot steer them (0: from the
+    /// first plan, the paper's loop).
+    pub terminal_value_start: u64,
 }
 
 impl Default for TrainSettings {
@@ -302,6 +307,7 @@ impl Default for TrainSettings {
             eval_world: None,
             gait_residual: None,
             planner_start: PlannerStart::WarmUp,
+            terminal_value_start: 0,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
-//! behaviour cloning and model-generated transitions, and the dynamics model's refits (interval,
-//! patience, β-NLL, restarts of stalled refits, refit guard) and when the planner starts, for
-//! the learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
+//! behaviour cloning, model-generated transitions and when plans start using the critic, and the
+//! dynamics model's refits (interval, patience, β-NLL, restarts of stalled refits, refit guard)
+//! and when the planner starts, for the learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
 //! schedule changed mid-run would make the run unrepeatable).
 
 use bevy_egui::egui;
@@ -74,6 +74,13 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Run
             "model_data_per_step",
             egui::Slider::new(&mut train.model_data.per_step, 0..=1000).text("model transitions / step"),
             "One-step transitions the learned model generates for SAC per env step (MBPO style; 0 = off).",
+        );
+        slider(
+            ui,
+            "terminal_value_start",
+            egui::Slider::new(&mut train.terminal_value_start, 0..=20_000).text("critic in plans from step"),
+            "Env step from which plans end in SAC's critic (the planner's terminal value); before it they score the \
+             model's predicted rewards only, so an early critic cannot steer them (0 = from the first plan).",
         );
         if train.model_data.per_step > 0 {
             slider(

@@ -419,7 +419,7 @@ mod tests {
         fn eval_act(&mut self, _obs: &[f32]) -> Vec<f32> {
             vec![0.0]
         }
-        fn eval_episode_start(&mut self) {}
+        fn eval_episode_start(&mut self, _env_steps: u64) {}
     }
 
     fn panicking_run() -> (Scene, TrainSettings, Driver) {

@@ -108,6 +108,35 @@ fn the_planner_starts_at_the_first_fit_whose_error_is_low_enough() {
     assert!((0..300).all(|_| never.step().stats.plan.is_none()), "an unreachable error never lets the planner act");
 }
 
+/// DeMoRL on the pendulum whose plans end in the first critic from `terminal_value_start` on
+/// (`Some`), or never (`None`: `planner.terminal_value = None`).
+fn valued_trainer(terminal_value_start: Option<u64>) -> Trainer<LearnedPlannerAgent> {
+    let settings = TrainSettings { terminal_value_start: terminal_value_start.unwrap_or(0), ..small_train() };
+    let terminal_value =
+        if terminal_value_start.is_some() { TerminalChoice::FirstCritic } else { TerminalChoice::None };
+    let planner = PlannerSettings { terminal_value, ..small_planner() };
+    let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner, true, 5).unwrap();
+    Trainer::new(&pendulum(), agent, settings, 5).unwrap()
+}
+
+#[test]
+fn plans_score_predicted_rewards_until_the_terminal_value_starts() {
+    // Until step 121 the run plans exactly as one without a terminal value (same actions, so the
+    // same data and the same SAC); an evaluation at step 110 too, one at step 121 not.
+    let (mut late, mut never) = (valued_trainer(Some(121)), valued_trainer(None));
+    for step in 0..121u64 {
+        let (ours, plain) = (late.step(), never.step());
+        assert_eq!(ours.action, plain.action, "step {step}: the critic steered a plan before its start");
+        assert_eq!(ours.stats.plan.is_some(), step >= 100, "step {step}");
+        if step == 109 {
+            assert_eq!(late.evaluate().eval_return_mean, never.evaluate().eval_return_mean, "evaluation at 110");
+        }
+    }
+    let (ours, plain) = (late.evaluate(), never.evaluate());
+    assert_ne!(ours.eval_return_mean, plain.eval_return_mean, "the evaluation at step 121 ignored the critic");
+    assert_ne!(late.step().action, never.step().action, "the plan at step 121 ignored the critic");
+}
+
 #[test]
 fn critic_value_and_actor_prior_hooks() {
     let mut t = trainer(true, 3);

@@ -432,8 +432,8 @@ impl TrainAgent for TamperedAgent {
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
         self.inner.eval_act(obs)
     }
-    fn eval_episode_start(&mut self) {
-        self.inner.eval_episode_start()
+    fn eval_episode_start(&mut self, env_steps: u64) {
+        self.inner.eval_episode_start(env_steps)
     }
     fn save_state(&self, dir: &Path) -> anyhow::Result<()> {
         self.inner.save_state(dir)
