@@ -1114,40 +1114,34 @@ fn the_schedule_panel_sets_when_the_planner_starts() {
     demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }
 
-#[test]
-fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
+/// The schedule panel's DeMoRL-only slider `name` (absent for SAC and PETS-like MPC), clicked at
+/// `fraction` of its width: the settings it leaves, checked valid.
+fn click_demorl_only_schedule_slider(name: &str, fraction: f32) -> TrainSettings {
     use demorl_studio::studio::schedule_panel::schedule_controls;
     let ctx = egui::Context::default();
     let mut train = small_train();
     for mode in [RunMode::Sac, RunMode::MpcLearned] {
         let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
-        assert!(!rects.contains_key("behaviour_cloning"), "{mode:?} has no planner to clone");
+        assert!(!rects.contains_key(name), "{mode:?} has no {name}");
     }
     let mode = RunMode::Demorl;
-    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["behaviour_cloning"];
-    let target = egui::pos2(rect.left() + 0.3 * ctx.global_style().spacing.slider_width, rect.center().y);
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))[name];
+    let target = egui::pos2(rect.left() + fraction * ctx.global_style().spacing.slider_width, rect.center().y);
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
-    let beta = train.sac.behaviour_cloning;
-    assert!((0.25..=0.35).contains(&beta), "β {beta}");
     demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
+    train
+}
+
+#[test]
+fn the_schedule_panel_sets_behaviour_cloning_in_demorl_only() {
+    let beta = click_demorl_only_schedule_slider("behaviour_cloning", 0.3).sac.behaviour_cloning;
+    assert!((0.25..=0.35).contains(&beta), "β {beta}");
 }
 
 #[test]
 fn the_schedule_panel_sets_when_plans_start_using_the_critic() {
-    use demorl_studio::studio::schedule_panel::schedule_controls;
-    let ctx = egui::Context::default();
-    let mut train = small_train();
-    for mode in [RunMode::Sac, RunMode::MpcLearned] {
-        let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
-        assert!(!rects.contains_key("terminal_value_start"), "{mode:?} plans with no critic");
-    }
-    let mode = RunMode::Demorl;
-    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["terminal_value_start"];
-    let target = egui::pos2(rect.left() + 0.25 * ctx.global_style().spacing.slider_width, rect.center().y);
-    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
-    let start = train.terminal_value_start;
+    let start = click_demorl_only_schedule_slider("terminal_value_start", 0.25).terminal_value_start;
     assert!((4000..=6000).contains(&start), "start {start}");
-    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
 }
 
 #[test]
