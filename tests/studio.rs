@@ -517,6 +517,34 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
 }
 
 #[test]
+fn the_status_line_says_what_the_schedule_still_holds_back() {
+    use demorl_studio::config::PlannerStart;
+    use demorl_studio::studio::panels::learning_state;
+    // Warm-up and the first fit end at step 20; evaluations at multiples of 30.
+    let train = TrainSettings { planner_start: PlannerStart::Step(40), terminal_value_start: 80, ..small_train() };
+    let path = Path::new("scenes/pendulum.ron");
+    let scene = demorl_studio::scene::load_scene(path).unwrap();
+    let mut e = Experiment::start(path, scene, RunMode::Demorl, small_planner(), train, 4, 1).unwrap();
+    e.run.blocking = true;
+    let mut seen = Vec::new();
+    for steps in [10, 35, 50, 85] {
+        while e.history.env_steps < steps {
+            e.advance(0.0);
+        }
+        seen.push(learning_state(&e));
+    }
+    let expected = [
+        "warm-up: random actions, 10 steps left",
+        "learning, the actor acts until the planner starts",
+        "learning, plans without the critic until step 80",
+        "learning ",
+    ];
+    for (state, phase) in seen.iter().zip(expected) {
+        assert!(state.contains(phase), "{state:?} should say {phase:?}: {seen:#?}");
+    }
+}
+
+#[test]
 fn learned_model_plans_draw_non_empty_strips_from_the_robot() {
     let mut e = learning_experiment(RunMode::MpcLearned, 2);
     for _ in 0..25 {

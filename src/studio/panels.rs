@@ -738,11 +738,25 @@ pub fn learning_state(e: &Experiment) -> String {
     } else if e.run.mode.plans() && e.history.learning.model_fits.is_empty() {
         "fitting the model…".to_string()
     } else {
-        "learning".to_string()
+        learning_phase(e)
     };
     let eval =
         e.history.learning.evals.last().map(|r| format!("   last eval {:.1}", r.eval_return_mean)).unwrap_or_default();
     format!("   {}: {phase}   updates {}{eval}", e.run.mode, e.history.learning.updates)
+}
+
+/// "learning", with what the run's schedule still holds back: the planner (`train.planner_start`)
+/// or, in DeMoRL, the critic in the plans (`train.terminal_value_start`).
+fn learning_phase(e: &Experiment) -> String {
+    let start = e.run.train.terminal_value_start;
+    if e.run.mode.plans() && e.history.last_trace.is_none() {
+        let acting = if e.run.mode.trains_sac() { "the actor acts" } else { "random actions" };
+        format!("learning, {acting} until the planner starts")
+    } else if e.run.mode == RunMode::Demorl && e.history.env_steps < start {
+        format!("learning, plans without the critic until step {start}")
+    } else {
+        "learning".to_string()
+    }
 }
 
 fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &FrameBudget) {
