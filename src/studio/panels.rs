@@ -749,7 +749,9 @@ pub fn learning_state(e: &Experiment) -> String {
 /// or, in DeMoRL, the critic in the plans (`train.terminal_value_start`).
 fn learning_phase(e: &Experiment) -> String {
     let start = e.run.train.terminal_value_start;
-    if e.run.mode.plans() && e.history.last_trace.is_none() {
+    // This step's plan, or a logged one (a rewound timeline has no plan drawn until its next step).
+    let planned = e.history.last_trace.is_some() || e.history.learning.rows.iter().any(|r| r.plans > 0);
+    if e.run.mode.plans() && !planned {
         let acting = if e.run.mode.trains_sac() { "the actor acts" } else { "random actions" };
         format!("learning, {acting} until the planner starts")
     } else if e.run.mode == RunMode::Demorl && e.history.env_steps < start {
