@@ -1,8 +1,9 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
 //! behaviour cloning, model-generated transitions and when plans start using the critic, and the
 //! dynamics model's refits (interval, patience, β-NLL, restarts of stalled refits, refit guard)
-//! and when the planner starts, for the learning modes. Edits change `Experiment::train` and apply at the next "reset training" (a
-//! schedule changed mid-run would make the run unrepeatable).
+//! and when the planner starts, for the learning modes. Edits change `Experiment::train` and
+//! apply at the next "reset training" (a schedule changed mid-run would make the run
+//! unrepeatable).
 
 use bevy_egui::egui;
 
