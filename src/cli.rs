@@ -204,7 +204,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Output folder: episodes.csv and summary.json for MPC with the simulator and the baselines;
-    /// eval.csv, train.csv, summary.json and settings.ron for the learning modes.
+    /// eval.csv, train.csv, train_episodes.csv, summary.json and settings.ron for the learning modes.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Env steps of a learning run (sac, demorl, mpc with the learned model) [default: the
@@ -269,7 +269,7 @@ const COMPARE_ABOUT: &str =
 job array, plot their learning curves and tabulate the env steps each needed to reach a return.
 
 Every run is exactly what `train --mode MODE --seed S --steps N` runs and writes its eval.csv, train.csv, \
-summary.json and settings.ron to OUT/<mode>/seed-<s>/ (OUT/<mode>/<field=value,...>/seed-<s>/ in a --vary \
+train_episodes.csv, summary.json and settings.ron to OUT/<mode>/seed-<s>/ (OUT/<mode>/<field=value,...>/seed-<s>/ in a --vary \
 sweep). Then OUT/curves.png and OUT/curves.svg (mean eval return over seeds with a min-max band per mode and \
 values), OUT/steps_to_threshold.csv and .md, and a summary on stdout.
 
@@ -621,7 +621,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 /// `train` for the learning modes (sac, demorl, mpc with the learned model): a progress bar,
-/// evaluation lines, and eval.csv, train.csv, summary.json and settings.ron in `--out`.
+/// evaluation lines, and eval.csv, train.csv, train_episodes.csv, summary.json and settings.ron in `--out`.
 fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result<()> {
     let mut config = match (&args.resume, &args.settings) {
         (Some(_), Some(_)) => bail!("--resume and --settings cannot be combined: a checkpoint carries its settings"),
@@ -730,7 +730,7 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         s.steps_per_second
     );
     if let Some(out) = &args.out {
-        println!("wrote eval.csv, train.csv, summary.json and settings.ron to {}", out.display());
+        println!("wrote eval.csv, train.csv, train_episodes.csv, summary.json and settings.ron to {}", out.display());
     }
     if let Some(dir) = &checkpoints.save_to {
         println!("{}", checkpoint_line(dir, output.saved_at, s.env_steps));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::record::{write_eval_rows_csv, write_train_csv};
+use super::record::write_learning_records;
 use super::train::{TrainAgent, Trainer};
 use super::train_data::{TrainerState, TrainerStateV1};
 use crate::config::RunConfig;
@@ -94,8 +94,8 @@ pub fn save_checkpoint<A: TrainAgent>(dir: &Path, config: &RunConfig, trainer: &
     }
     std::fs::create_dir_all(partial.join(AGENT_DIR)).with_context(|| format!("cannot create {}", partial.display()))?;
     trainer.agent.save_state(&partial.join(AGENT_DIR))?;
-    write_eval_rows_csv(&partial.join("eval.csv"), &trainer.state.evals)?;
-    write_train_csv(&partial.join("train.csv"), &trainer.state.rows)?;
+    let state = &trainer.state;
+    write_learning_records(&partial, &state.evals, &state.rows, &state.episodes)?;
     let manifest = Manifest {
         format_version: CHECKPOINT_FORMAT_VERSION,
         created_unix_seconds: std::time::SystemTime::now()

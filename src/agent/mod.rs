@@ -30,11 +30,13 @@ pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use model_data::ModelData;
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_mpc_episodes, run_policy_episode};
 pub use record::{
-    RunSummary, mean_std, read_eval_rows_csv, write_episodes_csv, write_eval_rows_csv, write_summary_json,
-    write_train_csv,
+    RunSummary, TRAIN_EPISODES_HEADER, mean_std, read_eval_rows_csv, write_episodes_csv, write_eval_rows_csv,
+    write_learning_records, write_summary_json, write_train_csv,
 };
 pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;
 pub use train::{TrainAgent, Trainer, named_world, residual_gait, world_choices};
-pub use train_data::{EvalRow, ModelFit, Progress, StepStats, TrainRow, TrainStep, TrainerState, Transition};
+pub use train_data::{
+    EvalRow, ModelFit, Progress, StepStats, TrainEpisode, TrainRow, TrainStep, TrainerState, Transition,
+};
 pub use workers::on_workers;

@@ -1,5 +1,6 @@
 //! Run records on disk: `episodes.csv` (MPC with the simulator and the baselines: one row per
-//! episode), `eval.csv` (learning runs: one row per evaluation), `train.csv` and `summary.json`.
+//! episode), `eval.csv` (learning runs: one row per evaluation), `train.csv`,
+//! `train_episodes.csv` (one row per training episode) and `summary.json`.
 
 use std::path::Path;
 
@@ -7,7 +8,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::EpisodeSummary;
-use super::train_data::{EvalRow, TrainRow};
+use super::train_data::{EvalRow, TrainEpisode, TrainRow};
 
 /// What `summary.json` holds.
 #[derive(Clone, Debug, Serialize)]
@@ -85,6 +86,28 @@ pub fn write_summary_json(path: &Path, summary: &RunSummary) -> anyhow::Result<(
     let text = serde_json::to_string_pretty(summary)?;
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// Writes a learning run's metrics into `dir`: `eval.csv`, `train.csv` and `train_episodes.csv`.
+pub fn write_learning_records(
+    dir: &Path,
+    evals: &[EvalRow],
+    rows: &[TrainRow],
+    episodes: &[TrainEpisode],
+) -> anyhow::Result<()> {
+    write_eval_rows_csv(&dir.join("eval.csv"), evals)?;
+    write_train_csv(&dir.join("train.csv"), rows)?;
+    let path = dir.join("train_episodes.csv");
+    if episodes.is_empty() {
+        // A run too short to finish an episode still gets a readable file: the header alone.
+        return std::fs::write(&path, TRAIN_EPISODES_HEADER.to_string() + "\n")
+            .with_context(|| format!("cannot write {}", path.display()));
+    }
+    write_rows(&path, episodes)
+}
+
+/// The columns of `train_episodes.csv` (the fields of [`TrainEpisode`]), written alone when no
+/// episode has ended.
+pub const TRAIN_EPISODES_HEADER: &str = "env_steps,episode_return,length,end";
 
 /// Writes `eval.csv` of a learning run: one row per evaluation.
 pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! A learning run from a [`RunConfig`]: builds the agent for the mode, trains, writes
-//! `eval.csv`, `train.csv`, `summary.json` and `settings.ron`.
+//! `eval.csv`, `train.csv`, `train_episodes.csv`, `summary.json` and `settings.ron`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,10 +7,10 @@ use anyhow::{Context, bail};
 
 use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint};
 use super::learned::LearnedPlannerAgent;
-use super::record::{RunSummary, write_eval_rows_csv, write_summary_json, write_train_csv};
+use super::record::{RunSummary, write_learning_records, write_summary_json};
 use super::sac::SacAgent;
 use super::train::{TrainAgent, Trainer};
-use super::train_data::{EvalRow, Progress};
+use super::train_data::{EvalRow, Progress, TrainEpisode, TrainRow};
 use crate::config::{RunConfig, RunMode, check_train_settings, write_run_config};
 use crate::scene::Scene;
 use crate::sim::Env;
@@ -20,7 +20,9 @@ use crate::sim::Env;
 pub struct RunOutput {
     pub summary: RunSummary,
     pub evals: Vec<EvalRow>,
-    pub rows: Vec<super::train_data::TrainRow>,
+    pub rows: Vec<TrainRow>,
+    /// Every training episode: when it ended, its return and length, and why it ended.
+    pub episodes: Vec<TrainEpisode>,
     /// Env steps of the last checkpoint this run wrote (checkpoints are taken at episode starts
     /// only, so a run that ends mid-episode leaves its last periodic one), if it wrote any.
     pub saved_at: Option<u64>,
@@ -38,7 +40,7 @@ pub struct CheckpointOptions {
     pub resume: Option<PathBuf>,
 }
 
-/// Runs `config` on `scene`; writes the four files into `out` if given.
+/// Runs `config` on `scene`; writes the five files into `out` if given.
 pub fn run_learning(
     config: &RunConfig,
     scene: &Scene,
@@ -64,8 +66,7 @@ pub fn run_learning_with(
     let output = drive(config, scene, agent, checkpoints, on_progress, on_eval)?;
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        write_eval_rows_csv(&out.join("eval.csv"), &output.evals)?;
-        write_train_csv(&out.join("train.csv"), &output.rows)?;
+        write_learning_records(out, &output.evals, &output.rows, &output.episodes)?;
         write_summary_json(&out.join("summary.json"), &output.summary)?;
         write_run_config(&out.join("settings.ron"), config)?;
     }
@@ -152,9 +153,10 @@ fn drive<A: TrainAgent>(
         eval_return_std: last.as_ref().map_or(f64::NAN, |r| r.eval_return_std),
         eval_returns: trainer.state.evals.iter().map(|r| r.eval_return_mean).collect(),
         mean_plan_ms: trainer.agent.plan_ms(),
-        train_episodes: trainer.state.episode_returns.len(),
+        train_episodes: trainer.state.episodes.len(),
         wall_seconds: wall,
         steps_per_second: (trainer.state.env_steps - resumed_at) as f64 / wall.max(1e-9),
     };
-    Ok(RunOutput { summary, evals: trainer.state.evals, rows: trainer.state.rows, saved_at: last_saved })
+    let state = trainer.state;
+    Ok(RunOutput { summary, evals: state.evals, rows: state.rows, episodes: state.episodes, saved_at: last_saved })
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::health::divergence;
 use super::mpc::episode_seed;
 use super::record::mean_std;
-use super::train_data::{EvalRow, Progress, StepStats, TrainStep, TrainerState, Transition};
+use super::train_data::{EvalRow, Progress, StepStats, TrainEpisode, TrainStep, TrainerState, Transition};
 use crate::config::{PlannerSettings, SettingsError, TrainSettings};
 use crate::learn::StepEnd;
 use crate::plan::{ObservationPoints, PlanOutput};
@@ -197,7 +197,12 @@ impl<A: TrainAgent> Trainer<A> {
         let mut episode_end = None;
         if outcome.done() {
             episode_end = Some(self.episode_return);
-            self.state.episode_returns.push(self.episode_return);
+            self.state.episodes.push(TrainEpisode {
+                env_steps: self.state.env_steps,
+                episode_return: self.episode_return,
+                length: self.train_env.steps(),
+                end: outcome.reason.as_ref().unwrap_or(&EndReason::TimeLimit).to_string(),
+            });
             self.episode_return = 0.0;
             self.state.episode += 1;
             self.train_env.reset(episode_seed(self.seed, self.state.episode));
@@ -242,8 +247,8 @@ impl<A: TrainAgent> Trainer<A> {
             eval_return_min: returns.iter().copied().fold(f64::INFINITY, f64::min),
             eval_return_max: returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             eval_length_mean: lengths as f64 / returns.len().max(1) as f64,
-            train_episodes: self.state.episode_returns.len(),
-            last_train_return: self.state.episode_returns.last().copied().unwrap_or(f64::NAN),
+            train_episodes: self.state.episodes.len(),
+            last_train_return: self.state.last_episode_return(),
             actor_return_mean: actor_mean,
             actor_return_std: actor_std,
         };
@@ -311,8 +316,8 @@ impl<A: TrainAgent> Trainer<A> {
             let state = &self.state;
             on_progress(&Progress {
                 env_steps: state.env_steps,
-                episodes: state.episode_returns.len(),
-                last_return: state.episode_returns.last().copied().unwrap_or(f64::NAN),
+                episodes: state.episodes.len(),
+                last_return: state.last_episode_return(),
                 steps_per_second: (state.env_steps - started_at) as f64
                     / self.started.elapsed().as_secs_f64().max(1e-9),
             });

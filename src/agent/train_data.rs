@@ -1,7 +1,7 @@
 //! The learning loop's data: transitions, what a step and a model refit report, evaluation and
 //! `train.csv` rows, progress, and the trainer's checkpointed counters.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::learn::{SacLosses, StepEnd};
 use crate::plan::PlanSummary;
@@ -186,8 +186,10 @@ pub struct TrainerState {
     pub env_steps: u64,
     /// Training episodes started (the current one's index).
     pub episode: u64,
-    /// Return of every finished training episode.
-    pub episode_returns: Vec<f64>,
+    /// Every finished training episode (`train_episodes.csv`); checkpoints written before
+    /// lengths and ends were kept list returns only, under the old name.
+    #[serde(alias = "episode_returns", deserialize_with = "episodes_or_returns")]
+    pub episodes: Vec<TrainEpisode>,
     pub evals: Vec<EvalRow>,
     pub rows: Vec<TrainRow>,
     /// SAC losses and plan statistics since the last `train.csv` row.
@@ -197,6 +199,11 @@ pub struct TrainerState {
 }
 
 impl TrainerState {
+    /// Return of the last finished training episode (NaN before the first).
+    pub fn last_episode_return(&self) -> f64 {
+        self.episodes.last().map_or(f64::NAN, |e| e.episode_return)
+    }
+
     /// Closes the window into a `train.csv` row: means of its SAC losses and plan statistics
     /// (NaN where it has none) and the model fits so far.
     pub fn push_row(&mut self) {
@@ -236,6 +243,47 @@ fn mean_of<T>(items: &[T], f: fn(&T) -> f32) -> f32 {
         return f32::NAN;
     }
     (items.iter().map(|p| f64::from(f(p))).sum::<f64>() / items.len() as f64) as f32
+}
+
+/// One finished training episode: a row of `train_episodes.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainEpisode {
+    /// Env steps done when it ended.
+    pub env_steps: u64,
+    pub episode_return: f64,
+    /// Env steps it lasted.
+    pub length: u32,
+    /// Why it ended: `time limit`, `terminated: <the task's condition>` (a fall) or
+    /// `physics blow-up: …`.
+    pub end: String,
+}
+
+impl TrainEpisode {
+    /// What a checkpoint written before lengths and ends were kept knows of an episode: its
+    /// return (`env_steps` and `length` 0).
+    fn return_only(episode_return: f64) -> Self {
+        TrainEpisode { env_steps: 0, episode_return, length: 0, end: "not recorded".into() }
+    }
+}
+
+/// A saved training episode: whole, or the bare return older checkpoints kept.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedEpisode {
+    Whole(TrainEpisode),
+    ReturnOnly(f64),
+}
+
+/// Reads `TrainerState::episodes` from either form (see [`SavedEpisode`]).
+fn episodes_or_returns<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<TrainEpisode>, D::Error> {
+    let saved = Vec::<SavedEpisode>::deserialize(deserializer)?;
+    Ok(saved
+        .into_iter()
+        .map(|episode| match episode {
+            SavedEpisode::Whole(episode) => episode,
+            SavedEpisode::ReturnOnly(episode_return) => TrainEpisode::return_only(episode_return),
+        })
+        .collect())
 }
 
 /// [`TrainerState`] as checkpoint format 1 wrote it: the last fit's figures as loose fields, its
@@ -279,7 +327,7 @@ impl From<TrainerStateV1> for TrainerState {
         TrainerState {
             env_steps: v1.env_steps,
             episode: v1.episode,
-            episode_returns: v1.episode_returns,
+            episodes: v1.episode_returns.into_iter().map(TrainEpisode::return_only).collect(),
             evals: v1.evals,
             rows: v1.rows,
             window: v1.window,
@@ -302,4 +350,34 @@ pub struct Progress {
     pub episodes: usize,
     pub last_return: f64,
     pub steps_per_second: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trainer_states_read_episodes_whole_or_as_the_returns_older_checkpoints_kept() {
+        let episode = |env_steps, episode_return, length, end: &str| TrainEpisode {
+            env_steps,
+            episode_return,
+            length,
+            end: end.into(),
+        };
+        let state = TrainerState {
+            env_steps: 1200,
+            episode: 2,
+            episodes: vec![episode(1000, 912.5, 1000, "time limit"), episode(1180, -3.25, 180, "terminated: fell")],
+            ..TrainerState::default()
+        };
+        let text = ron::to_string(&state).unwrap();
+        assert_eq!(ron::from_str::<TrainerState>(&text).unwrap(), state);
+        // Format 2 before this field: the returns alone, under their old name.
+        let whole = text.find("episodes:[").expect("compact RON");
+        let list_end = whole + text[whole..].find("],").unwrap() + 2;
+        let old = format!("{}episode_returns:[912.5,-3.25],{}", &text[..whole], &text[list_end..]);
+        let read = ron::from_str::<TrainerState>(&old).unwrap();
+        assert_eq!(read.episodes, vec![episode(0, 912.5, 0, "not recorded"), episode(0, -3.25, 0, "not recorded")]);
+        assert_eq!(TrainerState { episodes: state.episodes.clone(), ..read }, state, "the rest reads unchanged");
+    }
 }

@@ -18,7 +18,7 @@ pub struct GridRun {
     pub group: String,
     pub seed: u64,
     pub config: RunConfig,
-    /// Where `eval.csv`, `train.csv`, `summary.json` and `settings.ron` go.
+    /// Where `eval.csv`, `train.csv`, `train_episodes.csv`, `summary.json` and `settings.ron` go.
     pub dir: PathBuf,
 }
 

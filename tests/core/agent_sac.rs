@@ -127,7 +127,7 @@ fn same_seed_same_run_files_and_settings_rerun() {
 }
 
 #[test]
-fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
+fn cli_train_sac_writes_the_five_files_and_reruns_from_settings() {
     use demorl_studio::cli::{Mode, ModelKind, ScheduleArgs, TrainArgs, train};
     let out = Path::new("/tmp/demorl-agent-sac-cli");
     let rerun = Path::new("/tmp/demorl-agent-sac-cli-rerun");
@@ -140,8 +140,8 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         seed: Some(9),
         threads: None,
         out: Some(out.to_path_buf()),
-        steps: Some(120),
-        schedule: ScheduleArgs { eval_every: Some(60), eval_episodes: Some(1), warmup: Some(50) },
+        steps: Some(250),
+        schedule: ScheduleArgs { eval_every: Some(125), eval_episodes: Some(1), warmup: Some(50) },
         settings,
         save_every: None,
         save_to: None,
@@ -151,19 +151,30 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
         set: Vec::new(),
     };
     train(&args(out, None)).unwrap();
-    for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {
+    for f in ["eval.csv", "train.csv", "train_episodes.csv", "summary.json", "settings.ron"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
     let cfg = read_run_config(&out.join("settings.ron")).unwrap();
-    assert_eq!((cfg.mode, cfg.steps, cfg.seed), (RunMode::Sac, 120, 9));
-    assert_eq!((cfg.train.warmup_steps, cfg.train.eval_every, cfg.train.eval_episodes), (50, 60, 1));
+    assert_eq!((cfg.mode, cfg.steps, cfg.seed), (RunMode::Sac, 250, 9));
+    assert_eq!((cfg.train.warmup_steps, cfg.train.eval_every, cfg.train.eval_episodes), (50, 125, 1));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["env_steps"], 120);
+    assert_eq!(summary["env_steps"], 250);
     assert_eq!(summary["mode"], "sac");
+    // The pendulum's one finished episode: its 200 steps, ended by the time limit, with the
+    // return eval.csv reports as the last training return.
+    let episodes = std::fs::read_to_string(out.join("train_episodes.csv")).unwrap();
+    let lines: Vec<&str> = episodes.lines().collect();
+    assert_eq!(lines[0], demorl_studio::agent::TRAIN_EPISODES_HEADER);
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!((lines.len(), fields[0], fields[2], fields[3]), (2, "200", "200", "time limit"), "{episodes}");
+    let eval = std::fs::read_to_string(out.join("eval.csv")).unwrap();
+    let last_train_return = eval.lines().last().unwrap().split(',').nth(7).unwrap().to_string();
+    let recorded: f64 = fields[1].parse().unwrap();
+    assert!((recorded - last_train_return.parse::<f64>().unwrap()).abs() < 1e-9, "{recorded} vs {last_train_return}");
     // The recorded seed and threads apply when none are given.
     train(&TrainArgs { seed: None, ..args(rerun, Some(out.join("settings.ron"))) }).unwrap();
-    for f in ["eval.csv", "train.csv", "settings.ron"] {
+    for f in ["eval.csv", "train.csv", "train_episodes.csv", "settings.ron"] {
         assert_eq!(
             std::fs::read_to_string(out.join(f)).unwrap(),
             std::fs::read_to_string(rerun.join(f)).unwrap(),
@@ -175,7 +186,7 @@ fn cli_train_sac_writes_the_four_files_and_reruns_from_settings() {
     train(&TrainArgs { seed: Some(10), threads: Some(2), ..args(reseeded, Some(out.join("settings.ron"))) }).unwrap();
     let cfg10 = read_run_config(&reseeded.join("settings.ron")).unwrap();
     assert_eq!((cfg10.seed, cfg10.threads), (10, 2));
-    assert_eq!((cfg10.mode, cfg10.steps, cfg10.train.eval_every), (RunMode::Sac, 120, 60));
+    assert_eq!((cfg10.mode, cfg10.steps, cfg10.train.eval_every), (RunMode::Sac, 250, 125));
     assert_ne!(
         std::fs::read_to_string(out.join("eval.csv")).unwrap(),
         std::fs::read_to_string(reseeded.join("eval.csv")).unwrap(),
@@ -200,6 +211,8 @@ fn physics_blow_ups_end_episodes_without_reaching_the_replay_buffer() {
         blow_ups += usize::from(step.episode_end.is_some());
     }
     assert!(blow_ups > 0, "the scene blew up");
+    let ends: Vec<&str> = trainer.state.episodes.iter().map(|e| e.end.as_str()).collect();
+    assert!(ends.iter().all(|end| end.starts_with("physics blow-up: ")), "{ends:?}");
     assert_eq!(trainer.diverged(), None, "a blow-up is not a learning divergence");
     assert_eq!(
         trainer.agent.replay.len() + blow_ups,
@@ -228,5 +241,34 @@ fn cli_refuses_mode_model_or_preset_beside_a_recorded_run() {
             Some(Command::Train(args)) => assert_eq!((args.seed, args.threads), (Some(3), Some(2))),
             other => panic!("parsed {other:?}"),
         }
+    }
+}
+
+#[test]
+fn every_training_episode_is_recorded_with_when_and_how_it_ended() {
+    // Under SAC's uniform warm-up actions the hopper falls within a few dozen steps.
+    let scene = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let env = demorl_studio::sim::Env::new(&scene);
+    let train = small_train(1000, 1000, 1);
+    let agent = SacAgent::new(env.obs_dim(), env.action_dim(), train.clone(), 3);
+    let mut trainer = Trainer::new(&scene, agent, train, 3).unwrap();
+    // What the steps themselves report: (env steps at the end, return, length) per episode.
+    let mut seen = Vec::new();
+    let (mut total, mut length) = (0.0f64, 0u32);
+    for env_steps in 1..=300u64 {
+        let step = trainer.step();
+        total += f64::from(step.reward);
+        length += 1;
+        if let Some(episode_return) = step.episode_end {
+            assert_eq!(episode_return, total);
+            seen.push((env_steps, total, length));
+            (total, length) = (0.0, 0);
+        }
+    }
+    assert!(seen.len() >= 3, "the hopper fell: {seen:?}");
+    let recorded: Vec<_> = trainer.state.episodes.iter().map(|e| (e.env_steps, e.episode_return, e.length)).collect();
+    assert_eq!(recorded, seen);
+    for episode in &trainer.state.episodes {
+        assert!(episode.end.starts_with("terminated: "), "a fall, with the task's condition named: {episode:?}");
     }
 }

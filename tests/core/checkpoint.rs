@@ -57,7 +57,7 @@ fn trainer(scene: &Scene) -> Trainer<SacAgent> {
 
 /// Everything a run produced, with floats as bits so NaN compares equal to NaN.
 fn fingerprint(t: &Trainer<SacAgent>) -> (String, Vec<u32>) {
-    let metrics = format!("{:?} {:?} {:?} {}", t.state.evals, t.state.rows, t.state.episode_returns, t.state.env_steps);
+    let metrics = format!("{:?} {:?} {:?} {}", t.state.evals, t.state.rows, t.state.episodes, t.state.env_steps);
     (metrics, t.agent.sac.parameters().iter().map(|v| v.to_bits()).collect())
 }
 
@@ -291,11 +291,15 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         ..args(600, "resumed-bare")
     };
     train(&bare).unwrap();
-    for file in ["eval.csv", "train.csv"] {
+    for file in ["eval.csv", "train.csv", "train_episodes.csv"] {
         let read = |run: &str| std::fs::read_to_string(folder.path().join(run).join(file)).unwrap();
         assert_eq!(read("resumed"), read("whole"), "{file}");
         assert_eq!(read("resumed-bare"), read("whole"), "{file}");
     }
+    // The two episodes the checkpoint held and the one after it (header, then 200, 400, 600).
+    let episodes = std::fs::read_to_string(folder.path().join("resumed/train_episodes.csv")).unwrap();
+    let ends: Vec<&str> = episodes.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(ends, ["200", "400", "600"]);
     // The resumed part's speed counts the 200 steps it took, not all 600.
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(folder.path().join("resumed/summary.json")).unwrap()).unwrap();
@@ -334,7 +338,7 @@ fn assert_demorl_resume_is_bit_identical(settings: &TrainSettings) -> (tempfile:
     let scene = scene();
     let fingerprint = |t: &Trainer<LearnedPlannerAgent>| {
         let sac: Vec<u32> = t.agent.sac.as_ref().unwrap().parameters().iter().map(|v| v.to_bits()).collect();
-        (format!("{:?} {:?} {:?}", t.state.evals, t.state.rows, t.state.episode_returns), sac, t.agent.planner.state())
+        (format!("{:?} {:?} {:?}", t.state.evals, t.state.rows, t.state.episodes), sac, t.agent.planner.state())
     };
     let mut whole = demorl_trainer(&scene, settings);
     whole.run(400, |_| {}, |_| {});
