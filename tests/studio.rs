@@ -514,6 +514,29 @@ fn the_studio_learns_exactly_as_the_headless_trainer() {
     assert!(e.history.learning.rows.last().unwrap().critic_loss.is_finite());
     assert_eq!(e.history.learning.train_returns.len(), 1);
     assert_eq!(e.history.learning.train_returns[0][1], headless.evals[2].last_train_return);
+    assert!(e.history.learning.train_falls.is_empty(), "the pendulum's episode ended at its time limit");
+}
+
+#[test]
+fn the_studio_marks_the_training_episodes_that_fell() {
+    // SAC's uniform warm-up actions topple the hopper within a few dozen steps.
+    let steps = 150;
+    let mut e = learning_experiment_on("scenes/hopper.ron", RunMode::Sac, 2);
+    for _ in 0..steps {
+        e.advance(0.0);
+    }
+    let scene = demorl_studio::scene::load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let headless =
+        run_learning(&demorl_studio::config::RunConfig { steps, ..e.run_config() }, &scene, None, |_| {}, |_| {})
+            .unwrap();
+    let fell: Vec<[f64; 2]> = headless
+        .episodes
+        .iter()
+        .filter(|episode| episode.end.starts_with("terminated: "))
+        .map(|episode| [episode.env_steps as f64, episode.episode_return])
+        .collect();
+    assert!(fell.len() >= 2, "the hopper fell: {:?}", headless.episodes);
+    assert_eq!(e.history.learning.train_falls, fell, "the trainer's falls, at its steps and returns");
 }
 
 #[test]

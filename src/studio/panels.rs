@@ -555,11 +555,28 @@ const CURVE_COLOURS: [egui::Color32; 3] = [
 /// A plot of sparse curves against env steps: lines with a marker on every value, so the
 /// first evaluation or refit is visible before there is a second one to join it to.
 fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(&str, Vec<[f64; 2]>)>) {
+    marked_curve_plot(ui, id, title, tip, curves, None);
+}
+
+/// [`curve_plot`] with `marks` drawn as red crosses over the curves, not joined (events, such as
+/// the training episodes that ended in a fall).
+fn marked_curve_plot(
+    ui: &mut egui::Ui,
+    id: &str,
+    title: &str,
+    tip: &str,
+    curves: Vec<(&str, Vec<[f64; 2]>)>,
+    marks: Option<(&str, Vec<[f64; 2]>)>,
+) {
     ui.label(egui::RichText::new(title).strong()).on_hover_text(tip);
     Plot::new(id).height(110.0).legend(Legend::default()).allow_scroll(false).show(ui, |plot_ui| {
         for ((name, values), colour) in curves.into_iter().zip(CURVE_COLOURS.iter().cycle()) {
             plot_ui.line(Line::new(name, PlotPoints::from(values.clone())).color(*colour));
             plot_ui.points(Points::new(name, PlotPoints::from(values)).color(*colour).radius(2.5));
+        }
+        if let Some((name, values)) = marks.filter(|(_, values)| !values.is_empty()) {
+            let crosses = Points::new(name, PlotPoints::from(values)).shape(egui_plot::MarkerShape::Cross);
+            plot_ui.points(crosses.color(egui::Color32::from_rgb(230, 60, 60)).radius(5.0));
         }
     });
 }
@@ -568,12 +585,13 @@ fn curve_plot(ui: &mut egui::Ui, id: &str, title: &str, tip: &str, curves: Vec<(
 fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
     let l = &e.history.learning;
     let actor = xy(l.evals.iter().map(|r| [r.env_steps as f64, r.actor_return_mean]));
-    curve_plot(
+    marked_curve_plot(
         ui,
         "learning-returns",
         "Returns vs env steps",
-        "Return of every training episode (exploring), the mean of each deterministic evaluation and, \
-         for DeMoRL, of the same episodes played by SAC's actor without the planner.",
+        "Return of every training episode (exploring; a red cross where it ended in a fall, i.e. a \
+         termination condition of the task), the mean of each deterministic evaluation and, for DeMoRL, of \
+         the same episodes played by SAC's actor without the planner.",
         vec![
             ("train episode", xy(l.train_returns.iter().copied())),
             ("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
@@ -581,6 +599,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
         .into_iter()
         .chain((!actor.is_empty()).then_some(("actor alone", actor)))
         .collect(),
+        Some(("fell", xy(l.train_falls.iter().copied()))),
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
     if e.run.mode != RunMode::MpcLearned {
