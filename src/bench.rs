@@ -347,6 +347,7 @@ pub fn slurm_figures(scenes_dir: &Path, runs: u64, slots: usize, binary: &Path) 
         out: root.join(out),
         backend,
         threshold: None,
+        without_falls: false,
         settings_for: Vec::new(),
         schedule: crate::agent::ScheduleOverrides { eval_every: Some(200), eval_episodes: Some(1), warmup: Some(200) },
         variations: Vec::new(),

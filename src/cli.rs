@@ -312,6 +312,11 @@ pub struct CompareArgs {
     /// Return to reach (default: the first mode's final eval return, averaged over seeds).
     #[arg(long, allow_hyphen_values = true)]
     pub threshold: Option<f64>,
+    /// Count an evaluation as reaching the threshold only if every one of its episodes lasted the
+    /// scene's episode steps (none fell). The table says how many runs fall in their last
+    /// evaluation either way.
+    #[arg(long)]
+    pub without_falls: bool,
     /// MODE=FILE: take MODE's train and planner settings (and preset, model) from a settings.ron
     /// written by `train` or `compare`; scene, seed and steps still come from this command. Repeatable.
     #[arg(long = "settings-for", value_name = "MODE=FILE")]
@@ -768,6 +773,7 @@ pub fn compare_options(args: &CompareArgs) -> anyhow::Result<crate::compare::Com
         out: out.clone(),
         backend,
         threshold: args.threshold,
+        without_falls: args.without_falls,
         settings_for: args
             .settings_for
             .iter()

@@ -57,7 +57,12 @@ pub(super) fn reused_outcome(run: &GridRun) -> Option<RunOutcome> {
 fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
     let points = evals
         .iter()
-        .map(|r| CurvePoint { env_steps: r.env_steps, mean: r.eval_return_mean, std: r.eval_return_std })
+        .map(|r| CurvePoint {
+            env_steps: r.env_steps,
+            mean: r.eval_return_mean,
+            std: r.eval_return_std,
+            length_mean: r.eval_length_mean,
+        })
         .collect();
     SeedCurve { mode: run.group.clone(), seed: run.seed, points }
 }

@@ -17,7 +17,7 @@ pub use plot::{ModeBand, mode_bands, mode_colour, write_curves};
 pub use slurm::{CHECKPOINT_DIR, SlurmOptions, slurm_dir, task_log};
 pub use spec::{Backend, CompareOptions, grid_runs, groups, parse_seeds, parse_settings_for};
 pub use status::{GridManifest, RunState, RunStatus, grid_status, read_manifest, status_text};
-pub use table::{ModeRow, SeedRow, ThresholdTable, build_table, first_crossing, median_steps, write_table_csv};
+pub use table::{ModeRow, SeedRow, TableRule, ThresholdTable, build_table, median_steps, write_table_csv};
 pub use vary::{
     Variation, applies_to, apply_fields, apply_planner_fields, combination_name, ensure_planner_fields,
     parse_assignment, parse_variation,
@@ -25,12 +25,14 @@ pub use vary::{
 
 use anyhow::Context;
 
-/// One evaluation of a run: env steps so far, and the mean and spread over its eval episodes.
+/// One evaluation of a run: env steps so far, the mean and spread of its episodes' returns, and
+/// their mean length (below the scene's episode steps when an episode fell).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CurvePoint {
     pub env_steps: u64,
     pub mean: f64,
     pub std: f64,
+    pub length_mean: f64,
 }
 
 /// The evaluation curve of one run, in env-step order.
@@ -95,7 +97,12 @@ pub fn run_compare(options: &CompareOptions, log: &(dyn Fn(&str) + Sync)) -> any
     };
     let reused = outcomes.iter().filter(|o| o.reused).count();
     let curves: Vec<SeedCurve> = outcomes.into_iter().map(|o| o.curve).collect();
-    let table = write_report(&options.out, &scene.name, &curves, &groups(&runs), options.threshold)?;
+    let rule = TableRule {
+        threshold: options.threshold,
+        episode_steps: scene.task.episode_steps,
+        without_falls: options.without_falls,
+    };
+    let table = write_report(&options.out, &scene.name, &curves, &groups(&runs), &rule)?;
     Ok(CompareOutcome::Finished(CompareReport {
         trained: curves.len() - reused,
         reused,
@@ -111,9 +118,9 @@ fn write_report(
     scene_name: &str,
     curves: &[SeedCurve],
     groups: &[String],
-    threshold: Option<f64>,
+    rule: &TableRule,
 ) -> anyhow::Result<ThresholdTable> {
-    let table = build_table(curves, groups, threshold);
+    let table = build_table(curves, groups, rule);
     write_table_csv(&out.join("steps_to_threshold.csv"), &table)?;
     let md_path = out.join("steps_to_threshold.md");
     std::fs::write(&md_path, table.markdown(scene_name))

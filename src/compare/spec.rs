@@ -28,6 +28,8 @@ pub struct CompareOptions {
     pub backend: Backend,
     /// Return to reach; `None` takes the first mode's mean final return.
     pub threshold: Option<f64>,
+    /// Count an evaluation as reaching the threshold only if none of its episodes fell.
+    pub without_falls: bool,
     /// `settings.ron` files whose train and planner settings a mode uses instead of the defaults.
     pub settings_for: Vec<(RunMode, PathBuf)>,
     pub schedule: ScheduleOverrides,

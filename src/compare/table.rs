@@ -1,12 +1,13 @@
 //! "Env steps to reach return X": the first evaluation at which each run's mean eval return
-//! reaches the threshold, per-mode medians and counts, and final returns; as CSV and Markdown.
+//! reaches the threshold (optionally: without a fall), per-mode medians and counts, final returns
+//! and the runs falling at the end; as CSV and Markdown.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::SeedCurve;
+use super::{CurvePoint, SeedCurve};
 use crate::agent::mean_std;
 
 /// One run's row.
@@ -19,6 +20,8 @@ pub struct SeedRow {
     pub final_env_steps: u64,
     pub final_return_mean: f64,
     pub final_return_std: f64,
+    /// An episode of the last evaluation ended before the scene's episode steps (a fall).
+    pub final_fell: bool,
 }
 
 /// One mode's rows and summary.
@@ -34,6 +37,8 @@ pub struct ModeRow {
     /// Mean and std over seeds of the final mean eval return.
     pub final_mean: f64,
     pub final_std: f64,
+    /// Seeds whose last evaluation had a fall.
+    pub final_falling: usize,
 }
 
 /// The whole table.
@@ -42,12 +47,35 @@ pub struct ThresholdTable {
     pub threshold: f64,
     /// Where the threshold came from (`--threshold`, or the first mode's mean final return).
     pub threshold_source: String,
+    /// Evaluations with a fall did not count as reaching it (`--without-falls`).
+    pub without_falls: bool,
     pub modes: Vec<ModeRow>,
 }
 
-/// Env steps of the first point (in the given order) whose mean is at least `threshold`.
-pub fn first_crossing(curve: &SeedCurve, threshold: f64) -> Option<u64> {
-    curve.points.iter().find(|p| p.mean >= threshold).map(|p| p.env_steps)
+/// What the table asks of the runs' evaluations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TableRule {
+    /// Return to reach; `None` takes the first mode's mean final return.
+    pub threshold: Option<f64>,
+    /// The scene's episode steps: evaluation episodes that average fewer had a fall (a termination
+    /// condition, or a blow-up).
+    pub episode_steps: u32,
+    /// Count an evaluation as reaching the threshold only if none of its episodes fell.
+    pub without_falls: bool,
+}
+
+impl TableRule {
+    /// Whether an episode of the evaluation ended early (its episodes average fewer steps than the scene's).
+    fn fell(&self, point: &CurvePoint) -> bool {
+        point.length_mean < f64::from(self.episode_steps)
+    }
+
+    /// Env steps of the first point (in the given order) whose mean is at least `threshold`
+    /// (and, `without_falls`, whose episodes all lasted the scene's episode steps).
+    pub fn first_crossing(&self, curve: &SeedCurve, threshold: f64) -> Option<u64> {
+        let reaches = |p: &&CurvePoint| p.mean >= threshold && !(self.without_falls && self.fell(p));
+        curve.points.iter().find(reaches).map(|p| p.env_steps)
+    }
 }
 
 /// Median with `None` as +∞: the middle value, or the mean of the two middle values.
@@ -62,14 +90,15 @@ pub fn median_steps(steps: &[Option<u64>]) -> Option<f64> {
     median.is_finite().then_some(median)
 }
 
-fn seed_row(curve: &SeedCurve, threshold: f64) -> SeedRow {
+fn seed_row(curve: &SeedCurve, threshold: f64, rule: &TableRule) -> SeedRow {
     let last = curve.points.last();
     SeedRow {
         seed: curve.seed,
-        steps_to_threshold: first_crossing(curve, threshold),
+        steps_to_threshold: rule.first_crossing(curve, threshold),
         final_env_steps: last.map_or(0, |p| p.env_steps),
         final_return_mean: last.map_or(f64::NAN, |p| p.mean),
         final_return_std: last.map_or(f64::NAN, |p| p.std),
+        final_fell: last.is_some_and(|p| rule.fell(p)),
     }
 }
 
@@ -80,8 +109,8 @@ fn final_returns<'a>(curves: &'a [SeedCurve], mode: &'a str) -> impl Iterator<It
 /// Builds the table for `modes` (in that order) from the curves; without a threshold, uses the
 /// mean over seeds of the first mode's final return ("how soon does each mode get where the
 /// first one ends up").
-pub fn build_table(curves: &[SeedCurve], modes: &[String], threshold: Option<f64>) -> ThresholdTable {
-    let (threshold, threshold_source) = match threshold {
+pub fn build_table(curves: &[SeedCurve], modes: &[String], rule: &TableRule) -> ThresholdTable {
+    let (threshold, threshold_source) = match rule.threshold {
         Some(x) => (x, "--threshold".to_string()),
         None => {
             let first = modes.first().map_or("", String::as_str);
@@ -93,7 +122,7 @@ pub fn build_table(curves: &[SeedCurve], modes: &[String], threshold: Option<f64
         .iter()
         .map(|mode| {
             let seeds: Vec<SeedRow> =
-                curves.iter().filter(|c| &c.mode == mode).map(|c| seed_row(c, threshold)).collect();
+                curves.iter().filter(|c| &c.mode == mode).map(|c| seed_row(c, threshold, rule)).collect();
             let steps: Vec<Option<u64>> = seeds.iter().map(|s| s.steps_to_threshold).collect();
             let finals: Vec<f64> = final_returns(curves, mode).collect();
             let (final_mean, final_std) = mean_std(&finals);
@@ -101,13 +130,14 @@ pub fn build_table(curves: &[SeedCurve], modes: &[String], threshold: Option<f64
                 mode: mode.clone(),
                 reached: steps.iter().flatten().count(),
                 median_steps: median_steps(&steps),
+                final_falling: seeds.iter().filter(|s| s.final_fell).count(),
                 seeds,
                 final_mean,
                 final_std,
             }
         })
         .collect();
-    ThresholdTable { threshold, threshold_source, modes }
+    ThresholdTable { threshold, threshold_source, without_falls: rule.without_falls, modes }
 }
 
 fn steps_text(steps: Option<u64>) -> String {
@@ -119,7 +149,7 @@ fn median_text(median: Option<f64>) -> String {
 }
 
 /// One row per run, then one `all` row per mode (median steps, `reached/seeds`, mean ± std over
-/// seeds of the final return). An empty step count means never reached.
+/// seeds of the final return, `falling/seeds` at the end). An empty step count means never reached.
 pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
     writer.write_record([
@@ -131,6 +161,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
         "final_env_steps",
         "final_return_mean",
         "final_return_std",
+        "final_fell",
     ])?;
     let threshold = format!("{:.4}", table.threshold);
     for mode in &table.modes {
@@ -144,6 +175,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
                 s.final_env_steps.to_string(),
                 format!("{:.4}", s.final_return_mean),
                 format!("{:.4}", s.final_return_std),
+                s.final_fell.to_string(),
             ])?;
         }
         writer.write_record([
@@ -155,6 +187,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
             mode.seeds.iter().map(|s| s.final_env_steps).max().unwrap_or(0).to_string(),
             format!("{:.4}", mode.final_mean),
             format!("{:.4}", mode.final_std),
+            format!("{}/{}", mode.final_falling, mode.seeds.len()),
         ])?;
     }
     writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
@@ -169,16 +202,20 @@ impl ThresholdTable {
         let mut text = format!(
             "# Env steps to reach return {:.1} on {scene}\n\nThreshold {:.1} ({}). A seed's entry is the env-step count of \
              its first evaluation whose mean return is at least the threshold (— = never). The median counts a seed \
-             that never reached it as infinitely many steps. Final return: mean ± std over seeds of each run's last \
-             evaluation.\n\n| mode | reached | median steps |",
-            self.threshold, self.threshold, self.threshold_source
+             that never reached it as infinitely many steps.{} Final return: mean ± std over seeds of each run's last \
+             evaluation; falling: runs with an episode of that evaluation ending before the time limit.\n\n| mode | \
+             reached | median steps |",
+            self.threshold,
+            self.threshold,
+            self.threshold_source,
+            if self.without_falls { " An evaluation with a fall does not count (--without-falls)." } else { "" }
         );
         for seed in &seeds {
             let _ = write!(text, " seed {seed} |");
         }
-        text.push_str(" final return |\n|---|---|---|");
+        text.push_str(" final return | falling |\n|---|---|---|");
         text.push_str(&"---|".repeat(seeds.len()));
-        text.push_str("---|\n");
+        text.push_str("---|---|\n");
         for mode in &self.modes {
             let median = mode.median_steps.map_or_else(|| "—".to_string(), |m| format!("{m}"));
             let _ = write!(text, "| {} | {}/{} | {median} |", mode.mode, mode.reached, mode.seeds.len());
@@ -190,7 +227,14 @@ impl ThresholdTable {
                 };
                 let _ = write!(text, " {cell} |");
             }
-            let _ = writeln!(text, " {:.1} ± {:.1} |", mode.final_mean, mode.final_std);
+            let _ = writeln!(
+                text,
+                " {:.1} ± {:.1} | {}/{} |",
+                mode.final_mean,
+                mode.final_std,
+                mode.final_falling,
+                mode.seeds.len()
+            );
         }
         text
     }

@@ -9,28 +9,67 @@ use clap::Parser;
 use compare_common::{finished, scratch, write_tiny_settings};
 use demorl_studio::cli::{Cli, Command, compare_options};
 use demorl_studio::compare::{
-    CurvePoint, SeedCurve, build_table, first_crossing, grid_runs, median_steps, mode_bands, mode_colour, parse_seeds,
+    CurvePoint, SeedCurve, TableRule, build_table, grid_runs, median_steps, mode_bands, mode_colour, parse_seeds,
     parse_settings_for, run_compare, write_curves, write_table_csv,
 };
 use demorl_studio::config::{Loss, RunMode, read_run_config};
+
+/// Episode steps of the synthetic scene: evaluations here last that long unless they fell.
+const EPISODE_STEPS: u32 = 200;
 
 fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
     let points = means
         .iter()
         .enumerate()
-        .map(|(k, &mean)| CurvePoint { env_steps: 100 * k as u64, mean, std: 10.0 * k as f64 })
+        .map(|(k, &mean)| CurvePoint {
+            env_steps: 100 * k as u64,
+            mean,
+            std: 10.0 * k as f64,
+            length_mean: f64::from(EPISODE_STEPS),
+        })
         .collect();
     SeedCurve { mode: mode.to_string(), seed, points }
+}
+
+/// The table's rule with `threshold`, counting evaluations with falls or not.
+fn rule(threshold: Option<f64>, without_falls: bool) -> TableRule {
+    TableRule { threshold, episode_steps: EPISODE_STEPS, without_falls }
 }
 
 #[test]
 fn first_crossing_is_the_first_evaluation_at_or_above_the_threshold() {
     let c = curve("sac", 1, &[-1000.0, -300.0, -150.0, -250.0, -100.0]);
+    let first_crossing = |c: &SeedCurve, threshold| rule(None, false).first_crossing(c, threshold);
     assert_eq!(first_crossing(&c, -200.0), Some(200), "first crossing, not the best or the last");
     assert_eq!(first_crossing(&c, -300.0), Some(100), "a mean equal to the threshold reaches it");
     assert_eq!(first_crossing(&c, -1000.0), Some(0), "the evaluation before training counts");
     assert_eq!(first_crossing(&c, -99.0), None, "never reached");
     assert_eq!(first_crossing(&curve("sac", 1, &[]), -1.0), None);
+}
+
+#[test]
+fn without_falls_an_evaluation_with_a_short_episode_does_not_reach_the_threshold() {
+    let mut c = curve("demorl", 1, &[-1000.0, -150.0, -120.0, -100.0]);
+    // Step 100's evaluation reached the return with an episode cut short (a fall).
+    c.points[1].length_mean = f64::from(EPISODE_STEPS) - 0.5;
+    assert_eq!(rule(None, false).first_crossing(&c, -200.0), Some(100), "the return alone");
+    assert_eq!(rule(None, true).first_crossing(&c, -200.0), Some(200), "the next evaluation without a fall");
+    // The last evaluation falling: counted in the table whichever way crossings are read.
+    c.points[3].length_mean = 150.0;
+    let modes = vec!["demorl".to_string()];
+    for without_falls in [false, true] {
+        let table = build_table(std::slice::from_ref(&c), &modes, &rule(Some(-200.0), without_falls));
+        let mode = &table.modes[0];
+        assert_eq!((mode.final_falling, mode.seeds[0].final_fell), (1, true));
+        let md = table.markdown("hopper");
+        assert!(md.contains(" | -100.0 ± 0.0 | 1/1 |"), "{md}");
+        assert_eq!(md.contains("does not count (--without-falls)"), without_falls, "{md}");
+    }
+    let flag = |extra: &[&str]| {
+        let args = parse_compare(&[&["scenes/hopper.ron", "--modes", "sac", "--out", "/tmp/unused"], extra].concat());
+        compare_options(&args).unwrap().without_falls
+    };
+    assert_eq!((flag(&[]), flag(&["--without-falls"])), (false, true));
 }
 
 #[test]
@@ -75,7 +114,7 @@ fn synthetic_grid() -> (Vec<SeedCurve>, Vec<String>) {
 #[test]
 fn table_defaults_to_the_first_modes_mean_final_return() {
     let (curves, modes) = synthetic_grid();
-    let table = build_table(&curves, &modes, None);
+    let table = build_table(&curves, &modes, &rule(None, false));
     assert_eq!(table.threshold, -200.0, "mean of sac's final returns -300 and -100");
     assert!(table.threshold_source.contains("sac"), "{}", table.threshold_source);
     let (sac, demorl) = (&table.modes[0], &table.modes[1]);
@@ -87,7 +126,7 @@ fn table_defaults_to_the_first_modes_mean_final_return() {
     assert_eq!((demorl.final_mean, demorl.final_std), (-170.0, 10.0));
     assert_eq!(demorl.seeds[1].final_return_std, 30.0);
 
-    let given = build_table(&curves, &modes, Some(-1000.0));
+    let given = build_table(&curves, &modes, &rule(Some(-1000.0), false));
     assert_eq!(given.threshold_source, "--threshold");
     assert_eq!(given.modes[0].seeds[1].steps_to_threshold, Some(100));
 
@@ -96,12 +135,12 @@ fn table_defaults_to_the_first_modes_mean_final_return() {
     let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 3, "{csv}");
-    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000");
-    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000");
-    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000");
+    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000,false");
+    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000,0/2");
+    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000,0/2");
     let md = table.markdown("pendulum");
-    assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 |"), "{md}");
-    assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 |"), "{md}");
+    assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 | 0/2 |"), "{md}");
+    assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 | 0/2 |"), "{md}");
 }
 
 /// Counts pixels of exactly `rgb` in an 8-bit RGB PNG and checks its size.
@@ -220,16 +259,20 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     for mode in ["sac", "demorl"] {
         for seed in [1, 2] {
-            for f in ["eval.csv", "train.csv", "summary.json", "settings.ron"] {
+            for f in ["eval.csv", "train.csv", "train_episodes.csv", "summary.json", "settings.ron"] {
                 let name = format!("{mode}/seed-{seed}/{f}");
                 assert!(names.contains(&name.as_str()), "missing {name} in {names:?}");
             }
         }
     }
+    // The pendulum's episodes always run their 200 steps: no run falls at the end.
+    let table = std::fs::read_to_string(one.join("steps_to_threshold.csv")).unwrap();
+    let falls: Vec<&str> = table.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(falls, ["false", "false", "0/2", "false", "false", "0/2"], "{table}");
     for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md", "grid.ron"] {
         assert!(names.contains(&f), "missing {f}");
     }
-    assert_eq!(files.len(), 4 * 4 + 5, "{names:?}");
+    assert_eq!(files.len(), 4 * 5 + 5, "{names:?}");
     let other = snapshot(&two);
     for ((name, a), (name_b, b)) in files.iter().zip(&other) {
         assert_eq!(name, name_b);
