@@ -107,7 +107,7 @@ pub fn write_learning_records(
 
 /// The columns of `train_episodes.csv` (the fields of [`TrainEpisode`]), written alone when no
 /// episode has ended.
-pub const TRAIN_EPISODES_HEADER: &str = "env_steps,episode_return,length,end";
+pub const TRAIN_EPISODES_HEADER: &str = "env_steps,episode_return,length,fell,end";
 
 /// Writes `eval.csv` of a learning run: one row per evaluation.
 pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> {

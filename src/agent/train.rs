@@ -196,13 +196,14 @@ impl<A: TrainAgent> Trainer<A> {
         }
         let mut episode_end = None;
         if outcome.done() {
-            episode_end = Some(self.episode_return);
-            self.state.episodes.push(TrainEpisode {
-                env_steps: self.state.env_steps,
-                episode_return: self.episode_return,
-                length: self.train_env.steps(),
-                end: outcome.reason.as_ref().unwrap_or(&EndReason::TimeLimit).to_string(),
-            });
+            let episode = TrainEpisode::ended(
+                self.state.env_steps,
+                self.episode_return,
+                self.train_env.steps(),
+                outcome.reason.as_ref(),
+            );
+            self.state.episodes.push(episode.clone());
+            episode_end = Some(episode);
             self.episode_return = 0.0;
             self.state.episode += 1;
             self.train_env.reset(episode_seed(self.seed, self.state.episode));

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::learn::{SacLosses, StepEnd};
 use crate::plan::PlanSummary;
+use crate::sim::EndReason;
 
 /// One env transition as the agent sees it after the step.
 pub struct Transition<'a> {
@@ -52,8 +53,8 @@ pub struct TrainStep {
     /// The executed action.
     pub action: Vec<f32>,
     pub reward: f32,
-    /// Return of the training episode this step ended (the env is already reset then).
-    pub episode_end: Option<f64>,
+    /// The training episode this step ended (the env is already reset then).
+    pub episode_end: Option<TrainEpisode>,
     /// What learning did; `stats.plan` is set when a plan chose the action.
     pub stats: StepStats,
     /// Wall milliseconds choosing the action (planning) and learning (updates, refits).
@@ -253,16 +254,27 @@ pub struct TrainEpisode {
     pub episode_return: f64,
     /// Env steps it lasted.
     pub length: u32,
+    /// A termination condition of the task ended it ([`EndReason::is_fall`]). Checkpoints
+    /// written before this column kept the end as text only; see [`episodes_or_returns`].
+    #[serde(default)]
+    pub fell: bool,
     /// Why it ended: `time limit`, `terminated: <the task's condition>` (a fall) or
     /// `physics blow-up: …`.
     pub end: String,
 }
 
 impl TrainEpisode {
+    /// The record of an episode that ended after `length` steps, at `env_steps` steps of training
+    /// (no reason: the time limit).
+    pub fn ended(env_steps: u64, episode_return: f64, length: u32, reason: Option<&EndReason>) -> Self {
+        let reason = reason.unwrap_or(&EndReason::TimeLimit);
+        TrainEpisode { env_steps, episode_return, length, fell: reason.is_fall(), end: reason.to_string() }
+    }
+
     /// What a checkpoint written before lengths and ends were kept knows of an episode: its
     /// return (`env_steps` and `length` 0).
     fn return_only(episode_return: f64) -> Self {
-        TrainEpisode { env_steps: 0, episode_return, length: 0, end: "not recorded".into() }
+        TrainEpisode { env_steps: 0, episode_return, length: 0, fell: false, end: "not recorded".into() }
     }
 }
 
@@ -280,6 +292,10 @@ fn episodes_or_returns<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec
     Ok(saved
         .into_iter()
         .map(|episode| match episode {
+            // Written before `fell` was kept: its end text is `EndReason`'s display of a fall.
+            SavedEpisode::Whole(episode) if !episode.fell => {
+                TrainEpisode { fell: episode.end.starts_with("terminated: "), ..episode }
+            }
             SavedEpisode::Whole(episode) => episode,
             SavedEpisode::ReturnOnly(episode_return) => TrainEpisode::return_only(episode_return),
         })
@@ -362,6 +378,7 @@ mod tests {
             env_steps,
             episode_return,
             length,
+            fell: end.starts_with("terminated"),
             end: end.into(),
         };
         let state = TrainerState {
@@ -379,5 +396,9 @@ mod tests {
         let read = ron::from_str::<TrainerState>(&old).unwrap();
         assert_eq!(read.episodes, vec![episode(0, 912.5, 0, "not recorded"), episode(0, -3.25, 0, "not recorded")]);
         assert_eq!(TrainerState { episodes: state.episodes.clone(), ..read }, state, "the rest reads unchanged");
+        // Format 2 with whole episodes but before `fell`: a fall is read from its end text.
+        let without_fell = text.replace("fell:false,", "").replace("fell:true,", "");
+        assert_ne!(without_fell, text);
+        assert_eq!(ron::from_str::<TrainerState>(&without_fell).unwrap(), state);
     }
 }

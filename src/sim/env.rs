@@ -28,6 +28,14 @@ pub enum EndReason {
     InvalidAction(String),
 }
 
+impl EndReason {
+    /// Whether a termination condition of the task ended the episode: for the legged scenes, a
+    /// fall. The one place the studio, the trainer's records and the tests decide it.
+    pub fn is_fall(&self) -> bool {
+        matches!(self, EndReason::Condition(_))
+    }
+}
+
 impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -8,12 +8,12 @@ use bevy::prelude::Resource;
 
 use super::timeline::Frame;
 use super::worker::{Command, ControlLoop, Driver, LearnRecord, Report, StepRecord, learning_run};
-use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainRow, episode_seed};
+use crate::agent::{EpisodeSummary, EvalRow, MpcAgent, TrainEpisode, TrainRow, episode_seed};
 use crate::config::{PlannerSettings, RunConfig, RunMode, TrainSettings};
 use crate::plan::{ObservationKinematics, PlanTrace};
 use crate::scene::{Scene, load_scene};
 use crate::sim::measure::link_pose;
-use crate::sim::{EndReason, Env, Push, PushError};
+use crate::sim::{Env, Push, PushError};
 
 /// How many recent values the time-series plots keep.
 const PLOT_WINDOW: usize = 600;
@@ -46,10 +46,8 @@ pub struct Metrics {
 /// Learning curves (plain data), all against env steps.
 #[derive(Default, Clone, Debug)]
 pub struct LearningMetrics {
-    /// (env steps at the episode's end, return) of every finished training episode.
-    pub train_returns: Vec<[f64; 2]>,
-    /// The same of those a termination condition of the task ended (falls), marked on the plot.
-    pub train_falls: Vec<[f64; 2]>,
+    /// Every finished training episode, as the trainer recorded it (falls are marked on the plot).
+    pub train_episodes: Vec<TrainEpisode>,
     /// Every evaluation, in order.
     pub evals: Vec<EvalRow>,
     /// The trainer's `train.csv` rows: SAC losses and α averaged per `log_every` steps.
@@ -536,7 +534,6 @@ impl Experiment {
             self.record_learning(learning, record.plan_ms);
         }
         if outcome.done() {
-            let fell = matches!(outcome.reason, Some(EndReason::Condition(_)));
             let reason = outcome.reason.map(|r| r.to_string()).unwrap_or_default();
             self.ui.message = Some(format!(
                 "episode {} ended after {} steps, return {:.1} ({reason})",
@@ -553,11 +550,6 @@ impl Experiment {
                 plan_ms: self.history.episode_plan_ms / f64::from(length.max(1)),
                 reward_terms: reward_term_sums(&self.history.metrics.reward_terms),
             });
-            let end = [self.history.env_steps as f64, self.history.episode_return];
-            self.history.learning.train_returns.push(end);
-            if fell {
-                self.history.learning.train_falls.push(end);
-            }
             if self.run.mode.is_learning() {
                 // The trainer has already started its next episode from the same seed.
                 self.begin_episode();
@@ -599,6 +591,7 @@ impl Experiment {
             push_window(&mut l.step_ms, [steps, act_ms, record.learn_ms]);
         }
         l.rows.extend(record.row);
+        l.train_episodes.extend(record.episode_end);
         self.history.evaluating = record.eval_follows;
         if let Some(why) = record.divergence {
             let text =

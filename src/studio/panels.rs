@@ -581,6 +581,11 @@ fn marked_curve_plot(
     });
 }
 
+/// (env steps at its end, return) of a training episode: its point on the returns plot.
+fn episode_point(episode: &crate::agent::TrainEpisode) -> [f64; 2] {
+    [episode.env_steps as f64, episode.episode_return]
+}
+
 /// Learning curves against env steps: returns, SAC losses and α, model error, timing.
 fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
     let l = &e.history.learning;
@@ -593,13 +598,13 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
          termination condition of the task), the mean of each deterministic evaluation and, for DeMoRL, of \
          the same episodes played by SAC's actor without the planner.",
         vec![
-            ("train episode", xy(l.train_returns.iter().copied())),
+            ("train episode", xy(l.train_episodes.iter().map(episode_point))),
             ("eval mean", xy(l.evals.iter().map(|r| [r.env_steps as f64, r.eval_return_mean]))),
         ]
         .into_iter()
         .chain((!actor.is_empty()).then_some(("actor alone", actor)))
         .collect(),
-        Some(("fell", xy(l.train_falls.iter().copied()))),
+        Some(("fell", xy(l.train_episodes.iter().filter(|e| e.fell).map(episode_point)))),
     );
     let row = |f: fn(&crate::agent::TrainRow) -> f32| xy(l.rows.iter().map(|r| [r.env_steps as f64, f64::from(f(r))]));
     if e.run.mode != RunMode::MpcLearned {

@@ -8,7 +8,9 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::agent::{EvalRow, MpcAgent, StepStats, TrainAgent, TrainRow, Trainer, learning_agent, save_checkpoint};
+use crate::agent::{
+    EvalRow, MpcAgent, StepStats, TrainAgent, TrainEpisode, TrainRow, Trainer, learning_agent, save_checkpoint,
+};
 use crate::config::{PlannerSettings, RunConfig};
 use crate::plan::{ActionMode, ObservationKinematics, PlanTrace, PlannerState};
 use crate::scene::Scene;
@@ -73,6 +75,8 @@ pub struct LearnRecord {
     pub learn_ms: f64,
     /// A `train.csv` row completed by this step.
     pub row: Option<TrainRow>,
+    /// The training episode this step ended, as the trainer recorded it.
+    pub episode_end: Option<TrainEpisode>,
     /// An evaluation runs right after this step; its row is the next report.
     pub eval_follows: bool,
     /// Set when learning stopped on NaN or infinity at this step; the loop then takes no more
@@ -214,6 +218,7 @@ impl Driver {
                     stats: step.stats,
                     learn_ms: step.learn_ms,
                     row: step.row,
+                    episode_end: step.episode_end,
                     eval_follows: !stopped && run.eval_due(),
                     divergence: step.divergence,
                 };

@@ -167,7 +167,11 @@ fn cli_train_sac_writes_the_five_files_and_reruns_from_settings() {
     let lines: Vec<&str> = episodes.lines().collect();
     assert_eq!(lines[0], demorl_studio::agent::TRAIN_EPISODES_HEADER);
     let fields: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!((lines.len(), fields[0], fields[2], fields[3]), (2, "200", "200", "time limit"), "{episodes}");
+    assert_eq!(
+        (lines.len(), fields[0], fields[2], fields[3], fields[4]),
+        (2, "200", "200", "false", "time limit"),
+        "{episodes}"
+    );
     let eval = std::fs::read_to_string(out.join("eval.csv")).unwrap();
     let last_train_return = eval.lines().last().unwrap().split(',').nth(7).unwrap().to_string();
     let recorded: f64 = fields[1].parse().unwrap();
@@ -213,6 +217,7 @@ fn physics_blow_ups_end_episodes_without_reaching_the_replay_buffer() {
     assert!(blow_ups > 0, "the scene blew up");
     let ends: Vec<&str> = trainer.state.episodes.iter().map(|e| e.end.as_str()).collect();
     assert!(ends.iter().all(|end| end.starts_with("physics blow-up: ")), "{ends:?}");
+    assert!(trainer.state.episodes.iter().all(|e| !e.fell), "a blow-up is not a fall");
     assert_eq!(trainer.diverged(), None, "a blow-up is not a learning divergence");
     assert_eq!(
         trainer.agent.replay.len() + blow_ups,
@@ -259,8 +264,8 @@ fn every_training_episode_is_recorded_with_when_and_how_it_ended() {
         let step = trainer.step();
         total += f64::from(step.reward);
         length += 1;
-        if let Some(episode_return) = step.episode_end {
-            assert_eq!(episode_return, total);
+        if let Some(episode) = step.episode_end {
+            assert_eq!(Some(&episode), trainer.state.episodes.last(), "the step hands on the trainer's record");
             seen.push((env_steps, total, length));
             (total, length) = (0.0, 0);
         }
@@ -269,6 +274,6 @@ fn every_training_episode_is_recorded_with_when_and_how_it_ended() {
     let recorded: Vec<_> = trainer.state.episodes.iter().map(|e| (e.env_steps, e.episode_return, e.length)).collect();
     assert_eq!(recorded, seen);
     for episode in &trainer.state.episodes {
-        assert!(episode.end.starts_with("terminated: "), "a fall, with the task's condition named: {episode:?}");
+        assert!(episode.fell && episode.end.starts_with("terminated: "), "a fall, its condition named: {episode:?}");
     }
 }

@@ -290,7 +290,7 @@ fn observed_termination_agrees_with_the_simulator_on_every_scene_that_terminates
             let action: Vec<f32> = random_actions(&mut rng, env.action_dim());
             let outcome = env.step(&action);
             let reads_as_ended = termination.ends(&env.observation());
-            let condition = matches!(outcome.reason, Some(demorl_studio::sim::EndReason::Condition(_)));
+            let condition = outcome.reason.as_ref().is_some_and(demorl_studio::sim::EndReason::is_fall);
             assert_eq!(reads_as_ended, condition, "{} step {steps}: {:?}", path.display(), outcome.reason);
             steps += 1;
             if outcome.done() {
