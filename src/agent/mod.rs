@@ -30,8 +30,8 @@ pub use learned::{ActorPrior, CriticValue, LearnedPlannerAgent};
 pub use model_data::ModelData;
 pub use mpc::{EpisodeSummary, MpcAgent, episode_seed, run_episode, run_mpc_episodes, run_policy_episode};
 pub use record::{
-    RunSummary, TRAIN_EPISODES_HEADER, mean_std, read_eval_rows_csv, write_episodes_csv, write_eval_rows_csv,
-    write_learning_records, write_summary_json, write_train_csv,
+    RunSummary, TRAIN_EPISODES_HEADER, mean_std, read_eval_rows_csv, read_train_episodes_csv, write_episodes_csv,
+    write_eval_rows_csv, write_learning_records, write_summary_json, write_train_csv,
 };
 pub use run::{CheckpointOptions, RunOutput, learning_agent, run_learning, run_learning_with};
 pub use sac::SacAgent;

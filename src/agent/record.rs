@@ -116,8 +116,19 @@ pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> 
 
 /// Reads the `eval.csv` of a learning run back (`compare` reuses finished runs).
 pub fn read_eval_rows_csv(path: &Path) -> anyhow::Result<Vec<EvalRow>> {
+    read_rows(path)
+}
+
+/// Reads the `train_episodes.csv` of a learning run back (`compare` counts a reused run's
+/// training falls); files written before the `fell` column read it from `end`.
+pub fn read_train_episodes_csv(path: &Path) -> anyhow::Result<Vec<TrainEpisode>> {
+    let episodes: Vec<TrainEpisode> = read_rows(path)?;
+    Ok(episodes.into_iter().map(TrainEpisode::with_fall_from_end_text).collect())
+}
+
+fn read_rows<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
     let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let rows = reader.deserialize().collect::<Result<Vec<EvalRow>, _>>();
+    let rows = reader.deserialize().collect::<Result<Vec<T>, _>>();
     rows.with_context(|| format!("cannot parse {}", path.display()))
 }
 

@@ -254,8 +254,8 @@ pub struct TrainEpisode {
     pub episode_return: f64,
     /// Env steps it lasted.
     pub length: u32,
-    /// A termination condition of the task ended it ([`EndReason::is_fall`]). Checkpoints
-    /// written before this column kept the end as text only; see [`episodes_or_returns`].
+    /// A termination condition of the task ended it ([`EndReason::is_fall`]). Records written
+    /// before this column kept the end as text only ([`TrainEpisode::with_fall_from_end_text`]).
     #[serde(default)]
     pub fell: bool,
     /// Why it ended: `time limit`, `terminated: <the task's condition>` (a fall) or
@@ -269,6 +269,13 @@ impl TrainEpisode {
     pub fn ended(env_steps: u64, episode_return: f64, length: u32, reason: Option<&EndReason>) -> Self {
         let reason = reason.unwrap_or(&EndReason::TimeLimit);
         TrainEpisode { env_steps, episode_return, length, fell: reason.is_fall(), end: reason.to_string() }
+    }
+
+    /// A record written before `fell` was kept reads it from its end text, [`EndReason`]'s
+    /// display of a fall (`terminated: …`); newer records are returned unchanged.
+    pub fn with_fall_from_end_text(self) -> Self {
+        let fell = self.fell || self.end.starts_with("terminated: ");
+        TrainEpisode { fell, ..self }
     }
 
     /// What a checkpoint written before lengths and ends were kept knows of an episode: its
@@ -292,11 +299,7 @@ fn episodes_or_returns<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec
     Ok(saved
         .into_iter()
         .map(|episode| match episode {
-            // Written before `fell` was kept: its end text is `EndReason`'s display of a fall.
-            SavedEpisode::Whole(episode) if !episode.fell => {
-                TrainEpisode { fell: episode.end.starts_with("terminated: "), ..episode }
-            }
-            SavedEpisode::Whole(episode) => episode,
+            SavedEpisode::Whole(episode) => episode.with_fall_from_end_text(),
             SavedEpisode::ReturnOnly(episode_return) => TrainEpisode::return_only(episode_return),
         })
         .collect())

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use std::path::PathBuf;
 
-use super::{CurvePoint, SeedCurve};
+use super::{CurvePoint, SeedCurve, TrainingEnds};
 use crate::agent::{EvalRow, on_workers, read_eval_rows_csv, run_learning};
 use crate::config::{RunConfig, read_run_config};
 use crate::scene::Scene;
@@ -51,10 +51,11 @@ pub fn finished_run(run: &GridRun) -> Option<Vec<EvalRow>> {
 
 /// A finished run's outcome read back from its folder ([`finished_run`]).
 pub(super) fn reused_outcome(run: &GridRun) -> Option<RunOutcome> {
-    finished_run(run).map(|evals| RunOutcome { curve: curve(run, &evals), reused: true })
+    let evals = finished_run(run)?;
+    Some(RunOutcome { curve: curve(run, &evals, TrainingEnds::read(&run.dir)), reused: true })
 }
 
-fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
+fn curve(run: &GridRun, evals: &[EvalRow], training: Option<TrainingEnds>) -> SeedCurve {
     let points = evals
         .iter()
         .map(|r| CurvePoint {
@@ -64,7 +65,7 @@ fn curve(run: &GridRun, evals: &[EvalRow]) -> SeedCurve {
             length_mean: r.eval_length_mean,
         })
         .collect();
-    SeedCurve { mode: run.group.clone(), seed: run.seed, points }
+    SeedCurve { mode: run.group.clone(), seed: run.seed, points, training }
 }
 
 fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<RunOutcome> {
@@ -83,7 +84,8 @@ fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow:
         "{name}: done, final return {:.2} ± {:.2} ({:.1} s)",
         s.eval_return_mean, s.eval_return_std, s.wall_seconds
     ));
-    Ok(RunOutcome { curve: curve(run, &output.evals), reused: false })
+    let training = Some(TrainingEnds::of(&output.episodes));
+    Ok(RunOutcome { curve: curve(run, &output.evals, training), reused: false })
 }
 
 /// Runs every run on `jobs` worker threads (runs are taken in order); returns the outcomes in

@@ -9,6 +9,7 @@ mod slurm;
 mod spec;
 mod status;
 mod table;
+mod training;
 mod vary;
 
 pub use array::{ArrayProgress, Waiting, advance_array};
@@ -17,7 +18,10 @@ pub use plot::{ModeBand, mode_bands, mode_colour, write_curves};
 pub use slurm::{CHECKPOINT_DIR, SlurmOptions, slurm_dir, task_log};
 pub use spec::{Backend, CompareOptions, grid_runs, groups, parse_seeds, parse_settings_for};
 pub use status::{GridManifest, RunState, RunStatus, grid_status, read_manifest, status_text};
-pub use table::{ModeRow, SeedRow, TableRule, ThresholdTable, build_table, median_steps, write_table_csv};
+pub use table::{
+    ModeRow, SeedRow, TableRule, ThresholdTable, TrainingMean, build_table, median_steps, write_table_csv,
+};
+pub use training::TrainingEnds;
 pub use vary::{
     Variation, applies_to, apply_fields, apply_planner_fields, combination_name, ensure_planner_fields,
     parse_assignment, parse_variation,
@@ -42,6 +46,8 @@ pub struct SeedCurve {
     pub mode: String,
     pub seed: u64,
     pub points: Vec<CurvePoint>,
+    /// How its training episodes ended; `None` for a reused run without `train_episodes.csv`.
+    pub training: Option<TrainingEnds>,
 }
 
 /// What a finished `compare` produced.

@@ -1,13 +1,13 @@
 //! "Env steps to reach return X": the first evaluation at which each run's mean eval return
-//! reaches the threshold (optionally: without a fall), per-mode medians and counts, final returns
-//! and the runs falling at the end; as CSV and Markdown.
+//! reaches the threshold (optionally: without a fall), per-mode medians and counts, final returns,
+//! the runs falling at the end and the falls while training; as CSV and Markdown.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::{CurvePoint, SeedCurve};
+use super::{CurvePoint, SeedCurve, TrainingEnds};
 use crate::agent::mean_std;
 
 /// One run's row.
@@ -22,6 +22,17 @@ pub struct SeedRow {
     pub final_return_std: f64,
     /// An episode of the last evaluation ended before the scene's episode steps (a fall).
     pub final_fell: bool,
+    /// Its training episodes and their falls, when the run recorded them.
+    pub training: Option<TrainingEnds>,
+}
+
+/// Means over a mode's seeds that recorded their training episodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainingMean {
+    pub episodes: f64,
+    pub falls: f64,
+    /// Seeds with records (the others ran before `train_episodes.csv` existed).
+    pub runs: usize,
 }
 
 /// One mode's rows and summary.
@@ -39,6 +50,8 @@ pub struct ModeRow {
     pub final_std: f64,
     /// Seeds whose last evaluation had a fall.
     pub final_falling: usize,
+    /// Training episodes and falls per run; `None` when no seed recorded them.
+    pub training: Option<TrainingMean>,
 }
 
 /// The whole table.
@@ -99,7 +112,18 @@ fn seed_row(curve: &SeedCurve, threshold: f64, rule: &TableRule) -> SeedRow {
         final_return_mean: last.map_or(f64::NAN, |p| p.mean),
         final_return_std: last.map_or(f64::NAN, |p| p.std),
         final_fell: last.is_some_and(|p| rule.fell(p)),
+        training: curve.training,
     }
+}
+
+fn training_mean(seeds: &[SeedRow]) -> Option<TrainingMean> {
+    let recorded: Vec<TrainingEnds> = seeds.iter().filter_map(|s| s.training).collect();
+    let mean = |f: fn(&TrainingEnds) -> usize| recorded.iter().map(f).sum::<usize>() as f64 / recorded.len() as f64;
+    (!recorded.is_empty()).then(|| TrainingMean {
+        episodes: mean(|t| t.episodes),
+        falls: mean(|t| t.falls),
+        runs: recorded.len(),
+    })
 }
 
 fn final_returns<'a>(curves: &'a [SeedCurve], mode: &'a str) -> impl Iterator<Item = f64> + 'a {
@@ -131,6 +155,7 @@ pub fn build_table(curves: &[SeedCurve], modes: &[String], rule: &TableRule) -> 
                 reached: steps.iter().flatten().count(),
                 median_steps: median_steps(&steps),
                 final_falling: seeds.iter().filter(|s| s.final_fell).count(),
+                training: training_mean(&seeds),
                 seeds,
                 final_mean,
                 final_std,
@@ -144,12 +169,21 @@ fn steps_text(steps: Option<u64>) -> String {
     steps.map_or_else(String::new, |s| s.to_string())
 }
 
+/// `12.5 of 40.0` (falls of episodes, means over seeds), `(n seeds)` when some seeds lack
+/// records, `—` when none has them.
+fn training_text(mode: &ModeRow) -> String {
+    let Some(t) = mode.training else { return "—".to_string() };
+    let partial = if t.runs < mode.seeds.len() { format!(" ({} seeds)", t.runs) } else { String::new() };
+    format!("{:.1} of {:.1}{partial}", t.falls, t.episodes)
+}
+
 fn median_text(median: Option<f64>) -> String {
     median.map_or_else(String::new, |m| format!("{m}"))
 }
 
 /// One row per run, then one `all` row per mode (median steps, `reached/seeds`, mean ± std over
-/// seeds of the final return, `falling/seeds` at the end). An empty step count means never reached.
+/// seeds of the final return, `falling/seeds` at the end, mean training episodes and falls). An
+/// empty step count means never reached; empty training columns, not recorded.
 pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
     writer.write_record([
@@ -162,6 +196,8 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
         "final_return_mean",
         "final_return_std",
         "final_fell",
+        "train_episodes",
+        "train_falls",
     ])?;
     let threshold = format!("{:.4}", table.threshold);
     for mode in &table.modes {
@@ -176,6 +212,8 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
                 format!("{:.4}", s.final_return_mean),
                 format!("{:.4}", s.final_return_std),
                 s.final_fell.to_string(),
+                s.training.map_or_else(String::new, |t| t.episodes.to_string()),
+                s.training.map_or_else(String::new, |t| t.falls.to_string()),
             ])?;
         }
         writer.write_record([
@@ -188,6 +226,8 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
             format!("{:.4}", mode.final_mean),
             format!("{:.4}", mode.final_std),
             format!("{}/{}", mode.final_falling, mode.seeds.len()),
+            mode.training.map_or_else(String::new, |t| format!("{:.2}", t.episodes)),
+            mode.training.map_or_else(String::new, |t| format!("{:.2}", t.falls)),
         ])?;
     }
     writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
@@ -203,7 +243,8 @@ impl ThresholdTable {
             "# Env steps to reach return {:.1} on {scene}\n\nThreshold {:.1} ({}). A seed's entry is the env-step count of \
              its first evaluation whose mean return is at least the threshold (— = never). The median counts a seed \
              that never reached it as infinitely many steps.{} Final return: mean ± std over seeds of each run's last \
-             evaluation; falling: runs with an episode of that evaluation ending before the time limit.\n\n| mode | \
+             evaluation; falling: runs with an episode of that evaluation ending before the time limit; training \
+             falls: mean over seeds of the training episodes a fall ended, of all training episodes.\n\n| mode | \
              reached | median steps |",
             self.threshold,
             self.threshold,
@@ -213,9 +254,9 @@ impl ThresholdTable {
         for seed in &seeds {
             let _ = write!(text, " seed {seed} |");
         }
-        text.push_str(" final return | falling |\n|---|---|---|");
+        text.push_str(" final return | falling | training falls |\n|---|---|---|");
         text.push_str(&"---|".repeat(seeds.len()));
-        text.push_str("---|---|\n");
+        text.push_str("---|---|---|\n");
         for mode in &self.modes {
             let median = mode.median_steps.map_or_else(|| "—".to_string(), |m| format!("{m}"));
             let _ = write!(text, "| {} | {}/{} | {median} |", mode.mode, mode.reached, mode.seeds.len());
@@ -229,11 +270,12 @@ impl ThresholdTable {
             }
             let _ = writeln!(
                 text,
-                " {:.1} ± {:.1} | {}/{} |",
+                " {:.1} ± {:.1} | {}/{} | {} |",
                 mode.final_mean,
                 mode.final_std,
                 mode.final_falling,
-                mode.seeds.len()
+                mode.seeds.len(),
+                training_text(mode)
             );
         }
         text

@@ -9,8 +9,8 @@ use clap::Parser;
 use compare_common::{finished, scratch, write_tiny_settings};
 use demorl_studio::cli::{Cli, Command, compare_options};
 use demorl_studio::compare::{
-    CurvePoint, SeedCurve, TableRule, build_table, grid_runs, median_steps, mode_bands, mode_colour, parse_seeds,
-    parse_settings_for, run_compare, write_curves, write_table_csv,
+    CurvePoint, SeedCurve, TableRule, TrainingEnds, TrainingMean, build_table, grid_runs, median_steps, mode_bands,
+    mode_colour, parse_seeds, parse_settings_for, run_compare, write_curves, write_table_csv,
 };
 use demorl_studio::config::{Loss, RunMode, read_run_config};
 
@@ -28,7 +28,7 @@ fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
             length_mean: f64::from(EPISODE_STEPS),
         })
         .collect();
-    SeedCurve { mode: mode.to_string(), seed, points }
+    SeedCurve { mode: mode.to_string(), seed, points, training: None }
 }
 
 /// The table's rule with `threshold`, counting evaluations with falls or not.
@@ -135,12 +135,43 @@ fn table_defaults_to_the_first_modes_mean_final_return() {
     let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 3, "{csv}");
-    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000,false");
-    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000,0/2");
-    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000,0/2");
+    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000,false,,");
+    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000,0/2,,");
+    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000,0/2,,");
     let md = table.markdown("pendulum");
-    assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 | 0/2 |"), "{md}");
-    assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 | 0/2 |"), "{md}");
+    assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 | 0/2 | — |"), "{md}");
+    assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 | 0/2 | — |"), "{md}");
+}
+
+#[test]
+fn the_table_counts_training_falls_per_run_and_averages_them_over_the_seeds_that_recorded_them() {
+    let (mut curves, modes) = synthetic_grid();
+    let ends = |episodes, falls| Some(TrainingEnds { episodes, falls });
+    curves[0].training = ends(60, 45);
+    curves[1].training = ends(80, 66);
+    curves[2].training = ends(14, 3);
+    let table = build_table(&curves, &modes, &rule(None, false));
+    let (sac, demorl) = (&table.modes[0], &table.modes[1]);
+    assert_eq!(sac.training, Some(TrainingMean { episodes: 70.0, falls: 55.5, runs: 2 }));
+    assert_eq!(demorl.training, Some(TrainingMean { episodes: 14.0, falls: 3.0, runs: 1 }), "seed 2 has no record");
+    let md = table.markdown("go1");
+    assert!(md.contains("| 0/2 | 55.5 of 70.0 |"), "{md}");
+    assert!(md.contains("| 0/2 | 3.0 of 14.0 (1 seeds) |"), "{md}");
+    let dir = scratch("training-falls");
+    write_table_csv(&dir.join("t.csv"), &table).unwrap();
+    let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with("final_fell,train_episodes,train_falls"), "{csv}");
+    assert!(lines[1].ends_with(",60,45") && lines[3].ends_with(",70.00,55.50"), "{csv}");
+    assert!(lines[5].ends_with("false,,") && lines[6].ends_with(",14.00,3.00"), "{csv}");
+
+    // A run folder written before the `fell` column: falls are read from the end text.
+    let old = "env_steps,episode_return,length,end\n263,10.5,263,terminated: trunk tilt above 1.0 rad\n\
+               1263,900.0,1000,time limit\n1300,-2.0,37,physics blow-up: speed 1e9\n";
+    std::fs::write(dir.join("train_episodes.csv"), old).unwrap();
+    assert_eq!(TrainingEnds::read(&dir), Some(TrainingEnds { episodes: 3, falls: 1 }));
+    std::fs::write(dir.join("train_episodes.csv"), "env_steps,episode_return\n1,oops\n").unwrap();
+    assert_eq!(TrainingEnds::read(&dir), None, "an unreadable file is no record");
 }
 
 /// Counts pixels of exactly `rgb` in an 8-bit RGB PNG and checks its size.
@@ -265,10 +296,16 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
             }
         }
     }
-    // The pendulum's episodes always run their 200 steps: no run falls at the end.
+    // The pendulum's episodes always run their 200 steps: no run falls at the end, and each
+    // run's one training episode ended at the time limit.
     let table = std::fs::read_to_string(one.join("steps_to_threshold.csv")).unwrap();
-    let falls: Vec<&str> = table.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
-    assert_eq!(falls, ["false", "false", "0/2", "false", "false", "0/2"], "{table}");
+    let column = |name: &str| {
+        let k = table.lines().next().unwrap().split(',').position(|c| c == name).unwrap();
+        table.lines().skip(1).map(|l| l.split(',').nth(k).unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(column("final_fell"), ["false", "false", "0/2", "false", "false", "0/2"], "{table}");
+    assert_eq!(column("train_episodes"), ["1", "1", "1.00", "1", "1", "1.00"], "{table}");
+    assert_eq!(column("train_falls"), ["0", "0", "0.00", "0", "0", "0.00"], "{table}");
     for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md", "grid.ron"] {
         assert!(names.contains(&f), "missing {f}");
     }
