@@ -593,7 +593,7 @@ fn learning_plots(ui: &mut egui::Ui, e: &Experiment) {
     marked_curve_plot(
         ui,
         "learning-returns",
-        "Returns vs env steps",
+        &returns_title(&l.train_episodes),
         "Return of every training episode (exploring; a red cross where it ended in a fall, i.e. a \
          termination condition of the task), the mean of each deterministic evaluation and, for DeMoRL, of \
          the same episodes played by SAC's actor without the planner.",
@@ -820,6 +820,16 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
 
 /// The model plot's title: how many refits, how many of them stalled or the refit guard rejected,
 /// the last one's time.
+/// The returns plot's title, with how many training episodes a fall ended so far.
+fn returns_title(episodes: &[crate::agent::TrainEpisode]) -> String {
+    let falls = episodes.iter().filter(|e| e.fell).count();
+    match (episodes.len(), falls) {
+        (0, _) => "Returns vs env steps".to_string(),
+        (n, 0) => format!("Returns vs env steps ({n} training episodes, none fell)"),
+        (n, falls) => format!("Returns vs env steps ({falls} of {n} training episodes fell)"),
+    }
+}
+
 fn model_error_title(fits: usize, stalled: usize, rejected: usize, last_fit_ms: f64) -> String {
     if fits == 0 {
         return "Model hold-out error (first fit at the end of warm-up)".to_string();
@@ -836,8 +846,21 @@ fn model_error_title(fits: usize, stalled: usize, rejected: usize, last_fit_ms: 
 }
 
 #[cfg(test)]
-mod model_title_tests {
-    use super::model_error_title;
+mod plot_title_tests {
+    use super::{model_error_title, returns_title};
+    use crate::agent::TrainEpisode;
+    use crate::sim::EndReason;
+
+    #[test]
+    fn the_returns_title_counts_the_training_episodes_that_fell() {
+        assert_eq!(returns_title(&[]), "Returns vs env steps");
+        let fall = EndReason::Condition("trunk tilt".into());
+        let ended = |reason: Option<&EndReason>| TrainEpisode::ended(100, 1.0, 100, reason);
+        let time_limit = [ended(None), ended(Some(&EndReason::PhysicsBlowUp("speed".into())))];
+        assert_eq!(returns_title(&time_limit), "Returns vs env steps (2 training episodes, none fell)");
+        let some_fell = [ended(Some(&fall)), ended(None), ended(Some(&fall))];
+        assert_eq!(returns_title(&some_fell), "Returns vs env steps (2 of 3 training episodes fell)");
+    }
 
     #[test]
     fn the_title_counts_fits_stalled_and_rejected_refits() {
