@@ -706,6 +706,8 @@ fn a_save_from_the_studio_loads_and_continues_exactly_like_an_uninterrupted_run(
     assert_eq!(resumed.history.learning.rows.len(), 23);
     assert_eq!(format!("{:?}", resumed.history.learning.rows), format!("{:?}", whole.history.learning.rows));
     assert_eq!(resumed.history.learning.updates, whole.history.learning.updates);
+    assert_eq!(resumed.history.learning.train_episodes, whole.history.learning.train_episodes, "the returns curve");
+    assert_eq!(resumed.history.learning.train_episodes.len(), 1);
     assert_eq!(resumed.run.env.observation(), whole.run.env.observation(), "the studio's env copy follows");
 }
 

@@ -81,8 +81,9 @@ impl Experiment {
         l.rows = state.rows.clone();
         // Updates so far: those logged in rows plus the unlogged window.
         l.updates = state.rows.iter().map(|r| r.updates as u64).sum::<u64>() + state.window.len() as u64;
-        // The training-return curve needs each episode's end step, which a save does not keep:
-        // it starts again from the loaded step (the evaluation curve is complete).
+        // Saves from before episode end steps were kept list bare returns (length 0): the
+        // training-return curve then starts again from the loaded step.
+        l.train_episodes = state.episodes.iter().filter(|e| e.length > 0).cloned().collect();
         next.ui.message = Some(format!("loaded {} at env step {}", dir.display(), state.env_steps));
         *self = next;
         Ok(())
