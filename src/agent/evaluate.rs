@@ -225,6 +225,7 @@ mod tests {
             last_train_return: f64::NAN,
             actor_return_mean: f64::NAN,
             actor_return_std: f64::NAN,
+            eval_falls: None,
         };
         WorldEval { world: world.to_string(), row }
     }

@@ -164,10 +164,12 @@ mod tests {
         let rows = read_eval_rows_csv(&path).unwrap();
         assert_eq!(rows[0].env_steps, 2000);
         assert!(rows[0].actor_return_mean.is_nan() && rows[0].actor_return_std.is_nan());
+        assert_eq!(rows[0].eval_falls, None, "falls were not counted then");
         // Written back, the new columns round-trip.
         let mut row = rows[0].clone();
         row.actor_return_mean = 12.5;
         row.actor_return_std = 0.5;
+        row.eval_falls = Some(2);
         write_eval_rows_csv(&path, std::slice::from_ref(&row)).unwrap();
         assert_eq!(read_eval_rows_csv(&path).unwrap(), vec![row]);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -100,6 +100,16 @@ impl TrainAgent for Box<dyn TrainAgent + Send> {
     }
 }
 
+/// What one evaluation's episodes came to.
+#[derive(Default)]
+struct EvalEpisodes {
+    returns: Vec<f64>,
+    /// Env steps over all episodes.
+    total_length: u64,
+    /// Episodes a fall ended.
+    falls: usize,
+}
+
 /// Runs an agent on a training env and evaluates it on a separate env built from the same scene.
 pub struct Trainer<A: TrainAgent> {
     pub agent: A,
@@ -238,34 +248,36 @@ impl<A: TrainAgent> Trainer<A> {
     /// Runs the deterministic evaluation episodes on `eval_env` and records a row; agents with
     /// an actor under their planner play the same episodes again with the actor alone.
     pub fn evaluate(&mut self) -> EvalRow {
-        let (returns, lengths) = self.eval_episodes(false).expect("every agent has an evaluation action");
-        let (actor_mean, actor_std) = self.eval_episodes(true).map_or((f64::NAN, f64::NAN), |(r, _)| mean_std(&r));
-        let (mean, std) = mean_std(&returns);
+        let played = self.eval_episodes(false).expect("every agent has an evaluation action");
+        let (actor_mean, actor_std) = self.eval_episodes(true).map_or((f64::NAN, f64::NAN), |a| mean_std(&a.returns));
+        let returns = &played.returns;
+        let (mean, std) = mean_std(returns);
         let row = EvalRow {
             env_steps: self.state.env_steps,
             eval_return_mean: mean,
             eval_return_std: std,
             eval_return_min: returns.iter().copied().fold(f64::INFINITY, f64::min),
             eval_return_max: returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            eval_length_mean: lengths as f64 / returns.len().max(1) as f64,
+            eval_length_mean: played.total_length as f64 / returns.len().max(1) as f64,
             train_episodes: self.state.episodes.len(),
             last_train_return: self.state.last_episode_return(),
             actor_return_mean: actor_mean,
             actor_return_std: actor_std,
+            eval_falls: Some(played.falls),
         };
         self.state.evals.push(row.clone());
         row
     }
 
-    /// The evaluation episodes' returns and total length, played by the agent's evaluation
-    /// action or (`actor_only`) its actor alone; `None` if it has no such actor.
-    fn eval_episodes(&mut self, actor_only: bool) -> Option<(Vec<f64>, u64)> {
+    /// The evaluation episodes played by the agent's evaluation action or (`actor_only`) its
+    /// actor alone; `None` if it has no such actor.
+    fn eval_episodes(&mut self, actor_only: bool) -> Option<EvalEpisodes> {
         // Asked before any reset, so an agent without an actor leaves the evaluation env as is.
         if actor_only && self.agent.actor_eval_act(&self.eval_env.observation()).is_none() {
             return None;
         }
-        let mut returns = Vec::with_capacity(self.settings.eval_episodes);
-        let mut lengths = 0u64;
+        let mut played =
+            EvalEpisodes { returns: Vec::with_capacity(self.settings.eval_episodes), ..Default::default() };
         for k in 0..self.settings.eval_episodes {
             let seed = self.eval_seed(k);
             self.eval_env.reset(seed);
@@ -277,13 +289,14 @@ impl<A: TrainAgent> Trainer<A> {
                 let outcome = self.eval_env.step(&action);
                 total += f64::from(outcome.reward);
                 if outcome.done() {
+                    played.falls += usize::from(outcome.reason.as_ref().is_some_and(EndReason::is_fall));
                     break;
                 }
             }
-            lengths += u64::from(self.eval_env.steps());
-            returns.push(total);
+            played.total_length += u64::from(self.eval_env.steps());
+            played.returns.push(total);
         }
-        Some((returns, lengths))
+        Some(played)
     }
 
     /// Runs `steps` env steps with an evaluation at step 0, every `eval_every` steps and at the

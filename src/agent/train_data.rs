@@ -85,6 +85,10 @@ pub struct EvalRow {
     pub actor_return_mean: f64,
     #[serde(default = "not_measured")]
     pub actor_return_std: f64,
+    /// Evaluation episodes a fall ended ([`EndReason::is_fall`]); `None` in records from before
+    /// the column (their `eval_length_mean` below the episode steps still tells an early end).
+    #[serde(default)]
+    pub eval_falls: Option<usize>,
 }
 
 impl EvalRow {
@@ -93,6 +97,9 @@ impl EvalRow {
         let mut text = format!("return {:.2} ± {:.2}", self.eval_return_mean, self.eval_return_std);
         if self.actor_return_mean.is_finite() {
             text += &format!("; actor alone {:.2} ± {:.2}", self.actor_return_mean, self.actor_return_std);
+        }
+        if let Some(falls) = self.eval_falls.filter(|&n| n > 0) {
+            text += &format!("; {falls} episode{} fell", if falls == 1 { "" } else { "s" });
         }
         text
     }
@@ -274,7 +281,7 @@ impl TrainEpisode {
     /// A record written before `fell` was kept reads it from its end text, [`EndReason`]'s
     /// display of a fall (`terminated: …`); newer records are returned unchanged.
     pub fn with_fall_from_end_text(self) -> Self {
-        let fell = self.fell || self.end.starts_with("terminated: ");
+        let fell = self.fell || self.end.starts_with(EndReason::FALL_PREFIX);
         TrainEpisode { fell, ..self }
     }
 

@@ -38,7 +38,7 @@ pub fn advance_array(
     slurm: &SlurmOptions,
     log: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<ArrayProgress> {
-    let finished: Vec<Option<RunOutcome>> = runs.iter().map(reused_outcome).collect();
+    let finished: Vec<Option<RunOutcome>> = runs.iter().map(|run| reused_outcome(run, log)).collect();
     if finished.iter().all(Option::is_some) {
         log(&format!("all {} runs finished", runs.len()));
         return Ok(ArrayProgress::Finished(finished.into_iter().flatten().collect()));

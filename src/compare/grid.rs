@@ -49,10 +49,15 @@ pub fn finished_run(run: &GridRun) -> Option<Vec<EvalRow>> {
     read_eval_rows_csv(&run.dir.join("eval.csv")).ok().filter(|rows| !rows.is_empty())
 }
 
-/// A finished run's outcome read back from its folder ([`finished_run`]).
-pub(super) fn reused_outcome(run: &GridRun) -> Option<RunOutcome> {
+/// A finished run's outcome read back from its folder ([`finished_run`]); an unreadable
+/// `train_episodes.csv` is logged and leaves its training falls uncounted.
+pub(super) fn reused_outcome(run: &GridRun, log: &(dyn Fn(&str) + Sync)) -> Option<RunOutcome> {
     let evals = finished_run(run)?;
-    Some(RunOutcome { curve: curve(run, &evals, TrainingEnds::read(&run.dir)), reused: true })
+    let training = TrainingEnds::read(&run.dir).unwrap_or_else(|e| {
+        log(&format!("{}: {e:#}; its training falls are not counted", run.name()));
+        None
+    });
+    Some(RunOutcome { curve: curve(run, &evals, training), reused: true })
 }
 
 fn curve(run: &GridRun, evals: &[EvalRow], training: Option<TrainingEnds>) -> SeedCurve {
@@ -70,7 +75,7 @@ fn curve(run: &GridRun, evals: &[EvalRow], training: Option<TrainingEnds>) -> Se
 
 fn run_one(run: &GridRun, scene: &Scene, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<RunOutcome> {
     let name = run.name();
-    if let Some(outcome) = reused_outcome(run) {
+    if let Some(outcome) = reused_outcome(run, log) {
         log(&format!("{name}: finished run with the same settings in {}, reused", run.dir.display()));
         return Ok(outcome);
     }

@@ -17,9 +17,13 @@ impl TrainingEnds {
         TrainingEnds { episodes: episodes.len(), falls: episodes.iter().filter(|e| e.fell).count() }
     }
 
-    /// From a finished run's folder; `None` when it has no readable `train_episodes.csv` (runs
-    /// written before the file existed).
-    pub fn read(run_dir: &Path) -> Option<Self> {
-        read_train_episodes_csv(&run_dir.join("train_episodes.csv")).ok().map(|episodes| Self::of(&episodes))
+    /// From a finished run's folder: `Ok(None)` when it has no `train_episodes.csv` (runs
+    /// written before the file existed), an error naming the file when it cannot be read.
+    pub fn read(run_dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = run_dir.join("train_episodes.csv");
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_train_episodes_csv(&path).map(|episodes| Some(Self::of(&episodes)))
     }
 }

@@ -29,6 +29,10 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// How a fall's reason starts when displayed (`terminated: <the task's condition>`); records
+    /// that kept only the text are read back by it.
+    pub const FALL_PREFIX: &'static str = "terminated: ";
+
     /// Whether a termination condition of the task ended the episode: for the legged scenes, a
     /// fall. The one place the studio, the trainer's records and the tests decide it.
     pub fn is_fall(&self) -> bool {
@@ -40,7 +44,7 @@ impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EndReason::TimeLimit => write!(f, "time limit"),
-            EndReason::Condition(what) => write!(f, "terminated: {what}"),
+            EndReason::Condition(what) => write!(f, "{}{what}", Self::FALL_PREFIX),
             EndReason::PhysicsBlowUp(what) => write!(f, "physics blow-up: {what}"),
             EndReason::InvalidAction(what) => write!(f, "invalid action: {what}"),
         }

@@ -81,7 +81,7 @@ fn evaluation_runs_on_a_separate_env_and_leaves_training_alone() {
     let obs_before = a.train_env.observation();
     let steps_before = a.train_env.steps();
     let row = a.evaluate();
-    assert_eq!(row.eval_length_mean, 200.0);
+    assert_eq!((row.eval_length_mean, row.eval_falls), (200.0, Some(0)), "the pendulum cannot fall");
     // The training env did not move; the evaluation env did.
     assert_eq!(a.train_env.observation(), obs_before);
     assert_eq!(a.train_env.steps(), steps_before);
@@ -276,4 +276,9 @@ fn every_training_episode_is_recorded_with_when_and_how_it_ended() {
     for episode in &trainer.state.episodes {
         assert!(episode.fell && episode.end.starts_with("terminated: "), "a fall, its condition named: {episode:?}");
     }
+    // The untrained actor's evaluation episode falls too, and the evaluation counts it.
+    let row = trainer.evaluate();
+    assert!(row.eval_length_mean < f64::from(scene.task.episode_steps), "{row:?}");
+    assert_eq!(row.eval_falls, Some(1), "{row:?}");
+    assert!(row.return_text().ends_with("; 1 episode fell"), "{}", row.return_text());
 }

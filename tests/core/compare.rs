@@ -169,9 +169,12 @@ fn the_table_counts_training_falls_per_run_and_averages_them_over_the_seeds_that
     let old = "env_steps,episode_return,length,end\n263,10.5,263,terminated: trunk tilt above 1.0 rad\n\
                1263,900.0,1000,time limit\n1300,-2.0,37,physics blow-up: speed 1e9\n";
     std::fs::write(dir.join("train_episodes.csv"), old).unwrap();
-    assert_eq!(TrainingEnds::read(&dir), Some(TrainingEnds { episodes: 3, falls: 1 }));
+    assert_eq!(TrainingEnds::read(&dir).unwrap(), Some(TrainingEnds { episodes: 3, falls: 1 }));
     std::fs::write(dir.join("train_episodes.csv"), "env_steps,episode_return\n1,oops\n").unwrap();
-    assert_eq!(TrainingEnds::read(&dir), None, "an unreadable file is no record");
+    let error = format!("{:#}", TrainingEnds::read(&dir).unwrap_err());
+    assert!(error.contains("train_episodes.csv"), "the error names the file: {error}");
+    std::fs::remove_file(dir.join("train_episodes.csv")).unwrap();
+    assert_eq!(TrainingEnds::read(&dir).unwrap(), None, "a run from before the file has no record");
 }
 
 /// Counts pixels of exactly `rgb` in an 8-bit RGB PNG and checks its size.
