@@ -354,6 +354,30 @@ fn planner_widgets_keep_every_valid_value_and_follow_the_knob_table() {
 }
 
 #[test]
+fn evaluation_gets_its_own_kappa_from_a_tick_and_its_slider() {
+    let ctx = egui::Context::default();
+    let mut settings = PlannerSettings { particles: 2, disagreement_penalty: 1.0, ..PlannerSettings::default() };
+    let click_at = |settings: &mut PlannerSettings, pos: egui::Pos2| {
+        controls_frame(&ctx, settings, vec![egui::Event::PointerMoved(pos), press_at(pos, true)]);
+        controls_frame(&ctx, settings, vec![press_at(pos, false)])
+    };
+    let rects = controls_frame(&ctx, &mut settings, vec![]);
+    assert!(!rects.contains_key("evaluation_disagreement"), "no slider while evaluation shares training's κ");
+    let tick = rects["evaluation_disagreement_on"].left_center() + egui::vec2(8.0, 0.0);
+    let rects = click_at(&mut settings, tick);
+    assert_eq!(settings.evaluation_disagreement_penalty, Some(1.0), "it starts at the training κ");
+    // The slider spans κ 0–3: near its right end, evaluation becomes cautious; training keeps 1.
+    let rect = rects["evaluation_disagreement"];
+    click_at(&mut settings, egui::pos2(rect.left() + 0.95 * ctx.global_style().spacing.slider_width, rect.center().y));
+    let kappa = settings.evaluation_disagreement_penalty.unwrap();
+    assert!(kappa > 2.5, "κ in evaluation {kappa}");
+    assert_eq!(settings.disagreement_penalty, 1.0);
+    settings.validate().expect("widgets keep values valid");
+    click_at(&mut settings, tick);
+    assert_eq!(settings.evaluation_disagreement_penalty, None, "unticked, evaluation follows training again");
+}
+
+#[test]
 fn every_planner_widget_is_laid_out() {
     let ctx = egui::Context::default();
     let mut settings = PlannerSettings::default();

@@ -221,6 +221,13 @@ pub const DISAGREEMENT_PENALTY: Knob = Knob {
         "A sequence scores its particles' mean return minus κ standard deviations of their returns.",
     )
 };
+pub const EVALUATION_DISAGREEMENT_PENALTY: Knob = Knob {
+    field: "planner.evaluation_disagreement_penalty",
+    widget: "evaluation_disagreement",
+    label: "κ in evaluation",
+    tooltip: "The disagreement κ of evaluation episodes, when it differs from training's.",
+    ..DISAGREEMENT_PENALTY
+};
 pub const POLICY_FRACTION: Knob = Knob {
     max_included: false,
     slider: (0.0, 0.5),

@@ -162,6 +162,11 @@ pub struct PlannerSettings {
     /// the spread holds both). With two particles, 1 scores the worse of the two. 0 scores the
     /// mean alone.
     pub disagreement_penalty: f32,
+    /// κ for evaluation episodes only; `None` uses `disagreement_penalty` there too. Lets the
+    /// planner explore optimistically while it collects data and act pessimistically when its
+    /// behaviour is what counts (evaluation, deployment).
+    #[serde(default)]
+    pub evaluation_disagreement_penalty: Option<f32>,
     /// Share of extra candidate sequences proposed by the SAC actor, relative to the sample count.
     pub policy_fraction: f32,
     /// Which action is executed while training: one drawn by weight, the mean's first action, or
@@ -266,6 +271,9 @@ impl PlannerSettings {
         check(e, &knobs::DISCOUNT, self.discount);
         check(e, &knobs::PARTICLES, self.particles);
         check(e, &knobs::DISAGREEMENT_PENALTY, self.disagreement_penalty);
+        if let Some(kappa) = self.evaluation_disagreement_penalty {
+            check(e, &knobs::EVALUATION_DISAGREEMENT_PENALTY, kappa);
+        }
         check(e, &knobs::POLICY_FRACTION, self.policy_fraction);
         if self.evaluation_action == ActionChoice::SampleByWeight {
             e.push(out_of_range("planner.evaluation_action", "SampleByWeight", "Mean or Best (evaluation is greedy)"));
@@ -331,6 +339,8 @@ fn reference() -> PlannerSettings {
         discount: 0.99,
         particles: 4,
         disagreement_penalty: 0.0,
+        // One κ for training and evaluation.
+        evaluation_disagreement_penalty: None,
         policy_fraction: 0.05,
         training_action: ActionChoice::SampleByWeight,
         evaluation_action: ActionChoice::Mean,

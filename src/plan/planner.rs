@@ -229,7 +229,7 @@ impl Planner {
             let t0 = Instant::now();
             work.sample(s, dist, rng, shape);
             let t1 = Instant::now();
-            work.roll_out_and_score(model, reborrow(&mut value), ScoreRule::of(s), shape);
+            work.roll_out_and_score(model, reborrow(&mut value), ScoreRule::of(s, mode), shape);
             let t2 = Instant::now();
             last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
             let mean_shift = work.update_distribution(s, dist, kind, &last);
@@ -241,7 +241,7 @@ impl Planner {
                 ms((t1 - t0) + (t3 - t2)),
             ));
         }
-        work.roll_out_mean(model, reborrow(&mut value), ScoreRule::of(s), dist, shape);
+        work.roll_out_mean(model, reborrow(&mut value), ScoreRule::of(s, mode), dist, shape);
         let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);
         work.write_trace(dist, model.point_count(), shape, chosen, &last, &mut out.trace);
         if s.nominal.is_some() {

@@ -2,6 +2,7 @@
 
 use super::hooks::TerminalValue;
 use super::model::{RolloutBatch, SequenceBatch};
+use super::planner::ActionMode;
 use crate::config::PlannerSettings;
 
 /// How a sequence's particle returns become its score: the per-step discount and κ, the
@@ -19,9 +20,13 @@ impl ScoreRule {
         Self { discount, disagreement_penalty: 0.0 }
     }
 
-    /// The planner settings' rule.
-    pub fn of(settings: &PlannerSettings) -> Self {
-        Self { discount: settings.discount, disagreement_penalty: settings.disagreement_penalty }
+    /// The planner settings' rule for plans of `mode` (evaluation may have its own κ).
+    pub fn of(settings: &PlannerSettings, mode: ActionMode) -> Self {
+        let disagreement_penalty = match mode {
+            ActionMode::Training => settings.disagreement_penalty,
+            ActionMode::Evaluation => settings.evaluation_disagreement_penalty.unwrap_or(settings.disagreement_penalty),
+        };
+        Self { discount: settings.discount, disagreement_penalty }
     }
 }
 

@@ -409,6 +409,7 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings, mode: RunMod
     gated(ui, mode.learns_model(), "particles and κ: for a learned model only", |ui| {
         knob_slider(ui, &mut rects, &knobs::PARTICLES, &mut s.particles);
         knob_slider(ui, &mut rects, &knobs::DISAGREEMENT_PENALTY, &mut s.disagreement_penalty);
+        evaluation_penalty(ui, &mut rects, &mut s.evaluation_disagreement_penalty, s.disagreement_penalty);
     });
     gated(ui, mode.plans_with_actor(), "the actor's prior: DeMoRL only", |ui| {
         knob_slider(ui, &mut rects, &knobs::POLICY_FRACTION, &mut s.policy_fraction);
@@ -456,6 +457,22 @@ pub fn planner_controls(ui: &mut egui::Ui, s: &mut PlannerSettings, mode: RunMod
         false,
     );
     rects
+}
+
+/// Evaluation's own κ: off (the training κ applies), or on with its slider, starting at the
+/// training κ.
+fn evaluation_penalty(ui: &mut egui::Ui, rects: &mut WidgetRects, kappa: &mut Option<f32>, training: f32) {
+    let mut own = kappa.is_some();
+    let toggle = ui
+        .checkbox(&mut own, "own κ in evaluation")
+        .on_hover_text("Evaluation episodes score plans with their own κ (e.g. cautious), training keeps its own.");
+    rects.insert("evaluation_disagreement_on", toggle.rect);
+    if toggle.changed() {
+        *kappa = own.then_some(training);
+    }
+    if let Some(kappa) = kappa {
+        knob_slider(ui, rects, &knobs::EVALUATION_DISAGREEMENT_PENALTY, kappa);
+    }
 }
 
 /// Widgets that apply only when `enabled`; otherwise greyed out under a line saying why.

@@ -257,21 +257,37 @@ fn planner_with_learned_model_reproduces_its_trace_scores() {
     let t = std::time::Instant::now();
     let plan = planner.plan(&mut model, None, None, ActionMode::Evaluation);
     println!("plan with the learned model: {:.2} ms (H 8, N 100, I 5, P 4)", t.elapsed().as_secs_f64() * 1e3);
-    let trace = &plan.trace;
-    assert_eq!(trace.particles, 4);
-    let mut batch = SequenceBatch::new(trace.sequence_count(), trace.horizon, 1);
-    batch.actions.copy_from_slice(&trace.sequences);
-    let mut out = RolloutBatch::default();
-    model.set_start(&start);
-    model.rollout(&batch, trace.particles, &mut out);
-    let mut scores = Vec::new();
-    Scorer::default().score(&batch, &out, ScoreRule::of(&settings), None, &mut scores);
-    assert_eq!(scores, trace.scores);
+    assert_eq!(plan.trace.particles, 4);
+    // The plan's own rollouts, rolled out again from the same start and scored with κ.
+    let rescore = |model: &mut EnsembleModel, trace: &demorl_studio::plan::PlanTrace, kappa: f32| {
+        let mut batch = SequenceBatch::new(trace.sequence_count(), trace.horizon, 1);
+        batch.actions.copy_from_slice(&trace.sequences);
+        let mut out = RolloutBatch::default();
+        model.set_start(&start);
+        model.rollout(&batch, trace.particles, &mut out);
+        let mut scores = Vec::new();
+        let rule = ScoreRule { discount: settings.discount, disagreement_penalty: kappa };
+        Scorer::default().score(&batch, &out, rule, None, &mut scores);
+        scores
+    };
+    let scores = rescore(&mut model, &plan.trace, 1.0);
+    assert_eq!(scores, plan.trace.scores);
     assert!(scores.iter().all(|s| s.is_finite()));
-    let mut unpenalised = Vec::new();
-    Scorer::default().score(&batch, &out, ScoreRule::discounted(settings.discount), None, &mut unpenalised);
+    let unpenalised = rescore(&mut model, &plan.trace, 0.0);
     assert!(scores.iter().zip(&unpenalised).all(|(s, u)| s <= u), "the penalty only takes away");
     assert_ne!(scores, unpenalised, "the members disagree, so the penalty changes scores");
+
+    // Evaluation's own κ scores evaluation plans and leaves training plans at the training κ.
+    let mut two_kappas = settings.clone();
+    two_kappas.evaluation_disagreement_penalty = Some(3.0);
+    let plan_with = |mode: ActionMode, model: &mut EnsembleModel| {
+        model.set_start(&start);
+        Planner::new(two_kappas.clone(), 1, 11).unwrap().plan(model, None, None, mode)
+    };
+    let evaluation = plan_with(ActionMode::Evaluation, &mut model);
+    let training = plan_with(ActionMode::Training, &mut model);
+    assert_eq!(rescore(&mut model, &evaluation.trace, 3.0), evaluation.trace.scores, "evaluation plans score with κ 3");
+    assert_eq!(rescore(&mut model, &training.trace, 1.0), training.trace.scores, "training plans keep κ 1");
 }
 
 /// Timing at the benchmark sizes (cheetah: obs 17, act 6; 7 × 4 × 200 Swish, 5 elites,

@@ -64,6 +64,10 @@ fn each_invalid_value_names_its_field() {
         ("planner.discount", |s| s.discount = f32::NAN),
         ("planner.particles", |s| s.particles = 0),
         ("planner.particles", |s| s.particles = 100_000),
+        ("planner.disagreement_penalty", |s| s.disagreement_penalty = -0.5),
+        ("planner.disagreement_penalty", |s| s.disagreement_penalty = f32::NAN),
+        ("planner.evaluation_disagreement_penalty", |s| s.evaluation_disagreement_penalty = Some(-0.5)),
+        ("planner.evaluation_disagreement_penalty", |s| s.evaluation_disagreement_penalty = Some(f32::INFINITY)),
         ("planner.policy_fraction", |s| s.policy_fraction = 1.0),
         ("planner.policy_fraction", |s| s.policy_fraction = -0.1),
         ("planner.policy_fraction", |s| s.policy_fraction = f32::NAN),
@@ -89,6 +93,7 @@ fn each_invalid_value_names_its_field() {
         |s| s.noise_correlation = 0.99,
         |s| s.discount = 1.0,
         |s| s.policy_fraction = 0.0,
+        |s| s.evaluation_disagreement_penalty = Some(0.0),
         |s| s.shift.variance = VarianceShift::ShiftInflate { factor: 1.0 },
         |s| {
             s.mirror_map = MirrorMap::Euclidean;
