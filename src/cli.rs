@@ -221,12 +221,18 @@ pub struct TrainArgs {
     pub settings: Option<PathBuf>,
     /// Take a checkpoint (weights, optimiser and RNG states, replay buffer, metrics) at the first
     /// episode start on or after every N env steps, and at the end when the run ends at an
-    /// episode start (mid-episode state is not saved: the last periodic one stands; all learning modes).
+    /// episode start (mid-episode state is not saved: the last periodic one stands, see --save-final; all learning modes).
     #[arg(long, value_name = "N")]
     pub save_every: Option<u64>,
     /// Checkpoint folder [default: saves/<scene>-<mode>-seed<seed>, or the --resume folder].
     #[arg(long, value_name = "DIR")]
     pub save_to: Option<PathBuf>,
+    /// Also save the agent the run ends with into DIR, at its last step even mid-episode (learning
+    /// modes): `evaluate` then measures exactly the policy of the run's last evaluation. A save
+    /// taken mid-episode cannot be resumed (the episode's physics state is not saved). Not the
+    /// --save-to folder.
+    #[arg(long, value_name = "DIR")]
+    pub save_final: Option<PathBuf>,
     /// Learning modes: train in worlds drawn per episode from the scene's `task.randomize` ranges.
     #[arg(long, conflicts_with = "resume")]
     pub randomize: bool,
@@ -694,6 +700,7 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
             .save_every
             .map(|_| args.save_to.clone().or_else(|| args.resume.clone()).unwrap_or_else(default_save)),
         resume: args.resume.clone(),
+        save_final: args.save_final.clone(),
     };
     let output = crate::agent::run_learning_with(
         &config,
@@ -739,6 +746,10 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
     }
     if let Some(dir) = &checkpoints.save_to {
         println!("{}", checkpoint_line(dir, output.saved_at, s.env_steps));
+    }
+    if let (Some(dir), Some(mid_episode)) = (&args.save_final, output.final_mid_episode) {
+        let kind = if mid_episode { "mid-episode: for evaluate, not --resume" } else { "at an episode start" };
+        println!("the final agent at {} env steps ({kind}): {}", s.env_steps, dir.display());
     }
     Ok(())
 }

@@ -46,6 +46,11 @@ pub struct Manifest {
     pub trainer: TrainerState,
     /// Every other file with its size and checksum.
     pub files: Vec<FileEntry>,
+    /// Taken at a run's last step with a training episode under way (`train --save-final`): its
+    /// agent can be evaluated, but the run cannot continue from it, since the episode's physics
+    /// state is not saved (checkpoints of episode starts rebuild the episode from its seed).
+    #[serde(default)]
+    pub mid_episode: bool,
 }
 
 /// A version-1 manifest: the same but for the trainer's state.
@@ -66,6 +71,7 @@ impl From<ManifestV1> for Manifest {
             config: v1.config,
             trainer: v1.trainer.into(),
             files: v1.files,
+            mid_episode: false,
         }
     }
 }
@@ -83,6 +89,26 @@ pub fn save_checkpoint<A: TrainAgent>(dir: &Path, config: &RunConfig, trainer: &
     if !trainer.at_episode_start() {
         bail!("checkpoints are taken at episode starts (the training episode is under way)");
     }
+    write_checkpoint(dir, config, trainer, false)
+}
+
+/// Writes `trainer` as it is, mid-episode or not, as the checkpoint folder `dir`: the agent a
+/// run ends with, for evaluation. Mid-episode it is marked so ([`Manifest::mid_episode`]) and
+/// cannot be resumed; at an episode start it is an ordinary checkpoint.
+pub fn save_final_checkpoint<A: TrainAgent>(
+    dir: &Path,
+    config: &RunConfig,
+    trainer: &Trainer<A>,
+) -> anyhow::Result<()> {
+    write_checkpoint(dir, config, trainer, !trainer.at_episode_start())
+}
+
+fn write_checkpoint<A: TrainAgent>(
+    dir: &Path,
+    config: &RunConfig,
+    trainer: &Trainer<A>,
+    mid_episode: bool,
+) -> anyhow::Result<()> {
     let name =
         dir.file_name().and_then(|n| n.to_str()).with_context(|| format!("{}: not a folder name", dir.display()))?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -104,6 +130,7 @@ pub fn save_checkpoint<A: TrainAgent>(dir: &Path, config: &RunConfig, trainer: &
         config: config.clone(),
         trainer: trainer.state.clone(),
         files: list_files(&partial)?,
+        mid_episode,
     };
     let text = ron::ser::to_string_pretty(&manifest, ron::ser::PrettyConfig::default())?;
     std::fs::write(partial.join(MANIFEST), text).context("cannot write the manifest")?;
@@ -197,8 +224,28 @@ fn manifest_version(text: &str) -> Option<u32> {
 }
 
 /// Restores a checkpoint into a trainer built for the manifest's config (same scene, mode and
-/// seed): the trainer's counters and metrics, then the agent's state.
+/// seed), to continue the run: the trainer's counters and metrics, then the agent's state. A
+/// checkpoint taken mid-episode is refused ([`restore_to_evaluate`] takes it).
 pub fn restore_checkpoint<A: TrainAgent>(
+    dir: &Path,
+    manifest: &Manifest,
+    trainer: &mut Trainer<A>,
+) -> anyhow::Result<()> {
+    if manifest.mid_episode {
+        bail!(
+            "{}: taken mid-episode at the end of a run (env step {}): its agent can be evaluated \
+             (`evaluate`), but the run cannot continue from it, since the episode's physics state \
+             is not saved; continue from a checkpoint taken at an episode start (--save-every)",
+            dir.display(),
+            manifest.trainer.env_steps
+        );
+    }
+    restore_to_evaluate(dir, manifest, trainer)
+}
+
+/// [`restore_checkpoint`] for evaluating the saved agent, which a checkpoint taken mid-episode
+/// also serves (the training env restarts its episode; evaluation does not use it).
+pub fn restore_to_evaluate<A: TrainAgent>(
     dir: &Path,
     manifest: &Manifest,
     trainer: &mut Trainer<A>,

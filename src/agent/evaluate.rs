@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::checkpoint::{Manifest, restore_checkpoint};
+use super::checkpoint::{Manifest, restore_to_evaluate};
 use super::record::mean_std;
 use super::run::learning_agent;
 use super::train::{Trainer, named_world};
@@ -58,7 +58,7 @@ pub fn evaluate_checkpoint(
     let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
     let mut evals = Vec::with_capacity(worlds.len());
     for (world, choice) in worlds.iter().zip(choices) {
-        restore_checkpoint(dir, manifest, &mut trainer)?;
+        restore_to_evaluate(dir, manifest, &mut trainer)?;
         if let Some(settings) = planner {
             trainer.agent.set_planner_settings(settings.clone()).context("the changed planner settings")?;
         }

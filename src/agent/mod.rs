@@ -18,7 +18,7 @@ mod workers;
 pub use baseline::{Baseline, run_baseline_episode};
 pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, FileEntry, Manifest, SaveEntry, list_checkpoints, read_checkpoint, restore_checkpoint,
-    save_checkpoint,
+    restore_to_evaluate, save_checkpoint, save_final_checkpoint,
 };
 pub use config::{ScheduleOverrides, learning_config};
 pub use evaluate::{

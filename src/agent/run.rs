@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint};
+use super::checkpoint::{read_checkpoint, restore_checkpoint, save_checkpoint, save_final_checkpoint};
 use super::learned::LearnedPlannerAgent;
 use super::record::{RunSummary, write_learning_records, write_summary_json};
 use super::sac::SacAgent;
@@ -26,6 +26,9 @@ pub struct RunOutput {
     /// Env steps of the last checkpoint this run wrote (checkpoints are taken at episode starts
     /// only, so a run that ends mid-episode leaves its last periodic one), if it wrote any.
     pub saved_at: Option<u64>,
+    /// Whether the agent the run ended with was saved mid-episode (`Some(true)`: for evaluation
+    /// only) or at an episode start (`Some(false)`), when `save_final` asked for it.
+    pub final_mid_episode: Option<bool>,
 }
 
 /// Checkpointing of a learning run.
@@ -38,6 +41,10 @@ pub struct CheckpointOptions {
     pub save_to: Option<PathBuf>,
     /// Continue from this checkpoint; `config.steps` is the total, counting the steps it holds.
     pub resume: Option<PathBuf>,
+    /// Also save the agent the run ends with into this folder, mid-episode or not (see
+    /// [`save_final_checkpoint`]); never the `save_to` folder, whose resumable checkpoint it
+    /// would replace.
+    pub save_final: Option<PathBuf>,
 }
 
 /// Runs `config` on `scene`; writes the five files into `out` if given.
@@ -119,6 +126,11 @@ fn drive<A: TrainAgent>(
         (Some(_), None) => bail!("--save-every needs a checkpoint folder"),
         (None, _) => None,
     };
+    if let (Some(last), Some((_, periodic))) = (&checkpoints.save_final, schedule)
+        && last == periodic
+    {
+        bail!("--save-final {}: the --save-every checkpoints go there; name another folder", last.display());
+    }
     let mut next_save = schedule.map_or(u64::MAX, |(every, _)| (trainer.state.env_steps / every + 1) * every);
     let mut last_saved = None;
     trainer.run_with(remaining, on_progress, on_eval, |t| {
@@ -157,6 +169,21 @@ fn drive<A: TrainAgent>(
         wall_seconds: wall,
         steps_per_second: (trainer.state.env_steps - resumed_at) as f64 / wall.max(1e-9),
     };
+    // After the wall clock is read: saving is not part of the run's speed.
+    let final_mid_episode = match &checkpoints.save_final {
+        Some(dir) => {
+            save_final_checkpoint(dir, config, &trainer)?;
+            Some(!trainer.at_episode_start())
+        }
+        None => None,
+    };
     let state = trainer.state;
-    Ok(RunOutput { summary, evals: state.evals, rows: state.rows, episodes: state.episodes, saved_at: last_saved })
+    Ok(RunOutput {
+        summary,
+        evals: state.evals,
+        rows: state.rows,
+        episodes: state.episodes,
+        saved_at: last_saved,
+        final_mid_episode,
+    })
 }

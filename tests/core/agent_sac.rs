@@ -145,6 +145,7 @@ fn cli_train_sac_writes_the_five_files_and_reruns_from_settings() {
         settings,
         save_every: None,
         save_to: None,
+        save_final: None,
         randomize: false,
         eval_world: None,
         resume: None,

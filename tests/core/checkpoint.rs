@@ -261,6 +261,7 @@ fn cli_resume_continues_a_saved_run_to_the_same_files() {
         settings: None,
         save_every: None,
         save_to: None,
+        save_final: None,
         randomize: false,
         eval_world: None,
         resume: None,
@@ -600,7 +601,7 @@ fn a_version_1_checkpoint_loads_and_resumes_exactly() {
     let scene = load_scene(Path::new("scenes/pendulum.ron")).unwrap();
     let config = RunConfig { steps: 300, ..manifest.config.clone() };
     let resume = |dir: &Path, out: &str| {
-        let options = CheckpointOptions { save_every: None, save_to: None, resume: Some(dir.to_path_buf()) };
+        let options = CheckpointOptions { resume: Some(dir.to_path_buf()), ..Default::default() };
         let out = folder.path().join(out);
         run_learning_with(&config, &scene, Some(&out), &options, |_| {}, |_| {}).unwrap();
         ["eval.csv", "train.csv"].map(|f| std::fs::read_to_string(out.join(f)).unwrap())
@@ -843,7 +844,7 @@ fn a_run_reports_the_step_of_the_checkpoint_it_leaves() {
     let scene = scene();
     let run = |steps: u64, name: &str| {
         let dir = folder.path().join(name);
-        let options = CheckpointOptions { save_every: Some(150), save_to: Some(dir.clone()), resume: None };
+        let options = CheckpointOptions { save_every: Some(150), save_to: Some(dir.clone()), ..Default::default() };
         let config = RunConfig { steps, ..config() };
         let out = run_learning_with(&config, &scene, None, &options, |_| {}, |_| {}).unwrap();
         (out.saved_at, read_checkpoint(&dir).unwrap().trainer.env_steps)
@@ -852,7 +853,60 @@ fn a_run_reports_the_step_of_the_checkpoint_it_leaves() {
     assert_eq!(run(450, "mid"), (Some(400), 400));
     assert_eq!(run(400, "end"), (Some(400), 400));
     // Nothing on the schedule before the end: nothing written.
-    let options = CheckpointOptions { save_every: Some(150), save_to: Some(folder.path().join("none")), resume: None };
+    let options =
+        CheckpointOptions { save_every: Some(150), save_to: Some(folder.path().join("none")), ..Default::default() };
     let out = run_learning_with(&RunConfig { steps: 120, ..config() }, &scene, None, &options, |_| {}, |_| {}).unwrap();
     assert_eq!(out.saved_at, None);
+}
+
+/// `--save-final`: the agent a run ends with, saved even mid-episode (pendulum episodes are 200
+/// steps, so 450 ends 50 steps into one). Evaluating it reproduces the run's own last
+/// evaluation; continuing from it is refused (its episode's physics state is not saved), and
+/// the periodic checkpoint beside it stays resumable.
+#[test]
+fn the_final_agent_is_saved_mid_episode_for_evaluation_not_for_resuming() {
+    use demorl_studio::agent::{CheckpointOptions, evaluate_checkpoint, run_learning_with};
+    let folder = tempfile::tempdir().unwrap();
+    let scene = scene();
+    let (periodic, last) = (folder.path().join("periodic"), folder.path().join("final"));
+    let options = CheckpointOptions {
+        save_every: Some(150),
+        save_to: Some(periodic.clone()),
+        save_final: Some(last.clone()),
+        ..Default::default()
+    };
+    let config = RunConfig { steps: 450, ..config() };
+    let out = run_learning_with(&config, &scene, None, &options, |_| {}, |_| {}).unwrap();
+    assert_eq!((out.saved_at, out.final_mid_episode), (Some(400), Some(true)));
+    let manifest = read_checkpoint(&last).unwrap();
+    assert!(manifest.mid_episode && manifest.trainer.env_steps == 450, "{:?}", manifest.trainer.env_steps);
+    assert!(!read_checkpoint(&periodic).unwrap().mid_episode);
+
+    // SAC's evaluation action is its actor's mean: the saved agent earns exactly the run's last row.
+    let evals = evaluate_checkpoint(&last, &manifest, &scene, &["nominal".to_string()], 1, None).unwrap();
+    let ran = out.evals.last().unwrap();
+    assert_eq!(ran.env_steps, 450);
+    assert_eq!((evals[0].row.env_steps, evals[0].row.eval_return_mean), (450, ran.eval_return_mean));
+
+    let mut fresh = trainer(&scene);
+    let error = format!("{:#}", restore_checkpoint(&last, &manifest, &mut fresh).unwrap_err());
+    assert!(error.contains("mid-episode") && error.contains("final"), "{error}");
+    let resume = CheckpointOptions { resume: Some(last.clone()), ..Default::default() };
+    let error = run_learning_with(&RunConfig { steps: 600, ..config.clone() }, &scene, None, &resume, |_| {}, |_| {})
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("cannot continue"), "{error:#}");
+    let resume = CheckpointOptions { resume: Some(periodic.clone()), ..Default::default() };
+    run_learning_with(&RunConfig { steps: 600, ..config.clone() }, &scene, None, &resume, |_| {}, |_| {}).unwrap();
+
+    // A run that ends at an episode start leaves an ordinary, resumable checkpoint.
+    let at_start = CheckpointOptions { save_final: Some(folder.path().join("at-start")), ..Default::default() };
+    let out = run_learning_with(&RunConfig { steps: 400, ..config.clone() }, &scene, None, &at_start, |_| {}, |_| {})
+        .unwrap();
+    assert_eq!(out.final_mid_episode, Some(false));
+    assert!(!read_checkpoint(&folder.path().join("at-start")).unwrap().mid_episode);
+
+    // The final save never replaces the periodic checkpoints.
+    let clash = CheckpointOptions { save_final: Some(periodic.clone()), ..options };
+    let error = run_learning_with(&config, &scene, None, &clash, |_| {}, |_| {}).unwrap_err();
+    assert!(error.to_string().contains("--save-final"), "{error}");
 }
