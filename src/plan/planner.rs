@@ -26,6 +26,16 @@ pub enum ActionMode {
     Evaluation,
 }
 
+impl ActionMode {
+    /// How this mode's plans are scored (evaluation may have its own κ).
+    fn score_rule(self, settings: &PlannerSettings) -> ScoreRule {
+        match self {
+            ActionMode::Training => ScoreRule::for_training(settings),
+            ActionMode::Evaluation => ScoreRule::for_evaluation(settings),
+        }
+    }
+}
+
 /// The part of a [`Planner`] that carries over between plans (see [`Planner::state`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlannerState {
@@ -229,7 +239,7 @@ impl Planner {
             let t0 = Instant::now();
             work.sample(s, dist, rng, shape);
             let t1 = Instant::now();
-            work.roll_out_and_score(model, reborrow(&mut value), ScoreRule::of(s, mode), shape);
+            work.roll_out_and_score(model, reborrow(&mut value), mode.score_rule(s), shape);
             let t2 = Instant::now();
             last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
             let mean_shift = work.update_distribution(s, dist, kind, &last);
@@ -241,7 +251,7 @@ impl Planner {
                 ms((t1 - t0) + (t3 - t2)),
             ));
         }
-        work.roll_out_mean(model, reborrow(&mut value), ScoreRule::of(s, mode), dist, shape);
+        work.roll_out_mean(model, reborrow(&mut value), mode.score_rule(s), dist, shape);
         let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);
         work.write_trace(dist, model.point_count(), shape, chosen, &last, &mut out.trace);
         if s.nominal.is_some() {

@@ -2,7 +2,6 @@
 
 use super::hooks::TerminalValue;
 use super::model::{RolloutBatch, SequenceBatch};
-use super::planner::ActionMode;
 use crate::config::PlannerSettings;
 
 /// How a sequence's particle returns become its score: the per-step discount and κ, the
@@ -20,13 +19,15 @@ impl ScoreRule {
         Self { discount, disagreement_penalty: 0.0 }
     }
 
-    /// The planner settings' rule for plans of `mode` (evaluation may have its own κ).
-    pub fn of(settings: &PlannerSettings, mode: ActionMode) -> Self {
-        let disagreement_penalty = match mode {
-            ActionMode::Training => settings.disagreement_penalty,
-            ActionMode::Evaluation => settings.evaluation_disagreement_penalty.unwrap_or(settings.disagreement_penalty),
-        };
-        Self { discount: settings.discount, disagreement_penalty }
+    /// The rule of the plans that collect training data: the settings' κ.
+    pub fn for_training(settings: &PlannerSettings) -> Self {
+        Self { discount: settings.discount, disagreement_penalty: settings.disagreement_penalty }
+    }
+
+    /// The rule of evaluation plans: evaluation's own κ when the settings give one.
+    pub fn for_evaluation(settings: &PlannerSettings) -> Self {
+        let kappa = settings.evaluation_disagreement_penalty.unwrap_or(settings.disagreement_penalty);
+        Self { discount: settings.discount, disagreement_penalty: kappa }
     }
 }
 
