@@ -221,7 +221,8 @@ pub struct TrainArgs {
     pub settings: Option<PathBuf>,
     /// Take a checkpoint (weights, optimiser and RNG states, replay buffer, metrics) at the first
     /// episode start on or after every N env steps, and at the end when the run ends at an
-    /// episode start (mid-episode state is not saved: the last periodic one stands, see --save-final; all learning modes).
+    /// episode start (mid-episode state is not saved: the last periodic one stands, see
+    /// --save-final; all learning modes).
     #[arg(long, value_name = "N")]
     pub save_every: Option<u64>,
     /// Checkpoint folder [default: saves/<scene>-<mode>-seed<seed>, or the --resume folder].
