@@ -94,13 +94,16 @@ pub fn save_checkpoint<A: TrainAgent>(dir: &Path, config: &RunConfig, trainer: &
 
 /// Writes `trainer` as it is, mid-episode or not, as the checkpoint folder `dir`: the agent a
 /// run ends with, for evaluation. Mid-episode it is marked so ([`Manifest::mid_episode`]) and
-/// cannot be resumed; at an episode start it is an ordinary checkpoint.
+/// cannot be resumed; at an episode start it is an ordinary checkpoint. Returns whether it was
+/// taken mid-episode.
 pub fn save_final_checkpoint<A: TrainAgent>(
     dir: &Path,
     config: &RunConfig,
     trainer: &Trainer<A>,
-) -> anyhow::Result<()> {
-    write_checkpoint(dir, config, trainer, !trainer.at_episode_start())
+) -> anyhow::Result<bool> {
+    let mid_episode = !trainer.at_episode_start();
+    write_checkpoint(dir, config, trainer, mid_episode)?;
+    Ok(mid_episode)
 }
 
 fn write_checkpoint<A: TrainAgent>(

@@ -170,13 +170,8 @@ fn drive<A: TrainAgent>(
         steps_per_second: (trainer.state.env_steps - resumed_at) as f64 / wall.max(1e-9),
     };
     // After the wall clock is read: saving is not part of the run's speed.
-    let final_mid_episode = match &checkpoints.save_final {
-        Some(dir) => {
-            save_final_checkpoint(dir, config, &trainer)?;
-            Some(!trainer.at_episode_start())
-        }
-        None => None,
-    };
+    let final_mid_episode =
+        checkpoints.save_final.as_ref().map(|dir| save_final_checkpoint(dir, config, &trainer)).transpose()?;
     let state = trainer.state;
     Ok(RunOutput {
         summary,
