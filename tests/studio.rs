@@ -1130,6 +1130,29 @@ fn the_schedule_panel_sets_model_patience_beta_nll_restarts_and_the_refit_guard(
 }
 
 #[test]
+fn the_schedule_panel_lets_kappa_follow_the_falls() {
+    use demorl_studio::config::FallCaution;
+    use demorl_studio::studio::schedule_panel::schedule_controls;
+    let ctx = egui::Context::default();
+    let mut train = small_train();
+    let sac_rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, RunMode::Sac));
+    assert!(!sac_rects.contains_key("fall_caution"), "SAC has no planner κ");
+    let mode = RunMode::Demorl;
+    let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert!(rects.contains_key("fall_caution") && !rects.contains_key("fall_caution_max"), "no sliders while off");
+    click_widget(&ctx, "fall_caution", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.fall_caution, Some(FallCaution::default()));
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["fall_caution_max"];
+    let target = egui::pos2(rect.left() + 0.5 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    let highest = train.fall_caution.as_ref().unwrap().max_penalty;
+    assert!((4.0..=6.0).contains(&highest), "highest κ {highest}");
+    demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
+    click_widget(&ctx, "fall_caution", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.fall_caution, None);
+}
+
+#[test]
 fn the_schedule_panel_sets_when_the_planner_starts() {
     use demorl_studio::config::PlannerStart;
     use demorl_studio::studio::schedule_panel::schedule_controls;

@@ -10,10 +10,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::caution::penalty_after;
 use super::model_data::ModelData;
 use super::sac::{REPLAY_SEED, WARMUP_SEED, check_sizes, read_replay, sac_updates, uniform_action, write_replay};
 use super::train::TrainAgent;
-use super::train_data::{ModelFit, StepStats, Transition};
+use super::train_data::{ModelFit, StepStats, TrainEpisode, Transition};
 use crate::config::{PlannerSettings, SettingsError, TerminalChoice, TrainSettings};
 use crate::learn::record_file::{load_state, save_state};
 use crate::learn::{EnsembleModel, FastEnsemble, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, Sac, StateDelta};
@@ -290,6 +291,21 @@ impl TrainAgent for LearnedPlannerAgent {
 
     fn episode_start(&mut self) {
         self.planner.reset();
+    }
+
+    fn episode_end(&mut self, episode: &TrainEpisode) {
+        let Some(caution) = &self.settings.fall_caution else { return };
+        let floor = self.planner.settings().disagreement_penalty;
+        let current = self.planner.adapted_penalty().unwrap_or(floor);
+        let next = Some(penalty_after(caution, current, floor, episode));
+        // Evaluation plans follow the same κ (unless the settings give evaluation its own).
+        self.planner.set_adapted_penalty(next);
+        self.eval_planner.set_adapted_penalty(next);
+    }
+
+    fn adapted_penalty(&self) -> Option<f32> {
+        let settings_kappa = self.planner.settings().disagreement_penalty;
+        self.settings.fall_caution.as_ref().map(|_| self.planner.adapted_penalty().unwrap_or(settings_kappa))
     }
 
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {

@@ -1,6 +1,7 @@
 //! The experiment without a window: agents that act in an `Env`, episodes, and run records.
 
 mod baseline;
+mod caution;
 mod checkpoint;
 mod config;
 mod evaluate;

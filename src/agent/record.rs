@@ -107,7 +107,7 @@ pub fn write_learning_records(
 
 /// The columns of `train_episodes.csv` (the fields of [`TrainEpisode`]), written alone when no
 /// episode has ended.
-pub const TRAIN_EPISODES_HEADER: &str = "env_steps,episode_return,length,fell,end";
+pub const TRAIN_EPISODES_HEADER: &str = "env_steps,episode_return,length,fell,end,disagreement_penalty";
 
 /// Writes `eval.csv` of a learning run: one row per evaluation.
 pub fn write_eval_rows_csv(path: &Path, rows: &[EvalRow]) -> anyhow::Result<()> {
@@ -172,6 +172,31 @@ mod tests {
         row.eval_falls = Some(2);
         write_eval_rows_csv(&path, std::slice::from_ref(&row)).unwrap();
         assert_eq!(read_eval_rows_csv(&path).unwrap(), vec![row]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn train_episodes_keep_the_kappa_the_falls_set_and_older_files_read_none() {
+        let dir = std::env::temp_dir().join(format!("demorl-episodes-kappa-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("train_episodes.csv");
+        std::fs::write(
+            &path,
+            "env_steps,episode_return,length,fell,end
+300,-4.5,300,true,terminated: fell
+",
+        )
+        .unwrap();
+        let mut episodes = read_train_episodes_csv(&path).unwrap();
+        assert_eq!(episodes[0].disagreement_penalty, None, "not adapted then");
+        episodes[0].disagreement_penalty = Some(2.25);
+        let mut later = TrainEpisode::ended(1300, 812.0, 1000, None);
+        later.disagreement_penalty = Some(1.25);
+        episodes.push(later);
+        write_rows(&path, &episodes).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some(TRAIN_EPISODES_HEADER));
+        assert_eq!(read_train_episodes_csv(&path).unwrap(), episodes);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -27,6 +27,13 @@ pub trait TrainAgent {
     fn observe(&mut self, transition: Transition<'_>, env_steps: u64) -> StepStats;
     /// A training episode starts.
     fn episode_start(&mut self);
+    /// A training episode ended (before the next one starts): agents whose κ follows the falls
+    /// (`train.fall_caution`) take their step.
+    fn episode_end(&mut self, _episode: &TrainEpisode) {}
+    /// The κ the training plans score with when the falls adapt it (`train.fall_caution`).
+    fn adapted_penalty(&self) -> Option<f32> {
+        None
+    }
     /// The deterministic evaluation action.
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32>;
     /// An evaluation episode starts, the training having taken `env_steps` steps.
@@ -70,6 +77,12 @@ impl TrainAgent for Box<dyn TrainAgent + Send> {
     }
     fn episode_start(&mut self) {
         (**self).episode_start()
+    }
+    fn episode_end(&mut self, episode: &TrainEpisode) {
+        (**self).episode_end(episode)
+    }
+    fn adapted_penalty(&self) -> Option<f32> {
+        (**self).adapted_penalty()
     }
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32> {
         (**self).eval_act(obs)
@@ -206,12 +219,14 @@ impl<A: TrainAgent> Trainer<A> {
         }
         let mut episode_end = None;
         if outcome.done() {
-            let episode = TrainEpisode::ended(
+            let mut episode = TrainEpisode::ended(
                 self.state.env_steps,
                 self.episode_return,
                 self.train_env.steps(),
                 outcome.reason.as_ref(),
             );
+            episode.disagreement_penalty = self.agent.adapted_penalty();
+            self.agent.episode_end(&episode);
             self.state.episodes.push(episode.clone());
             episode_end = Some(episode);
             self.episode_return = 0.0;

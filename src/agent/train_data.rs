@@ -268,6 +268,10 @@ pub struct TrainEpisode {
     /// Why it ended: `time limit`, `terminated: <the task's condition>` (a fall) or
     /// `physics blow-up: …`.
     pub end: String,
+    /// The κ its training plans scored with when `train.fall_caution` adapts it (empty
+    /// otherwise and in records from before the column).
+    #[serde(default)]
+    pub disagreement_penalty: Option<f32>,
 }
 
 impl TrainEpisode {
@@ -275,7 +279,8 @@ impl TrainEpisode {
     /// (no reason: the time limit).
     pub fn ended(env_steps: u64, episode_return: f64, length: u32, reason: Option<&EndReason>) -> Self {
         let reason = reason.unwrap_or(&EndReason::TimeLimit);
-        TrainEpisode { env_steps, episode_return, length, fell: reason.is_fall(), end: reason.to_string() }
+        let (fell, end) = (reason.is_fall(), reason.to_string());
+        TrainEpisode { env_steps, episode_return, length, fell, end, disagreement_penalty: None }
     }
 
     /// A record written before `fell` was kept reads it from its end text, [`EndReason`]'s
@@ -288,7 +293,8 @@ impl TrainEpisode {
     /// What a checkpoint written before lengths and ends were kept knows of an episode: its
     /// return (`env_steps` and `length` 0).
     fn return_only(episode_return: f64) -> Self {
-        TrainEpisode { env_steps: 0, episode_return, length: 0, fell: false, end: "not recorded".into() }
+        let end = "not recorded".into();
+        TrainEpisode { env_steps: 0, episode_return, length: 0, fell: false, end, disagreement_penalty: None }
     }
 }
 
@@ -390,6 +396,7 @@ mod tests {
             length,
             fell: end.starts_with("terminated"),
             end: end.into(),
+            disagreement_penalty: None,
         };
         let state = TrainerState {
             env_steps: 1200,

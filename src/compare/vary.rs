@@ -293,18 +293,23 @@ pub fn parse_value(text: &str) -> anyhow::Result<Value> {
         }
         None => (text, None),
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    let mut fields = inner.map(split_top_level).unwrap_or_default();
+    fields.retain(|f| !f.is_empty());
+    // `key: value` with a plain field name (a nested `(a: 1)` is one value, not a field).
+    let is_field = |f: &String| f.split_once(':').is_some_and(|(key, _)| is_identifier(key.trim()));
+    let is_struct = fields.iter().all(is_field);
+    // A bare struct `(field: value, ...)`, or `()` for one with every field at its default.
+    if name.is_empty() && inner.is_some() && is_struct {
+        return struct_value(&fields);
+    }
+    if !is_identifier(name) {
         bail!("`{text}` is neither a number, a boolean, a string nor a variant name");
     }
-    let Some(inner) = inner else { return Ok(Value::String(name.to_string())) };
-    let fields = split_top_level(inner);
-    let content = if fields.iter().all(|f| f.contains(':')) && !fields.is_empty() {
-        let mut map = Map::new();
-        for field in &fields {
-            let (key, value) = field.split_once(':').expect("checked above");
-            map.insert(key.trim().to_string(), parse_value(value)?);
-        }
-        Value::Object(map)
+    if inner.is_none() {
+        return Ok(Value::String(name.to_string()));
+    }
+    let content = if is_struct && !fields.is_empty() {
+        struct_value(&fields)?
     } else if let [single] = fields.as_slice() {
         parse_value(single)?
     } else {
@@ -312,6 +317,20 @@ pub fn parse_value(text: &str) -> anyhow::Result<Value> {
     };
     // `Some(x)` is the option's value itself in serde's data model.
     Ok(if name == "Some" { content } else { Value::Object(Map::from_iter([(name.to_string(), content)])) })
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The fields `key: value` of a struct as serde's JSON object.
+fn struct_value(fields: &[String]) -> anyhow::Result<Value> {
+    let mut map = Map::new();
+    for field in fields {
+        let (key, value) = field.split_once(':').expect("a struct's fields have a colon");
+        map.insert(key.trim().to_string(), parse_value(value)?);
+    }
+    Ok(Value::Object(map))
 }
 
 #[cfg(test)]
@@ -332,6 +351,10 @@ mod tests {
             serde_json::json!({"Cem": {"elite_fraction": 0.1}})
         );
         assert!(parse_value("Cem(elite_fraction: 0.1").is_err());
+        // An option holding a struct: `Some((field: value))`, or `Some(())` for its defaults.
+        assert_eq!(parse_value("Some((max_penalty: 2.5))").unwrap(), serde_json::json!({"max_penalty": 2.5}));
+        assert_eq!(parse_value("Some(())").unwrap(), serde_json::json!({}));
+        assert!(parse_value("(1, 2)").is_err());
         assert!(parse_value("a b").is_err());
     }
 

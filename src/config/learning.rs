@@ -216,6 +216,32 @@ impl Default for ModelDataSettings {
     }
 }
 
+/// Pessimism that follows the training falls, as a Lagrange multiplier follows a constraint:
+/// after each training episode that ends at or after `from_step`, the κ of the training plans
+/// (and of evaluation plans, unless `planner.evaluation_disagreement_penalty` gives their own)
+/// moves by `step_size × (fell − falls_per_1000_steps × length / 1000)`, kept between
+/// `planner.disagreement_penalty` and `max_penalty`. Episodes that fall more often than the
+/// tolerated rate raise it; long episodes without a fall ease it back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FallCaution {
+    /// The highest κ the falls can raise it to (3).
+    pub max_penalty: f32,
+    /// κ's change per fall above the tolerated rate (1).
+    pub step_size: f32,
+    /// The tolerated falls per 1000 training steps (1): at this rate κ holds still.
+    pub falls_per_1000_steps: f32,
+    /// Episodes ending before this env step leave κ alone (2500): early falls, while model and
+    /// actor know little, happen to every seed and do not say that plans are too bold.
+    pub from_step: u64,
+}
+
+impl Default for FallCaution {
+    fn default() -> Self {
+        Self { max_penalty: 3.0, step_size: 1.0, falls_per_1000_steps: 1.0, from_step: 2500 }
+    }
+}
+
 /// When a learned-model planner (DeMoRL, PETS-like MPC) starts choosing the executed actions.
 /// Until then DeMoRL's actor acts, sampling as SAC explores (PETS keeps drawing uniform random
 /// actions), so the first data are not the plans of a model fitted on a few hundred steps.
@@ -288,6 +314,9 @@ pub struct TrainSettings {
     /// only, as PETS, so a critic trained on a few thousand steps cannot steer them (0: from the
     /// first plan, the paper's loop).
     pub terminal_value_start: u64,
+    /// Learned-model planners: κ (`planner.disagreement_penalty`) that follows the training
+    /// falls (`None`: κ stays as set). See [`FallCaution`].
+    pub fall_caution: Option<FallCaution>,
 }
 
 impl Default for TrainSettings {
@@ -308,6 +337,7 @@ impl Default for TrainSettings {
             gait_residual: None,
             planner_start: PlannerStart::WarmUp,
             terminal_value_start: 0,
+            fall_caution: None,
         }
     }
 }

@@ -83,6 +83,11 @@ fn bad_values(settings: &TrainSettings) -> Vec<Bad> {
             "the residual scale must be above 0 and at most 2",
         );
     }
+    if let Some(caution) = &settings.fall_caution {
+        p.non_negative("train.fall_caution.max_penalty", caution.max_penalty as f64);
+        p.positive("train.fall_caution.step_size", caution.step_size as f64);
+        p.non_negative("train.fall_caution.falls_per_1000_steps", caution.falls_per_1000_steps as f64);
+    }
     if let PlannerStart::ModelError(limit) = settings.planner_start {
         let ok = limit.is_finite() && limit > 0.0;
         p.require(

@@ -14,8 +14,8 @@ mod run;
 
 pub use error::SettingsError;
 pub use learning::{
-    Activation, DEFAULT_STD_FLOOR, EnsembleBackend, EnsembleSettings, ModelDataSettings, PlannerStart, SacSettings,
-    TrainSettings,
+    Activation, DEFAULT_STD_FLOOR, EnsembleBackend, EnsembleSettings, FallCaution, ModelDataSettings, PlannerStart,
+    SacSettings, TrainSettings,
 };
 pub use learning_check::{check_train_settings, learning_problems, train_settings_problems};
 pub use nominal::{MAX_PERIOD_STEPS, PeriodicNominal};

@@ -27,11 +27,12 @@ pub enum ActionMode {
 }
 
 impl ActionMode {
-    /// How this mode's plans are scored (evaluation may have its own κ).
-    fn score_rule(self, settings: &PlannerSettings) -> ScoreRule {
+    /// How this mode's plans are scored (evaluation may have its own κ; `adapted` is the κ the
+    /// training falls set, see [`Planner::set_adapted_penalty`]).
+    fn score_rule(self, settings: &PlannerSettings, adapted: Option<f32>) -> ScoreRule {
         match self {
-            ActionMode::Training => ScoreRule::for_training(settings),
-            ActionMode::Evaluation => ScoreRule::for_evaluation(settings),
+            ActionMode::Training => ScoreRule::for_training(settings, adapted),
+            ActionMode::Evaluation => ScoreRule::for_evaluation(settings, adapted),
         }
     }
 }
@@ -47,6 +48,9 @@ pub struct PlannerState {
     /// Control steps since the episode started (the nominal schedule's clock).
     #[serde(default)]
     pub step: u64,
+    /// κ set by the training falls (`train.fall_caution`); absent in older checkpoints.
+    #[serde(default)]
+    pub adapted_penalty: Option<f32>,
 }
 
 /// A DMD-MPC planner. All randomness comes from one seeded ChaCha8 stream, so the same
@@ -60,6 +64,8 @@ pub struct Planner {
     shift_next: bool,
     /// Control steps since the episode started: the nominal schedule's clock.
     step: u64,
+    /// κ in place of `settings.disagreement_penalty`, set by the learning loop from its falls.
+    adapted_penalty: Option<f32>,
     work: Workspace,
 }
 
@@ -118,6 +124,7 @@ impl Planner {
             dist,
             shift_next: false,
             step: 0,
+            adapted_penalty: None,
             work: Workspace::default(),
         })
     }
@@ -162,6 +169,7 @@ impl Planner {
             dist: self.dist.clone(),
             shift_next: self.shift_next,
             step: self.step,
+            adapted_penalty: self.adapted_penalty,
         }
     }
 
@@ -178,7 +186,20 @@ impl Planner {
         self.dist = state.dist;
         self.shift_next = state.shift_next;
         self.step = state.step;
+        self.adapted_penalty = state.adapted_penalty;
         Ok(())
+    }
+
+    /// Scores plans with κ = `penalty` instead of `planner.disagreement_penalty` (`None`: the
+    /// settings' κ again); evaluation's own κ, when set, still rules evaluation plans. The
+    /// learning loop sets it from its falls (`train.fall_caution`).
+    pub fn set_adapted_penalty(&mut self, penalty: Option<f32>) {
+        self.adapted_penalty = penalty;
+    }
+
+    /// The κ set by [`set_adapted_penalty`](Self::set_adapted_penalty), if any.
+    pub fn adapted_penalty(&self) -> Option<f32> {
+        self.adapted_penalty
     }
 
     /// Restarts the random stream (e.g. for a reproducible evaluation run).
@@ -217,7 +238,8 @@ impl Planner {
         let started = Instant::now();
         self.apply_pending_settings();
         self.shift(model.action_dim());
-        let Planner { settings: s, rng, dist, work, .. } = self;
+        let Planner { settings: s, rng, dist, work, adapted_penalty, .. } = self;
+        let rule = mode.score_rule(s, *adapted_penalty);
         let shape = Shape {
             horizon: s.horizon,
             action_dim: model.action_dim(),
@@ -239,7 +261,7 @@ impl Planner {
             let t0 = Instant::now();
             work.sample(s, dist, rng, shape);
             let t1 = Instant::now();
-            work.roll_out_and_score(model, reborrow(&mut value), mode.score_rule(s), shape);
+            work.roll_out_and_score(model, reborrow(&mut value), rule, shape);
             let t2 = Instant::now();
             last = work.weighting.compute(&s.loss, &work.scores, &mut work.coefficients, &mut work.elite);
             let mean_shift = work.update_distribution(s, dist, kind, &last);
@@ -251,7 +273,7 @@ impl Planner {
                 ms((t1 - t0) + (t3 - t2)),
             ));
         }
-        work.roll_out_mean(model, reborrow(&mut value), mode.score_rule(s), dist, shape);
+        work.roll_out_mean(model, reborrow(&mut value), rule, dist, shape);
         let chosen = work.choose_action(s, rng, dist, mode, kind, &last, shape, &mut out.action);
         work.write_trace(dist, model.point_count(), shape, chosen, &last, &mut out.trace);
         if s.nominal.is_some() {

@@ -19,15 +19,20 @@ impl ScoreRule {
         Self { discount, disagreement_penalty: 0.0 }
     }
 
-    /// The rule of the plans that collect training data: the settings' κ.
-    pub fn for_training(settings: &PlannerSettings) -> Self {
-        Self { discount: settings.discount, disagreement_penalty: settings.disagreement_penalty }
+    /// The rule of the plans that collect training data: the κ the training falls have set
+    /// (`adapted`, with `train.fall_caution`), else the settings' κ.
+    pub fn for_training(settings: &PlannerSettings, adapted: Option<f32>) -> Self {
+        let kappa = adapted.unwrap_or(settings.disagreement_penalty);
+        Self { discount: settings.discount, disagreement_penalty: kappa }
     }
 
-    /// The rule of evaluation plans: evaluation's own κ when the settings give one.
-    pub fn for_evaluation(settings: &PlannerSettings) -> Self {
-        let kappa = settings.evaluation_disagreement_penalty.unwrap_or(settings.disagreement_penalty);
-        Self { discount: settings.discount, disagreement_penalty: kappa }
+    /// The rule of evaluation plans: evaluation's own κ when the settings give one, else the
+    /// training plans' κ.
+    pub fn for_evaluation(settings: &PlannerSettings, adapted: Option<f32>) -> Self {
+        match settings.evaluation_disagreement_penalty {
+            Some(kappa) => Self { discount: settings.discount, disagreement_penalty: kappa },
+            None => Self::for_training(settings, adapted),
+        }
     }
 }
 

@@ -835,18 +835,23 @@ fn status_bar(ui: &mut egui::Ui, e: &Experiment, frame_seconds: f32, budget: &Fr
     });
 }
 
-/// The model plot's title: how many refits, how many of them stalled or the refit guard rejected,
-/// the last one's time.
-/// The returns plot's title, with how many training episodes a fall ended so far.
+/// The returns plot's title, with how many training episodes a fall ended so far and, when the
+/// falls steer κ (`train.fall_caution`), the κ of the last one.
 fn returns_title(episodes: &[crate::agent::TrainEpisode]) -> String {
     let falls = episodes.iter().filter(|e| e.fell).count();
-    match (episodes.len(), falls) {
-        (0, _) => "Returns vs env steps".to_string(),
-        (n, 0) => format!("Returns vs env steps ({n} training episodes, none fell)"),
-        (n, falls) => format!("Returns vs env steps ({falls} of {n} training episodes fell)"),
+    let mut parts = match (episodes.len(), falls) {
+        (0, _) => return "Returns vs env steps".to_string(),
+        (n, 0) => vec![format!("{n} training episodes, none fell")],
+        (n, falls) => vec![format!("{falls} of {n} training episodes fell")],
+    };
+    if let Some(kappa) = episodes.last().and_then(|e| e.disagreement_penalty) {
+        parts.push(format!("κ {kappa:.2} in the last"));
     }
+    format!("Returns vs env steps ({})", parts.join("; "))
 }
 
+/// The model plot's title: how many refits, how many of them stalled or the refit guard rejected,
+/// the last one's time.
 fn model_error_title(fits: usize, stalled: usize, rejected: usize, last_fit_ms: f64) -> String {
     if fits == 0 {
         return "Model hold-out error (first fit at the end of warm-up)".to_string();
@@ -877,6 +882,10 @@ mod plot_title_tests {
         assert_eq!(returns_title(&time_limit), "Returns vs env steps (2 training episodes, none fell)");
         let some_fell = [ended(Some(&fall)), ended(None), ended(Some(&fall))];
         assert_eq!(returns_title(&some_fell), "Returns vs env steps (2 of 3 training episodes fell)");
+        let mut cautious = some_fell.to_vec();
+        cautious[2].disagreement_penalty = Some(2.345);
+        let title = returns_title(&cautious);
+        assert_eq!(title, "Returns vs env steps (2 of 3 training episodes fell; κ 2.35 in the last)");
     }
 
     #[test]

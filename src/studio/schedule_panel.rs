@@ -1,7 +1,7 @@
 //! The learning-schedule panel: warm-up, evaluations, SAC's update ratio, rates and (DeMoRL)
 //! behaviour cloning, model-generated transitions and when plans start using the critic, and the
-//! dynamics model's refits (interval, patience, β-NLL, restarts of stalled refits, refit guard)
-//! and when the planner starts, for the learning modes. Edits change `Experiment::train` and
+//! dynamics model's refits (interval, patience, β-NLL, restarts of stalled refits, refit guard),
+//! when the planner starts and whether κ follows the training falls, for the learning modes. Edits change `Experiment::train` and
 //! apply at the next "reset training" (a schedule changed mid-run would make the run
 //! unrepeatable).
 
@@ -9,7 +9,7 @@ use bevy_egui::egui;
 
 use super::panels::{WidgetRects, named_slider};
 use crate::config::TrainSettings;
-use crate::config::{EnsembleBackend, PlannerStart, RunMode};
+use crate::config::{EnsembleBackend, FallCaution, PlannerStart, RunMode};
 
 /// Widgets for the schedule of `mode`, each with a one-sentence tooltip; values stay in range by
 /// construction. Returns the rects of the named widgets.
@@ -130,6 +130,7 @@ pub fn schedule_controls(ui: &mut egui::Ui, train: &mut TrainSettings, mode: Run
         rects.insert("host_backend", response.rect);
         refit_guard_controls(ui, &mut rects, &mut train.ensemble.refit_guard);
         planner_start_controls(ui, &mut rects, &mut train.planner_start, train.warmup_steps);
+        fall_caution_controls(ui, &mut rects, &mut train.fall_caution);
     }
     ui.label("Applies at the next reset training.");
     rects
@@ -177,6 +178,41 @@ fn planner_start_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, start: &mu
             }
         }
     });
+}
+
+/// κ that follows the training falls: off, or on with its ceiling, the tolerated fall rate, the
+/// step per excess fall and the step from which falls count.
+fn fall_caution_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, caution: &mut Option<FallCaution>) {
+    let mut on = caution.is_some();
+    let tip = "After each training episode, raise the plans' κ (disagreement penalty) by each fall beyond the \
+               tolerated rate and ease it back by the steps without one, between the planner's κ and a ceiling.";
+    let response = ui.checkbox(&mut on, "κ follows the falls").on_hover_text(tip);
+    rects.insert("fall_caution", response.rect);
+    if response.changed() {
+        *caution = on.then(FallCaution::default);
+    }
+    let Some(caution) = caution else { return };
+    let mut slider = |name: &'static str, widget: egui::Slider, tip: &str| named_slider(ui, rects, name, widget, tip);
+    slider(
+        "fall_caution_max",
+        egui::Slider::new(&mut caution.max_penalty, 0.0..=10.0).text("highest κ"),
+        "The highest κ the falls can raise the plans' to.",
+    );
+    slider(
+        "fall_caution_rate",
+        egui::Slider::new(&mut caution.falls_per_1000_steps, 0.0..=10.0).text("tolerated falls / 1000 steps"),
+        "At this fall rate κ holds still; more falls raise it, fewer lower it.",
+    );
+    slider(
+        "fall_caution_step",
+        egui::Slider::new(&mut caution.step_size, 0.01..=5.0).logarithmic(true).text("κ step per fall"),
+        "How far κ moves per fall above the tolerated rate.",
+    );
+    slider(
+        "fall_caution_from",
+        egui::Slider::new(&mut caution.from_step, 0..=20_000).text("falls count from step"),
+        "Episodes ending before this env step leave κ alone (early falls happen to every run).",
+    );
 }
 
 /// The refit guard: off, or on with the ratio of new to previous hold-out error it tolerates.

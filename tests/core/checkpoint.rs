@@ -11,7 +11,8 @@ use demorl_studio::agent::{
     restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::config::{
-    ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TerminalChoice, TrainSettings, preset,
+    FallCaution, ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TerminalChoice, TrainSettings,
+    preset,
 };
 use demorl_studio::learn::{ReplayBuffer, StepEnd};
 use demorl_studio::scene::{Scene, load_scene};
@@ -329,32 +330,47 @@ fn demorl_settings() -> TrainSettings {
 
 fn demorl_trainer(scene: &Scene, settings: &TrainSettings) -> Trainer<LearnedPlannerAgent> {
     let planner = PlannerSettings { horizon: 5, samples: 16, iterations: 2, ..preset("reference").unwrap() };
-    let agent = LearnedPlannerAgent::new(3, 1, settings.clone(), planner, true, SEED).unwrap();
+    let env = demorl_studio::sim::Env::new(scene);
+    let agent =
+        LearnedPlannerAgent::new(env.obs_dim(), env.action_dim(), settings.clone(), planner, true, SEED).unwrap();
     Trainer::new(scene, agent, settings.clone(), SEED).unwrap()
 }
 
-/// Runs 400 DeMoRL steps whole, and 200 + checkpoint + resume + 200, and asserts both end the
-/// same; returns the checkpoint (its folder guard and path) and its manifest's file list.
+/// Runs 400 DeMoRL steps of pendulum whole, and 200 + checkpoint + resume + 200, and asserts
+/// both end the same; returns the checkpoint (its folder guard and path) and its manifest's
+/// file list.
 fn assert_demorl_resume_is_bit_identical(settings: &TrainSettings) -> (tempfile::TempDir, PathBuf, Vec<String>) {
-    let scene = scene();
+    assert_demorl_resume_in_scene_is_bit_identical(&scene(), settings)
+}
+
+/// As above in `scene`: the checkpoint is taken at the first episode start from step 200 on.
+fn assert_demorl_resume_in_scene_is_bit_identical(
+    scene: &Scene,
+    settings: &TrainSettings,
+) -> (tempfile::TempDir, PathBuf, Vec<String>) {
     let fingerprint = |t: &Trainer<LearnedPlannerAgent>| {
         let sac: Vec<u32> = t.agent.sac.as_ref().unwrap().parameters().iter().map(|v| v.to_bits()).collect();
         (format!("{:?} {:?} {:?}", t.state.evals, t.state.rows, t.state.episodes), sac, t.agent.planner.state())
     };
-    let mut whole = demorl_trainer(&scene, settings);
+    let mut whole = demorl_trainer(scene, settings);
     whole.run(400, |_| {}, |_| {});
 
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("demorl");
-    let mut first = demorl_trainer(&scene, settings);
+    let mut first = demorl_trainer(scene, settings);
     first.run(200, |_| {}, |_| {});
+    while !first.at_episode_start() {
+        first.step();
+    }
+    let saved_at = first.state.env_steps;
+    assert!(saved_at < 400, "no episode start between steps 200 and 400");
     let config = RunConfig { mode: RunMode::Demorl, train: settings.clone(), ..config() };
     save_checkpoint(&dir, &config, &first).unwrap();
     drop(first);
     let manifest = read_checkpoint(&dir).unwrap();
-    let mut resumed = demorl_trainer(&scene, settings);
+    let mut resumed = demorl_trainer(scene, settings);
     restore_checkpoint(&dir, &manifest, &mut resumed).unwrap();
-    resumed.run(200, |_| {}, |_| {});
+    resumed.run(400 - saved_at, |_| {}, |_| {});
     assert!(whole.agent.plan_ms() > 0.0, "the planner ran");
     assert!(fingerprint(&resumed) == fingerprint(&whole), "resumed DeMoRL run differs");
     (folder, dir, manifest.files.iter().map(|f| f.path.clone()).collect())
@@ -396,6 +412,42 @@ fn resumed_demorl_run_on_the_host_backend_is_bit_identical() {
     let (_folder, _dir, files) = assert_demorl_resume_is_bit_identical(&settings);
     assert!(files.iter().any(|f| f == "agent/ensemble/ensemble_host_adam.bin"), "host Adam state not saved: {files:?}");
     assert!(!files.iter().any(|f| f == "agent/ensemble/ensemble_optim.bpk"), "burn's Adam state saved too: {files:?}");
+}
+
+/// κ that follows the training falls (`train.fall_caution`), on the hopper (its early episodes
+/// fall): each episode's record holds the κ its plans used, each one the rule's step from the
+/// episode before (falls beyond one per 1000 steps raise it, up to 3); both planners end with the
+/// next κ, and a checkpoint keeps it so the run resumes bit for bit.
+#[test]
+fn kappa_that_follows_the_falls_steps_by_its_rule_and_resumes_bit_identically() {
+    let hopper = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let caution = FallCaution { from_step: 150, ..FallCaution::default() };
+    let settings = TrainSettings { fall_caution: Some(caution.clone()), ..demorl_settings() };
+    assert_demorl_resume_in_scene_is_bit_identical(&hopper, &settings);
+
+    let mut run = demorl_trainer(&hopper, &settings);
+    run.run(400, |_| {}, |_| {});
+    let floor = run.agent.planner.settings().disagreement_penalty;
+    let mut kappa = floor;
+    for episode in &run.state.episodes {
+        assert_eq!(episode.disagreement_penalty, Some(kappa), "{episode:?}");
+        if episode.env_steps >= caution.from_step {
+            let excess = f32::from(u8::from(episode.fell)) - episode.length as f32 / 1000.0;
+            kappa = (kappa + excess).clamp(floor, 3.0);
+        }
+    }
+    let episodes = &run.state.episodes;
+    assert!(episodes.iter().any(|e| e.env_steps < caution.from_step && e.fell), "an early fall, not counted");
+    let highest = episodes.iter().filter_map(|e| e.disagreement_penalty).fold(floor, f32::max);
+    assert!(highest > floor + 1.0, "later falls raised κ from {floor} to {highest} only");
+    assert_eq!(run.agent.planner.adapted_penalty(), Some(kappa));
+    assert_eq!(run.agent.eval_planner.adapted_penalty(), Some(kappa), "evaluation plans follow");
+
+    // Without the option the records leave κ empty and the planner keeps the settings' κ.
+    let mut plain = demorl_trainer(&hopper, &demorl_settings());
+    plain.run(200, |_| {}, |_| {});
+    assert!(plain.state.episodes.iter().all(|e| e.disagreement_penalty.is_none()));
+    assert_eq!(plain.agent.planner.adapted_penalty(), None);
 }
 
 /// The planner's start and the last fit's error are part of the saved run: with a limit the

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use demorl_studio::config::{EnsembleSettings, preset};
+use demorl_studio::config::{EnsembleSettings, PlannerSettings, preset};
 use demorl_studio::learn::{EnsembleModel, ModelNoise, ProbabilisticEnsemble, ReplayBuffer, StateDelta, StepEnd};
 use demorl_studio::plan::{ActionMode, Model, Planner, RolloutBatch, ScoreRule, Scorer, SequenceBatch};
 use demorl_studio::scene::load_scene;
@@ -288,6 +288,23 @@ fn planner_with_learned_model_reproduces_its_trace_scores() {
     let training = plan_with(ActionMode::Training, &mut model);
     assert_eq!(rescore(&mut model, &evaluation.trace, 3.0), evaluation.trace.scores, "evaluation plans score with κ 3");
     assert_eq!(rescore(&mut model, &training.trace, 1.0), training.trace.scores, "training plans keep κ 1");
+
+    // κ set by the training falls (`train.fall_caution`) scores training plans, and evaluation
+    // plans unless evaluation has its own κ; it survives the planner's saved state.
+    let plan_adapted = |settings: &PlannerSettings, mode: ActionMode, model: &mut EnsembleModel| {
+        let mut planner = Planner::new(settings.clone(), 1, 11).unwrap();
+        planner.set_adapted_penalty(Some(2.5));
+        let mut restored = Planner::new(settings.clone(), 1, 11).unwrap();
+        restored.restore(planner.state()).unwrap();
+        model.set_start(&start);
+        restored.plan(model, None, None, mode)
+    };
+    let training = plan_adapted(&settings, ActionMode::Training, &mut model);
+    assert_eq!(rescore(&mut model, &training.trace, 2.5), training.trace.scores, "training plans use the adapted κ");
+    let evaluation = plan_adapted(&settings, ActionMode::Evaluation, &mut model);
+    assert_eq!(rescore(&mut model, &evaluation.trace, 2.5), evaluation.trace.scores, "so do evaluation plans");
+    let evaluation = plan_adapted(&two_kappas, ActionMode::Evaluation, &mut model);
+    assert_eq!(rescore(&mut model, &evaluation.trace, 3.0), evaluation.trace.scores, "evaluation's own κ wins");
 }
 
 /// Timing at the benchmark sizes (cheetah: obs 17, act 6; 7 × 4 × 200 Swish, 5 elites,

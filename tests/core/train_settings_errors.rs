@@ -3,7 +3,7 @@
 //! of panicking inside the ensemble or SAC.
 
 use demorl_studio::config::{
-    EnsembleSettings, PlannerStart, SacSettings, TrainSettings, read_run_config, train_settings_problems,
+    EnsembleSettings, FallCaution, PlannerStart, SacSettings, TrainSettings, read_run_config, train_settings_problems,
 };
 use std::path::{Path, PathBuf};
 
@@ -47,6 +47,12 @@ fn every_bad_field_is_named_with_its_value() {
             ..Default::default()
         },
         planner_start: PlannerStart::ModelError(-0.1),
+        fall_caution: Some(FallCaution {
+            max_penalty: -1.0,
+            step_size: 0.0,
+            falls_per_1000_steps: f32::NAN,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let problems = train_settings_problems(&settings);
@@ -63,6 +69,9 @@ fn every_bad_field_is_named_with_its_value() {
         "train.ensemble.refit_guard = 0.5",
         "train.ensemble.nll_beta = 1.5: must be between 0 (plain NLL) and 1",
         "train.planner_start = ModelError(-0.1): the error must be a finite number above 0",
+        "train.fall_caution.max_penalty = -1",
+        "train.fall_caution.step_size = 0",
+        "train.fall_caution.falls_per_1000_steps = NaN",
     ];
     for field in expected {
         assert!(problems.iter().any(|p| p.starts_with(field)), "no problem starting with {field:?}");
