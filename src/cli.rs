@@ -11,6 +11,7 @@ use crate::agent::{
     run_baseline_episode, run_mpc_episodes, write_episodes_csv, write_summary_json,
 };
 use crate::config::RunMode;
+use crate::format::same_path;
 use crate::scene::load_scene;
 use crate::sim::Env;
 
@@ -649,7 +650,7 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
     };
     // A recorded run carries its scene: naming another one is refused, not silently ignored.
     if let (Some(recorded), Some(given)) = (args.resume.as_ref().or(args.settings.as_ref()), &args.scene)
-        && !same_file(given, &config.scene)
+        && !same_path(given, &config.scene)
     {
         bail!(
             "{} records a run on {}, not {}: give that scene with --resume / --settings, or no scene",
@@ -753,14 +754,6 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         println!("the final agent at {} env steps ({kind}): {}", s.env_steps, dir.display());
     }
     Ok(())
-}
-
-/// Whether two paths name the same file (compared canonically when both exist).
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// Turns `compare` arguments into options for [`crate::compare::run_compare`].
@@ -966,7 +959,7 @@ fn changed_planner(
 fn one_recorded_scene(dirs: &[PathBuf], manifests: &[crate::agent::Manifest]) -> anyhow::Result<PathBuf> {
     let first = &manifests[0].config.scene;
     for (dir, manifest) in dirs.iter().zip(manifests).skip(1) {
-        if !same_file(&manifest.config.scene, first) {
+        if !same_path(&manifest.config.scene, first) {
             bail!(
                 "{} recorded scene {} but {} recorded {}: evaluate them separately, or give --scene",
                 dirs[0].display(),

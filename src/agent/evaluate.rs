@@ -131,8 +131,8 @@ pub struct WorldSummary {
     pub returns: Vec<f64>,
     /// Each run's mean return as a fraction of its own nominal return (empty without `nominal`).
     pub of_nominal: Vec<f64>,
-    /// Runs in which an episode ended before the time limit of `episode_steps` (a fall).
-    pub runs_with_early_ends: usize,
+    /// Runs in which an episode fell ([`EvalRow::fell`]).
+    pub runs_with_falls: usize,
 }
 
 impl WorldSummary {
@@ -151,7 +151,7 @@ impl WorldSummary {
             let (low, high) = min_max(&self.of_nominal);
             text += &format!(", {:.1} % of nominal ({:.1} to {:.1} %)", 100.0 * share, 100.0 * low, 100.0 * high);
         }
-        text + &format!(", episodes ended early in {} of {} runs", self.runs_with_early_ends, self.returns.len())
+        text + &format!(", episodes fell in {} of {} runs", self.runs_with_falls, self.returns.len())
     }
 }
 
@@ -161,7 +161,8 @@ fn min_max(values: &[f64]) -> (f64, f64) {
 
 /// World by world over `runs` (each the same worlds in the same order, as [`evaluate_checkpoint`]
 /// returns them for one scene): every run's mean return, its share of that run's nominal
-/// return, and how many runs had an episode end before `episode_steps`.
+/// return, and how many runs had an episode fall (counted, or in evaluations from before the count,
+/// ending before `episode_steps`).
 pub fn summarize_runs(runs: &[Vec<WorldEval>], episode_steps: u32) -> anyhow::Result<Vec<WorldSummary>> {
     let first = runs.first().ok_or_else(|| anyhow::anyhow!("no runs to summarise"))?;
     let worlds: Vec<&str> = first.iter().map(|e| e.world.as_str()).collect();
@@ -178,7 +179,7 @@ pub fn summarize_runs(runs: &[Vec<WorldEval>], episode_steps: u32) -> anyhow::Re
                 .iter()
                 .filter_map(|run| nominal_return(run).map(|n| run[k].row.eval_return_mean / n))
                 .collect(),
-            runs_with_early_ends: evals.filter(|e| e.row.eval_length_mean < f64::from(episode_steps)).count(),
+            runs_with_falls: evals.filter(|e| e.row.fell(episode_steps)).count(),
         }
     };
     Ok((0..worlds.len()).map(summary).collect())
@@ -186,11 +187,11 @@ pub fn summarize_runs(runs: &[Vec<WorldEval>], episode_steps: u32) -> anyhow::Re
 
 /// Writes [`summarize_runs`]' table as CSV: world, runs, the runs' mean return's mean / std /
 /// min / max, the share of nominal's mean / min / max (empty without `nominal`), and the runs in
-/// which an episode ended early.
+/// which an episode fell.
 pub fn write_world_summary_csv(path: &Path, summaries: &[WorldSummary]) -> anyhow::Result<()> {
     let mut text = String::from(
         "world,runs,return_mean,return_std,return_min,return_max,of_nominal_mean,of_nominal_min,\
-         of_nominal_max,runs_with_early_ends\n",
+         of_nominal_max,runs_with_falls\n",
     );
     for s in summaries {
         let (mean, std) = s.return_mean_std();
@@ -202,8 +203,7 @@ pub fn write_world_summary_csv(path: &Path, summaries: &[WorldSummary]) -> anyho
                 format!("{},{low},{high}", mean_std(&s.of_nominal).0)
             }
         };
-        text +=
-            &format!("{},{},{mean},{std},{low},{high},{share},{}\n", s.world, s.returns.len(), s.runs_with_early_ends);
+        text += &format!("{},{},{mean},{std},{low},{high},{share},{}\n", s.world, s.returns.len(), s.runs_with_falls);
     }
     write_text(path, &text)
 }
@@ -242,14 +242,27 @@ mod tests {
         assert_eq!(summary[1].of_nominal, vec![0.9, 1.0]);
         assert_eq!(summary[1].return_mean_std(), (140.0, 40.0));
         assert_eq!(summary[2].of_nominal, vec![0.25, 1.0]);
-        assert_eq!(summary[2].runs_with_early_ends, 1);
-        assert_eq!(summary[0].runs_with_early_ends, 0);
+        assert_eq!(summary[2].runs_with_falls, 1, "no count: the short mean length tells");
+        assert_eq!(summary[0].runs_with_falls, 0);
         let line = summary[2].text();
-        assert!(line.contains("62.5 % of nominal (25.0 to 100.0 %)") && line.contains("early in 1 of 2"), "{line}");
+        assert!(line.contains("62.5 % of nominal (25.0 to 100.0 %)") && line.contains("fell in 1 of 2"), "{line}");
 
         let without_nominal = vec![vec![eval("heavy", 1.0, 100.0)]];
         assert!(summarize_runs(&without_nominal, 100).unwrap()[0].of_nominal.is_empty());
         let mismatched = vec![runs[0].clone(), runs[1][..2].to_vec()];
         assert!(summarize_runs(&mismatched, 100).unwrap_err().to_string().contains("different worlds"));
+    }
+
+    /// Evaluations that counted their falls are read by the count: a short episode without a fall
+    /// (a physics blow-up) is not one, a fall is one whatever the mean length.
+    #[test]
+    fn counted_falls_decide_over_the_mean_length() {
+        let counted = |length: f64, falls: usize| {
+            let mut e = eval("nominal", 10.0, length);
+            e.row.eval_falls = Some(falls);
+            e
+        };
+        let runs = vec![vec![counted(40.0, 0)], vec![counted(100.0, 0)], vec![counted(60.0, 2)]];
+        assert_eq!(summarize_runs(&runs, 100).unwrap()[0].runs_with_falls, 1);
     }
 }

@@ -39,5 +39,6 @@ pub use sac::SacAgent;
 pub use train::{TrainAgent, Trainer, named_world, residual_gait, world_choices};
 pub use train_data::{
     EvalRow, ModelFit, Progress, StepStats, TrainEpisode, TrainRow, TrainStep, TrainerState, Transition,
+    evaluation_fell,
 };
 pub use workers::on_workers;

@@ -12,6 +12,7 @@ use super::sac::SacAgent;
 use super::train::{TrainAgent, Trainer};
 use super::train_data::{EvalRow, Progress, TrainEpisode, TrainRow};
 use crate::config::{RunConfig, RunMode, check_train_settings, write_run_config};
+use crate::format::same_path;
 use crate::scene::Scene;
 use crate::sim::Env;
 
@@ -127,7 +128,7 @@ fn drive<A: TrainAgent>(
         (None, _) => None,
     };
     if let (Some(last), Some((_, periodic))) = (&checkpoints.save_final, schedule)
-        && last == periodic
+        && same_path(last, periodic)
     {
         bail!("--save-final {}: the --save-every checkpoints go there; name another folder", last.display());
     }

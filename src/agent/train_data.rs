@@ -103,6 +103,17 @@ impl EvalRow {
         }
         text
     }
+
+    /// Whether an episode of this evaluation fell ([`evaluation_fell`]).
+    pub fn fell(&self, episode_steps: u32) -> bool {
+        evaluation_fell(self.eval_falls, self.eval_length_mean, episode_steps)
+    }
+}
+
+/// Whether an episode of an evaluation fell: its count of falls, or, for records from before the
+/// count, a mean length below the scene's `episode_steps` (any early end, a blow-up too).
+pub fn evaluation_fell(falls: Option<usize>, length_mean: f64, episode_steps: u32) -> bool {
+    falls.map_or(length_mean < f64::from(episode_steps), |falls| falls > 0)
 }
 
 /// Rows written before a column existed read it as NaN.

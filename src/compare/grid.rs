@@ -68,6 +68,7 @@ fn curve(run: &GridRun, evals: &[EvalRow], training: Option<TrainingEnds>) -> Se
             mean: r.eval_return_mean,
             std: r.eval_return_std,
             length_mean: r.eval_length_mean,
+            falls: r.eval_falls,
         })
         .collect();
     SeedCurve { mode: run.group.clone(), seed: run.seed, points, training }

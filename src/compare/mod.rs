@@ -29,14 +29,16 @@ pub use vary::{
 
 use anyhow::Context;
 
-/// One evaluation of a run: env steps so far, the mean and spread of its episodes' returns, and
-/// their mean length (below the scene's episode steps when an episode fell).
+/// One evaluation of a run: env steps so far, the mean and spread of its episodes' returns,
+/// their mean length and how many of them fell (`None` in runs from before the count: the mean
+/// length below the scene's episode steps tells an early end).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CurvePoint {
     pub env_steps: u64,
     pub mean: f64,
     pub std: f64,
     pub length_mean: f64,
+    pub falls: Option<usize>,
 }
 
 /// The evaluation curve of one run, in env-step order.

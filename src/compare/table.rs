@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::{CurvePoint, SeedCurve, TrainingEnds};
-use crate::agent::mean_std;
+use crate::agent::{evaluation_fell, mean_std};
 
 /// One run's row.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,8 +20,10 @@ pub struct SeedRow {
     pub final_env_steps: u64,
     pub final_return_mean: f64,
     pub final_return_std: f64,
-    /// An episode of the last evaluation ended before the scene's episode steps (a fall).
+    /// An episode of the last evaluation fell.
     pub final_fell: bool,
+    /// How many episodes of the last evaluation fell (`None`: a run from before the count).
+    pub final_falls: Option<usize>,
     /// Its training episodes and their falls, when the run recorded them.
     pub training: Option<TrainingEnds>,
 }
@@ -70,21 +72,21 @@ pub struct ThresholdTable {
 pub struct TableRule {
     /// Return to reach; `None` takes the first mode's mean final return.
     pub threshold: Option<f64>,
-    /// The scene's episode steps: evaluation episodes that average fewer had a fall (a termination
-    /// condition, or a blow-up).
+    /// The scene's episode steps: in runs from before the falls were counted, evaluation
+    /// episodes that average fewer had a fall (a termination condition, or a blow-up).
     pub episode_steps: u32,
     /// Count an evaluation as reaching the threshold only if none of its episodes fell.
     pub without_falls: bool,
 }
 
 impl TableRule {
-    /// Whether an episode of the evaluation ended early (its episodes average fewer steps than the scene's).
+    /// Whether an episode of the evaluation fell ([`evaluation_fell`]).
     fn fell(&self, point: &CurvePoint) -> bool {
-        point.length_mean < f64::from(self.episode_steps)
+        evaluation_fell(point.falls, point.length_mean, self.episode_steps)
     }
 
     /// Env steps of the first point (in the given order) whose mean is at least `threshold`
-    /// (and, `without_falls`, whose episodes all lasted the scene's episode steps).
+    /// (and, `without_falls`, none of whose episodes fell).
     pub fn first_crossing(&self, curve: &SeedCurve, threshold: f64) -> Option<u64> {
         let reaches = |p: &&CurvePoint| p.mean >= threshold && !(self.without_falls && self.fell(p));
         curve.points.iter().find(reaches).map(|p| p.env_steps)
@@ -112,6 +114,7 @@ fn seed_row(curve: &SeedCurve, threshold: f64, rule: &TableRule) -> SeedRow {
         final_return_mean: last.map_or(f64::NAN, |p| p.mean),
         final_return_std: last.map_or(f64::NAN, |p| p.std),
         final_fell: last.is_some_and(|p| rule.fell(p)),
+        final_falls: last.and_then(|p| p.falls),
         training: curve.training,
     }
 }
@@ -177,13 +180,19 @@ fn training_text(mode: &ModeRow) -> String {
     format!("{:.1} of {:.1}{partial}", t.falls, t.episodes)
 }
 
+/// The last evaluation's falls summed over the seeds that counted them (`None`: none did).
+fn counted_falls(seeds: &[SeedRow]) -> Option<usize> {
+    seeds.iter().filter_map(|s| s.final_falls).reduce(|a, b| a + b)
+}
+
 fn median_text(median: Option<f64>) -> String {
     median.map_or_else(String::new, |m| format!("{m}"))
 }
 
 /// One row per run, then one `all` row per mode (median steps, `reached/seeds`, mean ± std over
-/// seeds of the final return, `falling/seeds` at the end, mean training episodes and falls). An
-/// empty step count means never reached; empty training columns, not recorded.
+/// seeds of the final return, `falling/seeds` at the end with the falls of its episodes summed over
+/// the seeds that counted them, mean training episodes and falls). An empty step count means never
+/// reached; empty falls or training columns, not recorded.
 pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot create {}", path.display()))?;
     writer.write_record([
@@ -196,6 +205,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
         "final_return_mean",
         "final_return_std",
         "final_fell",
+        "final_falls",
         "train_episodes",
         "train_falls",
     ])?;
@@ -212,6 +222,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
                 format!("{:.4}", s.final_return_mean),
                 format!("{:.4}", s.final_return_std),
                 s.final_fell.to_string(),
+                s.final_falls.map_or_else(String::new, |n| n.to_string()),
                 s.training.map_or_else(String::new, |t| t.episodes.to_string()),
                 s.training.map_or_else(String::new, |t| t.falls.to_string()),
             ])?;
@@ -226,6 +237,7 @@ pub fn write_table_csv(path: &Path, table: &ThresholdTable) -> anyhow::Result<()
             format!("{:.4}", mode.final_mean),
             format!("{:.4}", mode.final_std),
             format!("{}/{}", mode.final_falling, mode.seeds.len()),
+            counted_falls(&mode.seeds).map_or_else(String::new, |n| n.to_string()),
             mode.training.map_or_else(String::new, |t| format!("{:.2}", t.episodes)),
             mode.training.map_or_else(String::new, |t| format!("{:.2}", t.falls)),
         ])?;
@@ -243,7 +255,8 @@ impl ThresholdTable {
             "# Env steps to reach return {:.1} on {scene}\n\nThreshold {:.1} ({}). A seed's entry is the env-step count of \
              its first evaluation whose mean return is at least the threshold (— = never). The median counts a seed \
              that never reached it as infinitely many steps.{} Final return: mean ± std over seeds of each run's last \
-             evaluation; falling: runs with an episode of that evaluation ending before the time limit; training \
+             evaluation; falling: runs with an episode of that evaluation that fell (before falls were counted: \
+             that ended before the time limit); training \
              falls: mean over seeds of the training episodes a fall ended, of all training episodes.\n\n| mode | \
              reached | median steps |",
             self.threshold,

@@ -29,6 +29,18 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Res
     Ok(value)
 }
 
+/// Whether two paths name the same file or folder: compared canonically when both exist, else as
+/// absolute paths (so `./saves/x` and `saves/x` agree before either is written).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        },
+    }
+}
+
 /// An error about the value at `field` of a parsed RON text, placed at that value's line and column.
 pub fn located(text: &str, file: &Path, field: String, message: String) -> FileError {
     let position = locate(text, &field);

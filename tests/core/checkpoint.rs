@@ -957,8 +957,10 @@ fn the_final_agent_is_saved_mid_episode_for_evaluation_not_for_resuming() {
     assert_eq!(out.final_mid_episode, Some(false));
     assert!(!read_checkpoint(&folder.path().join("at-start")).unwrap().mid_episode);
 
-    // The final save never replaces the periodic checkpoints.
-    let clash = CheckpointOptions { save_final: Some(periodic.clone()), ..options };
+    // The final save never replaces the periodic checkpoints, however the folder is written.
+    std::fs::create_dir(folder.path().join("sub")).unwrap();
+    let same_folder = folder.path().join("sub/../periodic");
+    let clash = CheckpointOptions { save_final: Some(same_folder), ..options };
     let error = run_learning_with(&config, &scene, None, &clash, |_| {}, |_| {}).unwrap_err();
     assert!(error.to_string().contains("--save-final"), "{error}");
 }

@@ -26,6 +26,7 @@ fn curve(mode: &str, seed: u64, means: &[f64]) -> SeedCurve {
             mean,
             std: 10.0 * k as f64,
             length_mean: f64::from(EPISODE_STEPS),
+            falls: None,
         })
         .collect();
     SeedCurve { mode: mode.to_string(), seed, points, training: None }
@@ -70,6 +71,18 @@ fn without_falls_an_evaluation_with_a_short_episode_does_not_reach_the_threshold
         compare_options(&args).unwrap().without_falls
     };
     assert_eq!((flag(&[]), flag(&["--without-falls"])), (false, true));
+
+    // Evaluations that counted their falls are judged by the count, not the mean length: a short
+    // episode that did not fall (a blow-up) reaches the threshold, a counted fall does not.
+    let mut counted = curve("demorl", 2, &[-1000.0, -150.0, -120.0]);
+    counted.points[1].length_mean = 150.0;
+    counted.points[1].falls = Some(0);
+    assert_eq!(rule(None, true).first_crossing(&counted, -200.0), Some(100), "a short episode, no fall");
+    counted.points[1].falls = Some(1);
+    counted.points[2].falls = Some(3);
+    assert_eq!(rule(None, true).first_crossing(&counted, -200.0), None, "falls at full mean length still count");
+    let table = build_table(std::slice::from_ref(&counted), &["demorl".to_string()], &rule(Some(-200.0), true));
+    assert_eq!((table.modes[0].seeds[0].final_fell, table.modes[0].seeds[0].final_falls), (true, Some(3)));
 }
 
 #[test]
@@ -135,9 +148,9 @@ fn table_defaults_to_the_first_modes_mean_final_return() {
     let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 3, "{csv}");
-    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000,false,,");
-    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000,0/2,,");
-    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000,0/2,,");
+    assert_eq!(lines[1], "sac,1,-200.0000,,false,300,-300.0000,30.0000,false,,,");
+    assert_eq!(lines[3], "sac,all,-200.0000,,1/2,300,-200.0000,100.0000,0/2,,,");
+    assert_eq!(lines[6], "demorl,all,-200.0000,200,2/2,300,-170.0000,10.0000,0/2,,,");
     let md = table.markdown("pendulum");
     assert!(md.contains("| sac | 1/2 | — | — | 200 | -200.0 ± 100.0 | 0/2 | — |"), "{md}");
     assert!(md.contains("| demorl | 2/2 | 200 | 100 | 300 | -170.0 ± 10.0 | 0/2 | — |"), "{md}");
@@ -161,9 +174,9 @@ fn the_table_counts_training_falls_per_run_and_averages_them_over_the_seeds_that
     write_table_csv(&dir.join("t.csv"), &table).unwrap();
     let csv = std::fs::read_to_string(dir.join("t.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].ends_with("final_fell,train_episodes,train_falls"), "{csv}");
+    assert!(lines[0].ends_with("final_fell,final_falls,train_episodes,train_falls"), "{csv}");
     assert!(lines[1].ends_with(",60,45") && lines[3].ends_with(",70.00,55.50"), "{csv}");
-    assert!(lines[5].ends_with("false,,") && lines[6].ends_with(",14.00,3.00"), "{csv}");
+    assert!(lines[5].ends_with("false,,,") && lines[6].ends_with(",14.00,3.00"), "{csv}");
 
     // A run folder written before the `fell` column: falls are read from the end text.
     let old = "env_steps,episode_return,length,end\n263,10.5,263,terminated: trunk tilt above 1.0 rad\n\
@@ -307,6 +320,7 @@ fn tiny_pendulum_grid_is_identical_with_one_and_two_jobs_and_resumes() {
         table.lines().skip(1).map(|l| l.split(',').nth(k).unwrap().to_string()).collect::<Vec<_>>()
     };
     assert_eq!(column("final_fell"), ["false", "false", "0/2", "false", "false", "0/2"], "{table}");
+    assert_eq!(column("final_falls"), ["0", "0", "0", "0", "0", "0"], "evaluations count their falls: {table}");
     assert_eq!(column("train_episodes"), ["1", "1", "1.00", "1", "1", "1.00"], "{table}");
     assert_eq!(column("train_falls"), ["0", "0", "0.00", "0", "0", "0.00"], "{table}");
     for f in ["curves.png", "curves.svg", "steps_to_threshold.csv", "steps_to_threshold.md", "grid.ron"] {
