@@ -80,12 +80,12 @@ pub fn ensure_plans(config: &RunConfig) -> anyhow::Result<()> {
 }
 
 /// Writes the evaluations of one or more saved runs as CSV, a row per run and world: the
-/// checkpoint, world, episodes' return mean / std / min / max, mean length, the actor alone's
-/// mean and std (empty without an actor), and the return as a fraction of that run's nominal
-/// return (empty when `nominal` was not evaluated).
+/// checkpoint, world, episodes' return mean / std / min / max, mean length, episodes that fell,
+/// the actor alone's mean and std (empty without an actor), and the return as a fraction of that
+/// run's nominal return (empty when `nominal` was not evaluated).
 pub fn write_world_evals_csv(path: &Path, runs: &[(&Path, &[WorldEval])]) -> anyhow::Result<()> {
     let mut text = String::from(
-        "checkpoint,world,return_mean,return_std,return_min,return_max,length_mean,actor_return_mean,\
+        "checkpoint,world,return_mean,return_std,return_min,return_max,length_mean,falls,actor_return_mean,\
          actor_return_std,of_nominal\n",
     );
     for (checkpoint, evals) in runs {
@@ -93,13 +93,14 @@ pub fn write_world_evals_csv(path: &Path, runs: &[(&Path, &[WorldEval])]) -> any
         for WorldEval { world, row } in evals.iter() {
             let of_nominal = nominal.map_or(String::new(), |n| finite(row.eval_return_mean / n));
             text += &format!(
-                "{},{world},{},{},{},{},{},{},{},{of_nominal}\n",
+                "{},{world},{},{},{},{},{},{},{},{},{of_nominal}\n",
                 checkpoint.display(),
                 row.eval_return_mean,
                 row.eval_return_std,
                 row.eval_return_min,
                 row.eval_return_max,
                 row.eval_length_mean,
+                row.eval_falls.map_or_else(String::new, |n| n.to_string()),
                 finite(row.actor_return_mean),
                 finite(row.actor_return_std),
             );

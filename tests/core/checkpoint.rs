@@ -735,6 +735,8 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
     let share: f64 = heavy_line.rsplit(',').next().unwrap().parse().unwrap();
     assert!((share - heavy.eval_return_mean / nominal.eval_return_mean).abs() < 1e-12, "{text}");
     assert!(text.lines().nth(1).unwrap().ends_with(",1"), "{text}");
+    let falls: usize = heavy_line.split(',').nth(7).unwrap().parse().unwrap();
+    assert_eq!(Some(falls), heavy.eval_falls, "{text}");
 
     // Through the command, two runs (the same one twice, so the summary's figures are known): a
     // row per run and world, and the summary with no spread over identical runs.
