@@ -180,13 +180,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("demorl-episodes-kappa-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("train_episodes.csv");
-        std::fs::write(
-            &path,
-            "env_steps,episode_return,length,fell,end
-300,-4.5,300,true,terminated: fell
-",
-        )
-        .unwrap();
+        let old = "env_steps,episode_return,length,fell,end\n300,-4.5,300,true,terminated: fell\n";
+        std::fs::write(&path, old).unwrap();
         let mut episodes = read_train_episodes_csv(&path).unwrap();
         assert_eq!(episodes[0].disagreement_penalty, None, "not adapted then");
         episodes[0].disagreement_penalty = Some(2.25);
