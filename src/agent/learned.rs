@@ -294,9 +294,8 @@ impl TrainAgent for LearnedPlannerAgent {
     }
 
     fn episode_end(&mut self, episode: &TrainEpisode) {
-        let Some(caution) = &self.settings.fall_caution else { return };
+        let (Some(caution), Some(current)) = (&self.settings.fall_caution, self.adapted_penalty()) else { return };
         let floor = self.planner.settings().disagreement_penalty;
-        let current = self.planner.adapted_penalty().unwrap_or(floor);
         let next = Some(penalty_after(caution, current, floor, episode));
         // Evaluation plans follow the same κ (unless the settings give evaluation its own).
         self.planner.set_adapted_penalty(next);
