@@ -1147,6 +1147,16 @@ fn the_schedule_panel_lets_kappa_follow_the_falls() {
     click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
     let highest = train.fall_caution.as_ref().unwrap().max_penalty;
     assert!((4.0..=6.0).contains(&highest), "highest κ {highest}");
+    // A cautious start: ticked, it starts at the ceiling; its slider spans 0 to the ceiling.
+    let rects = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode));
+    assert!(rects.contains_key("fall_caution_start") && !rects.contains_key("fall_caution_start_value"));
+    click_widget(&ctx, "fall_caution_start", |ui| schedule_controls(ui, &mut train, mode));
+    assert_eq!(train.fall_caution.as_ref().unwrap().start_penalty, Some(highest));
+    let rect = ui_frame(&ctx, vec![], |ui| schedule_controls(ui, &mut train, mode))["fall_caution_start_value"];
+    let target = egui::pos2(rect.left() + 0.2 * ctx.global_style().spacing.slider_width, rect.center().y);
+    click_at(&ctx, target, |ui| schedule_controls(ui, &mut train, mode));
+    let start = train.fall_caution.as_ref().unwrap().start_penalty.unwrap();
+    assert!((0.15 * highest..=0.25 * highest).contains(&start), "start κ {start} of {highest}");
     demorl_studio::config::check_train_settings(&train).expect("widgets keep values valid");
     click_widget(&ctx, "fall_caution", |ui| schedule_controls(ui, &mut train, mode));
     assert_eq!(train.fall_caution, None);

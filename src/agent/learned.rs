@@ -120,9 +120,15 @@ impl LearnedPlannerAgent {
     ) -> anyhow::Result<Self> {
         let ensemble =
             ProbabilisticEnsemble::new(obs_dim + act_dim, 1 + obs_dim, settings.ensemble.clone(), seed ^ ENSEMBLE_SEED);
+        // The κ of the first plans, when the falls adapt κ from a cautious start.
+        let start_penalty = settings.fall_caution.as_ref().and_then(|caution| caution.start_penalty);
+        let mut training_planner = Planner::new(planner.clone(), act_dim, seed ^ PLANNER_SEED)?;
+        let mut eval_planner = Planner::new(planner, act_dim, seed ^ EVAL_PLANNER_SEED)?;
+        training_planner.set_adapted_penalty(start_penalty);
+        eval_planner.set_adapted_penalty(start_penalty);
         Ok(Self {
-            planner: Planner::new(planner.clone(), act_dim, seed ^ PLANNER_SEED)?,
-            eval_planner: Planner::new(planner, act_dim, seed ^ EVAL_PLANNER_SEED)?,
+            planner: training_planner,
+            eval_planner,
             model: EnsembleModel::new(obs_dim, act_dim, ModelNoise::Sampled, seed ^ MODEL_NOISE_SEED),
             ensemble,
             replay: ReplayBuffer::new(obs_dim, act_dim, settings.replay_capacity, seed ^ REPLAY_SEED),

@@ -221,7 +221,8 @@ impl Default for ModelDataSettings {
 /// (and of evaluation plans, unless `planner.evaluation_disagreement_penalty` gives their own)
 /// moves by `step_size × (fell − falls_per_1000_steps × length / 1000)`, kept between
 /// `planner.disagreement_penalty` and `max_penalty`. Episodes that fall more often than the
-/// tolerated rate raise it; long episodes without a fall ease it back.
+/// tolerated rate raise it; long episodes without a fall ease it back. With `start_penalty` the
+/// plans start cautious and ease down to the planner's κ as the falls allow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FallCaution {
@@ -234,11 +235,15 @@ pub struct FallCaution {
     /// Episodes ending before this env step leave κ alone (2500): early falls, while model and
     /// actor know little, happen to every seed and do not say that plans are too bold.
     pub from_step: u64,
+    /// The κ of the first plans (`None`: the planner's κ). Above the planner's κ it makes the
+    /// early data cautious — the fall-prone seeds stop falling only when κ is high from the first
+    /// plan — while clean episodes after `from_step` bring κ back down to the planner's.
+    pub start_penalty: Option<f32>,
 }
 
 impl Default for FallCaution {
     fn default() -> Self {
-        Self { max_penalty: 3.0, step_size: 1.0, falls_per_1000_steps: 1.0, from_step: 2500 }
+        Self { max_penalty: 3.0, step_size: 1.0, falls_per_1000_steps: 1.0, from_step: 2500, start_penalty: None }
     }
 }
 

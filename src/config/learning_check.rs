@@ -87,6 +87,15 @@ fn bad_values(settings: &TrainSettings) -> Vec<Bad> {
         p.non_negative("train.fall_caution.max_penalty", caution.max_penalty as f64);
         p.positive("train.fall_caution.step_size", caution.step_size as f64);
         p.non_negative("train.fall_caution.falls_per_1000_steps", caution.falls_per_1000_steps as f64);
+        if let Some(start) = caution.start_penalty {
+            let ok = start.is_finite() && start >= 0.0 && start <= caution.max_penalty;
+            p.require(
+                ok,
+                "train.fall_caution.start_penalty",
+                format!("Some({start})"),
+                &format!("the starting κ must be a number from 0 to max_penalty ({})", caution.max_penalty),
+            );
+        }
     }
     if let PlannerStart::ModelError(limit) = settings.planner_start {
         let ok = limit.is_finite() && limit > 0.0;

@@ -181,7 +181,7 @@ fn planner_start_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, start: &mu
 }
 
 /// κ that follows the training falls: off, or on with its ceiling, the tolerated fall rate, the
-/// step per excess fall and the step from which falls count.
+/// step per excess fall, the step from which falls count and, optionally, a cautious start.
 fn fall_caution_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, caution: &mut Option<FallCaution>) {
     let mut on = caution.is_some();
     let tip = "After each training episode, raise the plans' κ (disagreement penalty) by each fall beyond the \
@@ -213,6 +213,22 @@ fn fall_caution_controls(ui: &mut egui::Ui, rects: &mut WidgetRects, caution: &m
         egui::Slider::new(&mut caution.from_step, 0..=20_000).text("falls count from step"),
         "Episodes ending before this env step leave κ alone (early falls happen to every run).",
     );
+    let tip = "Start the plans at this κ and let episodes without falls bring it down to the planner's \
+               (off: κ starts at the planner's).";
+    ui.horizontal(|ui| {
+        let mut cautious = caution.start_penalty.is_some();
+        let response = ui.checkbox(&mut cautious, "start at κ").on_hover_text(tip);
+        rects.insert("fall_caution_start", response.rect);
+        if response.changed() {
+            caution.start_penalty = cautious.then_some(caution.max_penalty);
+        }
+        if let Some(start) = &mut caution.start_penalty {
+            // Validation wants the start at most the ceiling.
+            *start = start.min(caution.max_penalty);
+            let widget = egui::Slider::new(start, 0.0..=caution.max_penalty);
+            named_slider(ui, rects, "fall_caution_start_value", widget, tip);
+        }
+    });
 }
 
 /// The refit guard: off, or on with the ratio of new to previous hold-out error it tolerates.

@@ -7,8 +7,8 @@ use crate::learning_common;
 use std::path::{Path, PathBuf};
 
 use demorl_studio::agent::{
-    LearnedPlannerAgent, ModelFit, SacAgent, StepStats, TrainAgent, Trainer, list_checkpoints, read_checkpoint,
-    restore_checkpoint, save_checkpoint,
+    LearnedPlannerAgent, ModelFit, SacAgent, StepStats, TrainAgent, TrainEpisode, Trainer, list_checkpoints,
+    read_checkpoint, restore_checkpoint, save_checkpoint,
 };
 use demorl_studio::config::{
     FallCaution, ModelDataSettings, PlannerSettings, RunConfig, RunMode, SacSettings, TerminalChoice, TrainSettings,
@@ -428,14 +428,7 @@ fn kappa_that_follows_the_falls_steps_by_its_rule_and_resumes_bit_identically() 
     let mut run = demorl_trainer(&hopper, &settings);
     run.run(400, |_| {}, |_| {});
     let floor = run.agent.planner.settings().disagreement_penalty;
-    let mut kappa = floor;
-    for episode in &run.state.episodes {
-        assert_eq!(episode.disagreement_penalty, Some(kappa), "{episode:?}");
-        if episode.env_steps >= caution.from_step {
-            let excess = f32::from(u8::from(episode.fell)) - episode.length as f32 / 1000.0;
-            kappa = (kappa + excess).clamp(floor, 3.0);
-        }
-    }
+    let kappa = assert_kappa_follows_the_rule(&run.state.episodes, &caution, floor);
     let episodes = &run.state.episodes;
     assert!(episodes.iter().any(|e| e.env_steps < caution.from_step && e.fell), "an early fall, not counted");
     let highest = episodes.iter().filter_map(|e| e.disagreement_penalty).fold(floor, f32::max);
@@ -448,6 +441,41 @@ fn kappa_that_follows_the_falls_steps_by_its_rule_and_resumes_bit_identically() 
     plain.run(200, |_| {}, |_| {});
     assert!(plain.state.episodes.iter().all(|e| e.disagreement_penalty.is_none()));
     assert_eq!(plain.agent.planner.adapted_penalty(), None);
+}
+
+/// A cautious start (`start_penalty`): the first plans score with that κ, and episodes that fall
+/// less than tolerated (here one fall per 5 steps, so nearly every early hopper episode) bring
+/// it down step by step to the planner's κ.
+#[test]
+fn kappa_that_starts_cautious_eases_down_to_the_planners() {
+    let hopper = load_scene(Path::new("scenes/hopper.ron")).unwrap();
+    let caution =
+        FallCaution { from_step: 150, falls_per_1000_steps: 200.0, start_penalty: Some(2.5), ..FallCaution::default() };
+    let settings = TrainSettings { fall_caution: Some(caution.clone()), ..demorl_settings() };
+    let mut run = demorl_trainer(&hopper, &settings);
+    assert_eq!(run.agent.eval_planner.adapted_penalty(), Some(2.5), "evaluation plans start cautious too");
+    run.run(400, |_| {}, |_| {});
+    let floor = run.agent.planner.settings().disagreement_penalty;
+    let kappa = assert_kappa_follows_the_rule(&run.state.episodes, &caution, floor);
+    let episodes = &run.state.episodes;
+    assert_eq!(episodes[0].disagreement_penalty, Some(2.5), "the first plans' κ");
+    assert_eq!(kappa, floor, "eased down to the planner's κ: {episodes:?}");
+    assert_eq!(run.agent.eval_planner.adapted_penalty(), Some(kappa));
+}
+
+/// Replays the fall-caution rule over `episodes` from its start (the caution's `start_penalty`,
+/// else `floor`): each record holds the κ its plans used. Returns the κ after the last one.
+fn assert_kappa_follows_the_rule(episodes: &[TrainEpisode], caution: &FallCaution, floor: f32) -> f32 {
+    let mut kappa = caution.start_penalty.unwrap_or(floor);
+    for episode in episodes {
+        assert_eq!(episode.disagreement_penalty, Some(kappa), "{episode:?}");
+        if episode.env_steps >= caution.from_step {
+            let tolerated = caution.falls_per_1000_steps * episode.length as f32 / 1000.0;
+            let excess = f32::from(u8::from(episode.fell)) - tolerated;
+            kappa = (kappa + caution.step_size * excess).clamp(floor, caution.max_penalty);
+        }
+    }
+    kappa
 }
 
 /// The planner's start and the last fit's error are part of the saved run: with a limit the

@@ -51,6 +51,7 @@ fn every_bad_field_is_named_with_its_value() {
             max_penalty: -1.0,
             step_size: 0.0,
             falls_per_1000_steps: f32::NAN,
+            start_penalty: Some(f32::INFINITY),
             ..Default::default()
         }),
         ..Default::default()
@@ -72,6 +73,7 @@ fn every_bad_field_is_named_with_its_value() {
         "train.fall_caution.max_penalty = -1",
         "train.fall_caution.step_size = 0",
         "train.fall_caution.falls_per_1000_steps = NaN",
+        "train.fall_caution.start_penalty = Some(inf): the starting κ must be a number from 0 to max_penalty (-1)",
     ];
     for field in expected {
         assert!(problems.iter().any(|p| p.starts_with(field)), "no problem starting with {field:?}");
