@@ -5,9 +5,10 @@ use crate::config::FallCaution;
 
 /// The κ after `episode`, from `current`: raised by each fall beyond the tolerated rate,
 /// lowered by the steps without one, kept between `floor` (the settings' κ) and the
-/// caution's maximum. Episodes ending before `from_step` leave it unchanged.
+/// caution's maximum. Episodes ending before `from_step` leave it unchanged, and so do those cut
+/// short by the simulator (a physics blow-up): they say nothing about how bold the plans were.
 pub fn penalty_after(caution: &FallCaution, current: f32, floor: f32, episode: &TrainEpisode) -> f32 {
-    if episode.env_steps < caution.from_step {
+    if episode.env_steps < caution.from_step || !(episode.fell || episode.reached_time_limit()) {
         return current;
     }
     let tolerated = caution.falls_per_1000_steps * episode.length as f32 / 1000.0;
@@ -39,6 +40,9 @@ mod tests {
         assert_eq!(kappa, 3.0);
         // At exactly the tolerated rate κ holds still: a fall after 1000 steps.
         assert_eq!(penalty_after(&caution, 2.0, 1.0, &episode(6000, 1000, true)), 2.0);
+        // A physics blow-up after 300 steps is neither a fall nor 300 clean steps.
+        let blow_up = TrainEpisode { end: "physics blow-up: speed 1e9".into(), ..episode(7000, 300, false) };
+        assert_eq!(penalty_after(&caution, 2.0, 1.0, &blow_up), 2.0);
     }
 
     #[test]

@@ -294,6 +294,11 @@ impl TrainEpisode {
         TrainEpisode { env_steps, episode_return, length, fell, end, disagreement_penalty: None }
     }
 
+    /// Whether the task's step limit ended it (not a fall, a blow-up or an invalid action).
+    pub fn reached_time_limit(&self) -> bool {
+        self.end == EndReason::TimeLimit.to_string()
+    }
+
     /// A record written before `fell` was kept reads it from its end text, [`EndReason`]'s
     /// display of a fall (`terminated: …`); newer records are returned unchanged.
     pub fn with_fall_from_end_text(self) -> Self {

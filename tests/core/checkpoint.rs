@@ -464,12 +464,13 @@ fn kappa_that_starts_cautious_eases_down_to_the_planners() {
 }
 
 /// Replays the fall-caution rule over `episodes` from its start (the caution's `start_penalty`,
-/// else `floor`): each record holds the κ its plans used. Returns the κ after the last one.
+/// else `floor`): each record holds the κ its plans used; blow-ups move nothing. Returns the κ
+/// after the last one.
 fn assert_kappa_follows_the_rule(episodes: &[TrainEpisode], caution: &FallCaution, floor: f32) -> f32 {
     let mut kappa = caution.start_penalty.unwrap_or(floor);
     for episode in episodes {
         assert_eq!(episode.disagreement_penalty, Some(kappa), "{episode:?}");
-        if episode.env_steps >= caution.from_step {
+        if episode.env_steps >= caution.from_step && (episode.fell || episode.reached_time_limit()) {
             let tolerated = caution.falls_per_1000_steps * episode.length as f32 / 1000.0;
             let excess = f32::from(u8::from(episode.fell)) - tolerated;
             kappa = (kappa + caution.step_size * excess).clamp(floor, caution.max_penalty);
