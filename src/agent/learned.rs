@@ -122,13 +122,9 @@ impl LearnedPlannerAgent {
             ProbabilisticEnsemble::new(obs_dim + act_dim, 1 + obs_dim, settings.ensemble.clone(), seed ^ ENSEMBLE_SEED);
         // The κ of the first plans, when the falls adapt κ from a cautious start.
         let start_penalty = settings.fall_caution.as_ref().and_then(|caution| caution.start_penalty);
-        let mut training_planner = Planner::new(planner.clone(), act_dim, seed ^ PLANNER_SEED)?;
-        let mut eval_planner = Planner::new(planner, act_dim, seed ^ EVAL_PLANNER_SEED)?;
-        training_planner.set_adapted_penalty(start_penalty);
-        eval_planner.set_adapted_penalty(start_penalty);
-        Ok(Self {
-            planner: training_planner,
-            eval_planner,
+        let mut agent = Self {
+            planner: Planner::new(planner.clone(), act_dim, seed ^ PLANNER_SEED)?,
+            eval_planner: Planner::new(planner, act_dim, seed ^ EVAL_PLANNER_SEED)?,
             model: EnsembleModel::new(obs_dim, act_dim, ModelNoise::Sampled, seed ^ MODEL_NOISE_SEED),
             ensemble,
             replay: ReplayBuffer::new(obs_dim, act_dim, settings.replay_capacity, seed ^ REPLAY_SEED),
@@ -143,7 +139,16 @@ impl LearnedPlannerAgent {
             unreported_plan: None,
             planning_since: None,
             eval_env_steps: 0,
-        })
+        };
+        agent.plan_with_penalty(start_penalty);
+        Ok(agent)
+    }
+
+    /// Sets the κ both planners score with (`None`: the settings' κ); evaluation plans follow
+    /// the training plans' κ unless the settings give evaluation its own.
+    fn plan_with_penalty(&mut self, penalty: Option<f32>) {
+        self.planner.set_adapted_penalty(penalty);
+        self.eval_planner.set_adapted_penalty(penalty);
     }
 
     /// [`new`](Self::new) sized for `env`, with its wrapped-angle observations declared
@@ -302,10 +307,8 @@ impl TrainAgent for LearnedPlannerAgent {
     fn episode_end(&mut self, episode: &TrainEpisode) {
         let (Some(caution), Some(current)) = (&self.settings.fall_caution, self.adapted_penalty()) else { return };
         let floor = self.planner.settings().disagreement_penalty;
-        let next = Some(penalty_after(caution, current, floor, episode));
-        // Evaluation plans follow the same κ (unless the settings give evaluation its own).
-        self.planner.set_adapted_penalty(next);
-        self.eval_planner.set_adapted_penalty(next);
+        let next = penalty_after(caution, current, floor, episode);
+        self.plan_with_penalty(Some(next));
     }
 
     fn adapted_penalty(&self) -> Option<f32> {
