@@ -6,7 +6,7 @@ mod locate;
 pub mod mesh;
 mod unique_keys;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 pub use error::{FileError, Problem};
 pub use locate::{Position, locate};
@@ -29,16 +29,31 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Res
     Ok(value)
 }
 
-/// Whether two paths name the same file or folder: compared canonically when both exist, else as
-/// absolute paths (so `./saves/x` and `saves/x` agree before either is written).
+/// Whether two paths name the same file or folder, whether or not they exist yet: `./saves/x`,
+/// `saves/x` and `saves/new/../x` agree before anything is written (see [`resolved`]).
 pub fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => match (std::path::absolute(a), std::path::absolute(b)) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => a == b,
-        },
+    resolved(a) == resolved(b)
+}
+
+/// The path the OS will use for `path` once its missing folders are created: the existing part
+/// canonical (symbolic links followed), the rest with `.` dropped and `..` taken lexically — a
+/// folder still to be created cannot be a link, so that is where `..` will lead.
+fn resolved(path: &Path) -> PathBuf {
+    let Ok(absolute) = std::path::absolute(path) else { return path.to_path_buf() };
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => continue,
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+        if let Ok(real) = out.canonicalize() {
+            out = real;
+        }
     }
+    out
 }
 
 /// An error about the value at `field` of a parsed RON text, placed at that value's line and column.
@@ -60,5 +75,31 @@ fn spanned(file: &Path, error: ron::error::SpannedError, field: Option<String>) 
         column: Some(error.span.start.col),
         field,
         message: error.code.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_path;
+
+    #[test]
+    fn paths_agree_before_and_after_their_folders_exist() {
+        let folder = tempfile::tempdir().unwrap();
+        let root = folder.path();
+        let target = root.join("saves/run");
+        let detour = root.join("saves/not-yet/../run");
+        assert!(same_path(&target, &detour), "neither exists yet");
+        assert!(same_path(&target, &root.join("saves/./run")));
+        assert!(!same_path(&target, &root.join("saves/not-yet/run")));
+        std::fs::create_dir_all(&target).unwrap();
+        assert!(same_path(&target, &detour), "one exists, the other's folder does not");
+        // `..` after a link leads out of the link's target, as the OS resolves it.
+        #[cfg(unix)]
+        {
+            std::fs::create_dir_all(root.join("elsewhere/inner")).unwrap();
+            std::os::unix::fs::symlink(root.join("elsewhere/inner"), root.join("link")).unwrap();
+            assert!(same_path(&root.join("link/../new"), &root.join("elsewhere/new")));
+            assert!(!same_path(&root.join("link/../new"), &root.join("new")));
+        }
     }
 }
