@@ -35,22 +35,35 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
     resolved(a) == resolved(b)
 }
 
-/// The path the OS will use for `path` once its missing folders are created: the existing part
-/// canonical (symbolic links followed), the rest with `.` dropped and `..` taken lexically — a
-/// folder still to be created cannot be a link, so that is where `..` will lead.
+/// The path the OS will use for `path` once its missing folders are created: its longest existing
+/// part canonical (symbolic links followed), the rest taken lexically — a folder still to be
+/// created cannot be a link, so that is where its `..` will lead.
 fn resolved(path: &Path) -> PathBuf {
-    let Ok(absolute) = std::path::absolute(path) else { return path.to_path_buf() };
+    let absolute = lexically_absolute(path);
+    for existing in Path::new(&absolute).ancestors() {
+        if let Ok(real) = existing.canonicalize() {
+            let rest = absolute.strip_prefix(existing).unwrap_or(Path::new(""));
+            return lexically_normal(&real.join(rest));
+        }
+    }
+    lexically_normal(&absolute)
+}
+
+/// `path` made absolute, its `..` not yet taken.
+fn lexically_absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `path` made absolute with `.` dropped and `..` taken lexically, no link followed.
+pub fn lexically_normal(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
-    for component in absolute.components() {
+    for component in lexically_absolute(path).components() {
         match component {
-            Component::CurDir => continue,
+            Component::CurDir => {}
             Component::ParentDir => {
                 out.pop();
             }
             other => out.push(other),
-        }
-        if let Ok(real) = out.canonicalize() {
-            out = real;
         }
     }
     out

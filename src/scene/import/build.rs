@@ -7,8 +7,8 @@ use std::path::{Component, Path};
 use rapier3d::glamx::{DQuat, DVec3, EulerRot};
 
 use super::model::*;
-use crate::format::FileError;
 use crate::format::mesh::read_mesh_shared as read_mesh;
+use crate::format::{FileError, lexically_normal};
 use crate::scene::{Actuator, Inertia, Joint, Link, PlacedShape, Robot, Shape, Site, Spring, VisualMesh};
 
 /// A force limit for position actuators the file leaves unlimited (MuJoCo's default), N or N·m.
@@ -461,22 +461,17 @@ fn euler(q: DQuat) -> [f32; 3] {
 /// `file` relative to `folder` (both made absolute), with forward slashes, so scenes move
 /// with their assets.
 pub fn relative_path(file: &Path, folder: &Path) -> String {
-    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf());
     let normal = |p: &Path| -> Vec<String> {
-        let mut parts: Vec<String> = Vec::new();
-        for c in p.components() {
-            match c {
-                Component::ParentDir => {
-                    parts.pop();
-                }
-                Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
-                _ => {}
-            }
-        }
-        parts
+        let normal = lexically_normal(p);
+        normal
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect()
     };
-    let (file, folder) = (normal(&file), normal(&folder));
+    let (file, folder) = (normal(file), normal(folder));
     let common = file.iter().zip(&folder).take_while(|(a, b)| a == b).count();
     let mut relative: Vec<String> = vec!["..".to_string(); folder.len() - common];
     relative.extend(file[common..].iter().cloned());
