@@ -31,7 +31,9 @@ pub struct WorldEval {
 /// for `scene`, its run's scene) and evaluates its agent for `episodes` episodes in each of
 /// `worlds` (`nominal`, or names of `task.worlds`), in order. Every world is checked before any
 /// episode runs, and every world starts from the saved agent: a planner's noise runs on from one
-/// episode to the next, so a world's figures would otherwise depend on the worlds before it.
+/// episode to the next, so a world's figures would otherwise depend on the worlds before it. A
+/// save taken at the step of the run's last evaluation starts each world's noise where that
+/// evaluation's began, so its nominal figures are the run's own.
 /// With `planner`, the saved agent plans with those settings instead of its own (its networks and
 /// model unchanged): what the same learned parts earn under another planner.
 pub fn evaluate_checkpoint(
@@ -59,6 +61,8 @@ pub fn evaluate_checkpoint(
     let mut evals = Vec::with_capacity(worlds.len());
     for (world, choice) in worlds.iter().zip(choices) {
         restore_to_evaluate(dir, manifest, &mut trainer)?;
+        // A save taken just after an evaluation replays it: the same noise, the same figures.
+        trainer.agent.replay_evaluation_at(manifest.trainer.env_steps)?;
         if let Some(settings) = planner {
             trainer.agent.set_planner_settings(settings.clone()).context("the changed planner settings")?;
         }

@@ -106,6 +106,16 @@ pub struct LearnedPlannerAgent {
     planning_since: Option<u64>,
     /// The training step of the evaluation under way (it decides `train.terminal_value_start`).
     eval_env_steps: u64,
+    /// Where the last evaluation's planner stood when it began (kept in saves, so `evaluate`
+    /// replays that evaluation).
+    last_evaluation: Option<EvaluationStart>,
+}
+
+/// The evaluation planner as an evaluation found it, and the training step it ran at.
+#[derive(Clone, Serialize, Deserialize)]
+struct EvaluationStart {
+    env_steps: u64,
+    eval_planner: PlannerState,
 }
 
 impl LearnedPlannerAgent {
@@ -139,6 +149,7 @@ impl LearnedPlannerAgent {
             unreported_plan: None,
             planning_since: None,
             eval_env_steps: 0,
+            last_evaluation: None,
         };
         agent.plan_with_penalty(start_penalty);
         Ok(agent)
@@ -330,6 +341,20 @@ impl TrainAgent for LearnedPlannerAgent {
         self.eval_env_steps = env_steps;
     }
 
+    fn evaluation_starts(&mut self, env_steps: u64) {
+        self.last_evaluation = Some(EvaluationStart { env_steps, eval_planner: self.eval_planner.state() });
+    }
+
+    fn replay_evaluation_at(&mut self, env_steps: u64) -> anyhow::Result<()> {
+        match &self.last_evaluation {
+            Some(start) if start.env_steps == env_steps => self
+                .eval_planner
+                .restore(start.eval_planner.clone())
+                .map_err(|e| anyhow::anyhow!("the saved evaluation planner: {e}")),
+            _ => Ok(()),
+        }
+    }
+
     fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {
         self.sac.as_ref().map(|sac| sac.actor_mean(obs))
     }
@@ -362,6 +387,7 @@ impl TrainAgent for LearnedPlannerAgent {
             with_sac: self.sac.is_some(),
             model_data_rng: self.model_data.as_ref().map(|d| d.rng.clone()),
             planning_since: self.planning_since,
+            last_evaluation: self.last_evaluation.clone(),
         };
         save_state(dir, "agent.ron", &state)?;
         let ensemble_dir = dir.join("ensemble");
@@ -411,7 +437,7 @@ impl TrainAgent for LearnedPlannerAgent {
             self.model.set_members(ensemble.fast_elites());
         }
         (self.ensemble, self.replay, self.sac, self.rng) = (ensemble, replay, sac, state.rng);
-        self.planning_since = state.planning_since;
+        (self.planning_since, self.last_evaluation) = (state.planning_since, state.last_evaluation);
         if let (Some(data), Some((buffer, rng))) = (self.model_data.as_mut(), generated) {
             (data.buffer, data.rng) = (buffer, rng);
         }
@@ -436,4 +462,8 @@ struct LearnedAgentState {
     /// the first fit, which `PlannerStart::WarmUp` latches again at the next step).
     #[serde(default)]
     planning_since: Option<u64>,
+    /// Where the last evaluation's planner began (absent in saves from before it was kept:
+    /// `evaluate` then plays on from where that evaluation ended).
+    #[serde(default)]
+    last_evaluation: Option<EvaluationStart>,
 }

@@ -38,6 +38,16 @@ pub trait TrainAgent {
     fn eval_act(&mut self, obs: &[f32]) -> Vec<f32>;
     /// An evaluation episode starts, the training having taken `env_steps` steps.
     fn eval_episode_start(&mut self, env_steps: u64);
+    /// An evaluation begins after `env_steps` training steps: agents whose evaluation draws
+    /// noise (a planner's samples) note where that noise stands, so a save taken at this step can
+    /// replay the evaluation ([`TrainAgent::replay_evaluation_at`]).
+    fn evaluation_starts(&mut self, _env_steps: u64) {}
+    /// Puts the evaluation noise back where the evaluation after `env_steps` training steps
+    /// began, if that was this agent's last evaluation: a restored save then earns exactly the
+    /// run's figures at that step. Otherwise (or with no such noise) it changes nothing.
+    fn replay_evaluation_at(&mut self, _env_steps: u64) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// The learned actor's own deterministic action, for agents that plan on top of one
     /// (DeMoRL): evaluations then also run the actor alone, to tell planner from learner.
     fn actor_eval_act(&mut self, _obs: &[f32]) -> Option<Vec<f32>> {
@@ -89,6 +99,12 @@ impl TrainAgent for Box<dyn TrainAgent + Send> {
     }
     fn eval_episode_start(&mut self, env_steps: u64) {
         (**self).eval_episode_start(env_steps)
+    }
+    fn evaluation_starts(&mut self, env_steps: u64) {
+        (**self).evaluation_starts(env_steps)
+    }
+    fn replay_evaluation_at(&mut self, env_steps: u64) -> anyhow::Result<()> {
+        (**self).replay_evaluation_at(env_steps)
     }
     fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {
         (**self).actor_eval_act(obs)
@@ -263,6 +279,7 @@ impl<A: TrainAgent> Trainer<A> {
     /// Runs the deterministic evaluation episodes on `eval_env` and records a row; agents with
     /// an actor under their planner play the same episodes again with the actor alone.
     pub fn evaluate(&mut self) -> EvalRow {
+        self.agent.evaluation_starts(self.state.env_steps);
         let played = self.eval_episodes(false).expect("every agent has an evaluation action");
         let (actor_mean, actor_std) = self.eval_episodes(true).map_or((f64::NAN, f64::NAN), |a| mean_std(&a.returns));
         let returns = &played.returns;

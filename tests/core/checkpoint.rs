@@ -818,7 +818,8 @@ fn evaluate_plays_the_saved_policy_in_each_world_on_the_runs_evaluation_seeds() 
 }
 
 /// `evaluate` gives each world the figures it would have alone, whatever was evaluated before
-/// it: every world starts from the saved agent. Without that, a planner's noise runs on from one
+/// it: every world starts from the saved agent, its evaluation noise where the run's last
+/// evaluation began. Without that, a planner's noise runs on from one
 /// world's episodes into the next (checked below: two evaluations in a row differ).
 #[test]
 fn each_world_is_evaluated_from_the_saved_agent_whatever_the_order() {
@@ -830,6 +831,7 @@ fn each_world_is_evaluated_from_the_saved_agent_whatever_the_order() {
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path().join("demorl");
     save_checkpoint(&dir, &RunConfig { mode: RunMode::Demorl, train: settings, ..config() }, &trainer).unwrap();
+    let ran = trainer.state.evals.last().unwrap().eval_return_mean;
     let (first, again) = (trainer.evaluate(), trainer.evaluate());
     assert_ne!(first.eval_return_mean, again.eval_return_mean, "the planner's noise runs on between evaluations");
 
@@ -844,7 +846,7 @@ fn each_world_is_evaluated_from_the_saved_agent_whatever_the_order() {
     let both = evaluate(&["nominal", "heavy"]);
     assert_eq!(both, [evaluate(&["nominal"]), evaluate(&["heavy"])].concat());
     assert_eq!(evaluate(&["heavy", "nominal"]), vec![both[1].clone(), both[0].clone()]);
-    assert_eq!(both[0].1, first.eval_return_mean, "the nominal world plays what the run's own evaluation played");
+    assert_eq!(both[0].1, ran, "the nominal world replays the run's own last evaluation (at step 200)");
 }
 
 /// `evaluate --set planner.FIELD=VALUE`: the saved agent plans with the changed settings, all else
@@ -870,10 +872,13 @@ fn evaluate_can_change_how_the_saved_agent_plans() {
         evals[0].row.eval_return_mean
     };
     let saved = play(None);
+    let last = trainer.state.evals.last().unwrap();
+    assert_eq!((last.env_steps, saved), (200, last.eval_return_mean), "the save replays the run's last evaluation");
     assert_eq!(play(Some(&planner)), saved, "the run's own settings again: the same episode");
     let no_critic = PlannerSettings { terminal_value: TerminalChoice::None, ..planner.clone() };
     let without = play(Some(&no_critic));
     assert_ne!(without, saved, "without the critic's terminal value the plans change");
+    trainer.agent.replay_evaluation_at(200).unwrap();
     trainer.agent.set_planner_settings(no_critic).unwrap();
     assert_eq!(without, trainer.evaluate().eval_return_mean, "the in-memory agent under the same change");
 
