@@ -64,17 +64,21 @@ pub fn parse_variation(text: &str) -> anyhow::Result<Variation> {
 }
 
 /// Whether `mode` uses `field`: the planner's fields matter only to modes that plan, SAC's to
-/// modes that train SAC, the model's to modes that learn one. A mode a variation does not apply
-/// to runs once per seed, as a baseline, instead of once per value.
+/// modes that train SAC, the model's (and the learned-model planner's schedule and caution) to
+/// modes that learn one, the critic's start in plans to DeMoRL. A mode a variation does not
+/// apply to runs once per seed, as a baseline, instead of once per value.
 pub fn applies_to(field: &str, mode: RunMode) -> bool {
     let under = |section: &str| field == section || field.starts_with(&format!("{section}."));
     if under("planner") {
         mode.plans()
-    } else if under("train.model_data") {
-        mode.trains_sac() && mode.learns_model()
+    } else if under("train.model_data") || under("train.terminal_value_start") {
+        mode.plans_with_actor()
     } else if under("train.sac") || under("train.updates_per_step") {
         mode.trains_sac()
-    } else if under("train.ensemble") || under("train.model_train_every") {
+    } else if ["train.ensemble", "train.model_train_every", "train.planner_start", "train.fall_caution"]
+        .iter()
+        .any(|section| under(section))
+    {
         mode.learns_model()
     } else {
         true
@@ -398,6 +402,12 @@ mod tests {
         assert!(!applies_to("train.ensemble.patience", RunMode::Sac));
         assert!(!applies_to("train.model_data.per_step", RunMode::MpcLearned));
         assert!(applies_to("train.eval_episodes", RunMode::Sac));
+        assert!(!applies_to("train.fall_caution.start_penalty", RunMode::Sac));
+        assert!(applies_to("train.fall_caution.start_penalty", RunMode::MpcLearned));
+        assert!(!applies_to("train.planner_start", RunMode::Sac));
+        assert!(applies_to("train.planner_start", RunMode::Demorl));
+        assert!(!applies_to("train.terminal_value_start", RunMode::MpcLearned));
+        assert!(applies_to("train.terminal_value_start", RunMode::Demorl));
         assert!(applies_to("steps", RunMode::Sac));
     }
 
