@@ -250,7 +250,8 @@ pub struct TrainArgs {
     /// Change one settings field, `FIELD=VALUE` with FIELD its path in settings.ron as in
     /// `compare --vary` (e.g. `planner.horizon=12`, `train.model_train_every=125`); repeatable,
     /// applied after the other options and recorded in the run's settings.ron. Episode runs (mpc
-    /// with the simulator, the baselines) take planner fields only; a resumed run keeps its settings.
+    /// with the simulator, the baselines) take planner fields only; a field the mode does not use
+    /// (a planner field for sac) is refused; a resumed run keeps its settings.
     #[arg(long = "set", value_name = "FIELD=VALUE", conflicts_with = "resume")]
     pub set: Vec<String>,
 }
@@ -683,6 +684,9 @@ fn train_learning(args: &TrainArgs, run_mode: Option<RunMode>) -> anyhow::Result
         config.train.eval_world = Some(world.clone());
     }
     let changes = assignments(&args.set)?;
+    if let Some((field, _)) = changes.iter().find(|(field, _)| !crate::compare::applies_to(field, config.mode)) {
+        bail!("--set {field}: a {} run does not use it, so it would change nothing", config.mode);
+    }
     if !changes.is_empty() {
         config = crate::compare::apply_fields(&config, &changes, "--set")?;
     }

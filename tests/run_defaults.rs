@@ -251,6 +251,10 @@ fn train_set_refuses_what_it_cannot_change_naming_the_field() {
     assert!(text.contains("--set planner.horizon=0") && text.contains("horizon"), "{text}");
     let text = refused(&["scenes/pendulum.ron", "--mode", "demorl", "--steps", "1", "--set", "train.no_such=1"]);
     assert!(text.contains("no field `no_such`"), "{text}");
+    let text = refused(&["scenes/pendulum.ron", "--mode", "sac", "--steps", "1", "--set", "planner.horizon=5"]);
+    assert!(text.contains("--set planner.horizon") && text.contains("does not use it"), "{text}");
+    let text = refused(&["scenes/pendulum.ron", "--mode", "sac", "--set", "train.fall_caution.max_penalty=2.0"]);
+    assert!(text.contains("--set train.fall_caution.max_penalty") && text.contains("does not use it"), "{text}");
     let text = refused(&["scenes/pendulum.ron", "--mode", "mpc", "--set", "planner.horizon"]);
     assert!(text.contains("FIELD=VALUE"), "{text}");
     // A resumed run continues its own settings.
