@@ -30,10 +30,11 @@ pub struct WorldEval {
 /// Restores the checkpoint in `dir` (its `manifest`, read and checked by `read_checkpoint`; built
 /// for `scene`, its run's scene) and evaluates its agent for `episodes` episodes in each of
 /// `worlds` (`nominal`, or names of `task.worlds`), in order. Every world is checked before any
-/// episode runs, and every world starts from the saved agent: a planner's noise runs on from one
-/// episode to the next, so a world's figures would otherwise depend on the worlds before it. A
-/// save taken at the step of the run's last evaluation starts each world's noise where that
-/// evaluation's began, so its nominal figures are the run's own.
+/// episode runs, and every world starts from the same evaluation noise: a planner's noise runs on
+/// from one episode to the next (nothing else an evaluation touches carries over), so a world's
+/// figures would otherwise depend on the worlds before it. A save taken at the step of the run's
+/// last evaluation starts each world's noise where that evaluation's began, so its nominal
+/// figures are the run's own.
 /// With `planner`, the saved agent plans with those settings instead of its own (its networks and
 /// model unchanged): what the same learned parts earn under another planner.
 pub fn evaluate_checkpoint(
@@ -58,15 +59,17 @@ pub fn evaluate_checkpoint(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let agent = learning_agent(config, &Env::new(scene))?;
     let mut trainer = Trainer::new(scene, agent, config.train.clone(), config.seed)?;
+    restore_to_evaluate(dir, manifest, &mut trainer)?;
+    if let Some(settings) = planner {
+        trainer.agent.set_planner_settings(settings.clone()).context("the changed planner settings")?;
+    }
+    trainer.settings.eval_episodes = episodes;
     let mut evals = Vec::with_capacity(worlds.len());
     for (world, choice) in worlds.iter().zip(choices) {
-        restore_to_evaluate(dir, manifest, &mut trainer)?;
-        // A save taken just after an evaluation replays it: the same noise, the same figures.
+        // Evaluation changes nothing learned, only the evaluation noise: rewound, every world
+        // starts where the run's last evaluation began (a save taken at its step) or, for the
+        // second world on, where the first began.
         trainer.agent.replay_evaluation_at(manifest.trainer.env_steps)?;
-        if let Some(settings) = planner {
-            trainer.agent.set_planner_settings(settings.clone()).context("the changed planner settings")?;
-        }
-        trainer.settings.eval_episodes = episodes;
         trainer.eval_env.set_world(choice);
         evals.push(WorldEval { world: world.clone(), row: trainer.evaluate() });
     }

@@ -106,16 +106,17 @@ pub struct LearnedPlannerAgent {
     planning_since: Option<u64>,
     /// The training step of the evaluation under way (it decides `train.terminal_value_start`).
     eval_env_steps: u64,
-    /// Where the last evaluation's planner stood when it began (kept in saves, so `evaluate`
-    /// replays that evaluation).
+    /// Where the last evaluation's planner noise stood when it began (kept in saves, so
+    /// `evaluate` replays that evaluation).
     last_evaluation: Option<EvaluationStart>,
 }
 
-/// The evaluation planner as an evaluation found it, and the training step it ran at.
+/// The evaluation planner's noise as an evaluation found it, and the training step it ran at
+/// (the rest of that planner is reset at each episode or unchanged since).
 #[derive(Clone, Serialize, Deserialize)]
 struct EvaluationStart {
     env_steps: u64,
-    eval_planner: PlannerState,
+    noise: ChaCha8Rng,
 }
 
 impl LearnedPlannerAgent {
@@ -342,17 +343,15 @@ impl TrainAgent for LearnedPlannerAgent {
     }
 
     fn evaluation_starts(&mut self, env_steps: u64) {
-        self.last_evaluation = Some(EvaluationStart { env_steps, eval_planner: self.eval_planner.state() });
+        self.last_evaluation = Some(EvaluationStart { env_steps, noise: self.eval_planner.state().rng });
     }
 
     fn replay_evaluation_at(&mut self, env_steps: u64) -> anyhow::Result<()> {
-        match &self.last_evaluation {
-            Some(start) if start.env_steps == env_steps => self
-                .eval_planner
-                .restore(start.eval_planner.clone())
-                .map_err(|e| anyhow::anyhow!("the saved evaluation planner: {e}")),
-            _ => Ok(()),
-        }
+        let Some(start) = self.last_evaluation.as_ref().filter(|start| start.env_steps == env_steps) else {
+            return Ok(());
+        };
+        let state = PlannerState { rng: start.noise.clone(), ..self.eval_planner.state() };
+        self.eval_planner.restore(state).map_err(|e| anyhow::anyhow!("the evaluation planner: {e}"))
     }
 
     fn actor_eval_act(&mut self, obs: &[f32]) -> Option<Vec<f32>> {

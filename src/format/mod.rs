@@ -40,7 +40,7 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
 /// created cannot be a link, so that is where its `..` will lead.
 fn resolved(path: &Path) -> PathBuf {
     let absolute = lexically_absolute(path);
-    for existing in Path::new(&absolute).ancestors() {
+    for existing in absolute.ancestors() {
         if let Ok(real) = existing.canonicalize() {
             let rest = absolute.strip_prefix(existing).unwrap_or(Path::new(""));
             return lexically_normal(&real.join(rest));

@@ -462,8 +462,7 @@ fn euler(q: DQuat) -> [f32; 3] {
 /// with their assets.
 pub fn relative_path(file: &Path, folder: &Path) -> String {
     let normal = |p: &Path| -> Vec<String> {
-        let normal = lexically_normal(p);
-        normal
+        lexically_normal(p)
             .components()
             .filter_map(|c| match c {
                 Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
